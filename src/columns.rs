@@ -1,0 +1,107 @@
+//! In-memory columns of a dataset, one entry per row.
+//!
+//! Categorical values are dense codes into a category list whose order is the
+//! display order; numbers are exact 64-bit integers (decimals scaled).
+
+use crate::schema::ColumnKind;
+
+/// One column's values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ColumnData {
+    /// Categorical: `codes[row]` indexes `categories`.
+    Codes {
+        /// The categories, in display order.
+        categories: Vec<String>,
+        /// One code per row.
+        codes: Vec<u32>,
+    },
+    /// Integer or scaled decimal values, one per row.
+    Numbers(Vec<i64>),
+}
+
+impl ColumnData {
+    /// An empty column of `kind` (an open categorical starts with no categories).
+    pub fn empty(kind: &ColumnKind) -> Self {
+        match kind {
+            ColumnKind::Categorical { categories } => ColumnData::Codes {
+                categories: categories.clone(),
+                codes: Vec::new(),
+            },
+            ColumnKind::OpenCategorical => ColumnData::Codes {
+                categories: Vec::new(),
+                codes: Vec::new(),
+            },
+            ColumnKind::Integer | ColumnKind::Decimal { .. } => ColumnData::Numbers(Vec::new()),
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnData::Codes { codes, .. } => codes.len(),
+            ColumnData::Numbers(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps the rows at `order`, in that order.
+    pub fn permute(&self, order: &[usize]) -> ColumnData {
+        match self {
+            ColumnData::Codes { categories, codes } => ColumnData::Codes {
+                categories: categories.clone(),
+                codes: order.iter().map(|&i| codes[i]).collect(),
+            },
+            ColumnData::Numbers(v) => ColumnData::Numbers(order.iter().map(|&i| v[i]).collect()),
+        }
+    }
+}
+
+/// A dataset's rows in memory, sorted by person, with a dense person → row
+/// lookup so that linking is an array access.
+#[derive(Debug, Default)]
+pub struct DatasetData {
+    persons: Vec<crate::link::PersonNo>,
+    row_of: Vec<u32>,
+    columns: Vec<ColumnData>,
+}
+
+impl DatasetData {
+    /// Builds the in-memory form from rows sorted by person.
+    pub fn new(persons: Vec<crate::link::PersonNo>, columns: Vec<ColumnData>) -> Self {
+        debug_assert!(persons.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(columns.iter().all(|c| c.len() == persons.len()));
+        let row_of = crate::link::row_lookup(&persons);
+        DatasetData {
+            persons,
+            row_of,
+            columns,
+        }
+    }
+
+    /// Number of rows (= persons).
+    pub fn rows(&self) -> usize {
+        self.persons.len()
+    }
+
+    /// The person of each row, ascending.
+    pub fn persons(&self) -> &[crate::link::PersonNo] {
+        &self.persons
+    }
+
+    /// The row holding `person`, if any.
+    pub fn row_of(&self, person: crate::link::PersonNo) -> Option<usize> {
+        match self.row_of.get(person as usize) {
+            Some(&r) if r != crate::link::NO_ROW => Some(r as usize),
+            _ => None,
+        }
+    }
+
+    /// The column at `index`.
+    pub fn column(&self, index: usize) -> &ColumnData {
+        &self.columns[index]
+    }
+}

@@ -1,0 +1,230 @@
+//! The core of the service: owns the store and the in-memory state, and
+//! carries out every action with its audit entry.
+//!
+//! Methods are synchronous and may block (SQLite, large scans); the service
+//! layer calls them from blocking threads. Writers are serialised by the
+//! store's mutex; the in-memory state is swapped in only after a commit, so
+//! what tables see is always durable.
+
+mod release;
+mod upload;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use release::{FilterSpec, LinkageFigures, ProtectedTable, TableCell, TableSpec, MAX_TABLE_CELLS};
+pub use upload::{UploadMode, UploadOutcome};
+
+use crate::auth::Caller;
+use crate::columns::{ColumnData, DatasetData};
+use crate::disclosure::{DisclosureError, DisclosurePolicy};
+use crate::ingest::UploadError;
+use crate::link::{IndexFull, PersonIndex};
+use crate::pseudonym::Pseudonymiser;
+use crate::schema::{DatasetDef, SchemaError};
+use crate::store::{AuditEntry, Store, StoreError};
+
+/// Errors of the engine, mapped to gRPC codes in one place by the service layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// No dataset of that name.
+    #[error("dataset `{0}` not found")]
+    DatasetNotFound(String),
+    /// The dataset has no such column.
+    #[error("dataset `{dataset}` has no column `{column}`")]
+    ColumnNotFound {
+        /// The dataset.
+        dataset: String,
+        /// The missing column.
+        column: String,
+    },
+    /// A dataset of that name exists.
+    #[error("dataset `{0}` already exists")]
+    DatasetExists(String),
+    /// The definition is invalid.
+    #[error("invalid dataset definition: {}", .0.first().map(ToString::to_string).unwrap_or_default())]
+    InvalidDefinition(Vec<SchemaError>),
+    /// The upload was rejected.
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    /// The dataset already holds data and the upload does not replace it.
+    #[error("dataset `{0}` already holds data; upload with replace to overwrite it")]
+    HasData(String),
+    /// The dataset holds no data yet.
+    #[error("dataset `{0}` holds no data yet")]
+    NoData(String),
+    /// A request field is invalid.
+    #[error("{field}: {reason}")]
+    InvalidRequest {
+        /// The field at fault.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No more person numbers.
+    #[error(transparent)]
+    IndexFull(#[from] IndexFull),
+    /// A table failed its release check; it is not released.
+    #[error("table failed its release check: {0}")]
+    Disclosure(#[from] DisclosureError),
+    /// The system random generator failed.
+    #[error("the system random generator failed")]
+    Random,
+}
+
+/// A dataset as the service shows it.
+#[derive(Clone, Debug)]
+pub struct DatasetInfo {
+    /// The definition.
+    pub def: Arc<DatasetDef>,
+    /// Uploads committed (0: no data).
+    pub version: u64,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    id: i64,
+    info: DatasetInfo,
+    data: Arc<DatasetData>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    datasets: BTreeMap<String, Arc<Loaded>>,
+    persons: PersonIndex,
+}
+
+/// The service core. See the [module docs](self).
+#[derive(Debug)]
+pub struct Engine {
+    store: Mutex<Store>,
+    state: RwLock<State>,
+    pseudonymiser: Pseudonymiser,
+    policy: DisclosurePolicy,
+}
+
+impl Engine {
+    /// Opens the store in `data_dir` and loads it into memory.
+    pub fn open(
+        data_dir: &Path,
+        pseudonymiser: Pseudonymiser,
+        policy: DisclosurePolicy,
+    ) -> Result<Self, EngineError> {
+        let store = Store::open(data_dir)?;
+        let snapshot = store.load()?;
+        let mut state = State {
+            datasets: BTreeMap::new(),
+            persons: PersonIndex::from_parts(snapshot.pseudonyms, snapshot.record_keys),
+        };
+        for ds in snapshot.datasets {
+            let name = ds.def.name().to_owned();
+            let loaded = Loaded {
+                id: ds.id,
+                info: DatasetInfo {
+                    def: Arc::new(ds.def),
+                    version: ds.version,
+                },
+                data: Arc::new(DatasetData::new(ds.persons, ds.columns)),
+            };
+            state.datasets.insert(name, Arc::new(loaded));
+        }
+        Ok(Engine {
+            store: Mutex::new(store),
+            state: RwLock::new(state),
+            pseudonymiser,
+            policy,
+        })
+    }
+
+    /// The disclosure policy applied to every release.
+    pub fn policy(&self) -> &DisclosurePolicy {
+        &self.policy
+    }
+
+    /// Number of persons ddc has seen (for the operator's start-up log only).
+    pub fn persons(&self) -> usize {
+        self.read().persons.persons()
+    }
+
+    /// Declares a new, empty dataset.
+    pub fn create_dataset(
+        &self,
+        caller: &Caller,
+        def: DatasetDef,
+        now: SystemTime,
+    ) -> Result<DatasetInfo, EngineError> {
+        let mut store = self.lock_store();
+        if self.read().datasets.contains_key(def.name()) {
+            return Err(EngineError::DatasetExists(def.name().to_owned()));
+        }
+        let audit = audit(caller, now, "dataset.create", serde_json::json!({ "dataset": def }));
+        let id = store.create_dataset(&def, &audit)?;
+                let info = DatasetInfo {
+            def: Arc::new(def),
+            version: 0,
+        };
+        let empty = info.def.columns().iter().map(|c| ColumnData::empty(&c.kind)).collect();
+        let data = DatasetData::new(Vec::new(), empty);
+        let loaded = Loaded {
+            id,
+            info: info.clone(),
+            data: Arc::new(data),
+        };
+        self.write()
+            .datasets
+            .insert(info.def.name().to_owned(), Arc::new(loaded));
+        Ok(info)
+    }
+
+    /// Every declared dataset, by name.
+    pub fn datasets(&self) -> Vec<DatasetInfo> {
+        self.read().datasets.values().map(|l| l.info.clone()).collect()
+    }
+
+    /// One dataset.
+    pub fn dataset(&self, name: &str) -> Result<DatasetInfo, EngineError> {
+        self.loaded(name).map(|l| l.info.clone())
+    }
+
+    fn loaded(&self, name: &str) -> Result<Arc<Loaded>, EngineError> {
+        self.read()
+            .datasets
+            .get(name)
+            .cloned()
+            .ok_or_else(|| EngineError::DatasetNotFound(name.to_owned()))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A panic while holding the lock leaves the state as it was before
+        // the panicking writer's swap, which is consistent: recover it.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_store(&self) -> MutexGuard<'_, Store> {
+        // SQLite rolls back an unfinished transaction, so the store is
+        // consistent after a panic.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn audit(caller: &Caller, now: SystemTime, action: &'static str, detail: serde_json::Value) -> AuditEntry {
+    let at_ms = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    AuditEntry {
+        at_ms,
+        actor: caller.subject().to_owned(),
+        action,
+        detail,
+    }
+}

@@ -1,0 +1,232 @@
+//! The row loop: header check, per-row validation, pseudonymisation, duplicates.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use super::values::ColumnBuilder;
+use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
+use crate::link::PseudonymMap;
+use crate::pseudonym::{Identifier, Pseudonym, Pseudonymiser};
+use crate::schema::DatasetDef;
+
+/// Reads a CSV upload for `def`. See the [module docs](super).
+pub fn parse_upload<R: Read>(
+    reader: R,
+    def: &DatasetDef,
+    pseudonymiser: &Pseudonymiser,
+    on_invalid: InvalidRows,
+) -> Result<ParsedUpload, UploadError> {
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .buffer_capacity(1 << 20)
+        .from_reader(reader);
+    let headers = csv.byte_headers().map_err(|e| read_error(e, 0))?.clone();
+    let layout = Layout::from_header(&headers, def)?;
+    let mut rows = RowSink::new(def, on_invalid);
+    let mut record = csv::ByteRecord::new();
+    let mut row: u64 = 0;
+    while csv.read_byte_record(&mut record).map_err(|e| read_error(e, row + 1))? {
+        row += 1;
+        rows.accept(row, &record, &layout, def, pseudonymiser);
+    }
+    rows.finish(row, on_invalid)
+}
+
+fn read_error(e: csv::Error, row: u64) -> UploadError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => UploadError::Read(io),
+        other => UploadError::Malformed {
+            row,
+            reason: describe_csv_error(&other),
+        },
+    }
+}
+
+fn describe_csv_error(kind: &csv::ErrorKind) -> &'static str {
+    match kind {
+        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8",
+        csv::ErrorKind::UnequalLengths { .. } => "unequal row lengths",
+        _ => "unreadable record",
+    }
+}
+
+/// Where each schema column sits in the file.
+struct Layout {
+    identifier: usize,
+    /// File position of each declared column, in schema order.
+    columns: Vec<usize>,
+    fields: usize,
+}
+
+impl Layout {
+    fn from_header(headers: &csv::ByteRecord, def: &DatasetDef) -> Result<Self, UploadError> {
+        let mut problems = Vec::new();
+        let mut positions: HashMap<&[u8], usize> = HashMap::new();
+        for (i, name) in headers.iter().enumerate() {
+            let shown = String::from_utf8_lossy(name).chars().take(64).collect::<String>();
+            let known = name == def.identifier_column().as_bytes()
+                || def.columns().iter().any(|c| c.name.as_bytes() == name);
+            if !known {
+                problems.push(header_problem(Some(shown), "unknown column"));
+            } else if positions.insert(name, i).is_some() {
+                problems.push(header_problem(Some(shown), "column appears twice"));
+            }
+        }
+        let mut find = |name: &str| {
+            let pos = positions.get(name.as_bytes()).copied();
+            if pos.is_none() {
+                problems.push(header_problem(Some(name.to_owned()), "missing column"));
+            }
+            pos.unwrap_or(usize::MAX)
+        };
+        let identifier = find(def.identifier_column());
+        let columns = def.columns().iter().map(|c| find(&c.name)).collect();
+        if !problems.is_empty() {
+            return Err(UploadError::Header(problems));
+        }
+        Ok(Layout {
+            identifier,
+            columns,
+            fields: headers.len(),
+        })
+    }
+}
+
+fn header_problem(column: Option<String>, reason: &str) -> RowProblem {
+    RowProblem {
+        row: 0,
+        column,
+        reason: reason.into(),
+    }
+}
+
+/// Accumulates accepted rows and problems.
+struct RowSink {
+    builders: Vec<ColumnBuilder>,
+    pseudonyms: Vec<Pseudonym>,
+    /// Data row number of each accepted row.
+    row_numbers: Vec<u64>,
+    seen: PseudonymMap<usize>,
+    /// Accepted rows later found to be duplicates (with [`InvalidRows::Skip`]).
+    dropped: Vec<bool>,
+    problems: Vec<RowProblem>,
+    rejected: u64,
+    on_invalid: InvalidRows,
+    parsed: Vec<super::values::Parsed>,
+}
+
+impl RowSink {
+    fn new(def: &DatasetDef, on_invalid: InvalidRows) -> Self {
+        RowSink {
+            builders: def.columns().iter().map(|c| ColumnBuilder::new(&c.kind)).collect(),
+            pseudonyms: Vec::new(),
+            row_numbers: Vec::new(),
+            seen: PseudonymMap::default(),
+            dropped: Vec::new(),
+            problems: Vec::new(),
+            rejected: 0,
+            on_invalid,
+            parsed: Vec::with_capacity(def.columns().len()),
+        }
+    }
+
+    fn problem(&mut self, row: u64, column: Option<&str>, reason: String) {
+        if self.problems.len() < MAX_LISTED_PROBLEMS {
+            self.problems.push(RowProblem {
+                row,
+                column: column.map(str::to_owned),
+                reason,
+            });
+        }
+    }
+
+    fn accept(
+        &mut self,
+        row: u64,
+        record: &csv::ByteRecord,
+        layout: &Layout,
+        def: &DatasetDef,
+        pseudonymiser: &Pseudonymiser,
+    ) {
+        if record.len() != layout.fields {
+            let reason = format!("expected {} fields, found {}", layout.fields, record.len());
+            self.problem(row, None, reason);
+            self.rejected += 1;
+            return;
+        }
+        let mut ok = true;
+        let id_column = def.identifier_column();
+        let pseudonym = match Identifier::parse(&record[layout.identifier]) {
+            Ok(id) => Some(pseudonymiser.pseudonymise(&id)),
+            Err(e) => {
+                self.problem(row, Some(id_column), e.to_string());
+                ok = false;
+                None
+            }
+        };
+        self.parsed.clear();
+        for (i, &pos) in layout.columns.iter().enumerate() {
+            match self.builders[i].check(&record[pos]) {
+                Ok(p) => self.parsed.push(p),
+                Err(reason) => {
+                    self.problem(row, Some(&def.columns()[i].name), reason);
+                    ok = false;
+                }
+            }
+        }
+        let Some(pseudonym) = pseudonym.filter(|_| ok) else {
+            self.rejected += 1;
+            return;
+        };
+        if let Some(&earlier) = self.seen.get(&pseudonym) {
+            self.duplicate(row, earlier, id_column);
+            return;
+        }
+        self.seen.insert(pseudonym, self.pseudonyms.len());
+        self.pseudonyms.push(pseudonym);
+        self.row_numbers.push(row);
+        self.dropped.push(false);
+        for (i, &pos) in layout.columns.iter().enumerate() {
+            self.builders[i].push(&record[pos], self.parsed[i]);
+        }
+    }
+
+    /// A person seen before: both rows are suspect, so with
+    /// [`InvalidRows::Skip`] neither is stored.
+    fn duplicate(&mut self, row: u64, earlier: usize, id_column: &str) {
+        let first_row = self.row_numbers[earlier];
+        let reason = format!("the same person appears at row {first_row}");
+        self.problem(row, Some(id_column), reason);
+        self.rejected += 1;
+        if self.on_invalid == InvalidRows::Skip && !self.dropped[earlier] {
+            self.dropped[earlier] = true;
+            self.rejected += 1;
+            let reason = format!("the same person appears again at row {row}");
+            self.problem(first_row, Some(id_column), reason);
+        }
+    }
+
+    fn finish(mut self, rows_read: u64, on_invalid: InvalidRows) -> Result<ParsedUpload, UploadError> {
+        self.problems.sort_by_key(|p| p.row);
+        if self.rejected > 0 && on_invalid == InvalidRows::Reject {
+            return Err(UploadError::InvalidRows {
+                problems: self.problems,
+                total: self.rejected,
+            });
+        }
+        let keep: Vec<usize> = (0..self.pseudonyms.len()).filter(|&i| !self.dropped[i]).collect();
+        if keep.is_empty() {
+            return Err(UploadError::NoRows);
+        }
+        let pseudonyms = keep.iter().map(|&i| self.pseudonyms[i]).collect();
+        let columns = self.builders.into_iter().map(|b| b.finish(&keep)).collect();
+        Ok(ParsedUpload {
+            pseudonyms,
+            columns,
+            rows_read,
+            rows_rejected: self.rejected,
+            problems: self.problems,
+        })
+    }
+}

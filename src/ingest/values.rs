@@ -1,0 +1,199 @@
+//! Parsing one column's values into codes or exact integers.
+
+use std::collections::HashMap;
+
+use crate::columns::ColumnData;
+use crate::schema::{ColumnKind, MAX_DECLARED_CATEGORIES};
+
+/// Longest value of an open categorical column, in bytes.
+const MAX_OPEN_VALUE_LEN: usize = 200;
+
+/// Collects one column's values while rows are read.
+pub(super) enum ColumnBuilder {
+    Closed {
+        lookup: HashMap<Vec<u8>, u32>,
+        categories: Vec<String>,
+        codes: Vec<u32>,
+    },
+    Open {
+        lookup: HashMap<Vec<u8>, u32>,
+        codes: Vec<u32>,
+    },
+    Integer(Vec<i64>),
+    Decimal {
+        scale: u32,
+        values: Vec<i64>,
+    },
+}
+
+/// A value parsed but not yet stored in its builder.
+#[derive(Clone, Copy)]
+pub(super) enum Parsed {
+    Code(u32),
+    NewOpenValue,
+    Number(i64),
+}
+
+impl ColumnBuilder {
+    pub(super) fn new(kind: &ColumnKind) -> Self {
+        match kind {
+            ColumnKind::Categorical { categories } => ColumnBuilder::Closed {
+                lookup: (0u32..)
+                    .zip(categories)
+                    .map(|(i, c)| (c.as_bytes().to_vec(), i))
+                    .collect(),
+                categories: categories.clone(),
+                codes: Vec::new(),
+            },
+            ColumnKind::OpenCategorical => ColumnBuilder::Open {
+                lookup: HashMap::new(),
+                codes: Vec::new(),
+            },
+            ColumnKind::Integer => ColumnBuilder::Integer(Vec::new()),
+            ColumnKind::Decimal { scale } => ColumnBuilder::Decimal {
+                scale: *scale,
+                values: Vec::new(),
+            },
+        }
+    }
+
+    /// Checks a (trimmed) field; the reason never includes the value.
+    pub(super) fn check(&self, field: &[u8]) -> Result<Parsed, String> {
+        if field.is_empty() {
+            return Err("value is missing".into());
+        }
+        match self {
+            ColumnBuilder::Closed { lookup, categories, .. } => {
+                lookup.get(field).map(|&c| Parsed::Code(c)).ok_or_else(|| {
+                    format!("not one of the {} declared categories", categories.len())
+                })
+            }
+            ColumnBuilder::Open { lookup, .. } => {
+                if let Some(&c) = lookup.get(field) {
+                    return Ok(Parsed::Code(c));
+                }
+                if field.len() > MAX_OPEN_VALUE_LEN || std::str::from_utf8(field).is_err() {
+                    return Err(format!(
+                        "category must be UTF-8 text of at most {MAX_OPEN_VALUE_LEN} bytes"
+                    ));
+                }
+                if lookup.len() >= MAX_DECLARED_CATEGORIES {
+                    return Err(format!(
+                        "more than {MAX_DECLARED_CATEGORIES} distinct categories"
+                    ));
+                }
+                Ok(Parsed::NewOpenValue)
+            }
+            ColumnBuilder::Integer(_) => parse_integer(field).map(Parsed::Number),
+            ColumnBuilder::Decimal { scale, .. } => parse_decimal(field, *scale).map(Parsed::Number),
+        }
+    }
+
+    /// Stores a value that [`check`](Self::check) accepted.
+    pub(super) fn push(&mut self, field: &[u8], parsed: Parsed) {
+        match (self, parsed) {
+            (ColumnBuilder::Closed { codes, .. }, Parsed::Code(c)) => codes.push(c),
+            (ColumnBuilder::Open { codes, .. }, Parsed::Code(c)) => codes.push(c),
+            (ColumnBuilder::Open { lookup, codes }, Parsed::NewOpenValue) => {
+                let next = u32::try_from(lookup.len()).expect("bounded by MAX_DECLARED_CATEGORIES");
+                let code = *lookup.entry(field.to_vec()).or_insert(next);
+                codes.push(code);
+            }
+            (ColumnBuilder::Integer(v), Parsed::Number(n)) => v.push(n),
+            (ColumnBuilder::Decimal { values, .. }, Parsed::Number(n)) => values.push(n),
+            _ => unreachable!("push is only called with what check returned for this builder"),
+        }
+    }
+
+    /// Finishes the column, keeping the rows at `keep`. Open categories are
+    /// sorted, so codes follow display order.
+    pub(super) fn finish(self, keep: &[usize]) -> ColumnData {
+        let data = match self {
+            ColumnBuilder::Closed { categories, codes, .. } => ColumnData::Codes { categories, codes },
+            ColumnBuilder::Open { lookup, codes } => sorted_open(lookup, codes),
+            ColumnBuilder::Integer(v) | ColumnBuilder::Decimal { values: v, .. } => {
+                ColumnData::Numbers(v)
+            }
+        };
+        if keep.len() == data.len() {
+            data
+        } else {
+            data.permute(keep)
+        }
+    }
+}
+
+fn sorted_open(lookup: HashMap<Vec<u8>, u32>, codes: Vec<u32>) -> ColumnData {
+    let mut entries: Vec<(String, u32)> = lookup
+        .into_iter()
+        .map(|(k, c)| (String::from_utf8(k).expect("checked as UTF-8"), c))
+        .collect();
+    entries.sort();
+    let mut remap = vec![0u32; entries.len()];
+    for (new, (_, old)) in (0u32..).zip(&entries) {
+        remap[*old as usize] = new;
+    }
+    ColumnData::Codes {
+        categories: entries.into_iter().map(|(k, _)| k).collect(),
+        codes: codes.into_iter().map(|c| remap[c as usize]).collect(),
+    }
+}
+
+fn parse_integer(field: &[u8]) -> Result<i64, String> {
+    std::str::from_utf8(field)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| "not a whole number in the 64-bit range".into())
+}
+
+/// Parses `-123.45` with `scale` 2 into -12345. Fewer decimals are padded;
+/// more are an error, as is anything but an optional sign, digits and one point.
+pub(crate) fn parse_decimal(field: &[u8], scale: u32) -> Result<i64, String> {
+    let bad = || format!("not a decimal number with at most {scale} digits after the point");
+    let (negative, body) = match field {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, field),
+    };
+    let (int_part, frac_part) = match body.iter().position(|&b| b == b'.') {
+        Some(p) => (&body[..p], &body[p + 1..]),
+        None => (body, &b""[..]),
+    };
+    let digits_only = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !digits_only(int_part)
+        || !digits_only(frac_part)
+        || frac_part.len() > scale as usize
+    {
+        return Err(bad());
+    }
+    let mut value: i64 = 0;
+    let padded = frac_part
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(b'0', scale as usize - frac_part.len()));
+    for d in int_part.iter().copied().chain(padded) {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(i64::from(d - b'0')))
+            .ok_or_else(|| "number out of range".to_string())?;
+    }
+    Ok(if negative { -value } else { value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_decimal;
+
+    #[test]
+    fn decimals_are_scaled_exactly() {
+        assert_eq!(parse_decimal(b"123.45", 2), Ok(12345));
+        assert_eq!(parse_decimal(b"-0.5", 2), Ok(-50));
+        assert_eq!(parse_decimal(b"7", 2), Ok(700));
+        assert_eq!(parse_decimal(b".5", 1), Ok(5));
+        assert!(parse_decimal(b"1.234", 2).is_err());
+        assert!(parse_decimal(b"1,5", 2).is_err());
+        assert!(parse_decimal(b"-", 2).is_err());
+        assert!(parse_decimal(b"99999999999999999999", 0).is_err());
+    }
+}

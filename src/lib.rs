@@ -1,0 +1,43 @@
+//! ddc: privacy-preserving data linkage for a departmental data centre.
+//!
+//! Data holders upload records identified by BSN or onderwijsnummer; ddc
+//! replaces the identifier by a keyed-hash pseudonym at the door, links the
+//! holders' records on a dense person number, and releases only aggregated
+//! tables that pass disclosure control.
+//!
+//! # Layout
+//! - [`pseudonym`]: identifier validation (BSN, onderwijsnummer) and keyed hashing. Pure.
+//! - [`keys`]: the pseudonymisation key and its directory; secrets never printed.
+//! - [`schema`]: dataset definitions, validated.
+//! - [`ingest`]: reading an uploaded CSV into validated, pseudonymised columns.
+//! - [`link`]: the person index, pseudonym → person number. Pure.
+//! - [`columns`]: a dataset's rows in memory, as columns.
+//! - [`tabulate`]: counting persons over linked datasets, with margins. Pure.
+//! - [`disclosure`]: thresholds, secondary suppression, rounding. Pure.
+//! - [`store`]: the SQLite database: schema, load, transactions with audit entries.
+//! - [`engine`]: the service core that owns the store and the in-memory state.
+//! - [`auth`]: the caller's identity and the one authorisation point.
+//! - [`service`]: thin tonic adapters, one per gRPC service.
+//! - [`server`]: `run(listener, config, shutdown)`, used by `ddc serve`, the demo and tests.
+//! - [`client`]: client helpers (connect, streamed upload) for the CLI and tests.
+//! - [`cli`]: the `ddc` command line; [`demo`]: synthetic data and the demo.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod columns;
+pub mod demo;
+pub mod disclosure;
+pub mod engine;
+pub mod ingest;
+pub mod keys;
+pub mod link;
+pub mod proto;
+pub mod pseudonym;
+pub mod schema;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod tabulate;

@@ -1,0 +1,236 @@
+//! Dataset definitions: names, organisations and column schemas, validated.
+//!
+//! A [`DatasetDef`] can only be built through [`DatasetDef::new`], which
+//! checks every name and column; the rest of ddc relies on that.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+/// Most categories a closed categorical column may declare.
+pub const MAX_DECLARED_CATEGORIES: usize = 10_000;
+/// Most columns besides the identifier.
+pub const MAX_COLUMNS: usize = 256;
+/// Largest decimal scale (digits after the point).
+pub const MAX_SCALE: u32 = 9;
+
+/// The kind of a non-identifier column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ColumnKind {
+    /// A closed set of categories, in display order.
+    Categorical {
+        /// The allowed values.
+        categories: Vec<String>,
+    },
+    /// Any value; the categories are the values present.
+    OpenCategorical,
+    /// A 64-bit signed integer.
+    Integer,
+    /// A fixed-point decimal with `scale` digits after the point.
+    Decimal {
+        /// Digits after the point.
+        scale: u32,
+    },
+}
+
+impl ColumnKind {
+    /// Whether tables can group and filter on this column.
+    pub fn is_categorical(&self) -> bool {
+        matches!(
+            self,
+            ColumnKind::Categorical { .. } | ColumnKind::OpenCategorical
+        )
+    }
+}
+
+/// One declared column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    /// Column name.
+    pub name: String,
+    /// What it holds.
+    pub kind: ColumnKind,
+}
+
+/// A validated dataset definition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetDef {
+    name: String,
+    organisation: String,
+    identifier_column: String,
+    columns: Vec<ColumnDef>,
+}
+
+/// What is wrong with a dataset definition.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct SchemaError {
+    /// The field at fault, e.g. `schema.columns[2].name`.
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn err(field: impl Into<String>, reason: impl Into<String>) -> SchemaError {
+    SchemaError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Whether `s` is a lower-case identifier: a letter, then letters, digits, `_`.
+pub fn is_simple_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        && s.len() <= 64
+}
+
+impl DatasetDef {
+    /// Validates a definition: `name` is `organisation.local_name`, every
+    /// column name is simple and unique, categories are non-empty and unique.
+    pub fn new(
+        name: &str,
+        organisation: &str,
+        identifier_column: &str,
+        columns: Vec<ColumnDef>,
+    ) -> Result<Self, Vec<SchemaError>> {
+        let mut problems = Vec::new();
+        if !is_simple_name(organisation) {
+            problems.push(err("organisation", "must be a lower-case name such as `duo`"));
+        }
+        match name.split_once('.') {
+            Some((org, local)) if org == organisation && is_simple_name(local) => {}
+            _ => problems.push(err(
+                "name",
+                format!("must be `{organisation}.<name>` with a lower-case name"),
+            )),
+        }
+        if !is_simple_name(identifier_column) {
+            problems.push(err("schema.identifier_column", "must be a lower-case name"));
+        }
+        if columns.len() > MAX_COLUMNS {
+            problems.push(err("schema.columns", format!("at most {MAX_COLUMNS} columns")));
+        }
+        let mut seen = HashSet::from([identifier_column]);
+        for (i, column) in columns.iter().enumerate() {
+            let field = format!("schema.columns[{i}]");
+            if !is_simple_name(&column.name) {
+                problems.push(err(format!("{field}.name"), "must be a lower-case name"));
+            } else if !seen.insert(&column.name) {
+                problems.push(err(format!("{field}.name"), "duplicate column name"));
+            }
+            check_kind(&column.kind, &field, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(DatasetDef {
+            name: name.to_owned(),
+            organisation: organisation.to_owned(),
+            identifier_column: identifier_column.to_owned(),
+            columns,
+        })
+    }
+
+    /// Full name, `organisation.local_name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The holding organisation.
+    pub fn organisation(&self) -> &str {
+        &self.organisation
+    }
+
+    /// The CSV column holding the person identifier.
+    pub fn identifier_column(&self) -> &str {
+        &self.identifier_column
+    }
+
+    /// The other columns, in declared order.
+    pub fn columns(&self) -> &[ColumnDef] {
+        &self.columns
+    }
+
+    /// Index of the column called `name`.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+}
+
+fn check_kind(kind: &ColumnKind, field: &str, problems: &mut Vec<SchemaError>) {
+    match kind {
+        ColumnKind::Categorical { categories } => {
+            if categories.is_empty() {
+                problems.push(err(
+                    format!("{field}.categorical"),
+                    "declare at least one category, or make the column open",
+                ));
+            }
+            if categories.len() > MAX_DECLARED_CATEGORIES {
+                problems.push(err(
+                    format!("{field}.categorical"),
+                    format!("at most {MAX_DECLARED_CATEGORIES} categories"),
+                ));
+            }
+            let mut seen = HashSet::new();
+            for (j, c) in categories.iter().enumerate() {
+                if c.trim() != c || c.is_empty() {
+                    problems.push(err(
+                        format!("{field}.categorical.categories[{j}]"),
+                        "must be non-empty without surrounding spaces",
+                    ));
+                } else if !seen.insert(c) {
+                    problems.push(err(
+                        format!("{field}.categorical.categories[{j}]"),
+                        "duplicate category",
+                    ));
+                }
+            }
+        }
+        ColumnKind::Decimal { scale } if *scale > MAX_SCALE => problems.push(err(
+            format!("{field}.decimal.scale"),
+            format!("at most {MAX_SCALE}"),
+        )),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cat(name: &str, values: &[&str]) -> ColumnDef {
+        ColumnDef {
+            name: name.into(),
+            kind: ColumnKind::Categorical {
+                categories: values.iter().map(|s| s.to_string()).collect(),
+            },
+        }
+    }
+
+    #[test]
+    fn name_must_carry_the_organisation_prefix() {
+        let e = DatasetDef::new("cbs.x", "duo", "pgn", vec![]).unwrap_err();
+        assert_eq!(e[0].field, "name");
+        assert!(DatasetDef::new("duo.x", "duo", "pgn", vec![]).is_ok());
+    }
+
+    #[test]
+    fn duplicate_columns_and_categories_are_reported() {
+        let e = DatasetDef::new(
+            "duo.x",
+            "duo",
+            "pgn",
+            vec![cat("pgn", &["a"]), cat("niveau", &["a", "a"])],
+        )
+        .unwrap_err();
+        let fields: Vec<_> = e.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["schema.columns[0].name", "schema.columns[1].categorical.categories[1]"]
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! Builds and runs the whole server: key, engine, gRPC services, health and
+//! reflection. `ddc serve`, `ddc demo` and the tests all start it through
+//! [`run`].
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::disclosure::DisclosurePolicy;
+use crate::engine::{Engine, EngineError};
+use crate::keys::{load_or_create_dev_key, KeyError, KeyOrigin};
+use crate::proto::{ingest_server::IngestServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET};
+use crate::pseudonym::Pseudonymiser;
+use crate::service::{IngestService, ReleaseService};
+
+/// Largest message the upload stream accepts: a 1 MiB chunk with room to spare.
+pub const MAX_UPLOAD_MESSAGE: usize = 4 << 20;
+/// Size of the chunks the ddc client sends.
+pub const UPLOAD_CHUNK: usize = 1 << 20;
+/// Largest table response (a maximal table is well under this).
+pub const MAX_RELEASE_MESSAGE: usize = 32 << 20;
+/// Largest request the release service accepts.
+pub const MAX_RELEASE_REQUEST: usize = 1 << 20;
+
+/// What the server needs to start.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// Where the pseudonymisation key lives; never inside `data_dir`.
+    pub key_dir: PathBuf,
+    /// The disclosure policy for every release.
+    pub policy: DisclosurePolicy,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The key could not be loaded or created.
+    #[error("key: {0}")]
+    Key(#[from] KeyError),
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Engine(#[from] EngineError),
+    /// Serving failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be set up.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// A start-up task panicked.
+    #[error("start-up task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Opens the key and the store, then serves on `listener` until `shutdown`
+/// completes.
+pub async fn run(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let engine = Arc::new(tokio::task::spawn_blocking(move || open_engine(&config)).await??);
+    tracing::info!(persons = engine.persons(), datasets = engine.datasets().len(), "store loaded");
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<IngestServer<IngestService>>().await;
+    health.set_serving::<ReleaseServer<ReleaseService>>().await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let ingest = IngestServer::new(IngestService::new(Arc::clone(&engine)))
+        .max_decoding_message_size(MAX_UPLOAD_MESSAGE);
+    let release = ReleaseServer::new(ReleaseService::new(engine))
+        .max_decoding_message_size(MAX_RELEASE_REQUEST)
+        .max_encoding_message_size(MAX_RELEASE_MESSAGE);
+
+    tracing::info!(addr = ?listener.local_addr().ok(), "serving");
+    Server::builder()
+        .add_service(health_service)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(ingest)
+        .add_service(release)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}
+
+fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
+    let (key, version, origin) = load_or_create_dev_key(&config.key_dir, &config.data_dir)?;
+    if origin == KeyOrigin::Created {
+        tracing::warn!(
+            key_dir = %config.key_dir.display(),
+            "created a random development pseudonymisation key; for development only"
+        );
+    }
+    let pseudonymiser = Pseudonymiser::new(&key, version);
+    Ok(Engine::open(&config.data_dir, pseudonymiser, config.policy)?)
+}

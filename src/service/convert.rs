@@ -1,0 +1,121 @@
+//! Conversions between protobuf messages and domain types.
+
+use crate::disclosure::{CellStatus, DisclosurePolicy, Figure};
+use crate::engine::{DatasetInfo, EngineError, FilterSpec, TableSpec};
+use crate::proto::{self, column};
+use crate::schema::{ColumnDef, ColumnKind, DatasetDef, SchemaError};
+
+/// Validates a dataset declaration.
+pub(crate) fn dataset_def_from_proto(r: proto::CreateDatasetRequest) -> Result<DatasetDef, EngineError> {
+    let schema = r.schema.unwrap_or_default();
+    let mut problems = Vec::new();
+    let mut columns = Vec::new();
+    for (i, c) in schema.columns.into_iter().enumerate() {
+        let kind = match c.kind {
+            Some(column::Kind::Categorical(cat)) if cat.open && cat.categories.is_empty() => {
+                ColumnKind::OpenCategorical
+            }
+            Some(column::Kind::Categorical(cat)) if cat.open => {
+                problems.push(SchemaError {
+                    field: format!("schema.columns[{i}].categorical"),
+                    reason: "an open column declares no categories".into(),
+                });
+                continue;
+            }
+            Some(column::Kind::Categorical(cat)) => ColumnKind::Categorical {
+                categories: cat.categories,
+            },
+            Some(column::Kind::Integer(_)) => ColumnKind::Integer,
+            Some(column::Kind::Decimal(d)) => ColumnKind::Decimal { scale: d.scale },
+            None => {
+                problems.push(SchemaError {
+                    field: format!("schema.columns[{i}].kind"),
+                    reason: "say whether the column is categorical, integer or decimal".into(),
+                });
+                continue;
+            }
+        };
+        columns.push(ColumnDef { name: c.name, kind });
+    }
+    let def = DatasetDef::new(&r.name, &r.organisation, &schema.identifier_column, columns);
+    match def {
+        Ok(def) if problems.is_empty() => Ok(def),
+        Ok(_) => Err(EngineError::InvalidDefinition(problems)),
+        Err(more) => {
+            problems.extend(more);
+            Err(EngineError::InvalidDefinition(problems))
+        }
+    }
+}
+
+/// A dataset as the API shows it.
+pub(crate) fn dataset_to_proto(info: &DatasetInfo) -> proto::Dataset {
+    let def = &info.def;
+    let columns = def
+        .columns()
+        .iter()
+        .map(|c| proto::Column {
+            name: c.name.clone(),
+            kind: Some(match &c.kind {
+                ColumnKind::Categorical { categories } => column::Kind::Categorical(proto::Categorical {
+                    categories: categories.clone(),
+                    open: false,
+                }),
+                ColumnKind::OpenCategorical => column::Kind::Categorical(proto::Categorical {
+                    categories: Vec::new(),
+                    open: true,
+                }),
+                ColumnKind::Integer => column::Kind::Integer(proto::Integer {}),
+                ColumnKind::Decimal { scale } => column::Kind::Decimal(proto::Decimal { scale: *scale }),
+            }),
+        })
+        .collect();
+    proto::Dataset {
+        name: def.name().to_owned(),
+        organisation: def.organisation().to_owned(),
+        schema: Some(proto::Schema {
+            identifier_column: def.identifier_column().to_owned(),
+            columns,
+        }),
+        version: info.version,
+    }
+}
+
+/// A table request as the engine takes it.
+pub(crate) fn table_spec_from_proto(r: proto::TableRequest) -> TableSpec {
+    TableSpec {
+        group_by: r.group_by,
+        filters: r
+            .filters
+            .into_iter()
+            .map(|f| FilterSpec {
+                variable: f.variable,
+                values: f.values,
+                negate: f.negate,
+            })
+            .collect(),
+        datasets: r.datasets,
+    }
+}
+
+pub(crate) fn status_to_proto(s: CellStatus) -> proto::CellStatus {
+    match s {
+        CellStatus::Released => proto::CellStatus::Released,
+        CellStatus::WithheldThreshold => proto::CellStatus::WithheldThreshold,
+        CellStatus::WithheldSecondary => proto::CellStatus::WithheldSecondary,
+    }
+}
+
+pub(crate) fn policy_to_proto(p: &DisclosurePolicy) -> proto::DisclosurePolicy {
+    proto::DisclosurePolicy {
+        threshold: p.threshold,
+        rounding_base: p.rounding_base,
+    }
+}
+
+pub(crate) fn figure_to_proto(f: &Figure) -> proto::Figure {
+    proto::Figure {
+        rounded: f.rounded,
+        status: status_to_proto(f.status) as i32,
+    }
+}

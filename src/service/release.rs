@@ -1,0 +1,105 @@
+//! The `Release` gRPC service: protected tables and linkage figures.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{figure_to_proto, policy_to_proto, status_to_proto, table_spec_from_proto};
+use super::ingest::blocking;
+use crate::auth::caller;
+use crate::disclosure::CellStatus;
+use crate::engine::{Engine, ProtectedTable};
+use crate::proto::{self, release_server};
+
+/// Serves [`release_server::Release`] over the engine.
+#[derive(Debug, Clone)]
+pub struct ReleaseService {
+    engine: Arc<Engine>,
+}
+
+impl ReleaseService {
+    /// A service over `engine`.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        ReleaseService { engine }
+    }
+}
+
+#[tonic::async_trait]
+impl release_server::Release for ReleaseService {
+    async fn tabulate(
+        &self,
+        request: Request<proto::TableRequest>,
+    ) -> Result<Response<proto::Table>, Status> {
+        let caller = caller(&request);
+        let spec = table_spec_from_proto(request.into_inner());
+        let engine = Arc::clone(&self.engine);
+        let table = blocking(move || engine.tabulate(&caller, &spec, SystemTime::now())).await?;
+        Ok(Response::new(table_to_proto(&table)))
+    }
+
+    async fn linkage(
+        &self,
+        request: Request<proto::LinkageRequest>,
+    ) -> Result<Response<proto::LinkageReport>, Status> {
+        let caller = caller(&request);
+        let names = request.into_inner().datasets;
+        let engine = Arc::clone(&self.engine);
+        let figures = blocking(move || engine.linkage(&caller, &names, SystemTime::now())).await?;
+        Ok(Response::new(proto::LinkageReport {
+            datasets: figures
+                .datasets
+                .iter()
+                .map(|(name, f)| proto::DatasetFigure {
+                    dataset: name.clone(),
+                    persons: Some(figure_to_proto(f)),
+                })
+                .collect(),
+            pairs: figures
+                .pairs
+                .iter()
+                .map(|(left, right, f)| proto::PairFigure {
+                    left: left.clone(),
+                    right: right.clone(),
+                    linked: Some(figure_to_proto(f)),
+                })
+                .collect(),
+            policy: Some(policy_to_proto(&figures.policy)),
+        }))
+    }
+}
+
+fn table_to_proto(t: &ProtectedTable) -> proto::Table {
+    let count = |s: CellStatus| t.cells.iter().filter(|c| c.status == s).count() as u64;
+    proto::Table {
+        dimensions: t
+            .dimensions
+            .iter()
+            .map(|(variable, categories)| proto::Dimension {
+                variable: variable.clone(),
+                categories: categories.clone(),
+            })
+            .collect(),
+        cells: t
+            .cells
+            .iter()
+            .map(|c| proto::Cell {
+                coordinates: c
+                    .coordinates
+                    .iter()
+                    .map(|x| x.map_or(-1, |i| i32::try_from(i).unwrap_or(i32::MAX)))
+                    .collect(),
+                count: c.count,
+                status: status_to_proto(c.status) as i32,
+            })
+            .collect(),
+        datasets: t.datasets.clone(),
+        policy: Some(policy_to_proto(&t.policy)),
+        summary: Some(proto::Summary {
+            cells: t.cells.len() as u64,
+            released: count(CellStatus::Released),
+            withheld_threshold: count(CellStatus::WithheldThreshold),
+            withheld_secondary: count(CellStatus::WithheldSecondary),
+        }),
+    }
+}
