@@ -16,6 +16,38 @@ pub struct Variable {
     pub column: usize,
 }
 
+/// A grouping variable and the categories it shows: `index_of_code[code]`
+/// is the category's position in the table, or [`HIDDEN`] for a category a
+/// filter excludes.
+#[derive(Clone, Debug)]
+pub struct Dimension {
+    /// The variable grouped on.
+    pub variable: Variable,
+    /// Table position of each category code.
+    pub index_of_code: Vec<u32>,
+}
+
+/// Marks a category that a table does not show.
+pub const HIDDEN: u32 = u32::MAX;
+
+impl Dimension {
+    /// Shows the categories whose code is `shown`, in that order.
+    pub fn new(variable: Variable, codes: usize, shown: &[usize]) -> Self {
+        let mut index_of_code = vec![HIDDEN; codes];
+        for (i, &code) in (0u32..).zip(shown) {
+            index_of_code[code] = i;
+        }
+        Dimension {
+            variable,
+            index_of_code,
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.index_of_code.iter().filter(|&&i| i != HIDDEN).count()
+    }
+}
+
 /// Keep the persons whose value of `variable` is allowed.
 #[derive(Clone, Debug)]
 pub struct CodeFilter {
@@ -31,7 +63,7 @@ pub struct CountQuery<'a> {
     /// The linked datasets (inner join on the person).
     pub datasets: Vec<&'a DatasetData>,
     /// The grouping variables, 0 to 3 (categorical).
-    pub group_by: Vec<Variable>,
+    pub group_by: Vec<Dimension>,
     /// Filters, all of which must hold.
     pub filters: Vec<CodeFilter>,
 }
@@ -129,13 +161,17 @@ pub fn count_persons(q: &CountQuery<'_>) -> CountCube {
         ColumnData::Codes { codes, categories } => (codes.as_slice(), categories.len()),
         ColumnData::Numbers(_) => panic!("grouping and filter variables are categorical"),
     };
-    let dims: Vec<(&[u32], usize)> = q.group_by.iter().map(codes).collect();
+    let dims: Vec<(&[u32], &[u32], usize)> = q
+        .group_by
+        .iter()
+        .map(|d| (codes(&d.variable).0, d.index_of_code.as_slice(), d.size()))
+        .collect();
     let filters: Vec<(&[u32], usize, &[bool])> = q
         .filters
         .iter()
         .map(|f| (codes(&f.variable).0, f.variable.dataset, f.allowed.as_slice()))
         .collect();
-    let mut cube = CountCube::zeros(dims.iter().map(|d| d.1).collect());
+    let mut cube = CountCube::zeros(dims.iter().map(|d| d.2).collect());
     let strides = strides(cube.sizes());
     let Some(driver) = (0..q.datasets.len()).min_by_key(|&d| q.datasets[d].rows()) else {
         return cube;
@@ -157,7 +193,14 @@ pub fn count_persons(q: &CountQuery<'_>) -> CountCube {
                 continue 'persons;
             }
         }
-        add_to_all_margins(&mut cube, &dims, &q.group_by, &rows, &strides);
+        let mut cell = [0usize; 8];
+        for (d, (codes, index_of_code, _)) in dims.iter().enumerate() {
+            match index_of_code[codes[rows[q.group_by[d].variable.dataset]] as usize] {
+                HIDDEN => continue 'persons,
+                i => cell[d] = i as usize,
+            }
+        }
+        add_to_all_margins(&mut cube, &cell[..dims.len()], &strides);
     }
     cube
 }
@@ -170,25 +213,16 @@ fn strides(sizes: &[usize]) -> Vec<usize> {
     strides
 }
 
-fn add_to_all_margins(
-    cube: &mut CountCube,
-    dims: &[(&[u32], usize)],
-    group_by: &[Variable],
-    rows: &[usize],
-    strides: &[usize],
-) {
-    let k = dims.len();
+/// Adds one person to its cell and to every margin covering it.
+fn add_to_all_margins(cube: &mut CountCube, cell: &[usize], strides: &[usize]) {
+    let k = cell.len();
     for mask in 0u32..1 << k {
-        let mut index = 0;
-        for d in 0..k {
-            let (codes, n) = dims[d];
-            let c = if mask & (1 << d) != 0 {
-                n
-            } else {
-                codes[rows[group_by[d].dataset]] as usize
-            };
-            index += c * strides[d];
-        }
+        let index: usize = (0..k)
+            .map(|d| {
+                let c = if mask & (1 << d) != 0 { cube.sizes[d] } else { cell[d] };
+                c * strides[d]
+            })
+            .sum();
         cube.add(index, 1);
     }
 }

@@ -11,7 +11,7 @@ use super::{audit, Engine, EngineError, Loaded};
 use crate::auth::Caller;
 use crate::columns::ColumnData;
 use crate::disclosure::{protect_counts, protect_figure, CellStatus, DisclosurePolicy, Figure};
-use crate::tabulate::{count_persons, CodeFilter, CountQuery, Variable};
+use crate::tabulate::{count_persons, CodeFilter, CountQuery, Dimension, Variable};
 
 /// Most cells (margins included) a table may have.
 pub const MAX_TABLE_CELLS: usize = 200_000;
@@ -80,6 +80,8 @@ struct Resolved {
     loaded: Vec<Arc<Loaded>>,
     group_by: Vec<Variable>,
     filters: Vec<CodeFilter>,
+    /// Category codes each grouping variable shows, in order.
+    shown: Vec<Vec<usize>>,
 }
 
 impl Engine {
@@ -92,9 +94,15 @@ impl Engine {
         now: SystemTime,
     ) -> Result<ProtectedTable, EngineError> {
         let r = self.resolve(spec)?;
+        let group_by = r
+            .group_by
+            .iter()
+            .zip(&r.shown)
+            .map(|(&v, shown)| Dimension::new(v, categories(&r.loaded[v.dataset], v.column).len(), shown))
+            .collect();
         let query = CountQuery {
             datasets: r.loaded.iter().map(|l| l.data.as_ref()).collect(),
-            group_by: r.group_by.clone(),
+            group_by,
             filters: r.filters,
         };
         let cube = count_persons(&query);
@@ -109,8 +117,11 @@ impl Engine {
         let dimensions = spec
             .group_by
             .iter()
-            .zip(&r.group_by)
-            .map(|(name, v)| (name.clone(), categories(&r.loaded[v.dataset], v.column).to_vec()))
+            .zip(r.group_by.iter().zip(&r.shown))
+            .map(|(name, (v, shown))| {
+                let all = categories(&r.loaded[v.dataset], v.column);
+                (name.clone(), shown.iter().map(|&c| all[c].clone()).collect())
+            })
             .collect();
         let table = ProtectedTable {
             datasets: r.loaded.iter().map(|l| l.info.def.name().to_owned()).collect(),
@@ -142,6 +153,7 @@ impl Engine {
             loaded: Vec::new(),
             group_by: Vec::new(),
             filters: Vec::new(),
+            shown: Vec::new(),
         };
         for (i, name) in spec.group_by.iter().enumerate() {
             let v = self.variable(&mut r.loaded, name, &format!("group_by[{i}]"))?;
@@ -169,11 +181,15 @@ impl Engine {
         for name in &spec.datasets {
             self.dataset_slot(&mut r.loaded, name)?;
         }
-        let cells: usize = r
-            .group_by
-            .iter()
-            .map(|v| categories(&r.loaded[v.dataset], v.column).len() + 1)
-            .product();
+        // A dimension shows only the categories its filters allow.
+        for v in &r.group_by {
+            let n = categories(&r.loaded[v.dataset], v.column).len();
+            let shown = (0..n)
+                .filter(|&code| r.filters.iter().all(|f| f.variable != *v || f.allowed[code]))
+                .collect();
+            r.shown.push(shown);
+        }
+        let cells: usize = r.shown.iter().map(|s| s.len() + 1).product();
         if cells > MAX_TABLE_CELLS {
             return Err(invalid("group_by", &format!("the table would have {cells} cells; at most {MAX_TABLE_CELLS}")));
         }

@@ -1,0 +1,141 @@
+//! `ddc dataset create|list|show`.
+
+use super::{connect, status_error, ServerArg};
+use crate::proto::{self, column};
+
+/// Dataset commands.
+#[derive(Debug, clap::Subcommand)]
+pub(super) enum DatasetCommand {
+    /// Declare a new dataset.
+    Create(CreateArgs),
+    /// List the declared datasets.
+    List(ServerArg),
+    /// Show one dataset's schema.
+    Show {
+        /// The dataset, e.g. `duo.onderwijs_2024`.
+        name: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+}
+
+/// Flags of `ddc dataset create`.
+#[derive(Debug, clap::Args)]
+pub(super) struct CreateArgs {
+    /// Full name, `organisation.name`, e.g. `duo.onderwijs_2024`.
+    name: String,
+    /// The CSV column holding the BSN or onderwijsnummer.
+    #[arg(long)]
+    identifier: String,
+    /// A column, in order: `NAME:cat:A,B,C` (closed categories),
+    /// `NAME:open` (any category), `NAME:int`, or `NAME:dec:SCALE`.
+    #[arg(long = "column", value_parser = parse_column_spec)]
+    columns: Vec<proto::Column>,
+    #[command(flatten)]
+    server: ServerArg,
+}
+
+/// Parses `NAME:cat:A,B`, `NAME:open`, `NAME:int` or `NAME:dec:SCALE`.
+pub fn parse_column_spec(spec: &str) -> Result<proto::Column, String> {
+    let mut parts = spec.splitn(3, ':');
+    let name = parts.next().unwrap_or_default().to_owned();
+    let kind = match (parts.next(), parts.next()) {
+        (Some("cat"), Some(values)) => column::Kind::Categorical(proto::Categorical {
+            categories: values.split(',').map(str::to_owned).collect(),
+            open: false,
+        }),
+        (Some("open"), None) => column::Kind::Categorical(proto::Categorical {
+            categories: Vec::new(),
+            open: true,
+        }),
+        (Some("int"), None) => column::Kind::Integer(proto::Integer {}),
+        (Some("dec"), Some(scale)) => column::Kind::Decimal(proto::Decimal {
+            scale: scale.parse().map_err(|_| format!("`{scale}` is not a scale"))?,
+        }),
+        _ => return Err("expected NAME:cat:A,B,C, NAME:open, NAME:int or NAME:dec:SCALE".into()),
+    };
+    Ok(proto::Column {
+        name,
+        kind: Some(kind),
+    })
+}
+
+pub(super) async fn run(command: DatasetCommand) -> anyhow::Result<()> {
+    match command {
+        DatasetCommand::Create(a) => {
+            let organisation = a.name.split('.').next().unwrap_or_default().to_owned();
+            let request = proto::CreateDatasetRequest {
+                name: a.name,
+                organisation,
+                schema: Some(proto::Schema {
+                    identifier_column: a.identifier,
+                    columns: a.columns,
+                }),
+            };
+            let mut clients = connect(&a.server).await?;
+            let d = clients
+                .ingest
+                .create_dataset(request)
+                .await
+                .map_err(|s| status_error("cannot create the dataset", s))?
+                .into_inner();
+            println!("created {}", d.name);
+        }
+        DatasetCommand::List(server) => {
+            let mut clients = connect(&server).await?;
+            let list = clients
+                .ingest
+                .list_datasets(proto::ListDatasetsRequest {})
+                .await
+                .map_err(|s| status_error("cannot list datasets", s))?
+                .into_inner();
+            for d in list.datasets {
+                println!("{}\tversion {}", d.name, d.version);
+            }
+        }
+        DatasetCommand::Show { name, server } => {
+            let mut clients = connect(&server).await?;
+            let d = clients
+                .ingest
+                .get_dataset(proto::GetDatasetRequest { name })
+                .await
+                .map_err(|s| status_error("cannot show the dataset", s))?
+                .into_inner();
+            print!("{}", describe(&d));
+        }
+    }
+    Ok(())
+}
+
+fn describe(d: &proto::Dataset) -> String {
+    let schema = d.schema.clone().unwrap_or_default();
+    let mut out = format!(
+        "{} (organisation {}, version {})\n  {}: identifier (pseudonymised)\n",
+        d.name, d.organisation, d.version, schema.identifier_column
+    );
+    for c in schema.columns {
+        let kind = match c.kind {
+            Some(column::Kind::Categorical(cat)) if cat.open => "open categorical".to_owned(),
+            Some(column::Kind::Categorical(cat)) => format!("categorical: {}", cat.categories.join(", ")),
+            Some(column::Kind::Integer(_)) => "integer".to_owned(),
+            Some(column::Kind::Decimal(dec)) => format!("decimal, {} digits after the point", dec.scale),
+            None => "unknown".to_owned(),
+        };
+        out.push_str(&format!("  {}: {kind}\n", c.name));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_specs_parse() {
+        let c = parse_column_spec("niveau:cat:havo,vwo").unwrap();
+        assert_eq!(c.name, "niveau");
+        assert!(matches!(c.kind, Some(column::Kind::Categorical(ref k)) if k.categories == ["havo", "vwo"]));
+        assert!(matches!(parse_column_spec("x:dec:2").unwrap().kind, Some(column::Kind::Decimal(proto::Decimal { scale: 2 }))));
+        assert!(parse_column_spec("x:float").is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! `ddc linkage`: protected linkage figures.
+
+use super::render::render_linkage;
+use super::{connect, status_error, ServerArg};
+use crate::proto::LinkageRequest;
+
+/// Flags of `ddc linkage`.
+#[derive(Debug, clap::Args)]
+pub(super) struct LinkageArgs {
+    /// Datasets to report on (default: all that hold data).
+    datasets: Vec<String>,
+    #[command(flatten)]
+    server: ServerArg,
+}
+
+pub(super) async fn run(a: LinkageArgs) -> anyhow::Result<()> {
+    let mut clients = connect(&a.server).await?;
+    let report = clients
+        .release
+        .linkage(LinkageRequest { datasets: a.datasets })
+        .await
+        .map_err(|s| status_error("linkage figures refused", s))?
+        .into_inner();
+    print!("{}", render_linkage(&report));
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Rendering released tables and linkage figures as text, CSV or JSON.
+//!
+//! Withheld cells carry their status only: there is no value to render.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::proto::{CellStatus, Figure, LinkageReport, Table};
+
+/// How `ddc table` prints a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    /// Aligned text with a legend.
+    Text,
+    /// One line per cell; an empty coordinate is a total.
+    Csv,
+    /// One object per cell; a null coordinate is a total.
+    Json,
+}
+
+/// Renders a table in `format`.
+pub fn render_table(t: &Table, format: TableFormat) -> anyhow::Result<String> {
+    Ok(match format {
+        TableFormat::Text => text(t),
+        TableFormat::Csv => csv(t)?,
+        TableFormat::Json => json(t)?,
+    })
+}
+
+fn mark(status: i32) -> &'static str {
+    match CellStatus::try_from(status) {
+        Ok(CellStatus::Released) => "released",
+        Ok(CellStatus::WithheldThreshold) => "withheld_threshold",
+        Ok(CellStatus::WithheldSecondary) => "withheld_secondary",
+        _ => "unknown",
+    }
+}
+
+fn short_mark(status: i32) -> &'static str {
+    match CellStatus::try_from(status) {
+        Ok(CellStatus::WithheldThreshold) => "x",
+        Ok(CellStatus::WithheldSecondary) => "s",
+        _ => "?",
+    }
+}
+
+fn label(t: &Table, dim: usize, coordinate: i32) -> Option<&str> {
+    usize::try_from(coordinate)
+        .ok()
+        .and_then(|i| t.dimensions[dim].categories.get(i))
+        .map(String::as_str)
+}
+
+fn text(t: &Table) -> String {
+    let cells: HashMap<&[i32], String> = t
+        .cells
+        .iter()
+        .map(|c| {
+            let shown = c.count.map_or_else(|| short_mark(c.status).to_owned(), |n| n.to_string());
+            (c.coordinates.as_slice(), shown)
+        })
+        .collect();
+    let axis = |d: usize| -> Vec<i32> {
+        let n = t.dimensions[d].categories.len() as i32;
+        (0..n).chain([-1]).collect()
+    };
+    let name = |d: usize, c: i32| label(t, d, c).unwrap_or("Total").to_owned();
+    let mut out = format!("Persons in {}\n\n", t.datasets.join(" ⋈ "));
+    match t.dimensions.len() {
+        1 => {
+            let rows = axis(0).iter().map(|&r| vec![name(0, r), cells[&[r][..]].clone()]).collect();
+            out.push_str(&grid(vec![t.dimensions[0].variable.clone(), "persons".into()], rows));
+        }
+        2 => out.push_str(&block(t, &cells, &[], &axis, &name)),
+        _ => {
+            for &first in &axis(0) {
+                let _ = writeln!(out, "{} = {}", t.dimensions[0].variable, name(0, first));
+                out.push_str(&block(t, &cells, &[first], &axis, &name));
+                out.push('\n');
+            }
+        }
+    }
+    legend(t, &mut out);
+    out
+}
+
+/// A two-way block: rows along dimension `d`, columns along `d + 1`,
+/// with `prefix` holding the coordinates of the dimensions before `d`.
+fn block(
+    t: &Table,
+    cells: &HashMap<&[i32], String>,
+    prefix: &[i32],
+    axis: &dyn Fn(usize) -> Vec<i32>,
+    name: &dyn Fn(usize, i32) -> String,
+) -> String {
+    let d = prefix.len();
+    let columns = axis(d + 1);
+    let mut header = vec![format!(
+        "{} \\ {}",
+        t.dimensions[d].variable,
+        t.dimensions[d + 1].variable
+    )];
+    header.extend(columns.iter().map(|&c| name(d + 1, c)));
+    let body = axis(d)
+        .into_iter()
+        .map(|r| {
+            let mut line = vec![name(d, r)];
+            for &c in &columns {
+                let mut key = prefix.to_vec();
+                key.extend([r, c]);
+                line.push(cells.get(key.as_slice()).cloned().unwrap_or_default());
+            }
+            line
+        })
+        .collect();
+    grid(header, body)
+}
+
+fn grid(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            if i == 0 {
+                let _ = write!(out, "{cell:<w$}");
+            } else {
+                let _ = write!(out, "  {cell:>w$}");
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn legend(t: &Table, out: &mut String) {
+    let threshold = t.policy.as_ref().map_or(0, |p| p.threshold);
+    let _ = writeln!(out, "\n  x  withheld: fewer than {threshold} persons (zero included)");
+    let _ = writeln!(out, "  s  withheld: a total that covers an x cell, so that it cannot be recomputed");
+    if let Some(s) = &t.summary {
+        let _ = writeln!(
+            out,
+            "  {} cells: {} released, {} withheld by the threshold, {} withheld as covering totals",
+            s.cells, s.released, s.withheld_threshold, s.withheld_secondary
+        );
+    }
+}
+
+fn csv(t: &Table) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = t.dimensions.iter().map(|d| d.variable.as_str()).collect();
+    header.extend(["count", "status"]);
+    w.write_record(&header)?;
+    for c in &t.cells {
+        let mut record: Vec<String> = (0..t.dimensions.len())
+            .map(|d| label(t, d, c.coordinates[d]).unwrap_or("").to_owned())
+            .collect();
+        record.push(c.count.map(|n| n.to_string()).unwrap_or_default());
+        record.push(mark(c.status).to_owned());
+        w.write_record(&record)?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+fn json(t: &Table) -> anyhow::Result<String> {
+    let cells: Vec<serde_json::Value> = t
+        .cells
+        .iter()
+        .map(|c| {
+            let coordinates: serde_json::Map<String, serde_json::Value> = t
+                .dimensions
+                .iter()
+                .enumerate()
+                .map(|(d, dim)| (dim.variable.clone(), label(t, d, c.coordinates[d]).into()))
+                .collect();
+            serde_json::json!({ "coordinates": coordinates, "count": c.count, "status": mark(c.status) })
+        })
+        .collect();
+    let policy = t.policy.as_ref().map(|p| serde_json::json!({ "threshold": p.threshold, "rounding_base": p.rounding_base }));
+    let out = serde_json::json!({ "datasets": t.datasets, "policy": policy, "cells": cells });
+    Ok(serde_json::to_string_pretty(&out)? + "\n")
+}
+
+fn figure(f: Option<&Figure>) -> String {
+    match f {
+        Some(Figure { rounded: Some(n), .. }) => format!("~{n}"),
+        Some(f) => short_mark(f.status).to_owned(),
+        None => "?".to_owned(),
+    }
+}
+
+/// Renders linkage figures as text.
+pub fn render_linkage(r: &LinkageReport) -> String {
+    let (threshold, base) = r.policy.as_ref().map_or((0, 0), |p| (p.threshold, p.rounding_base));
+    let mut rows: Vec<Vec<String>> = r
+        .datasets
+        .iter()
+        .map(|d| vec![d.dataset.clone(), figure(d.persons.as_ref())])
+        .collect();
+    rows.extend(r.pairs.iter().map(|p| vec![format!("{} ⋈ {}", p.left, p.right), figure(p.linked.as_ref())]));
+    let mut out = grid(vec!["dataset / linked pair".into(), "persons".into()], rows);
+    let _ = writeln!(out, "\n  ~n  rounded to a multiple of {base}; x  withheld: fewer than {threshold} persons");
+    out
+}

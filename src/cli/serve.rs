@@ -1,0 +1,77 @@
+//! `ddc serve`: run the server until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::disclosure::DisclosurePolicy;
+use crate::server::{run as run_server, ServerConfig};
+
+/// Flags of `ddc serve`.
+#[derive(Debug, clap::Args)]
+pub(super) struct ServeArgs {
+    /// Directory of the database.
+    #[arg(long, env = "DDC_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Directory of the pseudonymisation key (never inside the data
+    /// directory). Default: the data directory's path with `.keys` appended.
+    #[arg(long, env = "DDC_KEY_DIR")]
+    key_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "DDC_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Cells with fewer distinct persons are withheld.
+    #[arg(long, default_value_t = DisclosurePolicy::default().threshold)]
+    threshold: u64,
+    /// Linkage figures are rounded to a multiple of this.
+    #[arg(long, default_value_t = DisclosurePolicy::default().rounding_base)]
+    rounding_base: u64,
+}
+
+pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(a.threshold >= 1, "--threshold must be at least 1");
+    anyhow::ensure!(a.rounding_base >= 1, "--rounding-base must be at least 1");
+    let key_dir = a.key_dir.unwrap_or_else(|| {
+        let mut p = a.data_dir.clone().into_os_string();
+        p.push(".keys");
+        PathBuf::from(p)
+    });
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let config = ServerConfig {
+        data_dir: a.data_dir,
+        key_dir,
+        policy: DisclosurePolicy {
+            threshold: a.threshold,
+            rounding_base: a.rounding_base,
+        },
+    };
+    run_server(listener, config, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
