@@ -51,8 +51,8 @@ where
         .await
         .map_err(|_| tonic::Status::cancelled("upload stream closed"))?;
     let mut reader = tokio::task::spawn_blocking(move || read_chunks(source, tx, progress));
-    let call = client.upload(ReceiverStream::new(rx));
-    tokio::pin!(call);
+    // Boxed, not pinned on the stack, so that dropping it cancels the call.
+    let mut call = Box::pin(client.upload(ReceiverStream::new(rx)));
     let read = tokio::select! {
         response = &mut call => return response.map(tonic::Response::into_inner),
         read = &mut reader => read,
@@ -64,9 +64,13 @@ where
             // server sees a broken stream rather than a clean end.
             drop(call);
             drop(open_stream);
-            Err(tonic::Status::cancelled(format!("reading the file failed: {e}")))
+            Err(tonic::Status::cancelled(format!(
+                "reading the file failed: {e}"
+            )))
         }
-        Err(join) => Err(tonic::Status::internal(format!("reader task failed: {join}"))),
+        Err(join) => Err(tonic::Status::internal(format!(
+            "reader task failed: {join}"
+        ))),
     }
 }
 

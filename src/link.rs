@@ -84,7 +84,8 @@ impl PersonIndex {
     /// Builds the index from stored `(pseudonym, person)` pairs and the
     /// record keys in person order.
     pub fn from_parts(pairs: Vec<(Pseudonym, PersonNo)>, record_keys: Vec<u32>) -> Self {
-        let mut by_pseudonym = PseudonymMap::with_capacity_and_hasher(pairs.len(), PseudonymHashBuilder);
+        let mut by_pseudonym =
+            PseudonymMap::with_capacity_and_hasher(pairs.len(), PseudonymHashBuilder);
         by_pseudonym.extend(pairs);
         PersonIndex {
             by_pseudonym,

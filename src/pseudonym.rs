@@ -139,24 +139,51 @@ impl fmt::Debug for Pseudonym {
     }
 }
 
-/// Computes person pseudonyms under one key.
-///
-/// The HMAC key state (and the domain prefix) is absorbed once, at
-/// construction; each identifier then costs a clone and two SHA-256
-/// compressions.
+/// HMAC-SHA256 under one key and domain, with the key state and the
+/// domain prefix absorbed once: each message then costs a clone and, for
+/// short messages, two SHA-256 compressions.
+#[derive(Clone)]
+pub struct KeyedHash {
+    prepared: Hmac<Sha256>,
+}
+
+impl KeyedHash {
+    /// Prepares HMAC-SHA256(key, domain ‖ ·).
+    pub fn new(key: &[u8], domain: &[u8]) -> Self {
+        let mut prepared =
+            <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+        prepared.update(domain);
+        KeyedHash { prepared }
+    }
+
+    /// HMAC-SHA256(key, domain ‖ message).
+    pub fn digest(&self, message: &[u8]) -> [u8; 32] {
+        let mut mac = self.prepared.clone();
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl fmt::Debug for KeyedHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyedHash(<redacted>)")
+    }
+}
+
+/// Computes person pseudonyms under one key version.
 #[derive(Clone)]
 pub struct Pseudonymiser {
-    prepared: Hmac<Sha256>,
+    hash: KeyedHash,
     version: KeyVersion,
 }
 
 impl Pseudonymiser {
     /// Prepares the keyed hash for `key` in the person domain.
     pub fn new(key: &PseudonymKey, version: KeyVersion) -> Self {
-        let mut prepared = <Hmac<Sha256> as Mac>::new_from_slice(key.expose())
-            .expect("HMAC accepts keys of any length");
-        prepared.update(PERSON_DOMAIN);
-        Pseudonymiser { prepared, version }
+        Pseudonymiser {
+            hash: KeyedHash::new(key.expose(), PERSON_DOMAIN),
+            version,
+        }
     }
 
     /// The key version the pseudonyms are computed under.
@@ -166,9 +193,7 @@ impl Pseudonymiser {
 
     /// HMAC-SHA256(key, PERSON_DOMAIN ‖ nine digits).
     pub fn pseudonymise(&self, id: &Identifier) -> Pseudonym {
-        let mut mac = self.prepared.clone();
-        mac.update(&id.digits);
-        Pseudonym(mac.finalize().into_bytes().into())
+        Pseudonym(self.hash.digest(&id.digits))
     }
 }
 
@@ -187,7 +212,10 @@ mod tests {
     #[test]
     fn eight_digit_numbers_are_left_padded() {
         // 0 then 12345672: 8*1+7*2+6*3+5*4+4*5+3*6+2*7 - 2 = 110 ≡ 0.
-        assert_eq!(Identifier::parse(b"12345672").unwrap().kind(), IdentifierKind::Bsn);
+        assert_eq!(
+            Identifier::parse(b"12345672").unwrap().kind(),
+            IdentifierKind::Bsn
+        );
     }
 
     #[test]

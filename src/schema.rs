@@ -98,7 +98,10 @@ impl DatasetDef {
     ) -> Result<Self, Vec<SchemaError>> {
         let mut problems = Vec::new();
         if !is_simple_name(organisation) {
-            problems.push(err("organisation", "must be a lower-case name such as `duo`"));
+            problems.push(err(
+                "organisation",
+                "must be a lower-case name such as `duo`",
+            ));
         }
         match name.split_once('.') {
             Some((org, local)) if org == organisation && is_simple_name(local) => {}
@@ -111,7 +114,10 @@ impl DatasetDef {
             problems.push(err("schema.identifier_column", "must be a lower-case name"));
         }
         if columns.len() > MAX_COLUMNS {
-            problems.push(err("schema.columns", format!("at most {MAX_COLUMNS} columns")));
+            problems.push(err(
+                "schema.columns",
+                format!("at most {MAX_COLUMNS} columns"),
+            ));
         }
         let mut seen = HashSet::from([identifier_column]);
         for (i, column) in columns.iter().enumerate() {
@@ -230,7 +236,10 @@ mod tests {
         let fields: Vec<_> = e.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["schema.columns[0].name", "schema.columns[1].categorical.categories[1]"]
+            [
+                "schema.columns[0].name",
+                "schema.columns[1].categorical.categories[1]"
+            ]
         );
     }
 }

@@ -13,7 +13,9 @@ use tonic::transport::Server;
 use crate::disclosure::DisclosurePolicy;
 use crate::engine::{Engine, EngineError};
 use crate::keys::{load_or_create_dev_key, KeyError, KeyOrigin};
-use crate::proto::{ingest_server::IngestServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET};
+use crate::proto::{
+    ingest_server::IngestServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
+};
 use crate::pseudonym::Pseudonymiser;
 use crate::service::{IngestService, ReleaseService};
 
@@ -66,7 +68,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let engine = Arc::new(tokio::task::spawn_blocking(move || open_engine(&config)).await??);
-    tracing::info!(persons = engine.persons(), datasets = engine.datasets().len(), "store loaded");
+    tracing::info!(
+        persons = engine.persons(),
+        datasets = engine.datasets().len(),
+        "store loaded"
+    );
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<IngestServer<IngestService>>().await;
@@ -103,5 +109,9 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
         );
     }
     let pseudonymiser = Pseudonymiser::new(&key, version);
-    Ok(Engine::open(&config.data_dir, pseudonymiser, config.policy)?)
+    Ok(Engine::open(
+        &config.data_dir,
+        pseudonymiser,
+        config.policy,
+    )?)
 }

@@ -169,7 +169,13 @@ pub fn count_persons(q: &CountQuery<'_>) -> CountCube {
     let filters: Vec<(&[u32], usize, &[bool])> = q
         .filters
         .iter()
-        .map(|f| (codes(&f.variable).0, f.variable.dataset, f.allowed.as_slice()))
+        .map(|f| {
+            (
+                codes(&f.variable).0,
+                f.variable.dataset,
+                f.allowed.as_slice(),
+            )
+        })
         .collect();
     let mut cube = CountCube::zeros(dims.iter().map(|d| d.2).collect());
     let strides = strides(cube.sizes());
@@ -219,7 +225,11 @@ fn add_to_all_margins(cube: &mut CountCube, cell: &[usize], strides: &[usize]) {
     for mask in 0u32..1 << k {
         let index: usize = (0..k)
             .map(|d| {
-                let c = if mask & (1 << d) != 0 { cube.sizes[d] } else { cell[d] };
+                let c = if mask & (1 << d) != 0 {
+                    cube.sizes[d]
+                } else {
+                    cell[d]
+                };
                 c * strides[d]
             })
             .sum();

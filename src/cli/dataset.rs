@@ -50,7 +50,9 @@ pub fn parse_column_spec(spec: &str) -> Result<proto::Column, String> {
         }),
         (Some("int"), None) => column::Kind::Integer(proto::Integer {}),
         (Some("dec"), Some(scale)) => column::Kind::Decimal(proto::Decimal {
-            scale: scale.parse().map_err(|_| format!("`{scale}` is not a scale"))?,
+            scale: scale
+                .parse()
+                .map_err(|_| format!("`{scale}` is not a scale"))?,
         }),
         _ => return Err("expected NAME:cat:A,B,C, NAME:open, NAME:int or NAME:dec:SCALE".into()),
     };
@@ -116,9 +118,13 @@ fn describe(d: &proto::Dataset) -> String {
     for c in schema.columns {
         let kind = match c.kind {
             Some(column::Kind::Categorical(cat)) if cat.open => "open categorical".to_owned(),
-            Some(column::Kind::Categorical(cat)) => format!("categorical: {}", cat.categories.join(", ")),
+            Some(column::Kind::Categorical(cat)) => {
+                format!("categorical: {}", cat.categories.join(", "))
+            }
             Some(column::Kind::Integer(_)) => "integer".to_owned(),
-            Some(column::Kind::Decimal(dec)) => format!("decimal, {} digits after the point", dec.scale),
+            Some(column::Kind::Decimal(dec)) => {
+                format!("decimal, {} digits after the point", dec.scale)
+            }
             None => "unknown".to_owned(),
         };
         out.push_str(&format!("  {}: {kind}\n", c.name));
@@ -134,8 +140,13 @@ mod tests {
     fn column_specs_parse() {
         let c = parse_column_spec("niveau:cat:havo,vwo").unwrap();
         assert_eq!(c.name, "niveau");
-        assert!(matches!(c.kind, Some(column::Kind::Categorical(ref k)) if k.categories == ["havo", "vwo"]));
-        assert!(matches!(parse_column_spec("x:dec:2").unwrap().kind, Some(column::Kind::Decimal(proto::Decimal { scale: 2 }))));
+        assert!(
+            matches!(c.kind, Some(column::Kind::Categorical(ref k)) if k.categories == ["havo", "vwo"])
+        );
+        assert!(matches!(
+            parse_column_spec("x:dec:2").unwrap().kind,
+            Some(column::Kind::Decimal(proto::Decimal { scale: 2 }))
+        ));
         assert!(parse_column_spec("x:float").is_err());
     }
 }

@@ -17,7 +17,9 @@ pub(super) async fn run(a: LinkageArgs) -> anyhow::Result<()> {
     let mut clients = connect(&a.server).await?;
     let report = clients
         .release
-        .linkage(LinkageRequest { datasets: a.datasets })
+        .linkage(LinkageRequest {
+            datasets: a.datasets,
+        })
         .await
         .map_err(|s| status_error("linkage figures refused", s))?
         .into_inner();

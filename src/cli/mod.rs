@@ -10,8 +10,8 @@ mod upload;
 
 use clap::{Parser, Subcommand};
 
-pub use render::{render_linkage, render_table, TableFormat};
 pub use dataset::parse_column_spec;
+pub use render::{render_linkage, render_table, TableFormat};
 pub use upload::describe_receipt;
 
 /// ddc: privacy-preserving data linkage with disclosure-controlled tables.
@@ -51,7 +51,9 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let serving = matches!(cli.command, Command::Serve(_));
     init_tracing(if serving { "info" } else { "warn" });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(a) => serve::run(a).await,

@@ -56,7 +56,9 @@ fn text(t: &Table) -> String {
         .cells
         .iter()
         .map(|c| {
-            let shown = c.count.map_or_else(|| short_mark(c.status).to_owned(), |n| n.to_string());
+            let shown = c
+                .count
+                .map_or_else(|| short_mark(c.status).to_owned(), |n| n.to_string());
             (c.coordinates.as_slice(), shown)
         })
         .collect();
@@ -68,8 +70,14 @@ fn text(t: &Table) -> String {
     let mut out = format!("Persons in {}\n\n", t.datasets.join(" ⋈ "));
     match t.dimensions.len() {
         1 => {
-            let rows = axis(0).iter().map(|&r| vec![name(0, r), cells[&[r][..]].clone()]).collect();
-            out.push_str(&grid(vec![t.dimensions[0].variable.clone(), "persons".into()], rows));
+            let rows = axis(0)
+                .iter()
+                .map(|&r| vec![name(0, r), cells[&[r][..]].clone()])
+                .collect();
+            out.push_str(&grid(
+                vec![t.dimensions[0].variable.clone(), "persons".into()],
+                rows,
+            ));
         }
         2 => out.push_str(&block(t, &cells, &[], &axis, &name)),
         _ => {
@@ -139,8 +147,14 @@ fn grid(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
 
 fn legend(t: &Table, out: &mut String) {
     let threshold = t.policy.as_ref().map_or(0, |p| p.threshold);
-    let _ = writeln!(out, "\n  x  withheld: fewer than {threshold} persons (zero included)");
-    let _ = writeln!(out, "  s  withheld: a total that covers an x cell, so that it cannot be recomputed");
+    let _ = writeln!(
+        out,
+        "\n  x  withheld: fewer than {threshold} persons (zero included)"
+    );
+    let _ = writeln!(
+        out,
+        "  s  withheld: a total that covers an x cell, so that it cannot be recomputed"
+    );
     if let Some(s) = &t.summary {
         let _ = writeln!(
             out,
@@ -180,14 +194,19 @@ fn json(t: &Table) -> anyhow::Result<String> {
             serde_json::json!({ "coordinates": coordinates, "count": c.count, "status": mark(c.status) })
         })
         .collect();
-    let policy = t.policy.as_ref().map(|p| serde_json::json!({ "threshold": p.threshold, "rounding_base": p.rounding_base }));
+    let policy = t
+        .policy
+        .as_ref()
+        .map(|p| serde_json::json!({ "threshold": p.threshold, "rounding_base": p.rounding_base }));
     let out = serde_json::json!({ "datasets": t.datasets, "policy": policy, "cells": cells });
     Ok(serde_json::to_string_pretty(&out)? + "\n")
 }
 
 fn figure(f: Option<&Figure>) -> String {
     match f {
-        Some(Figure { rounded: Some(n), .. }) => format!("~{n}"),
+        Some(Figure {
+            rounded: Some(n), ..
+        }) => format!("~{n}"),
         Some(f) => short_mark(f.status).to_owned(),
         None => "?".to_owned(),
     }
@@ -195,14 +214,25 @@ fn figure(f: Option<&Figure>) -> String {
 
 /// Renders linkage figures as text.
 pub fn render_linkage(r: &LinkageReport) -> String {
-    let (threshold, base) = r.policy.as_ref().map_or((0, 0), |p| (p.threshold, p.rounding_base));
+    let (threshold, base) = r
+        .policy
+        .as_ref()
+        .map_or((0, 0), |p| (p.threshold, p.rounding_base));
     let mut rows: Vec<Vec<String>> = r
         .datasets
         .iter()
         .map(|d| vec![d.dataset.clone(), figure(d.persons.as_ref())])
         .collect();
-    rows.extend(r.pairs.iter().map(|p| vec![format!("{} ⋈ {}", p.left, p.right), figure(p.linked.as_ref())]));
+    rows.extend(r.pairs.iter().map(|p| {
+        vec![
+            format!("{} ⋈ {}", p.left, p.right),
+            figure(p.linked.as_ref()),
+        ]
+    }));
     let mut out = grid(vec!["dataset / linked pair".into(), "persons".into()], rows);
-    let _ = writeln!(out, "\n  ~n  rounded to a multiple of {base}; x  withheld: fewer than {threshold} persons");
+    let _ = writeln!(
+        out,
+        "\n  ~n  rounded to a multiple of {base}; x  withheld: fewer than {threshold} persons"
+    );
     out
 }

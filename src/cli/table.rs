@@ -63,7 +63,10 @@ mod tests {
     #[test]
     fn filters_parse_in_and_not_in() {
         let f = parse_filter("duo.x.sector=vo,mbo").unwrap();
-        assert_eq!((f.variable.as_str(), f.values.len(), f.negate), ("duo.x.sector", 2, false));
+        assert_eq!(
+            (f.variable.as_str(), f.values.len(), f.negate),
+            ("duo.x.sector", 2, false)
+        );
         assert!(parse_filter("duo.x.sector!=po").unwrap().negate);
         assert!(parse_filter("nonsense").is_err());
     }

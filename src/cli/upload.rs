@@ -43,9 +43,11 @@ pub(super) async fn run(a: UploadArgs) -> anyhow::Result<()> {
         replace: a.replace,
     };
     let progress = bar.clone();
-    let receipt = client::upload(&mut clients.ingest, header, file, move |n| progress.set_position(n))
-        .await
-        .map_err(|s| status_error("upload rejected, nothing stored", s));
+    let receipt = client::upload(&mut clients.ingest, header, file, move |n| {
+        progress.set_position(n)
+    })
+    .await
+    .map_err(|s| status_error("upload rejected, nothing stored", s));
     bar.finish_and_clear();
     print!("{}", describe_receipt(&receipt?));
     Ok(())
@@ -58,7 +60,11 @@ pub fn describe_receipt(r: &UploadReceipt) -> String {
         r.dataset, r.version, r.rows_read, r.rows_stored, r.rows_rejected
     );
     for p in &r.problems {
-        let column = if p.column.is_empty() { String::new() } else { format!(", column {}", p.column) };
+        let column = if p.column.is_empty() {
+            String::new()
+        } else {
+            format!(", column {}", p.column)
+        };
         out.push_str(&format!("  rejected row {}{column}: {}\n", p.row, p.reason));
     }
     out

@@ -18,7 +18,9 @@ use tonic_types::StatusExt;
 use crate::cli::{describe_receipt, render_linkage, render_table, TableFormat};
 use crate::client::{self, Clients};
 use crate::disclosure::DisclosurePolicy;
-use crate::proto::{self, ingest_client::IngestClient, CellStatus, Filter, LinkageRequest, TableRequest};
+use crate::proto::{
+    self, ingest_client::IngestClient, CellStatus, Filter, LinkageRequest, TableRequest,
+};
 use crate::server::{self, ServerConfig};
 
 const DUO: &str = "duo.onderwijs_2024";
@@ -90,7 +92,11 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     let strict = upload(&mut c.ingest, DUO, &data.duo_csv, false).await;
     match strict {
         Err(status) => {
-            println!("   rejected ({:?}), nothing stored: {}", status.code(), status.message());
+            println!(
+                "   rejected ({:?}), nothing stored: {}",
+                status.code(),
+                status.message()
+            );
             if let Some(bad) = status.get_details_bad_request() {
                 for v in &bad.field_violations {
                     println!("     {}: {}", v.field, v.description);
@@ -102,16 +108,32 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     println!("\n4. Uploading again with skip_invalid: valid rows stored, invalid ones reported");
     for (name, csv) in [(DUO, &data.duo_csv), (CBS, &data.cbs_csv)] {
         let t = Instant::now();
-        let receipt = upload(&mut c.ingest, name, csv, true).await.map_err(|s| anyhow::anyhow!("{s}"))?;
-        print!("   {}", describe_receipt(&receipt).replace('\n', "\n   ").trim_end_matches(' '));
-        println!("   ({:.1?}, identifiers pseudonymised on arrival)", t.elapsed());
+        let receipt = upload(&mut c.ingest, name, csv, true)
+            .await
+            .map_err(|s| anyhow::anyhow!("{s}"))?;
+        print!(
+            "   {}",
+            describe_receipt(&receipt)
+                .replace('\n', "\n   ")
+                .trim_end_matches(' ')
+        );
+        println!(
+            "   ({:.1?}, identifiers pseudonymised on arrival)",
+            t.elapsed()
+        );
     }
 
     println!("\n5. Linkage figures (rounded, withheld below the threshold)\n");
-    let report = c.release.linkage(LinkageRequest { datasets: vec![] }).await?.into_inner();
+    let report = c
+        .release
+        .linkage(LinkageRequest { datasets: vec![] })
+        .await?
+        .into_inner();
     print!("{}", indent(&render_linkage(&report)));
 
-    println!("\n6. Equal opportunity: secondary-school pupils by level and parental income decile\n");
+    println!(
+        "\n6. Equal opportunity: secondary-school pupils by level and parental income decile\n"
+    );
     let request = TableRequest {
         group_by: vec![format!("{DUO}.niveau"), format!("{CBS}.decile")],
         filters: vec![
@@ -122,7 +144,9 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
             },
             Filter {
                 variable: format!("{DUO}.niveau"),
-                values: ["vmbo_bk", "vmbo_gt", "havo", "vwo"].map(String::from).to_vec(),
+                values: ["vmbo_bk", "vmbo_gt", "havo", "vwo"]
+                    .map(String::from)
+                    .to_vec(),
                 negate: false,
             },
         ],
@@ -142,7 +166,10 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     });
     let table = c.release.tabulate(zeeland).await?.into_inner();
     print!("{}", indent(&render_table(&table, TableFormat::Text)?));
-    println!("\nDone in {:.1?}. The temporary directories are removed.", started.elapsed());
+    println!(
+        "\nDone in {:.1?}. The temporary directories are removed.",
+        started.elapsed()
+    );
     Ok(())
 }
 
@@ -155,16 +182,27 @@ async fn declare(ingest: &mut IngestClient<Channel>) -> anyhow::Result<()> {
         (
             DUO,
             "pgn",
-            vec![cat("sector", &synth::SECTORS), cat("niveau", &synth::NIVEAUS), cat("geslacht", &["m", "v"])],
+            vec![
+                cat("sector", &synth::SECTORS),
+                cat("niveau", &synth::NIVEAUS),
+                cat("geslacht", &["m", "v"]),
+            ],
         ),
         (
             CBS,
             "bsn",
-            vec![cat("decile", &deciles), cat("provincie", &synth::PROVINCIES), col("huishoudinkomen:int")],
+            vec![
+                cat("decile", &deciles),
+                cat("provincie", &synth::PROVINCIES),
+                col("huishoudinkomen:int"),
+            ],
         ),
     ];
     for (name, identifier, columns) in datasets {
-        let columns = columns.into_iter().collect::<Result<Vec<_>, String>>().map_err(anyhow::Error::msg)?;
+        let columns = columns
+            .into_iter()
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(anyhow::Error::msg)?;
         ingest
             .create_dataset(proto::CreateDatasetRequest {
                 name: name.into(),
@@ -195,7 +233,13 @@ async fn upload(
 
 /// havo+vwo over all levels per decile, where every cell needed is released.
 fn havo_vwo_shares(t: &proto::Table) -> String {
-    let level = |name: &str| t.dimensions[0].categories.iter().position(|c| c == name).map(|i| i as i32);
+    let level = |name: &str| {
+        t.dimensions[0]
+            .categories
+            .iter()
+            .position(|c| c == name)
+            .map(|i| i as i32)
+    };
     let released = |coords: [i32; 2]| {
         t.cells
             .iter()
@@ -208,7 +252,9 @@ fn havo_vwo_shares(t: &proto::Table) -> String {
     (0..t.dimensions[1].categories.len() as i32)
         .map(|d| {
             let share = match (released([havo, d]), released([vwo, d]), released([-1, d])) {
-                (Some(h), Some(v), Some(total)) if total > 0 => format!("{:.0}%", 100.0 * (h + v) as f64 / total as f64),
+                (Some(h), Some(v), Some(total)) if total > 0 => {
+                    format!("{:.0}%", 100.0 * (h + v) as f64 / total as f64)
+                }
                 _ => "withheld".into(),
             };
             format!("{}: {share}", t.dimensions[1].categories[d as usize])

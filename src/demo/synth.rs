@@ -18,8 +18,18 @@ pub const NIVEAUS: [&str; 9] = [
 pub const SECTORS: [&str; 4] = ["po", "vo", "mbo", "ho"];
 /// The twelve provinces.
 pub const PROVINCIES: [&str; 12] = [
-    "groningen", "friesland", "drenthe", "overijssel", "flevoland", "gelderland", "utrecht",
-    "noord_holland", "zuid_holland", "zeeland", "noord_brabant", "limburg",
+    "groningen",
+    "friesland",
+    "drenthe",
+    "overijssel",
+    "flevoland",
+    "gelderland",
+    "utrecht",
+    "noord_holland",
+    "zuid_holland",
+    "zeeland",
+    "noord_brabant",
+    "limburg",
 ];
 
 /// How many rows with an invalid identifier the DUO file carries.
@@ -97,11 +107,33 @@ fn education(rng: &mut StdRng, decile: u32) -> (&'static str, &'static str) {
     let niveau = match sector {
         "po" => "po",
         "vo" if rng.random_bool(p_havo_vwo) => {
-            if rng.random_bool(0.5) { "havo" } else { "vwo" }
+            if rng.random_bool(0.5) {
+                "havo"
+            } else {
+                "vwo"
+            }
         }
-        "vo" => if rng.random_bool(0.45) { "vmbo_bk" } else { "vmbo_gt" },
-        "mbo" => if rng.random_bool(0.3) { "mbo_1_2" } else { "mbo_3_4" },
-        _ => if rng.random_bool(p_havo_vwo) { "wo" } else { "hbo" },
+        "vo" => {
+            if rng.random_bool(0.45) {
+                "vmbo_bk"
+            } else {
+                "vmbo_gt"
+            }
+        }
+        "mbo" => {
+            if rng.random_bool(0.3) {
+                "mbo_1_2"
+            } else {
+                "mbo_3_4"
+            }
+        }
+        _ => {
+            if rng.random_bool(p_havo_vwo) {
+                "wo"
+            } else {
+                "hbo"
+            }
+        }
     };
     (sector, niveau)
 }
@@ -159,7 +191,11 @@ fn complete<const N: usize>(rng: &mut StdRng, prefix: [u32; N], residue: u32) ->
         // S8 - d9 ≡ residue  ⇒  d9 ≡ S8 - residue (mod 11).
         let d9 = (partial_sum(&d) + 11 - residue) % 11;
         if d9 < 10 {
-            return d.iter().chain([&d9]).map(|x| char::from_digit(*x, 10).unwrap_or('0')).collect();
+            return d
+                .iter()
+                .chain([&d9])
+                .map(|x| char::from_digit(*x, 10).unwrap_or('0'))
+                .collect();
         }
     }
 }
@@ -174,9 +210,15 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         for _ in 0..1000 {
             let b = random_bsn(&mut rng);
-            assert_eq!(Identifier::parse(b.as_bytes()).unwrap().kind(), IdentifierKind::Bsn);
+            assert_eq!(
+                Identifier::parse(b.as_bytes()).unwrap().kind(),
+                IdentifierKind::Bsn
+            );
             let o = random_onderwijsnummer(&mut rng);
-            assert_eq!(Identifier::parse(o.as_bytes()).unwrap().kind(), IdentifierKind::Onderwijsnummer);
+            assert_eq!(
+                Identifier::parse(o.as_bytes()).unwrap().kind(),
+                IdentifierKind::Onderwijsnummer
+            );
         }
     }
 

@@ -14,7 +14,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use release::{FilterSpec, LinkageFigures, ProtectedTable, TableCell, TableSpec, MAX_TABLE_CELLS};
+pub use release::{
+    FilterSpec, LinkageFigures, ProtectedTable, TableCell, TableSpec, MAX_TABLE_CELLS,
+};
 pub use upload::{UploadMode, UploadOutcome};
 
 use crate::auth::Caller;
@@ -163,13 +165,23 @@ impl Engine {
         if self.read().datasets.contains_key(def.name()) {
             return Err(EngineError::DatasetExists(def.name().to_owned()));
         }
-        let audit = audit(caller, now, "dataset.create", serde_json::json!({ "dataset": def }));
+        let audit = audit(
+            caller,
+            now,
+            "dataset.create",
+            serde_json::json!({ "dataset": def }),
+        );
         let id = store.create_dataset(&def, &audit)?;
-                let info = DatasetInfo {
+        let info = DatasetInfo {
             def: Arc::new(def),
             version: 0,
         };
-        let empty = info.def.columns().iter().map(|c| ColumnData::empty(&c.kind)).collect();
+        let empty = info
+            .def
+            .columns()
+            .iter()
+            .map(|c| ColumnData::empty(&c.kind))
+            .collect();
         let data = DatasetData::new(Vec::new(), empty);
         let loaded = Loaded {
             id,
@@ -184,7 +196,11 @@ impl Engine {
 
     /// Every declared dataset, by name.
     pub fn datasets(&self) -> Vec<DatasetInfo> {
-        self.read().datasets.values().map(|l| l.info.clone()).collect()
+        self.read()
+            .datasets
+            .values()
+            .map(|l| l.info.clone())
+            .collect()
     }
 
     /// One dataset.
@@ -217,7 +233,12 @@ impl Engine {
     }
 }
 
-fn audit(caller: &Caller, now: SystemTime, action: &'static str, detail: serde_json::Value) -> AuditEntry {
+fn audit(
+    caller: &Caller,
+    now: SystemTime,
+    action: &'static str,
+    detail: serde_json::Value,
+) -> AuditEntry {
     let at_ms = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));

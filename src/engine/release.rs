@@ -98,7 +98,9 @@ impl Engine {
             .group_by
             .iter()
             .zip(&r.shown)
-            .map(|(&v, shown)| Dimension::new(v, categories(&r.loaded[v.dataset], v.column).len(), shown))
+            .map(|(&v, shown)| {
+                Dimension::new(v, categories(&r.loaded[v.dataset], v.column).len(), shown)
+            })
             .collect();
         let query = CountQuery {
             datasets: r.loaded.iter().map(|l| l.data.as_ref()).collect(),
@@ -120,11 +122,18 @@ impl Engine {
             .zip(r.group_by.iter().zip(&r.shown))
             .map(|(name, (v, shown))| {
                 let all = categories(&r.loaded[v.dataset], v.column);
-                (name.clone(), shown.iter().map(|&c| all[c].clone()).collect())
+                (
+                    name.clone(),
+                    shown.iter().map(|&c| all[c].clone()).collect(),
+                )
             })
             .collect();
         let table = ProtectedTable {
-            datasets: r.loaded.iter().map(|l| l.info.def.name().to_owned()).collect(),
+            datasets: r
+                .loaded
+                .iter()
+                .map(|l| l.info.def.name().to_owned())
+                .collect(),
             dimensions,
             cells,
             policy: self.policy,
@@ -172,11 +181,17 @@ impl Engine {
             }
             for value in &f.values {
                 let code = cats.iter().position(|c| c == value).ok_or_else(|| {
-                    invalid(&field, &format!("`{}` has no category `{value}`", f.variable))
+                    invalid(
+                        &field,
+                        &format!("`{}` has no category `{value}`", f.variable),
+                    )
                 })?;
                 allowed[code] = !f.negate;
             }
-            r.filters.push(CodeFilter { variable: v, allowed });
+            r.filters.push(CodeFilter {
+                variable: v,
+                allowed,
+            });
         }
         for name in &spec.datasets {
             self.dataset_slot(&mut r.loaded, name)?;
@@ -185,36 +200,60 @@ impl Engine {
         for v in &r.group_by {
             let n = categories(&r.loaded[v.dataset], v.column).len();
             let shown = (0..n)
-                .filter(|&code| r.filters.iter().all(|f| f.variable != *v || f.allowed[code]))
+                .filter(|&code| {
+                    r.filters
+                        .iter()
+                        .all(|f| f.variable != *v || f.allowed[code])
+                })
                 .collect();
             r.shown.push(shown);
         }
         let cells: usize = r.shown.iter().map(|s| s.len() + 1).product();
         if cells > MAX_TABLE_CELLS {
-            return Err(invalid("group_by", &format!("the table would have {cells} cells; at most {MAX_TABLE_CELLS}")));
+            return Err(invalid(
+                "group_by",
+                &format!("the table would have {cells} cells; at most {MAX_TABLE_CELLS}"),
+            ));
         }
         Ok(r)
     }
 
     /// Resolves `dataset.column` to a categorical variable.
-    fn variable(&self, loaded: &mut Vec<Arc<Loaded>>, name: &str, field: &str) -> Result<Variable, EngineError> {
+    fn variable(
+        &self,
+        loaded: &mut Vec<Arc<Loaded>>,
+        name: &str,
+        field: &str,
+    ) -> Result<Variable, EngineError> {
         let (dataset, column) = name
             .rsplit_once('.')
             .ok_or_else(|| invalid(field, "name a variable as `dataset.column`"))?;
         let slot = self.dataset_slot(loaded, dataset)?;
         let def = &loaded[slot].info.def;
-        let index = def.column_index(column).ok_or_else(|| EngineError::ColumnNotFound {
-            dataset: dataset.to_owned(),
-            column: column.to_owned(),
-        })?;
+        let index = def
+            .column_index(column)
+            .ok_or_else(|| EngineError::ColumnNotFound {
+                dataset: dataset.to_owned(),
+                column: column.to_owned(),
+            })?;
         if !def.columns()[index].kind.is_categorical() {
-            return Err(invalid(field, &format!("`{name}` is numeric; group and filter on categorical variables")));
+            return Err(invalid(
+                field,
+                &format!("`{name}` is numeric; group and filter on categorical variables"),
+            ));
         }
-        Ok(Variable { dataset: slot, column: index })
+        Ok(Variable {
+            dataset: slot,
+            column: index,
+        })
     }
 
     /// The position of `name` among the request's datasets, adding it.
-    fn dataset_slot(&self, loaded: &mut Vec<Arc<Loaded>>, name: &str) -> Result<usize, EngineError> {
+    fn dataset_slot(
+        &self,
+        loaded: &mut Vec<Arc<Loaded>>,
+        name: &str,
+    ) -> Result<usize, EngineError> {
         if let Some(i) = loaded.iter().position(|l| l.info.def.name() == name) {
             return Ok(i);
         }
@@ -228,10 +267,21 @@ impl Engine {
 
     /// Persons per dataset and linked persons per pair, protected and audited.
     /// With no names, every dataset that holds data.
-    pub fn linkage(&self, caller: &Caller, names: &[String], now: SystemTime) -> Result<LinkageFigures, EngineError> {
+    pub fn linkage(
+        &self,
+        caller: &Caller,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<LinkageFigures, EngineError> {
         let mut loaded = Vec::new();
         if names.is_empty() {
-            loaded.extend(self.read().datasets.values().filter(|l| l.info.version > 0).cloned());
+            loaded.extend(
+                self.read()
+                    .datasets
+                    .values()
+                    .filter(|l| l.info.version > 0)
+                    .cloned(),
+            );
         }
         for name in names {
             self.dataset_slot(&mut loaded, name)?;
@@ -244,14 +294,36 @@ impl Engine {
         let mut pairs = Vec::new();
         for (i, a) in loaded.iter().enumerate() {
             for b in &loaded[i + 1..] {
-                let (small, large) = if a.data.rows() <= b.data.rows() { (a, b) } else { (b, a) };
-                let linked = small.data.persons().iter().filter(|&&p| large.data.row_of(p).is_some()).count();
-                pairs.push((name(a), name(b), protect_figure(linked as u64, &self.policy)));
+                let (small, large) = if a.data.rows() <= b.data.rows() {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                let linked = small
+                    .data
+                    .persons()
+                    .iter()
+                    .filter(|&&p| large.data.row_of(p).is_some())
+                    .count();
+                pairs.push((
+                    name(a),
+                    name(b),
+                    protect_figure(linked as u64, &self.policy),
+                ));
             }
         }
-        let entry = audit(caller, now, "linkage.release", serde_json::json!({ "datasets": names }));
+        let entry = audit(
+            caller,
+            now,
+            "linkage.release",
+            serde_json::json!({ "datasets": names }),
+        );
         self.lock_store().append_audit(&entry)?;
-        Ok(LinkageFigures { datasets, pairs, policy: self.policy })
+        Ok(LinkageFigures {
+            datasets,
+            pairs,
+            policy: self.policy,
+        })
     }
 }
 

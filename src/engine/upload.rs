@@ -10,7 +10,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use super::{audit, DatasetInfo, Engine, EngineError, Loaded};
 use crate::auth::Caller;
 use crate::columns::DatasetData;
-use crate::ingest::{parse_upload, InvalidRows, ParsedUpload, RowProblem};
+use crate::ingest::{parse_upload, InvalidRows, ParsedUpload, RowProblem, UploadError};
 use crate::schema::ColumnKind;
 use crate::store::UploadWrite;
 
@@ -41,7 +41,11 @@ pub struct UploadOutcome {
 impl Engine {
     /// Checks that `dataset` exists and may take an upload in `mode`,
     /// before any data is read.
-    pub fn upload_target(&self, dataset: &str, mode: UploadMode) -> Result<DatasetInfo, EngineError> {
+    pub fn upload_target(
+        &self,
+        dataset: &str,
+        mode: UploadMode,
+    ) -> Result<DatasetInfo, EngineError> {
         let info = self.dataset(dataset)?;
         if info.version > 0 && mode == UploadMode::Create {
             return Err(EngineError::HasData(dataset.to_owned()));
@@ -61,8 +65,38 @@ impl Engine {
         now: SystemTime,
     ) -> Result<UploadOutcome, EngineError> {
         let info = self.upload_target(dataset, mode)?;
-        let parsed = parse_upload(csv, &info.def, &self.pseudonymiser, on_invalid)?;
-        self.commit(caller, dataset, parsed, mode, now)
+        match parse_upload(csv, &info.def, &self.pseudonymiser, on_invalid) {
+            Ok(parsed) => self.commit(caller, dataset, parsed, mode, now),
+            Err(e) => {
+                self.audit_rejection(caller, dataset, &e, now)?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Records a rejected upload: what was wrong, never a value.
+    fn audit_rejection(
+        &self,
+        caller: &Caller,
+        dataset: &str,
+        e: &UploadError,
+        now: SystemTime,
+    ) -> Result<(), EngineError> {
+        let (reason, rows_rejected) = match e {
+            UploadError::Header(_) => ("header", 0),
+            UploadError::InvalidRows { total, .. } => ("invalid_rows", *total),
+            UploadError::Malformed { .. } => ("malformed", 0),
+            UploadError::NoRows => ("no_rows", 0),
+            UploadError::Read(_) => ("stream_broken", 0),
+        };
+        let entry = audit(
+            caller,
+            now,
+            "dataset.upload_rejected",
+            serde_json::json!({ "dataset": dataset, "reason": reason, "rows_rejected": rows_rejected }),
+        );
+        self.lock_store().append_audit(&entry)?;
+        Ok(())
     }
 
     fn commit(
@@ -141,7 +175,9 @@ impl Engine {
             },
             data: Arc::new(DatasetData::new(persons, columns)),
         };
-        state.datasets.insert(dataset.to_owned(), Arc::new(replaced));
+        state
+            .datasets
+            .insert(dataset.to_owned(), Arc::new(replaced));
         Ok(outcome)
     }
 }
@@ -149,7 +185,9 @@ impl Engine {
 /// Each new person's record key: drawn once, when first seen, and never changed.
 fn random_record_keys(n: usize) -> Result<Vec<u32>, EngineError> {
     let mut bytes = vec![0u8; n * 4];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| EngineError::Random)?;
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| EngineError::Random)?;
     Ok(bytes
         .chunks_exact(4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))

@@ -94,5 +94,8 @@ pub enum UploadError {
 }
 
 fn first(problems: &[RowProblem]) -> String {
-    problems.first().map(ToString::to_string).unwrap_or_default()
+    problems
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }

@@ -26,7 +26,10 @@ pub fn parse_upload<R: Read>(
     let mut rows = RowSink::new(def, on_invalid);
     let mut record = csv::ByteRecord::new();
     let mut row: u64 = 0;
-    while csv.read_byte_record(&mut record).map_err(|e| read_error(e, row + 1))? {
+    while csv
+        .read_byte_record(&mut record)
+        .map_err(|e| read_error(e, row + 1))?
+    {
         row += 1;
         rows.accept(row, &record, &layout, def, pseudonymiser);
     }
@@ -64,7 +67,10 @@ impl Layout {
         let mut problems = Vec::new();
         let mut positions: HashMap<&[u8], usize> = HashMap::new();
         for (i, name) in headers.iter().enumerate() {
-            let shown = String::from_utf8_lossy(name).chars().take(64).collect::<String>();
+            let shown = String::from_utf8_lossy(name)
+                .chars()
+                .take(64)
+                .collect::<String>();
             let known = name == def.identifier_column().as_bytes()
                 || def.columns().iter().any(|c| c.name.as_bytes() == name);
             if !known {
@@ -119,7 +125,11 @@ struct RowSink {
 impl RowSink {
     fn new(def: &DatasetDef, on_invalid: InvalidRows) -> Self {
         RowSink {
-            builders: def.columns().iter().map(|c| ColumnBuilder::new(&c.kind)).collect(),
+            builders: def
+                .columns()
+                .iter()
+                .map(|c| ColumnBuilder::new(&c.kind))
+                .collect(),
             pseudonyms: Vec::new(),
             row_numbers: Vec::new(),
             seen: PseudonymMap::default(),
@@ -207,7 +217,11 @@ impl RowSink {
         }
     }
 
-    fn finish(mut self, rows_read: u64, on_invalid: InvalidRows) -> Result<ParsedUpload, UploadError> {
+    fn finish(
+        mut self,
+        rows_read: u64,
+        on_invalid: InvalidRows,
+    ) -> Result<ParsedUpload, UploadError> {
         self.problems.sort_by_key(|p| p.row);
         if self.rejected > 0 && on_invalid == InvalidRows::Reject {
             return Err(UploadError::InvalidRows {
@@ -215,7 +229,9 @@ impl RowSink {
                 total: self.rejected,
             });
         }
-        let keep: Vec<usize> = (0..self.pseudonyms.len()).filter(|&i| !self.dropped[i]).collect();
+        let keep: Vec<usize> = (0..self.pseudonyms.len())
+            .filter(|&i| !self.dropped[i])
+            .collect();
         if keep.is_empty() {
             return Err(UploadError::NoRows);
         }

@@ -63,11 +63,12 @@ impl ColumnBuilder {
             return Err("value is missing".into());
         }
         match self {
-            ColumnBuilder::Closed { lookup, categories, .. } => {
-                lookup.get(field).map(|&c| Parsed::Code(c)).ok_or_else(|| {
-                    format!("not one of the {} declared categories", categories.len())
-                })
-            }
+            ColumnBuilder::Closed {
+                lookup, categories, ..
+            } => lookup
+                .get(field)
+                .map(|&c| Parsed::Code(c))
+                .ok_or_else(|| format!("not one of the {} declared categories", categories.len())),
             ColumnBuilder::Open { lookup, .. } => {
                 if let Some(&c) = lookup.get(field) {
                     return Ok(Parsed::Code(c));
@@ -85,7 +86,9 @@ impl ColumnBuilder {
                 Ok(Parsed::NewOpenValue)
             }
             ColumnBuilder::Integer(_) => parse_integer(field).map(Parsed::Number),
-            ColumnBuilder::Decimal { scale, .. } => parse_decimal(field, *scale).map(Parsed::Number),
+            ColumnBuilder::Decimal { scale, .. } => {
+                parse_decimal(field, *scale).map(Parsed::Number)
+            }
         }
     }
 
@@ -109,7 +112,9 @@ impl ColumnBuilder {
     /// sorted, so codes follow display order.
     pub(super) fn finish(self, keep: &[usize]) -> ColumnData {
         let data = match self {
-            ColumnBuilder::Closed { categories, codes, .. } => ColumnData::Codes { categories, codes },
+            ColumnBuilder::Closed {
+                categories, codes, ..
+            } => ColumnData::Codes { categories, codes },
             ColumnBuilder::Open { lookup, codes } => sorted_open(lookup, codes),
             ColumnBuilder::Integer(v) | ColumnBuilder::Decimal { values: v, .. } => {
                 ColumnData::Numbers(v)

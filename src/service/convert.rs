@@ -6,7 +6,9 @@ use crate::proto::{self, column};
 use crate::schema::{ColumnDef, ColumnKind, DatasetDef, SchemaError};
 
 /// Validates a dataset declaration.
-pub(crate) fn dataset_def_from_proto(r: proto::CreateDatasetRequest) -> Result<DatasetDef, EngineError> {
+pub(crate) fn dataset_def_from_proto(
+    r: proto::CreateDatasetRequest,
+) -> Result<DatasetDef, EngineError> {
     let schema = r.schema.unwrap_or_default();
     let mut problems = Vec::new();
     let mut columns = Vec::new();
@@ -57,16 +59,20 @@ pub(crate) fn dataset_to_proto(info: &DatasetInfo) -> proto::Dataset {
         .map(|c| proto::Column {
             name: c.name.clone(),
             kind: Some(match &c.kind {
-                ColumnKind::Categorical { categories } => column::Kind::Categorical(proto::Categorical {
-                    categories: categories.clone(),
-                    open: false,
-                }),
+                ColumnKind::Categorical { categories } => {
+                    column::Kind::Categorical(proto::Categorical {
+                        categories: categories.clone(),
+                        open: false,
+                    })
+                }
                 ColumnKind::OpenCategorical => column::Kind::Categorical(proto::Categorical {
                     categories: Vec::new(),
                     open: true,
                 }),
                 ColumnKind::Integer => column::Kind::Integer(proto::Integer {}),
-                ColumnKind::Decimal { scale } => column::Kind::Decimal(proto::Decimal { scale: *scale }),
+                ColumnKind::Decimal { scale } => {
+                    column::Kind::Decimal(proto::Decimal { scale: *scale })
+                }
             }),
         })
         .collect();

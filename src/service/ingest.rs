@@ -47,7 +47,12 @@ impl ingest_server::Ingest for IngestService {
         &self,
         _request: Request<proto::ListDatasetsRequest>,
     ) -> Result<Response<proto::ListDatasetsResponse>, Status> {
-        let datasets = self.engine.datasets().iter().map(dataset_to_proto).collect();
+        let datasets = self
+            .engine
+            .datasets()
+            .iter()
+            .map(dataset_to_proto)
+            .collect();
         Ok(Response::new(proto::ListDatasetsResponse { datasets }))
     }
 
@@ -55,7 +60,10 @@ impl ingest_server::Ingest for IngestService {
         &self,
         request: Request<proto::GetDatasetRequest>,
     ) -> Result<Response<proto::Dataset>, Status> {
-        let info = self.engine.dataset(&request.get_ref().name).map_err(to_status)?;
+        let info = self
+            .engine
+            .dataset(&request.get_ref().name)
+            .map_err(to_status)?;
         Ok(Response::new(dataset_to_proto(&info)))
     }
 
@@ -66,13 +74,29 @@ impl ingest_server::Ingest for IngestService {
         let caller = caller(&request);
         let mut stream = request.into_inner();
         let header = match stream.message().await? {
-            Some(proto::UploadRequest { part: Some(Part::Header(h)) }) => h,
-            _ => return Err(Status::invalid_argument("the first message must be an UploadHeader")),
+            Some(proto::UploadRequest {
+                part: Some(Part::Header(h)),
+            }) => h,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message must be an UploadHeader",
+                ))
+            }
         };
-        let mode = if header.replace { UploadMode::Replace } else { UploadMode::Create };
-        let on_invalid = if header.skip_invalid { InvalidRows::Skip } else { InvalidRows::Reject };
+        let mode = if header.replace {
+            UploadMode::Replace
+        } else {
+            UploadMode::Create
+        };
+        let on_invalid = if header.skip_invalid {
+            InvalidRows::Skip
+        } else {
+            InvalidRows::Reject
+        };
         // Fail fast, before the file is sent, if the upload cannot commit.
-        self.engine.upload_target(&header.dataset, mode).map_err(to_status)?;
+        self.engine
+            .upload_target(&header.dataset, mode)
+            .map_err(to_status)?;
 
         let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
         let forward = tokio::spawn(forward_chunks(stream, tx));
@@ -80,13 +104,24 @@ impl ingest_server::Ingest for IngestService {
         let dataset = header.dataset.clone();
         let parse = blocking(move || {
             let reader = ChunkReader::new(rx);
-            engine.upload(&caller, &dataset, reader, mode, on_invalid, SystemTime::now())
+            engine.upload(
+                &caller,
+                &dataset,
+                reader,
+                mode,
+                on_invalid,
+                SystemTime::now(),
+            )
         });
         let result = parse.await;
         // A protocol error on the stream explains a failed parse better.
         match forward.await {
             Ok(Err(status)) => return Err(status),
-            Err(join) => return Err(Status::internal(format!("upload stream task failed: {join}"))),
+            Err(join) => {
+                return Err(Status::internal(format!(
+                    "upload stream task failed: {join}"
+                )))
+            }
             Ok(Ok(())) => {}
         }
         let outcome = result?;
@@ -126,7 +161,9 @@ async fn forward_chunks(
 ) -> Result<(), Status> {
     loop {
         let (item, outcome) = match stream.message().await {
-            Ok(Some(proto::UploadRequest { part: Some(Part::Chunk(c)) })) => (Ok(c), Ok(())),
+            Ok(Some(proto::UploadRequest {
+                part: Some(Part::Chunk(c)),
+            })) => (Ok(c), Ok(())),
             Ok(None) => return Ok(()),
             Ok(Some(_)) => {
                 let status = Status::invalid_argument("only the first message may be a header");
@@ -154,7 +191,11 @@ struct ChunkReader {
 
 impl ChunkReader {
     fn new(rx: mpsc::Receiver<Chunk>) -> Self {
-        ChunkReader { rx, current: Vec::new(), pos: 0 }
+        ChunkReader {
+            rx,
+            current: Vec::new(),
+            pos: 0,
+        }
     }
 }
 

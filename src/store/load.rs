@@ -44,7 +44,11 @@ impl Store {
             .conn
             .prepare("SELECT id, definition, version FROM datasets ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
         })?;
         for row in rows {
             let (id, definition, version) = row?;
@@ -83,7 +87,9 @@ impl Store {
     }
 
     fn load_pseudonyms(&self) -> Result<Vec<(Pseudonym, PersonNo)>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT pseudonym, person FROM pseudonyms")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT pseudonym, person FROM pseudonyms")?;
         let mut out = Vec::new();
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-pub use load::{StoredDataset, Snapshot};
+pub use load::{Snapshot, StoredDataset};
 pub use write::{AuditEntry, UploadWrite};
 
 /// File name of the database inside the data directory.
@@ -68,7 +68,9 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         match version {
             0 => {
                 let tx = self.conn.transaction()?;

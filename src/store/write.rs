@@ -48,9 +48,14 @@ pub struct UploadWrite<'a> {
 
 impl Store {
     /// Declares a dataset and creates its row table; returns its id.
-    pub fn create_dataset(&mut self, def: &DatasetDef, audit: &AuditEntry) -> Result<i64, StoreError> {
+    pub fn create_dataset(
+        &mut self,
+        def: &DatasetDef,
+        audit: &AuditEntry,
+    ) -> Result<i64, StoreError> {
         let tx = self.conn.transaction()?;
-        let definition = serde_json::to_string(def).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let definition =
+            serde_json::to_string(def).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.execute(
             "INSERT INTO datasets (name, organisation, definition, created_ms) VALUES (?1, ?2, ?3, ?4)",
             params![def.name(), def.organisation(), definition, audit.at_ms],
@@ -69,7 +74,11 @@ impl Store {
     }
 
     /// Replaces a dataset's rows with an upload's, adding new persons.
-    pub fn commit_upload(&mut self, w: &UploadWrite<'_>, audit: &AuditEntry) -> Result<(), StoreError> {
+    pub fn commit_upload(
+        &mut self,
+        w: &UploadWrite<'_>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         insert_persons(&tx, w)?;
         let table = rows_table(w.dataset_id);
@@ -118,7 +127,9 @@ fn insert_persons(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), Store
 }
 
 fn insert_rows(tx: &Transaction<'_>, table: &str, w: &UploadWrite<'_>) -> Result<(), StoreError> {
-    let placeholders: String = (0..w.columns.len()).map(|i| format!(", ?{}", i + 2)).collect();
+    let placeholders: String = (0..w.columns.len())
+        .map(|i| format!(", ?{}", i + 2))
+        .collect();
     let columns: String = (0..w.columns.len()).map(|i| format!(", c{i}")).collect();
     let mut stmt = tx.prepare(&format!(
         "INSERT INTO {table} (person{columns}) VALUES (?1{placeholders})"

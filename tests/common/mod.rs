@@ -1,0 +1,207 @@
+//! Shared helpers: a real server on 127.0.0.1:0 with its own temporary
+//! directories, synthetic identifiers, and small request builders.
+#![allow(dead_code)]
+
+use std::io::Cursor;
+use std::path::Path;
+
+use ddc::client::{self, Clients};
+use ddc::disclosure::DisclosurePolicy;
+use ddc::proto::{self, CreateDatasetRequest, Filter, TableRequest, UploadHeader, UploadReceipt};
+use ddc::server::{self, ServerConfig};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server and a connected client.
+pub struct TestServer {
+    pub clients: Clients,
+    pub url: String,
+    pub data_dir: TempDir,
+    pub key_dir: TempDir,
+    stop: oneshot::Sender<()>,
+    handle: JoinHandle<Result<(), server::ServerError>>,
+}
+
+impl TestServer {
+    /// Starts a server on fresh directories.
+    pub async fn start() -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()).await
+    }
+
+    /// Starts a server on existing directories (e.g. after a restart).
+    pub async fn start_in(data_dir: TempDir, key_dir: TempDir) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = ServerConfig {
+            data_dir: data_dir.path().to_path_buf(),
+            key_dir: key_dir.path().to_path_buf(),
+            policy: DisclosurePolicy::default(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        let url = format!("http://{addr}");
+        let mut attempts = 0;
+        let clients = loop {
+            match client::connect(&url).await {
+                Ok(c) => break c,
+                Err(_) if attempts < 100 => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("server did not start: {e}"),
+            }
+        };
+        TestServer {
+            clients,
+            url,
+            data_dir,
+            key_dir,
+            stop,
+            handle,
+        }
+    }
+
+    /// Stops the server and hands back its directories.
+    pub async fn stop(self) -> (TempDir, TempDir) {
+        drop(self.clients);
+        let _ = self.stop.send(());
+        self.handle.await.unwrap().unwrap();
+        (self.data_dir, self.key_dir)
+    }
+
+    /// Declares a dataset from column specs such as `niveau:cat:havo,vwo`.
+    pub async fn create(&mut self, name: &str, identifier: &str, columns: &[&str]) {
+        self.try_create(name, identifier, columns).await.unwrap();
+    }
+
+    pub async fn try_create(
+        &mut self,
+        name: &str,
+        identifier: &str,
+        columns: &[&str],
+    ) -> Result<proto::Dataset, tonic::Status> {
+        let columns = columns
+            .iter()
+            .map(|c| ddc::cli::parse_column_spec(c).unwrap())
+            .collect();
+        let request = CreateDatasetRequest {
+            name: name.into(),
+            organisation: name.split('.').next().unwrap().into(),
+            schema: Some(proto::Schema {
+                identifier_column: identifier.into(),
+                columns,
+            }),
+        };
+        self.clients
+            .ingest
+            .create_dataset(request)
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// Uploads CSV text.
+    pub async fn upload(
+        &mut self,
+        dataset: &str,
+        csv: &str,
+    ) -> Result<UploadReceipt, tonic::Status> {
+        self.upload_with(dataset, csv, false, false).await
+    }
+
+    pub async fn upload_with(
+        &mut self,
+        dataset: &str,
+        csv: &str,
+        skip_invalid: bool,
+        replace: bool,
+    ) -> Result<UploadReceipt, tonic::Status> {
+        let header = UploadHeader {
+            dataset: dataset.into(),
+            skip_invalid,
+            replace,
+        };
+        client::upload(
+            &mut self.clients.ingest,
+            header,
+            Cursor::new(csv.as_bytes().to_vec()),
+            |_| {},
+        )
+        .await
+    }
+
+    /// Asks for a table.
+    pub async fn table(&mut self, request: TableRequest) -> Result<proto::Table, tonic::Status> {
+        self.clients
+            .release
+            .tabulate(request)
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The dataset's version (0 means nothing stored).
+    pub async fn version(&mut self, dataset: &str) -> u64 {
+        let d = self
+            .clients
+            .ingest
+            .get_dataset(proto::GetDatasetRequest {
+                name: dataset.into(),
+            })
+            .await;
+        d.unwrap().into_inner().version
+    }
+}
+
+/// A table request grouped by `by`, filtered by `filters` (`var=A,B`).
+pub fn table_request(by: &[&str], filters: &[(&str, &[&str])]) -> TableRequest {
+    TableRequest {
+        group_by: by.iter().map(|s| s.to_string()).collect(),
+        filters: filters
+            .iter()
+            .map(|(v, values)| Filter {
+                variable: v.to_string(),
+                values: values.iter().map(|s| s.to_string()).collect(),
+                negate: false,
+            })
+            .collect(),
+        datasets: vec![],
+    }
+}
+
+/// The weighted eleven-test sum, written independently of the library.
+pub fn eleven_sum(digits: &str) -> i64 {
+    let d: Vec<i64> = digits.bytes().map(|b| i64::from(b - b'0')).collect();
+    (0..8).map(|i| (9 - i as i64) * d[i]).sum::<i64>() - d[8]
+}
+
+/// The `n` smallest valid BSNs from 900000000 up (synthetic test range).
+pub fn bsns(n: usize) -> Vec<String> {
+    (900_000_000u64..)
+        .map(|x| x.to_string())
+        .filter(|s| eleven_sum(s).rem_euclid(11) == 0)
+        .take(n)
+        .collect()
+}
+
+/// Finds `(count, status)` of the cell at `coords` (-1 for a total).
+pub fn cell(table: &proto::Table, coords: &[i32]) -> (Option<u64>, proto::CellStatus) {
+    let c = table
+        .cells
+        .iter()
+        .find(|c| c.coordinates == coords)
+        .expect("cell exists");
+    (c.count, proto::CellStatus::try_from(c.status).unwrap())
+}
+
+/// Counts rows in a table of the server's database (read-only, concurrent).
+pub fn db_count(data_dir: &Path, table: &str) -> i64 {
+    let conn = rusqlite::Connection::open_with_flags(
+        data_dir.join(ddc::store::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}

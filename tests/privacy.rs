@@ -1,0 +1,144 @@
+//! After uploads (accepted and rejected), no raw identifier appears in any
+//! byte of the data directory (database, WAL, any other file) or of the
+//! server's log, as text or as a binary integer; nor in any response. The
+//! key never lands in the data directory.
+//!
+//! One test in this binary: it installs the process-wide log capture.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use common::{bsns, table_request, TestServer};
+use ddc::proto::LinkageRequest;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every encoding of `id` we look for.
+fn needles(id: &str) -> Vec<Vec<u8>> {
+    let n: u32 = id.parse().unwrap();
+    let mut v = vec![
+        id.as_bytes().to_vec(),
+        n.to_string().into_bytes(),
+        n.to_le_bytes().to_vec(),
+        n.to_be_bytes().to_vec(),
+    ];
+    // As UTF-16 text, in case anything ever writes it so.
+    v.push(id.encode_utf16().flat_map(u16::to_le_bytes).collect());
+    v
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn all_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else {
+            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn assert_absent(ids: &[String], what: &str, bytes: &[u8]) {
+    for id in ids {
+        for needle in needles(id) {
+            assert!(
+                !contains(bytes, &needle),
+                "an identifier appears in {what} (encoding of {} bytes)",
+                needle.len()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_raw_identifier_reaches_disk_log_or_response() {
+    let log = Captured::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    // A known key, so that pseudonyms (and so the file bytes) are deterministic.
+    let key = [0x33u8; 32];
+    let key_dir = tempfile::tempdir().unwrap();
+    let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(key_dir.path().join("pseudonym-key-v1.hex"), &key_hex).unwrap();
+    let mut s = TestServer::start_in(tempfile::tempdir().unwrap(), key_dir).await;
+
+    let ids = bsns(40);
+    // An invalid one and one 8-digit form: rejections must not echo them either.
+    let mut all_ids = ids.clone();
+    all_ids.push("900000001".into());
+    s.create("duo.p", "pgn", &["niveau:cat:havo,vwo"]).await;
+    s.create("cbs.p", "bsn", &["decile:cat:lo,hi"]).await;
+    let mut responses = String::new();
+
+    let duo: String = ids[..30].iter().map(|id| format!("{id},havo\n")).collect();
+    let bad = format!("pgn,niveau\n{duo}900000001,havo\n{},vwo\n", ids[0]);
+    let e = s.upload("duo.p", &bad).await.unwrap_err();
+    responses.push_str(&format!("{e:?}"));
+    let r = s.upload_with("duo.p", &bad, true, false).await.unwrap();
+    responses.push_str(&format!("{r:?}"));
+    let cbs: String = ids[10..].iter().map(|id| format!("{id},lo\n")).collect();
+    let r = s
+        .upload("cbs.p", &format!("bsn,decile\n{cbs}"))
+        .await
+        .unwrap();
+    responses.push_str(&format!("{r:?}"));
+    let t = s
+        .table(table_request(&["duo.p.niveau", "cbs.p.decile"], &[]))
+        .await
+        .unwrap();
+    responses.push_str(&format!("{t:?}"));
+    let l = s
+        .clients
+        .release
+        .linkage(LinkageRequest::default())
+        .await
+        .unwrap();
+    responses.push_str(&format!("{l:?}"));
+    assert_absent(&all_ids, "a response", responses.as_bytes());
+
+    // While running (WAL not yet checkpointed) and after shutdown.
+    let check_dir = |data_dir: &Path| {
+        let files = all_files(data_dir);
+        assert!(files.iter().any(|(name, _)| name.ends_with("-wal")) || files.len() == 1);
+        for (name, bytes) in &files {
+            assert_absent(&all_ids, name, bytes);
+            assert!(!contains(bytes, &key), "the key appears in {name}");
+            assert!(
+                !contains(bytes, key_hex.as_bytes()),
+                "the key appears in {name}"
+            );
+        }
+    };
+    check_dir(s.data_dir.path());
+    let (data_dir, _key_dir) = s.stop().await;
+    check_dir(data_dir.path());
+
+    let log = log.0.lock().unwrap().clone();
+    assert!(contains(&log, b"upload committed"), "the log capture works");
+    assert_absent(&all_ids, "the server log", &log);
+}
