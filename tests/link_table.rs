@@ -226,16 +226,13 @@ async fn acknowledged_uploads_survive_a_restart() {
 async fn replacing_a_dataset_keeps_each_persons_number() {
     let mut s = loaded_server().await;
     let ids = bsns(70);
-    let persons_before = common::db_count(s.data_dir.path(), "persons");
+    let persons_before = common::db_persons(s.data_dir.path());
     let r = s
         .upload_with(DUO, &duo_csv(&ids), false, true)
         .await
         .unwrap();
     assert_eq!(r.version, 2);
-    assert_eq!(
-        common::db_count(s.data_dir.path(), "persons"),
-        persons_before
-    );
+    assert_eq!(common::db_persons(s.data_dir.path()), persons_before);
     let t = s
         .table(table_request(
             &["duo.fixture.niveau", "cbs.fixture.decile"],

@@ -64,12 +64,16 @@ async fn stored_pseudonyms_equal_an_independent_hmac_under_the_known_key() {
         .collect();
     expected.sort();
     let conn = rusqlite::Connection::open(s.data_dir.path().join(ddc::store::DB_FILE)).unwrap();
-    let mut stored: Vec<Vec<u8>> = conn
-        .prepare("SELECT pseudonym FROM pseudonyms WHERE key_version = 1")
+    let chunks: Vec<Vec<u8>> = conn
+        .prepare("SELECT pseudonyms FROM person_chunks WHERE key_version = 1")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
+        .collect();
+    let mut stored: Vec<Vec<u8>> = chunks
+        .iter()
+        .flat_map(|c| c.chunks(32).map(<[u8]>::to_vec))
         .collect();
     stored.sort();
     assert_eq!(stored, expected);

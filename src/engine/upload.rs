@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -65,8 +65,20 @@ impl Engine {
         now: SystemTime,
     ) -> Result<UploadOutcome, EngineError> {
         let info = self.upload_target(dataset, mode)?;
+        let started = Instant::now();
         match parse_upload(csv, &info.def, &self.pseudonymiser, on_invalid) {
-            Ok(parsed) => self.commit(caller, dataset, parsed, mode, now),
+            Ok(parsed) => {
+                let parsed_in = started.elapsed();
+                let outcome = self.commit(caller, dataset, parsed, mode, now)?;
+                tracing::info!(
+                    dataset,
+                    rows = outcome.rows_stored,
+                    parse_ms = parsed_in.as_millis() as u64,
+                    commit_ms = (started.elapsed() - parsed_in).as_millis() as u64,
+                    "upload committed"
+                );
+                Ok(outcome)
+            }
             Err(e) => {
                 self.audit_rejection(caller, dataset, &e, now)?;
                 Err(e.into())

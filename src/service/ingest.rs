@@ -125,13 +125,6 @@ impl ingest_server::Ingest for IngestService {
             Ok(Ok(())) => {}
         }
         let outcome = result?;
-        tracing::info!(
-            dataset = %header.dataset,
-            version = outcome.version,
-            rows_stored = outcome.rows_stored,
-            rows_rejected = outcome.rows_rejected,
-            "upload committed"
-        );
         Ok(Response::new(proto::UploadReceipt {
             dataset: header.dataset,
             version: outcome.version,

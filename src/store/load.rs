@@ -1,8 +1,7 @@
 //! Reading the whole store into memory at start-up.
 
-use rusqlite::types::Value;
-
-use super::{rows_table, Store, StoreError};
+use super::codec::{decode_i64s, decode_u32s};
+use super::{Store, StoreError, PERSON_COLUMN};
 use crate::columns::ColumnData;
 use crate::link::PersonNo;
 use crate::pseudonym::Pseudonym;
@@ -22,7 +21,7 @@ pub struct Snapshot {
 /// One dataset as stored.
 #[derive(Debug)]
 pub struct StoredDataset {
-    /// Row-table id.
+    /// Store id.
     pub id: i64,
     /// The definition.
     pub def: DatasetDef,
@@ -37,8 +36,7 @@ pub struct StoredDataset {
 impl Store {
     /// Loads the whole store.
     pub fn load(&self) -> Result<Snapshot, StoreError> {
-        let record_keys = self.load_record_keys()?;
-        let pseudonyms = self.load_pseudonyms()?;
+        let (pseudonyms, record_keys) = self.load_persons()?;
         let mut datasets = Vec::new();
         let mut stmt = self
             .conn
@@ -54,7 +52,12 @@ impl Store {
             let (id, definition, version) = row?;
             let def: DatasetDef = serde_json::from_str(&definition)
                 .map_err(|e| StoreError::Corrupt(format!("dataset {id} definition: {e}")))?;
-            let (persons, columns) = self.load_rows(id, &def)?;
+            let (persons, columns) = self.load_columns(id, &def)?;
+            if columns.iter().any(|c| c.len() != persons.len()) {
+                return Err(StoreError::Corrupt(format!(
+                    "dataset {id} columns differ in length"
+                )));
+            }
             datasets.push(StoredDataset {
                 id,
                 def,
@@ -70,41 +73,45 @@ impl Store {
         })
     }
 
-    fn load_record_keys(&self) -> Result<Vec<u32>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT person, record_key FROM persons ORDER BY person")?;
-        let mut keys = Vec::new();
+    #[allow(clippy::type_complexity)]
+    fn load_persons(&self) -> Result<(Vec<(Pseudonym, PersonNo)>, Vec<u32>), StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT first_person, count, pseudonyms, record_keys FROM person_chunks ORDER BY first_person",
+        )?;
         let mut rows = stmt.query([])?;
+        let mut pseudonyms = Vec::new();
+        let mut record_keys = Vec::new();
         while let Some(row) = rows.next()? {
-            let person: i64 = row.get(0)?;
-            if person != keys.len() as i64 {
-                return Err(StoreError::Corrupt("person numbers are not dense".into()));
+            let first: i64 = row.get(0)?;
+            let count: i64 = row.get(1)?;
+            if first != record_keys.len() as i64 {
+                return Err(StoreError::Corrupt(
+                    "person chunks are not contiguous".into(),
+                ));
             }
-            keys.push(row.get::<_, u32>(1)?);
+            let blob = row.get_ref(2)?.as_blob().map_err(corrupt)?;
+            if blob.len() as i64 != count * 32 {
+                return Err(StoreError::Corrupt("person chunk of wrong length".into()));
+            }
+            for (i, p) in blob.chunks_exact(32).enumerate() {
+                let bytes: [u8; 32] = p.try_into().expect("chunks of 32");
+                let person = PersonNo::try_from(first + i as i64).map_err(corrupt)?;
+                pseudonyms.push((Pseudonym::from_bytes(bytes), person));
+            }
+            decode_u32s(
+                row.get_ref(3)?.as_blob().map_err(corrupt)?,
+                &mut record_keys,
+            )?;
+            if record_keys.len() != pseudonyms.len() {
+                return Err(StoreError::Corrupt(
+                    "record keys and pseudonyms differ".into(),
+                ));
+            }
         }
-        Ok(keys)
+        Ok((pseudonyms, record_keys))
     }
 
-    fn load_pseudonyms(&self) -> Result<Vec<(Pseudonym, PersonNo)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT pseudonym, person FROM pseudonyms")?;
-        let mut out = Vec::new();
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let bytes: [u8; 32] = row
-                .get_ref(0)?
-                .as_blob()
-                .map_err(|e| StoreError::Corrupt(format!("pseudonym: {e}")))?
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("pseudonym of wrong length".into()))?;
-            out.push((Pseudonym::from_bytes(bytes), row.get::<_, u32>(1)?));
-        }
-        Ok(out)
-    }
-
-    fn load_rows(
+    fn load_columns(
         &self,
         id: i64,
         def: &DatasetDef,
@@ -119,21 +126,23 @@ impl Store {
             }
             columns.push(column);
         }
-        let select: Vec<String> = (0..columns.len()).map(|i| format!(", c{i}")).collect();
-        let sql = format!(
-            "SELECT person{} FROM {} ORDER BY person",
-            select.concat(),
-            rows_table(id)
-        );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
         let mut persons = Vec::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT column_index, data FROM column_chunks WHERE dataset = ?1 ORDER BY column_index, chunk",
+        )?;
+        let mut rows = stmt.query([id])?;
         while let Some(row) = rows.next()? {
-            persons.push(row.get::<_, u32>(0)?);
-            for (i, column) in columns.iter_mut().enumerate() {
-                match column {
-                    ColumnData::Codes { codes, .. } => codes.push(row.get(i + 1)?),
-                    ColumnData::Numbers(v) => v.push(row.get(i + 1)?),
+            let index: i64 = row.get(0)?;
+            let data = row.get_ref(1)?.as_blob().map_err(corrupt)?;
+            let column = usize::try_from(index).ok().and_then(|i| columns.get_mut(i));
+            match column {
+                _ if index == PERSON_COLUMN => decode_u32s(data, &mut persons)?,
+                Some(ColumnData::Codes { codes, .. }) => decode_u32s(data, codes)?,
+                Some(ColumnData::Numbers(values)) => decode_i64s(data, values)?,
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "dataset {id} has a chunk of column {index}"
+                    )))
                 }
             }
         }
@@ -145,12 +154,12 @@ impl Store {
             "SELECT value FROM categories WHERE dataset = ?1 AND column_index = ?2 ORDER BY code",
         )?;
         let values = stmt
-            .query_map((id, column as i64), |r| r.get::<_, Value>(0))?
-            .map(|v| match v? {
-                Value::Text(s) => Ok(s),
-                _ => Err(StoreError::Corrupt("category is not text".into())),
-            })
-            .collect();
-        values
+            .query_map((id, column as i64), |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(values)
     }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }

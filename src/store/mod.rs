@@ -1,11 +1,19 @@
 //! The durable store: one SQLite database in the data directory.
 //!
-//! Holds persons (number and record key), pseudonyms with their key
-//! version, dataset definitions, one row table per dataset and the audit
-//! trail. Never a raw identifier. Every change is one transaction that also
+//! Holds persons (pseudonym, key version and record key, by person
+//! number), dataset definitions, each dataset's rows and the audit trail.
+//! Never a raw identifier. Every change is one transaction that also
 //! appends its audit entry; `synchronous=FULL` makes a commit durable before
 //! it is acknowledged, and `secure_delete` overwrites deleted content.
+//!
+//! Bulk data is stored in chunks, not rows: persons as append-only chunks of
+//! consecutive person numbers, a dataset's columns as fixed-width
+//! little-endian arrays of up to [`COLUMN_CHUNK`] values. Writing and loading
+//! then run at disk speed (a row-per-record layout spends microseconds per
+//! row in B-tree inserts), which is what a population of 18 million needs.
+//! Lookups happen in memory, never in SQL.
 
+mod codec;
 mod load;
 mod write;
 
@@ -85,21 +93,23 @@ impl Store {
     }
 }
 
-/// The name of a dataset's row table. Built from the numeric id only.
-fn rows_table(dataset_id: i64) -> String {
-    format!("rows_{dataset_id}")
-}
+/// Values per column chunk.
+pub const COLUMN_CHUNK: usize = 1 << 20;
+/// Persons per person chunk (32-byte pseudonym + 4-byte record key each).
+pub const PERSON_CHUNK: usize = 1 << 18;
+/// `column_index` of the chunks holding a dataset's person numbers.
+const PERSON_COLUMN: i64 = -1;
 
 const SCHEMA: &str = "
-CREATE TABLE persons (
-    person     INTEGER PRIMARY KEY,
-    record_key INTEGER NOT NULL
+-- Persons first..first+count-1: their pseudonyms (32 bytes each) under
+-- key_version, and their record keys (u32 LE each), never changed.
+CREATE TABLE person_chunks (
+    first_person INTEGER PRIMARY KEY,
+    count        INTEGER NOT NULL,
+    key_version  INTEGER NOT NULL,
+    pseudonyms   BLOB NOT NULL,
+    record_keys  BLOB NOT NULL
 );
-CREATE TABLE pseudonyms (
-    pseudonym   BLOB PRIMARY KEY,
-    key_version INTEGER NOT NULL,
-    person      INTEGER NOT NULL REFERENCES persons(person)
-) WITHOUT ROWID;
 CREATE TABLE datasets (
     id           INTEGER PRIMARY KEY,
     name         TEXT NOT NULL UNIQUE,
@@ -115,6 +125,16 @@ CREATE TABLE categories (
     value        TEXT NOT NULL,
     PRIMARY KEY (dataset, column_index, code)
 ) WITHOUT ROWID;
+-- A dataset's current rows, one chunk of one column at a time: person
+-- numbers (column_index -1, u32 LE, ascending), categorical codes (u32 LE)
+-- and numbers (i64 LE).
+CREATE TABLE column_chunks (
+    dataset      INTEGER NOT NULL REFERENCES datasets(id),
+    column_index INTEGER NOT NULL,
+    chunk        INTEGER NOT NULL,
+    data         BLOB NOT NULL,
+    UNIQUE (dataset, column_index, chunk)
+);
 CREATE TABLE audit (
     seq    INTEGER PRIMARY KEY,
     at_ms  INTEGER NOT NULL,

@@ -5,7 +5,8 @@
 
 use rusqlite::{params, Transaction};
 
-use super::{rows_table, Store, StoreError};
+use super::codec::{encode_i64s, encode_u32s};
+use super::{Store, StoreError, COLUMN_CHUNK, PERSON_CHUNK, PERSON_COLUMN};
 use crate::columns::ColumnData;
 use crate::keys::KeyVersion;
 use crate::link::PersonNo;
@@ -28,11 +29,11 @@ pub struct AuditEntry {
 /// Everything an upload commit writes.
 #[derive(Debug)]
 pub struct UploadWrite<'a> {
-    /// Row-table id of the dataset.
+    /// Store id of the dataset.
     pub dataset_id: i64,
     /// The dataset version this commit creates.
     pub version: u64,
-    /// Persons new to ddc, with their numbers.
+    /// Persons new to ddc, numbered consecutively after the existing ones.
     pub new_persons: &'a [(Pseudonym, PersonNo)],
     /// Record keys of the new persons, aligned with `new_persons`.
     pub new_record_keys: &'a [u32],
@@ -47,7 +48,7 @@ pub struct UploadWrite<'a> {
 }
 
 impl Store {
-    /// Declares a dataset and creates its row table; returns its id.
+    /// Declares a dataset; returns its id.
     pub fn create_dataset(
         &mut self,
         def: &DatasetDef,
@@ -61,13 +62,6 @@ impl Store {
             params![def.name(), def.organisation(), definition, audit.at_ms],
         )?;
         let id = tx.last_insert_rowid();
-        let columns: String = (0..def.columns().len())
-            .map(|i| format!(", c{i} INTEGER NOT NULL"))
-            .collect();
-        tx.execute_batch(&format!(
-            "CREATE TABLE {} (person INTEGER PRIMARY KEY REFERENCES persons(person){columns})",
-            rows_table(id)
-        ))?;
         append(&tx, audit)?;
         tx.commit()?;
         Ok(id)
@@ -81,21 +75,34 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         insert_persons(&tx, w)?;
-        let table = rows_table(w.dataset_id);
-        tx.execute(&format!("DELETE FROM {table}"), [])?;
-        insert_rows(&tx, &table, w)?;
-        tx.execute("DELETE FROM categories WHERE dataset = ?1", [w.dataset_id])?;
-        let mut cat = tx.prepare(
-            "INSERT INTO categories (dataset, column_index, code, value) VALUES (?1, ?2, ?3, ?4)",
+        tx.execute(
+            "DELETE FROM column_chunks WHERE dataset = ?1",
+            [w.dataset_id],
         )?;
-        for &i in w.open_columns {
-            if let ColumnData::Codes { categories, .. } = &w.columns[i] {
-                for (code, value) in categories.iter().enumerate() {
-                    cat.execute(params![w.dataset_id, i as i64, code as i64, value])?;
+        let mut chunk = tx.prepare(
+            "INSERT INTO column_chunks (dataset, column_index, chunk, data) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (n, part) in w.persons.chunks(COLUMN_CHUNK).enumerate() {
+            chunk.execute(params![
+                w.dataset_id,
+                PERSON_COLUMN,
+                n as i64,
+                encode_u32s(part)
+            ])?;
+        }
+        for (i, column) in w.columns.iter().enumerate() {
+            let encoded: Vec<Vec<u8>> = match column {
+                ColumnData::Codes { codes, .. } => {
+                    codes.chunks(COLUMN_CHUNK).map(encode_u32s).collect()
                 }
+                ColumnData::Numbers(v) => v.chunks(COLUMN_CHUNK).map(encode_i64s).collect(),
+            };
+            for (n, data) in encoded.into_iter().enumerate() {
+                chunk.execute(params![w.dataset_id, i as i64, n as i64, data])?;
             }
         }
-        drop(cat);
+        drop(chunk);
+        replace_categories(&tx, w)?;
         tx.execute(
             "UPDATE datasets SET version = ?1 WHERE id = ?2",
             params![w.version as i64, w.dataset_id],
@@ -116,34 +123,45 @@ impl Store {
 }
 
 fn insert_persons(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), StoreError> {
-    let mut person = tx.prepare("INSERT INTO persons (person, record_key) VALUES (?1, ?2)")?;
-    let mut pseudonym =
-        tx.prepare("INSERT INTO pseudonyms (pseudonym, key_version, person) VALUES (?1, ?2, ?3)")?;
-    for (&(p, n), &key) in w.new_persons.iter().zip(w.new_record_keys) {
-        person.execute(params![n, key])?;
-        pseudonym.execute(params![&p.as_bytes()[..], w.key_version.0, n])?;
+    let mut stmt = tx.prepare(
+        "INSERT INTO person_chunks (first_person, count, key_version, pseudonyms, record_keys)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let people = w.new_persons.chunks(PERSON_CHUNK);
+    for (part, keys) in people.zip(w.new_record_keys.chunks(PERSON_CHUNK)) {
+        let first = part[0].1;
+        if part
+            .iter()
+            .enumerate()
+            .any(|(i, p)| p.1 as usize != first as usize + i)
+        {
+            return Err(StoreError::Corrupt(
+                "new persons are not numbered consecutively".into(),
+            ));
+        }
+        let pseudonyms: Vec<u8> = part.iter().flat_map(|(p, _)| *p.as_bytes()).collect();
+        stmt.execute(params![
+            first,
+            part.len() as i64,
+            w.key_version.0,
+            pseudonyms,
+            encode_u32s(keys)
+        ])?;
     }
     Ok(())
 }
 
-fn insert_rows(tx: &Transaction<'_>, table: &str, w: &UploadWrite<'_>) -> Result<(), StoreError> {
-    let placeholders: String = (0..w.columns.len())
-        .map(|i| format!(", ?{}", i + 2))
-        .collect();
-    let columns: String = (0..w.columns.len()).map(|i| format!(", c{i}")).collect();
-    let mut stmt = tx.prepare(&format!(
-        "INSERT INTO {table} (person{columns}) VALUES (?1{placeholders})"
-    ))?;
-    let mut values: Vec<i64> = vec![0; w.columns.len() + 1];
-    for (row, &person) in w.persons.iter().enumerate() {
-        values[0] = i64::from(person);
-        for (i, column) in w.columns.iter().enumerate() {
-            values[i + 1] = match column {
-                ColumnData::Codes { codes, .. } => i64::from(codes[row]),
-                ColumnData::Numbers(v) => v[row],
-            };
+fn replace_categories(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM categories WHERE dataset = ?1", [w.dataset_id])?;
+    let mut stmt = tx.prepare(
+        "INSERT INTO categories (dataset, column_index, code, value) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for &i in w.open_columns {
+        if let ColumnData::Codes { categories, .. } = &w.columns[i] {
+            for (code, value) in categories.iter().enumerate() {
+                stmt.execute(params![w.dataset_id, i as i64, code as i64, value])?;
+            }
         }
-        stmt.execute(rusqlite::params_from_iter(values.iter()))?;
     }
     Ok(())
 }

@@ -195,13 +195,28 @@ pub fn cell(table: &proto::Table, coords: &[i32]) -> (Option<u64>, proto::CellSt
     (c.count, proto::CellStatus::try_from(c.status).unwrap())
 }
 
-/// Counts rows in a table of the server's database (read-only, concurrent).
-pub fn db_count(data_dir: &Path, table: &str) -> i64 {
+/// Runs a scalar query on the server's database (read-only, concurrently).
+pub fn db_scalar(data_dir: &Path, sql: &str) -> i64 {
     let conn = rusqlite::Connection::open_with_flags(
         data_dir.join(ddc::store::DB_FILE),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .unwrap();
-    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap()
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Persons stored.
+pub fn db_persons(data_dir: &Path) -> i64 {
+    db_scalar(
+        data_dir,
+        "SELECT coalesce(sum(count), 0) FROM person_chunks",
+    )
+}
+
+/// Rows stored across all datasets (each row has one 4-byte person number).
+pub fn db_rows(data_dir: &Path) -> i64 {
+    db_scalar(
+        data_dir,
+        "SELECT coalesce(sum(length(data)), 0) / 4 FROM column_chunks WHERE column_index = -1",
+    )
 }
