@@ -66,20 +66,32 @@ impl ColumnData {
 pub struct DatasetData {
     persons: Vec<crate::link::PersonNo>,
     row_of: Vec<u32>,
+    households: Option<Vec<u32>>,
     columns: Vec<ColumnData>,
 }
 
 impl DatasetData {
-    /// Builds the in-memory form from rows sorted by person.
-    pub fn new(persons: Vec<crate::link::PersonNo>, columns: Vec<ColumnData>) -> Self {
+    /// Builds the in-memory form from rows sorted by person, with each
+    /// row's household number if the dataset has households.
+    pub fn new(
+        persons: Vec<crate::link::PersonNo>,
+        households: Option<Vec<u32>>,
+        columns: Vec<ColumnData>,
+    ) -> Self {
         debug_assert!(persons.windows(2).all(|w| w[0] < w[1]));
         debug_assert!(columns.iter().all(|c| c.len() == persons.len()));
         let row_of = crate::link::row_lookup(&persons);
         DatasetData {
             persons,
             row_of,
+            households,
             columns,
         }
+    }
+
+    /// The household of each row, if the dataset has households.
+    pub fn households(&self) -> Option<&[u32]> {
+        self.households.as_deref()
     }
 
     /// Number of rows (= persons).

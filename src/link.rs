@@ -58,37 +58,87 @@ impl Hasher for PseudonymHasher {
     }
 }
 
+/// Pseudonym → dense number (from 0, in order of first sight).
+#[derive(Debug, Default)]
+pub struct PseudonymIndex {
+    numbers: PseudonymMap<u32>,
+}
+
+/// The numbers for an upload's pseudonyms, with the ones not seen before.
+/// Computed without changing the index.
+#[derive(Debug)]
+pub struct Resolution {
+    /// One number per pseudonym, in upload order.
+    pub numbers: Vec<u32>,
+    /// Pseudonyms new to the index, with the numbers they would get
+    /// (consecutive, after the existing ones).
+    pub new: Vec<(Pseudonym, u32)>,
+}
+
+/// The index is full (more than u32::MAX entries).
+#[derive(Debug, thiserror::Error)]
+#[error("the person or household index is full")]
+pub struct IndexFull;
+
+impl PseudonymIndex {
+    /// Builds the index from stored `(pseudonym, number)` pairs.
+    pub fn from_pairs(pairs: Vec<(Pseudonym, u32)>) -> Self {
+        let mut numbers = PseudonymMap::with_capacity_and_hasher(pairs.len(), PseudonymHashBuilder);
+        numbers.extend(pairs);
+        PseudonymIndex { numbers }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
+    }
+
+    /// Resolves pseudonyms to numbers, numbering unknown ones after the
+    /// existing entries. A pseudonym repeated in `pseudonyms` (a household
+    /// with several members) gets one number.
+    pub fn resolve(&self, pseudonyms: &[Pseudonym]) -> Result<Resolution, IndexFull> {
+        let mut fresh: PseudonymMap<u32> = PseudonymMap::default();
+        let mut new = Vec::new();
+        let mut numbers = Vec::with_capacity(pseudonyms.len());
+        for p in pseudonyms {
+            let n = match self.numbers.get(p).or_else(|| fresh.get(p)) {
+                Some(&n) => n,
+                None => {
+                    let n = u32::try_from(self.len() + new.len()).map_err(|_| IndexFull)?;
+                    fresh.insert(*p, n);
+                    new.push((*p, n));
+                    n
+                }
+            };
+            numbers.push(n);
+        }
+        Ok(Resolution { numbers, new })
+    }
+
+    /// Adds the new entries of a committed resolution.
+    pub fn apply(&mut self, new: &[(Pseudonym, u32)]) {
+        self.numbers.extend(new.iter().copied());
+    }
+}
+
 /// Pseudonym → person number, plus each person's record key.
 #[derive(Debug, Default)]
 pub struct PersonIndex {
-    by_pseudonym: PseudonymMap<PersonNo>,
+    numbers: PseudonymIndex,
     record_keys: Vec<u32>,
 }
-
-/// The person numbers for an upload's pseudonyms, with the persons not
-/// seen before. Computed without changing the index.
-#[derive(Debug)]
-pub struct Resolution {
-    /// One person number per pseudonym, in upload order.
-    pub persons: Vec<PersonNo>,
-    /// Pseudonyms new to the index, with the numbers they would get.
-    pub new: Vec<(Pseudonym, PersonNo)>,
-}
-
-/// The person index is full (more than u32::MAX persons).
-#[derive(Debug, thiserror::Error)]
-#[error("the person index is full")]
-pub struct IndexFull;
 
 impl PersonIndex {
     /// Builds the index from stored `(pseudonym, person)` pairs and the
     /// record keys in person order.
     pub fn from_parts(pairs: Vec<(Pseudonym, PersonNo)>, record_keys: Vec<u32>) -> Self {
-        let mut by_pseudonym =
-            PseudonymMap::with_capacity_and_hasher(pairs.len(), PseudonymHashBuilder);
-        by_pseudonym.extend(pairs);
         PersonIndex {
-            by_pseudonym,
+            numbers: PseudonymIndex::from_pairs(pairs),
             record_keys,
         }
     }
@@ -103,33 +153,15 @@ impl PersonIndex {
         &self.record_keys
     }
 
-    /// Resolves pseudonyms (all distinct) to person numbers, numbering
-    /// unknown ones after the existing persons.
+    /// Resolves pseudonyms (all distinct) to person numbers.
     pub fn resolve(&self, pseudonyms: &[Pseudonym]) -> Result<Resolution, IndexFull> {
-        let mut next = self.record_keys.len();
-        let mut new = Vec::new();
-        let mut persons = Vec::with_capacity(pseudonyms.len());
-        for p in pseudonyms {
-            let person = match self.by_pseudonym.get(p) {
-                Some(&n) => n,
-                None => {
-                    let n = PersonNo::try_from(next).map_err(|_| IndexFull)?;
-                    next += 1;
-                    new.push((*p, n));
-                    n
-                }
-            };
-            persons.push(person);
-        }
-        Ok(Resolution { persons, new })
+        self.numbers.resolve(pseudonyms)
     }
 
     /// Adds the new persons of a committed resolution with their record keys.
     pub fn apply(&mut self, new: &[(Pseudonym, PersonNo)], record_keys: &[u32]) {
         debug_assert_eq!(new.len(), record_keys.len());
-        for &(p, n) in new {
-            self.by_pseudonym.insert(p, n);
-        }
+        self.numbers.apply(new);
         self.record_keys.extend_from_slice(record_keys);
     }
 }
@@ -156,10 +188,18 @@ mod tests {
     fn unknown_pseudonyms_get_the_next_numbers_and_known_keep_theirs() {
         let mut index = PersonIndex::default();
         let r = index.resolve(&[p(1), p(2)]).unwrap();
-        assert_eq!(r.persons, [0, 1]);
+        assert_eq!(r.numbers, [0, 1]);
         index.apply(&r.new, &[7, 8]);
         let r = index.resolve(&[p(2), p(3)]).unwrap();
-        assert_eq!(r.persons, [1, 2]);
+        assert_eq!(r.numbers, [1, 2]);
         assert_eq!(r.new.len(), 1);
+    }
+
+    #[test]
+    fn a_repeated_household_gets_one_number() {
+        let index = PseudonymIndex::default();
+        let r = index.resolve(&[p(5), p(6), p(5)]).unwrap();
+        assert_eq!(r.numbers, [0, 1, 0]);
+        assert_eq!(r.new.len(), 2);
     }
 }

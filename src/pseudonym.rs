@@ -12,9 +12,13 @@ use zeroize::Zeroize;
 
 use crate::keys::{KeyVersion, PseudonymKey};
 
-/// Domain-separation prefix for person pseudonyms. Other domains (e.g.
-/// households) use another prefix, so their pseudonyms never coincide.
+/// Domain-separation prefix for person pseudonyms. Other domains use
+/// another prefix, so their pseudonyms never coincide.
 pub const PERSON_DOMAIN: &[u8] = b"ddc/v1/person\0";
+/// Domain-separation prefix for household pseudonyms.
+pub const HOUSEHOLD_DOMAIN: &[u8] = b"ddc/v1/household\0";
+/// Longest household identifier, in bytes.
+pub const MAX_HOUSEHOLD_ID: usize = 64;
 
 /// Which kind of personal number an identifier is; it follows from the checksum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +119,38 @@ impl fmt::Debug for Identifier {
     }
 }
 
+/// A validated household identifier: 1 to 64 ASCII letters, digits, `-`
+/// or `_`. Its `Debug` output is redacted.
+pub struct HouseholdId<'a>(&'a [u8]);
+
+/// Why a value is not a valid household identifier (never the value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("household identifier must be 1 to 64 letters, digits, '-' or '_'")]
+pub struct HouseholdIdError;
+
+impl<'a> HouseholdId<'a> {
+    /// Validates a (trimmed) household identifier.
+    pub fn parse(raw: &'a [u8]) -> Result<Self, HouseholdIdError> {
+        let raw = raw.trim_ascii();
+        let valid = !raw.is_empty()
+            && raw.len() <= MAX_HOUSEHOLD_ID
+            && raw
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+        if valid {
+            Ok(HouseholdId(raw))
+        } else {
+            Err(HouseholdIdError)
+        }
+    }
+}
+
+impl fmt::Debug for HouseholdId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HouseholdId(<redacted>)")
+    }
+}
+
 /// A keyed-hash pseudonym: an opaque 32-byte value under one key version.
 ///
 /// It never leaves the server; `Debug` does not print it.
@@ -170,20 +206,27 @@ impl fmt::Debug for KeyedHash {
     }
 }
 
-/// Computes person pseudonyms under one key version.
+/// Computes person and household pseudonyms under one key version.
 #[derive(Clone)]
 pub struct Pseudonymiser {
-    hash: KeyedHash,
+    person: KeyedHash,
+    household: KeyedHash,
     version: KeyVersion,
 }
 
 impl Pseudonymiser {
-    /// Prepares the keyed hash for `key` in the person domain.
+    /// Prepares the keyed hashes for `key` in the person and household domains.
     pub fn new(key: &PseudonymKey, version: KeyVersion) -> Self {
         Pseudonymiser {
-            hash: KeyedHash::new(key.expose(), PERSON_DOMAIN),
+            person: KeyedHash::new(key.expose(), PERSON_DOMAIN),
+            household: KeyedHash::new(key.expose(), HOUSEHOLD_DOMAIN),
             version,
         }
+    }
+
+    /// HMAC-SHA256(key, HOUSEHOLD_DOMAIN ‖ identifier).
+    pub fn pseudonymise_household(&self, id: &HouseholdId<'_>) -> Pseudonym {
+        Pseudonym(self.household.digest(id.0))
     }
 
     /// The key version the pseudonyms are computed under.
@@ -193,7 +236,7 @@ impl Pseudonymiser {
 
     /// HMAC-SHA256(key, PERSON_DOMAIN ‖ nine digits).
     pub fn pseudonymise(&self, id: &Identifier) -> Pseudonym {
-        Pseudonym(self.hash.digest(&id.digits))
+        Pseudonym(self.person.digest(&id.digits))
     }
 }
 

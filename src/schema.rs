@@ -44,6 +44,17 @@ impl ColumnKind {
     }
 }
 
+/// Whose value a numeric column holds; disclosure rules count distinct units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Each person's own value.
+    #[default]
+    Person,
+    /// The value of the person's household, shared by its members.
+    Household,
+}
+
 /// One declared column.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnDef {
@@ -51,6 +62,20 @@ pub struct ColumnDef {
     pub name: String,
     /// What it holds.
     pub kind: ColumnKind,
+    /// Whose value it is (numeric columns).
+    #[serde(default)]
+    pub unit: Unit,
+}
+
+impl ColumnDef {
+    /// A column whose values belong to persons.
+    pub fn new(name: impl Into<String>, kind: ColumnKind) -> Self {
+        ColumnDef {
+            name: name.into(),
+            kind,
+            unit: Unit::Person,
+        }
+    }
 }
 
 /// A validated dataset definition.
@@ -59,6 +84,8 @@ pub struct DatasetDef {
     name: String,
     organisation: String,
     identifier_column: String,
+    #[serde(default)]
+    household_column: Option<String>,
     columns: Vec<ColumnDef>,
 }
 
@@ -94,6 +121,7 @@ impl DatasetDef {
         name: &str,
         organisation: &str,
         identifier_column: &str,
+        household_column: Option<&str>,
         columns: Vec<ColumnDef>,
     ) -> Result<Self, Vec<SchemaError>> {
         let mut problems = Vec::new();
@@ -120,6 +148,13 @@ impl DatasetDef {
             ));
         }
         let mut seen = HashSet::from([identifier_column]);
+        if let Some(h) = household_column {
+            if !is_simple_name(h) {
+                problems.push(err("schema.household_column", "must be a lower-case name"));
+            } else if !seen.insert(h) {
+                problems.push(err("schema.household_column", "duplicate column name"));
+            }
+        }
         for (i, column) in columns.iter().enumerate() {
             let field = format!("schema.columns[{i}]");
             if !is_simple_name(&column.name) {
@@ -128,6 +163,19 @@ impl DatasetDef {
                 problems.push(err(format!("{field}.name"), "duplicate column name"));
             }
             check_kind(&column.kind, &field, &mut problems);
+            if column.unit == Unit::Household {
+                if column.kind.is_categorical() {
+                    problems.push(err(
+                        format!("{field}.unit"),
+                        "only numeric columns have a unit",
+                    ));
+                } else if household_column.is_none() {
+                    problems.push(err(
+                        format!("{field}.unit"),
+                        "a household value needs a household identifier column",
+                    ));
+                }
+            }
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -136,6 +184,7 @@ impl DatasetDef {
             name: name.to_owned(),
             organisation: organisation.to_owned(),
             identifier_column: identifier_column.to_owned(),
+            household_column: household_column.map(str::to_owned),
             columns,
         })
     }
@@ -153,6 +202,11 @@ impl DatasetDef {
     /// The CSV column holding the person identifier.
     pub fn identifier_column(&self) -> &str {
         &self.identifier_column
+    }
+
+    /// The CSV column holding the household identifier, if any.
+    pub fn household_column(&self) -> Option<&str> {
+        self.household_column.as_deref()
     }
 
     /// The other columns, in declared order.
@@ -209,19 +263,15 @@ mod tests {
     use super::*;
 
     fn cat(name: &str, values: &[&str]) -> ColumnDef {
-        ColumnDef {
-            name: name.into(),
-            kind: ColumnKind::Categorical {
-                categories: values.iter().map(|s| s.to_string()).collect(),
-            },
-        }
+        let categories = values.iter().map(|s| s.to_string()).collect();
+        ColumnDef::new(name, ColumnKind::Categorical { categories })
     }
 
     #[test]
     fn name_must_carry_the_organisation_prefix() {
-        let e = DatasetDef::new("cbs.x", "duo", "pgn", vec![]).unwrap_err();
+        let e = DatasetDef::new("cbs.x", "duo", "pgn", None, vec![]).unwrap_err();
         assert_eq!(e[0].field, "name");
-        assert!(DatasetDef::new("duo.x", "duo", "pgn", vec![]).is_ok());
+        assert!(DatasetDef::new("duo.x", "duo", "pgn", None, vec![]).is_ok());
     }
 
     #[test]
@@ -230,6 +280,7 @@ mod tests {
             "duo.x",
             "duo",
             "pgn",
+            None,
             vec![cat("pgn", &["a"]), cat("niveau", &["a", "a"])],
         )
         .unwrap_err();

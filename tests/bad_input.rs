@@ -322,7 +322,7 @@ async fn bad_dataset_declarations_are_rejected_with_the_field_at_fault() {
             organisation: "duo".into(),
             schema: Some(proto::Schema {
                 identifier_column: "bsn".into(),
-                columns: vec![],
+                ..Default::default()
             }),
         })
         .await;

@@ -27,6 +27,9 @@ pub(super) struct CreateArgs {
     /// The CSV column holding the BSN or onderwijsnummer.
     #[arg(long)]
     identifier: String,
+    /// The CSV column holding a household identifier (for household values).
+    #[arg(long)]
+    household: Option<String>,
     /// A column, in order: `NAME:cat:A,B,C` (closed categories),
     /// `NAME:open` (any category), `NAME:int`, or `NAME:dec:SCALE`.
     #[arg(long = "column", value_parser = parse_column_spec)]
@@ -35,30 +38,56 @@ pub(super) struct CreateArgs {
     server: ServerArg,
 }
 
-/// Parses `NAME:cat:A,B`, `NAME:open`, `NAME:int` or `NAME:dec:SCALE`.
+/// Parses `NAME:cat:A,B`, `NAME:open`, `NAME:int[:household]` or
+/// `NAME:dec:SCALE[:household]`.
 pub fn parse_column_spec(spec: &str) -> Result<proto::Column, String> {
     let mut parts = spec.splitn(3, ':');
     let name = parts.next().unwrap_or_default().to_owned();
-    let kind = match (parts.next(), parts.next()) {
-        (Some("cat"), Some(values)) => column::Kind::Categorical(proto::Categorical {
-            categories: values.split(',').map(str::to_owned).collect(),
-            open: false,
-        }),
-        (Some("open"), None) => column::Kind::Categorical(proto::Categorical {
-            categories: Vec::new(),
-            open: true,
-        }),
-        (Some("int"), None) => column::Kind::Integer(proto::Integer {}),
-        (Some("dec"), Some(scale)) => column::Kind::Decimal(proto::Decimal {
-            scale: scale
+    let (kind, rest) = (parts.next(), parts.next());
+    let unit = |rest: Option<&str>| match rest {
+        None => Ok(proto::Unit::Person),
+        Some("household") => Ok(proto::Unit::Household),
+        Some(other) => Err(format!("`{other}` is not a unit (only `household`)")),
+    };
+    let (kind, unit) = match (kind, rest) {
+        (Some("cat"), Some(values)) => (
+            column::Kind::Categorical(proto::Categorical {
+                categories: values.split(',').map(str::to_owned).collect(),
+                open: false,
+            }),
+            proto::Unit::Person,
+        ),
+        (Some("open"), None) => (
+            column::Kind::Categorical(proto::Categorical {
+                categories: Vec::new(),
+                open: true,
+            }),
+            proto::Unit::Person,
+        ),
+        (Some("int"), rest) => (column::Kind::Integer(proto::Integer {}), unit(rest)?),
+        (Some("dec"), Some(rest)) => {
+            let (scale, unit_part) = match rest.split_once(':') {
+                Some((scale, u)) => (scale, Some(u)),
+                None => (rest, None),
+            };
+            let scale = scale
                 .parse()
-                .map_err(|_| format!("`{scale}` is not a scale"))?,
-        }),
-        _ => return Err("expected NAME:cat:A,B,C, NAME:open, NAME:int or NAME:dec:SCALE".into()),
+                .map_err(|_| format!("`{scale}` is not a scale"))?;
+            (
+                column::Kind::Decimal(proto::Decimal { scale }),
+                unit(unit_part)?,
+            )
+        }
+        _ => {
+            return Err("expected NAME:cat:A,B,C, NAME:open, NAME:int[:household] \
+                        or NAME:dec:SCALE[:household]"
+                .into())
+        }
     };
     Ok(proto::Column {
         name,
         kind: Some(kind),
+        unit: unit as i32,
     })
 }
 
@@ -71,6 +100,7 @@ pub(super) async fn run(command: DatasetCommand) -> anyhow::Result<()> {
                 organisation,
                 schema: Some(proto::Schema {
                     identifier_column: a.identifier,
+                    household_column: a.household.unwrap_or_default(),
                     columns: a.columns,
                 }),
             };
@@ -109,21 +139,38 @@ pub(super) async fn run(command: DatasetCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn unit_text(unit: i32) -> &'static str {
+    match proto::Unit::try_from(unit) {
+        Ok(proto::Unit::Household) => ", per household",
+        _ => "",
+    }
+}
+
 fn describe(d: &proto::Dataset) -> String {
     let schema = d.schema.clone().unwrap_or_default();
     let mut out = format!(
         "{} (organisation {}, version {})\n  {}: identifier (pseudonymised)\n",
         d.name, d.organisation, d.version, schema.identifier_column
     );
+    if !schema.household_column.is_empty() {
+        out.push_str(&format!(
+            "  {}: household (pseudonymised)\n",
+            schema.household_column
+        ));
+    }
     for c in schema.columns {
         let kind = match c.kind {
             Some(column::Kind::Categorical(cat)) if cat.open => "open categorical".to_owned(),
             Some(column::Kind::Categorical(cat)) => {
                 format!("categorical: {}", cat.categories.join(", "))
             }
-            Some(column::Kind::Integer(_)) => "integer".to_owned(),
+            Some(column::Kind::Integer(_)) => format!("integer{}", unit_text(c.unit)),
             Some(column::Kind::Decimal(dec)) => {
-                format!("decimal, {} digits after the point", dec.scale)
+                format!(
+                    "decimal, {} digits after the point{}",
+                    dec.scale,
+                    unit_text(c.unit)
+                )
             }
             None => "unknown".to_owned(),
         };
@@ -148,5 +195,12 @@ mod tests {
             Some(column::Kind::Decimal(proto::Decimal { scale: 2 }))
         ));
         assert!(parse_column_spec("x:float").is_err());
+        let h = parse_column_spec("inkomen:dec:2:household").unwrap();
+        assert_eq!(h.unit, proto::Unit::Household as i32);
+        assert_eq!(
+            parse_column_spec("n:int").unwrap().unit,
+            proto::Unit::Person as i32
+        );
+        assert!(parse_column_spec("n:int:family").is_err());
     }
 }

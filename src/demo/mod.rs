@@ -209,6 +209,7 @@ async fn declare(ingest: &mut IngestClient<Channel>) -> anyhow::Result<()> {
                 organisation: name.split('.').next().unwrap_or_default().into(),
                 schema: Some(proto::Schema {
                     identifier_column: identifier.into(),
+                    household_column: String::new(),
                     columns,
                 }),
             })

@@ -23,7 +23,7 @@ use crate::auth::Caller;
 use crate::columns::{ColumnData, DatasetData};
 use crate::disclosure::{DisclosureError, DisclosurePolicy};
 use crate::ingest::UploadError;
-use crate::link::{IndexFull, PersonIndex};
+use crate::link::{IndexFull, PersonIndex, PseudonymIndex};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::{DatasetDef, SchemaError};
 use crate::store::{AuditEntry, Store, StoreError};
@@ -100,6 +100,7 @@ struct Loaded {
 struct State {
     datasets: BTreeMap<String, Arc<Loaded>>,
     persons: PersonIndex,
+    households: PseudonymIndex,
 }
 
 /// The service core. See the [module docs](self).
@@ -123,6 +124,7 @@ impl Engine {
         let mut state = State {
             datasets: BTreeMap::new(),
             persons: PersonIndex::from_parts(snapshot.pseudonyms, snapshot.record_keys),
+            households: PseudonymIndex::from_pairs(snapshot.households),
         };
         for ds in snapshot.datasets {
             let name = ds.def.name().to_owned();
@@ -132,7 +134,7 @@ impl Engine {
                     def: Arc::new(ds.def),
                     version: ds.version,
                 },
-                data: Arc::new(DatasetData::new(ds.persons, ds.columns)),
+                data: Arc::new(DatasetData::new(ds.persons, ds.households, ds.columns)),
             };
             state.datasets.insert(name, Arc::new(loaded));
         }
@@ -182,7 +184,8 @@ impl Engine {
             .iter()
             .map(|c| ColumnData::empty(&c.kind))
             .collect();
-        let data = DatasetData::new(Vec::new(), empty);
+        let households = info.def.household_column().map(|_| Vec::new());
+        let data = DatasetData::new(Vec::new(), households, empty);
         let loaded = Loaded {
             id,
             info: info.clone(),

@@ -122,7 +122,7 @@ impl Engine {
         let mut store = self.lock_store();
         // Only writers change the state, and they hold the store lock: what
         // is read here stays valid until the swap below.
-        let (loaded, resolution) = {
+        let (loaded, resolution, household_resolution) = {
             let state = self.read();
             let loaded = state
                 .datasets
@@ -132,11 +132,25 @@ impl Engine {
             if loaded.info.version > 0 && mode == UploadMode::Create {
                 return Err(EngineError::HasData(dataset.to_owned()));
             }
-            (loaded, state.persons.resolve(&parsed.pseudonyms)?)
+            let households = match &parsed.households {
+                Some(h) => Some(state.households.resolve(h)?),
+                None => None,
+            };
+            (
+                loaded,
+                state.persons.resolve(&parsed.pseudonyms)?,
+                households,
+            )
         };
-        let mut order: Vec<usize> = (0..resolution.persons.len()).collect();
-        order.sort_unstable_by_key(|&i| resolution.persons[i]);
-        let persons: Vec<u32> = order.iter().map(|&i| resolution.persons[i]).collect();
+        let mut order: Vec<usize> = (0..resolution.numbers.len()).collect();
+        order.sort_unstable_by_key(|&i| resolution.numbers[i]);
+        let persons: Vec<u32> = order.iter().map(|&i| resolution.numbers[i]).collect();
+        let households: Option<Vec<u32>> = household_resolution
+            .as_ref()
+            .map(|r| order.iter().map(|&i| r.numbers[i]).collect());
+        let new_households = household_resolution
+            .as_ref()
+            .map_or(&[][..], |r| &r.new[..]);
         let columns: Vec<_> = parsed.columns.iter().map(|c| c.permute(&order)).collect();
         let record_keys = random_record_keys(resolution.new.len())?;
         let def = &loaded.info.def;
@@ -170,8 +184,10 @@ impl Engine {
                 version,
                 new_persons: &resolution.new,
                 new_record_keys: &record_keys,
+                new_households,
                 key_version: self.pseudonymiser.version(),
                 persons: &persons,
+                households: households.as_deref(),
                 columns: &columns,
                 open_columns: &open_columns,
             },
@@ -179,13 +195,14 @@ impl Engine {
         )?;
         let mut state = self.write();
         state.persons.apply(&resolution.new, &record_keys);
+        state.households.apply(new_households);
         let replaced = Loaded {
             id: loaded.id,
             info: DatasetInfo {
                 def: Arc::clone(def),
                 version,
             },
-            data: Arc::new(DatasetData::new(persons, columns)),
+            data: Arc::new(DatasetData::new(persons, households, columns)),
         };
         state
             .datasets

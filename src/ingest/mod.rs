@@ -52,6 +52,8 @@ impl std::fmt::Display for RowProblem {
 pub struct ParsedUpload {
     /// One pseudonym per row; all distinct.
     pub pseudonyms: Vec<Pseudonym>,
+    /// One household pseudonym per row, if the dataset has households.
+    pub households: Option<Vec<Pseudonym>>,
     /// One column per declared column, aligned with `pseudonyms`.
     pub columns: Vec<ColumnData>,
     /// Data rows read.

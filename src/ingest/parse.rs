@@ -6,7 +6,7 @@ use std::io::Read;
 use super::values::ColumnBuilder;
 use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
 use crate::link::PseudonymMap;
-use crate::pseudonym::{Identifier, Pseudonym, Pseudonymiser};
+use crate::pseudonym::{HouseholdId, Identifier, Pseudonym, Pseudonymiser};
 use crate::schema::DatasetDef;
 
 /// Reads a CSV upload for `def`. See the [module docs](super).
@@ -57,6 +57,7 @@ fn describe_csv_error(kind: &csv::ErrorKind) -> &'static str {
 /// Where each schema column sits in the file.
 struct Layout {
     identifier: usize,
+    household: Option<usize>,
     /// File position of each declared column, in schema order.
     columns: Vec<usize>,
     fields: usize,
@@ -72,6 +73,7 @@ impl Layout {
                 .take(64)
                 .collect::<String>();
             let known = name == def.identifier_column().as_bytes()
+                || def.household_column().is_some_and(|h| h.as_bytes() == name)
                 || def.columns().iter().any(|c| c.name.as_bytes() == name);
             if !known {
                 problems.push(header_problem(Some(shown), "unknown column"));
@@ -87,12 +89,14 @@ impl Layout {
             pos.unwrap_or(usize::MAX)
         };
         let identifier = find(def.identifier_column());
+        let household = def.household_column().map(&mut find);
         let columns = def.columns().iter().map(|c| find(&c.name)).collect();
         if !problems.is_empty() {
             return Err(UploadError::Header(problems));
         }
         Ok(Layout {
             identifier,
+            household,
             columns,
             fields: headers.len(),
         })
@@ -111,6 +115,7 @@ fn header_problem(column: Option<String>, reason: &str) -> RowProblem {
 struct RowSink {
     builders: Vec<ColumnBuilder>,
     pseudonyms: Vec<Pseudonym>,
+    households: Vec<Pseudonym>,
     /// Data row number of each accepted row.
     row_numbers: Vec<u64>,
     seen: PseudonymMap<usize>,
@@ -131,6 +136,7 @@ impl RowSink {
                 .map(|c| ColumnBuilder::new(&c.kind))
                 .collect(),
             pseudonyms: Vec::new(),
+            households: Vec::new(),
             row_numbers: Vec::new(),
             seen: PseudonymMap::default(),
             dropped: Vec::new(),
@@ -175,6 +181,17 @@ impl RowSink {
                 None
             }
         };
+        let household = layout
+            .household
+            .and_then(|pos| match HouseholdId::parse(&record[pos]) {
+                Ok(h) => Some(pseudonymiser.pseudonymise_household(&h)),
+                Err(e) => {
+                    let column = def.household_column().unwrap_or_default();
+                    self.problem(row, Some(column), e.to_string());
+                    ok = false;
+                    None
+                }
+            });
         self.parsed.clear();
         for (i, &pos) in layout.columns.iter().enumerate() {
             match self.builders[i].check(&record[pos]) {
@@ -195,6 +212,7 @@ impl RowSink {
         }
         self.seen.insert(pseudonym, self.pseudonyms.len());
         self.pseudonyms.push(pseudonym);
+        self.households.extend(household);
         self.row_numbers.push(row);
         self.dropped.push(false);
         for (i, &pos) in layout.columns.iter().enumerate() {
@@ -236,9 +254,13 @@ impl RowSink {
             return Err(UploadError::NoRows);
         }
         let pseudonyms = keep.iter().map(|&i| self.pseudonyms[i]).collect();
+        // Every accepted row has a household exactly when the dataset has them.
+        let households = (self.households.len() == self.pseudonyms.len())
+            .then(|| keep.iter().map(|&i| self.households[i]).collect());
         let columns = self.builders.into_iter().map(|b| b.finish(&keep)).collect();
         Ok(ParsedUpload {
             pseudonyms,
+            households,
             columns,
             rows_read,
             rows_rejected: self.rejected,

@@ -3,7 +3,7 @@
 use crate::disclosure::{CellStatus, DisclosurePolicy, Figure};
 use crate::engine::{DatasetInfo, EngineError, FilterSpec, TableSpec};
 use crate::proto::{self, column};
-use crate::schema::{ColumnDef, ColumnKind, DatasetDef, SchemaError};
+use crate::schema::{ColumnDef, ColumnKind, DatasetDef, SchemaError, Unit};
 
 /// Validates a dataset declaration.
 pub(crate) fn dataset_def_from_proto(
@@ -37,9 +37,24 @@ pub(crate) fn dataset_def_from_proto(
                 continue;
             }
         };
-        columns.push(ColumnDef { name: c.name, kind });
+        let unit = match proto::Unit::try_from(c.unit) {
+            Ok(proto::Unit::Household) => Unit::Household,
+            _ => Unit::Person,
+        };
+        columns.push(ColumnDef {
+            name: c.name,
+            kind,
+            unit,
+        });
     }
-    let def = DatasetDef::new(&r.name, &r.organisation, &schema.identifier_column, columns);
+    let household = Some(schema.household_column.as_str()).filter(|h| !h.is_empty());
+    let def = DatasetDef::new(
+        &r.name,
+        &r.organisation,
+        &schema.identifier_column,
+        household,
+        columns,
+    );
     match def {
         Ok(def) if problems.is_empty() => Ok(def),
         Ok(_) => Err(EngineError::InvalidDefinition(problems)),
@@ -74,6 +89,10 @@ pub(crate) fn dataset_to_proto(info: &DatasetInfo) -> proto::Dataset {
                     column::Kind::Decimal(proto::Decimal { scale: *scale })
                 }
             }),
+            unit: match c.unit {
+                Unit::Person => proto::Unit::Person,
+                Unit::Household => proto::Unit::Household,
+            } as i32,
         })
         .collect();
     proto::Dataset {
@@ -81,6 +100,7 @@ pub(crate) fn dataset_to_proto(info: &DatasetInfo) -> proto::Dataset {
         organisation: def.organisation().to_owned(),
         schema: Some(proto::Schema {
             identifier_column: def.identifier_column().to_owned(),
+            household_column: def.household_column().unwrap_or_default().to_owned(),
             columns,
         }),
         version: info.version,

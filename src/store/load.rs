@@ -1,7 +1,7 @@
 //! Reading the whole store into memory at start-up.
 
 use super::codec::{decode_i64s, decode_u32s};
-use super::{Store, StoreError, PERSON_COLUMN};
+use super::{Store, StoreError, HOUSEHOLD_COLUMN, PERSON_COLUMN};
 use crate::columns::ColumnData;
 use crate::link::PersonNo;
 use crate::pseudonym::Pseudonym;
@@ -16,6 +16,8 @@ pub struct Snapshot {
     pub pseudonyms: Vec<(Pseudonym, PersonNo)>,
     /// Record keys in person order.
     pub record_keys: Vec<u32>,
+    /// Every stored household pseudonym with its number.
+    pub households: Vec<(Pseudonym, u32)>,
 }
 
 /// One dataset as stored.
@@ -29,6 +31,8 @@ pub struct StoredDataset {
     pub version: u64,
     /// The person of each row, ascending.
     pub persons: Vec<PersonNo>,
+    /// The household of each row, if the dataset has households.
+    pub households: Option<Vec<u32>>,
     /// Column values aligned with `persons`.
     pub columns: Vec<ColumnData>,
 }
@@ -37,6 +41,7 @@ impl Store {
     /// Loads the whole store.
     pub fn load(&self) -> Result<Snapshot, StoreError> {
         let (pseudonyms, record_keys) = self.load_persons()?;
+        let households = self.load_households()?;
         let mut datasets = Vec::new();
         let mut stmt = self
             .conn
@@ -52,8 +57,13 @@ impl Store {
             let (id, definition, version) = row?;
             let def: DatasetDef = serde_json::from_str(&definition)
                 .map_err(|e| StoreError::Corrupt(format!("dataset {id} definition: {e}")))?;
-            let (persons, columns) = self.load_columns(id, &def)?;
-            if columns.iter().any(|c| c.len() != persons.len()) {
+            let (persons, households, columns) = self.load_columns(id, &def)?;
+            let households = def.household_column().map(|_| households);
+            if columns.iter().any(|c| c.len() != persons.len())
+                || households
+                    .as_ref()
+                    .is_some_and(|h| h.len() != persons.len())
+            {
                 return Err(StoreError::Corrupt(format!(
                     "dataset {id} columns differ in length"
                 )));
@@ -63,6 +73,7 @@ impl Store {
                 def,
                 version: u64::try_from(version).unwrap_or(0),
                 persons,
+                households,
                 columns,
             });
         }
@@ -70,6 +81,7 @@ impl Store {
             datasets,
             pseudonyms,
             record_keys,
+            households,
         })
     }
 
@@ -111,11 +123,37 @@ impl Store {
         Ok((pseudonyms, record_keys))
     }
 
+    fn load_households(&self) -> Result<Vec<(Pseudonym, u32)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT first_household, pseudonyms FROM household_chunks ORDER BY first_household",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let first: i64 = row.get(0)?;
+            if first != out.len() as i64 {
+                return Err(StoreError::Corrupt(
+                    "household chunks are not contiguous".into(),
+                ));
+            }
+            let blob = row.get_ref(1)?.as_blob().map_err(corrupt)?;
+            for p in blob.chunks_exact(32) {
+                let n = u32::try_from(out.len()).map_err(corrupt)?;
+                out.push((
+                    Pseudonym::from_bytes(p.try_into().expect("chunks of 32")),
+                    n,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::type_complexity)]
     fn load_columns(
         &self,
         id: i64,
         def: &DatasetDef,
-    ) -> Result<(Vec<PersonNo>, Vec<ColumnData>), StoreError> {
+    ) -> Result<(Vec<PersonNo>, Vec<u32>, Vec<ColumnData>), StoreError> {
         let mut columns = Vec::with_capacity(def.columns().len());
         for (i, c) in def.columns().iter().enumerate() {
             let mut column = ColumnData::empty(&c.kind);
@@ -127,6 +165,7 @@ impl Store {
             columns.push(column);
         }
         let mut persons = Vec::new();
+        let mut households = Vec::new();
         let mut stmt = self.conn.prepare(
             "SELECT column_index, data FROM column_chunks WHERE dataset = ?1 ORDER BY column_index, chunk",
         )?;
@@ -137,6 +176,7 @@ impl Store {
             let column = usize::try_from(index).ok().and_then(|i| columns.get_mut(i));
             match column {
                 _ if index == PERSON_COLUMN => decode_u32s(data, &mut persons)?,
+                _ if index == HOUSEHOLD_COLUMN => decode_u32s(data, &mut households)?,
                 Some(ColumnData::Codes { codes, .. }) => decode_u32s(data, codes)?,
                 Some(ColumnData::Numbers(values)) => decode_i64s(data, values)?,
                 None => {
@@ -146,7 +186,7 @@ impl Store {
                 }
             }
         }
-        Ok((persons, columns))
+        Ok((persons, households, columns))
     }
 
     fn load_categories(&self, id: i64, column: usize) -> Result<Vec<String>, StoreError> {

@@ -99,6 +99,8 @@ pub const COLUMN_CHUNK: usize = 1 << 20;
 pub const PERSON_CHUNK: usize = 1 << 18;
 /// `column_index` of the chunks holding a dataset's person numbers.
 const PERSON_COLUMN: i64 = -1;
+/// `column_index` of the chunks holding a dataset's household numbers.
+const HOUSEHOLD_COLUMN: i64 = -2;
 
 const SCHEMA: &str = "
 -- Persons first..first+count-1: their pseudonyms (32 bytes each) under
@@ -125,9 +127,16 @@ CREATE TABLE categories (
     value        TEXT NOT NULL,
     PRIMARY KEY (dataset, column_index, code)
 ) WITHOUT ROWID;
+-- Households first..first+count-1: their pseudonyms under key_version.
+CREATE TABLE household_chunks (
+    first_household INTEGER PRIMARY KEY,
+    count           INTEGER NOT NULL,
+    key_version     INTEGER NOT NULL,
+    pseudonyms      BLOB NOT NULL
+);
 -- A dataset's current rows, one chunk of one column at a time: person
--- numbers (column_index -1, u32 LE, ascending), categorical codes (u32 LE)
--- and numbers (i64 LE).
+-- numbers (column_index -1, u32 LE, ascending), household numbers
+-- (column_index -2, u32 LE), categorical codes (u32 LE) and numbers (i64 LE).
 CREATE TABLE column_chunks (
     dataset      INTEGER NOT NULL REFERENCES datasets(id),
     column_index INTEGER NOT NULL,

@@ -6,7 +6,7 @@
 use rusqlite::{params, Transaction};
 
 use super::codec::{encode_i64s, encode_u32s};
-use super::{Store, StoreError, COLUMN_CHUNK, PERSON_CHUNK, PERSON_COLUMN};
+use super::{Store, StoreError, COLUMN_CHUNK, HOUSEHOLD_COLUMN, PERSON_CHUNK, PERSON_COLUMN};
 use crate::columns::ColumnData;
 use crate::keys::KeyVersion;
 use crate::link::PersonNo;
@@ -37,10 +37,14 @@ pub struct UploadWrite<'a> {
     pub new_persons: &'a [(Pseudonym, PersonNo)],
     /// Record keys of the new persons, aligned with `new_persons`.
     pub new_record_keys: &'a [u32],
+    /// Households new to ddc, numbered consecutively after the existing ones.
+    pub new_households: &'a [(Pseudonym, u32)],
     /// Key version of the pseudonyms.
     pub key_version: KeyVersion,
     /// The person of each row, ascending.
     pub persons: &'a [PersonNo],
+    /// The household of each row, if the dataset has households.
+    pub households: Option<&'a [u32]>,
     /// Column values aligned with `persons`.
     pub columns: &'a [ColumnData],
     /// Which columns are open categoricals (their categories are stored).
@@ -82,13 +86,12 @@ impl Store {
         let mut chunk = tx.prepare(
             "INSERT INTO column_chunks (dataset, column_index, chunk, data) VALUES (?1, ?2, ?3, ?4)",
         )?;
-        for (n, part) in w.persons.chunks(COLUMN_CHUNK).enumerate() {
-            chunk.execute(params![
-                w.dataset_id,
-                PERSON_COLUMN,
-                n as i64,
-                encode_u32s(part)
-            ])?;
+        let mut numbers = vec![(PERSON_COLUMN, w.persons)];
+        numbers.extend(w.households.map(|h| (HOUSEHOLD_COLUMN, h)));
+        for (column, values) in numbers {
+            for (n, part) in values.chunks(COLUMN_CHUNK).enumerate() {
+                chunk.execute(params![w.dataset_id, column, n as i64, encode_u32s(part)])?;
+            }
         }
         for (i, column) in w.columns.iter().enumerate() {
             let encoded: Vec<Vec<u8>> = match column {

@@ -83,6 +83,18 @@ impl TestServer {
         identifier: &str,
         columns: &[&str],
     ) -> Result<proto::Dataset, tonic::Status> {
+        self.try_create_with_households(name, identifier, "", columns)
+            .await
+    }
+
+    /// Declares a dataset with a household identifier column (`""` for none).
+    pub async fn try_create_with_households(
+        &mut self,
+        name: &str,
+        identifier: &str,
+        household: &str,
+        columns: &[&str],
+    ) -> Result<proto::Dataset, tonic::Status> {
         let columns = columns
             .iter()
             .map(|c| ddc::cli::parse_column_spec(c).unwrap())
@@ -92,6 +104,7 @@ impl TestServer {
             organisation: name.split('.').next().unwrap().into(),
             schema: Some(proto::Schema {
                 identifier_column: identifier.into(),
+                household_column: household.into(),
                 columns,
             }),
         };
