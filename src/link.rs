@@ -130,7 +130,8 @@ impl PseudonymIndex {
 #[derive(Debug, Default)]
 pub struct PersonIndex {
     numbers: PseudonymIndex,
-    record_keys: Vec<u32>,
+    /// Shared with running tabulations; copied on write by an upload.
+    record_keys: std::sync::Arc<Vec<u32>>,
 }
 
 impl PersonIndex {
@@ -139,7 +140,7 @@ impl PersonIndex {
     pub fn from_parts(pairs: Vec<(Pseudonym, PersonNo)>, record_keys: Vec<u32>) -> Self {
         PersonIndex {
             numbers: PseudonymIndex::from_pairs(pairs),
-            record_keys,
+            record_keys: std::sync::Arc::new(record_keys),
         }
     }
 
@@ -149,8 +150,8 @@ impl PersonIndex {
     }
 
     /// Each person's record key, by person number.
-    pub fn record_keys(&self) -> &[u32] {
-        &self.record_keys
+    pub fn record_keys(&self) -> std::sync::Arc<Vec<u32>> {
+        std::sync::Arc::clone(&self.record_keys)
     }
 
     /// Resolves pseudonyms (all distinct) to person numbers.
@@ -162,7 +163,7 @@ impl PersonIndex {
     pub fn apply(&mut self, new: &[(Pseudonym, PersonNo)], record_keys: &[u32]) {
         debug_assert_eq!(new.len(), record_keys.len());
         self.numbers.apply(new);
-        self.record_keys.extend_from_slice(record_keys);
+        std::sync::Arc::make_mut(&mut self.record_keys).extend_from_slice(record_keys);
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::proto::{CellStatus, Figure, LinkageReport, Table};
+use crate::proto::{CellStatus, Figure, LinkageReport, MeasureKind, Table};
 
 /// How `ddc table` prints a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -27,20 +27,77 @@ pub fn render_table(t: &Table, format: TableFormat) -> anyhow::Result<String> {
     })
 }
 
+/// Each withheld status: its name in CSV/JSON, its mark in text, and what
+/// it means in plain words.
+const STATUSES: [(CellStatus, &str, &str, &str); 7] = [
+    (CellStatus::Released, "released", "", "released"),
+    (
+        CellStatus::WithheldThreshold,
+        "withheld_threshold",
+        "x",
+        "too few persons or households",
+    ),
+    (
+        CellStatus::WithheldGroup,
+        "withheld_group",
+        "g",
+        "an empty cell, or one holding its whole row or column",
+    ),
+    (
+        CellStatus::WithheldDominance,
+        "withheld_dominance",
+        "d",
+        "dominated by its largest contributors",
+    ),
+    (
+        CellStatus::WithheldPPercent,
+        "withheld_p_percent",
+        "p",
+        "its largest contributor could estimate itself too closely",
+    ),
+    (
+        CellStatus::WithheldValueCounts,
+        "withheld_value_counts",
+        "v",
+        "a value held by too few units (a count in disguise)",
+    ),
+    (
+        CellStatus::WithheldSecondary,
+        "withheld_secondary",
+        "s",
+        "withheld so that the cells above cannot be recomputed",
+    ),
+];
+
+fn status_entry(
+    status: i32,
+) -> Option<&'static (CellStatus, &'static str, &'static str, &'static str)> {
+    let status = CellStatus::try_from(status).ok()?;
+    STATUSES.iter().find(|e| e.0 == status)
+}
+
 fn mark(status: i32) -> &'static str {
-    match CellStatus::try_from(status) {
-        Ok(CellStatus::Released) => "released",
-        Ok(CellStatus::WithheldThreshold) => "withheld_threshold",
-        Ok(CellStatus::WithheldSecondary) => "withheld_secondary",
-        _ => "unknown",
-    }
+    status_entry(status).map_or("unknown", |e| e.1)
 }
 
 fn short_mark(status: i32) -> &'static str {
-    match CellStatus::try_from(status) {
-        Ok(CellStatus::WithheldThreshold) => "x",
-        Ok(CellStatus::WithheldSecondary) => "s",
-        _ => "?",
+    status_entry(status).map_or("?", |e| e.2)
+}
+
+/// A released cell's figure as text.
+fn shown(c: &crate::proto::Cell) -> Option<String> {
+    match (c.count, c.value) {
+        (Some(n), _) => Some(n.to_string()),
+        (None, Some(v)) => Some(format!("{v:.2}")),
+        (None, None) => None,
+    }
+}
+
+fn measure_name(t: &Table) -> String {
+    match MeasureKind::try_from(t.measure) {
+        Ok(MeasureKind::Sum) => format!("Sum of {}", t.variable),
+        Ok(MeasureKind::Mean) => format!("Mean of {}", t.variable),
+        _ => "Persons".to_owned(),
     }
 }
 
@@ -56,10 +113,8 @@ fn text(t: &Table) -> String {
         .cells
         .iter()
         .map(|c| {
-            let shown = c
-                .count
-                .map_or_else(|| short_mark(c.status).to_owned(), |n| n.to_string());
-            (c.coordinates.as_slice(), shown)
+            let text = shown(c).unwrap_or_else(|| short_mark(c.status).to_owned());
+            (c.coordinates.as_slice(), text)
         })
         .collect();
     let axis = |d: usize| -> Vec<i32> {
@@ -67,7 +122,7 @@ fn text(t: &Table) -> String {
         (0..n).chain([-1]).collect()
     };
     let name = |d: usize, c: i32| label(t, d, c).unwrap_or("Total").to_owned();
-    let mut out = format!("Persons in {}\n\n", t.datasets.join(" ⋈ "));
+    let mut out = format!("{} in {}\n\n", measure_name(t), t.datasets.join(" ⋈ "));
     match t.dimensions.len() {
         1 => {
             let rows = axis(0)
@@ -146,34 +201,52 @@ fn grid(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
 }
 
 fn legend(t: &Table, out: &mut String) {
-    let threshold = t.policy.as_ref().map_or(0, |p| p.threshold);
-    let _ = writeln!(
-        out,
-        "\n  x  withheld: fewer than {threshold} persons (zero included)"
-    );
-    let _ = writeln!(
-        out,
-        "  s  withheld: a total that covers an x cell, so that it cannot be recomputed"
-    );
+    out.push('\n');
+    for (status, _, short, meaning) in &STATUSES[1..] {
+        if t.cells.iter().any(|c| c.status == *status as i32) {
+            let _ = writeln!(out, "  {short}  withheld: {meaning}");
+        }
+    }
+    if let Some(p) = &t.policy {
+        let perturbation = match &p.perturbation {
+            Some(q) => format!(
+                "values perturbed by the cell-key method (counts ±{} at most)",
+                q.max_noise
+            ),
+            None => "values exact".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  policy: threshold {}, ({}, {}%)-dominance, p% {}, {perturbation}; totals need not add up",
+            p.threshold, p.dominance_n, p.dominance_k, p.p_percent
+        );
+    }
     if let Some(s) = &t.summary {
         let _ = writeln!(
             out,
-            "  {} cells: {} released, {} withheld by the threshold, {} withheld as covering totals",
-            s.cells, s.released, s.withheld_threshold, s.withheld_secondary
+            "  {} cells: {} released; withheld: {} threshold, {} group, {} dominance, {} p%, {} value counts, {} secondary",
+            s.cells, s.released, s.withheld_threshold, s.withheld_group, s.withheld_dominance,
+            s.withheld_p_percent, s.withheld_value_counts, s.withheld_secondary
         );
     }
+    let _ = writeln!(out, "  release {}", t.release);
 }
 
 fn csv(t: &Table) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = t.dimensions.iter().map(|d| d.variable.as_str()).collect();
-    header.extend(["count", "status"]);
+    let figure = match MeasureKind::try_from(t.measure) {
+        Ok(MeasureKind::Sum) => "sum",
+        Ok(MeasureKind::Mean) => "mean",
+        _ => "count",
+    };
+    header.extend([figure, "status"]);
     w.write_record(&header)?;
     for c in &t.cells {
         let mut record: Vec<String> = (0..t.dimensions.len())
             .map(|d| label(t, d, c.coordinates[d]).unwrap_or("").to_owned())
             .collect();
-        record.push(c.count.map(|n| n.to_string()).unwrap_or_default());
+        record.push(shown(c).unwrap_or_default());
         record.push(mark(c.status).to_owned());
         w.write_record(&record)?;
     }
@@ -191,14 +264,25 @@ fn json(t: &Table) -> anyhow::Result<String> {
                 .enumerate()
                 .map(|(d, dim)| (dim.variable.clone(), label(t, d, c.coordinates[d]).into()))
                 .collect();
-            serde_json::json!({ "coordinates": coordinates, "count": c.count, "status": mark(c.status) })
+            serde_json::json!({
+                "coordinates": coordinates,
+                "count": c.count,
+                "value": c.value,
+                "status": mark(c.status),
+            })
         })
         .collect();
     let policy = t
         .policy
         .as_ref()
         .map(|p| serde_json::json!({ "threshold": p.threshold, "rounding_base": p.rounding_base }));
-    let out = serde_json::json!({ "datasets": t.datasets, "policy": policy, "cells": cells });
+    let out = serde_json::json!({
+        "release": t.release,
+        "measure": measure_name(t),
+        "datasets": t.datasets,
+        "policy": policy,
+        "cells": cells,
+    });
     Ok(serde_json::to_string_pretty(&out)? + "\n")
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::disclosure::DisclosurePolicy;
+use crate::disclosure::{DisclosurePolicy, Perturbation};
 use crate::server::{run as run_server, ServerConfig};
 
 /// Flags of `ddc serve`.
@@ -27,11 +27,24 @@ pub(super) struct ServeArgs {
     /// Linkage figures are rounded to a multiple of this.
     #[arg(long, default_value_t = DisclosurePolicy::default().rounding_base)]
     rounding_base: u64,
+    /// n of the (n,k)-dominance rule.
+    #[arg(long, default_value_t = DisclosurePolicy::default().dominance_n)]
+    dominance_n: usize,
+    /// k of the (n,k)-dominance rule, in percent.
+    #[arg(long, default_value_t = DisclosurePolicy::default().dominance_k)]
+    dominance_k: f64,
+    /// p of the p% rule, in percent.
+    #[arg(long, default_value_t = DisclosurePolicy::default().p_percent)]
+    p_percent: f64,
+    /// Round released table counts to a multiple of this (1: off).
+    #[arg(long, default_value_t = DisclosurePolicy::default().table_rounding)]
+    table_rounding: u64,
+    /// Release exact values instead of cell-key perturbed ones (not advised).
+    #[arg(long)]
+    no_perturbation: bool,
 }
 
 pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(a.threshold >= 1, "--threshold must be at least 1");
-    anyhow::ensure!(a.rounding_base >= 1, "--rounding-base must be at least 1");
     let key_dir = a.key_dir.unwrap_or_else(|| {
         let mut p = a.data_dir.clone().into_os_string();
         p.push(".keys");
@@ -46,6 +59,12 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
         policy: DisclosurePolicy {
             threshold: a.threshold,
             rounding_base: a.rounding_base,
+            dominance_n: a.dominance_n,
+            dominance_k: a.dominance_k,
+            p_percent: a.p_percent,
+            perturbation: (!a.no_perturbation).then(Perturbation::default),
+            table_rounding: a.table_rounding,
+            ..DisclosurePolicy::default()
         },
     };
     run_server(listener, config, shutdown_signal()).await?;

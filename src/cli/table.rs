@@ -2,7 +2,7 @@
 
 use super::render::{render_table, TableFormat};
 use super::{connect, status_error, ServerArg};
-use crate::proto::{Filter, TableRequest};
+use crate::proto::{Filter, MeasureKind, TableRequest};
 
 /// Flags of `ddc table`.
 #[derive(Debug, clap::Args)]
@@ -16,6 +16,15 @@ pub(super) struct TableArgs {
     /// A further dataset the persons must appear in.
     #[arg(long = "link")]
     datasets: Vec<String>,
+    /// Sum this numeric `dataset.column` instead of counting persons.
+    #[arg(long, conflicts_with = "mean")]
+    sum: Option<String>,
+    /// Average this numeric `dataset.column` instead of counting persons.
+    #[arg(long)]
+    mean: Option<String>,
+    /// The project the release is recorded under.
+    #[arg(long, env = "DDC_PROJECT", default_value = "default")]
+    project: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Text)]
     format: TableFormat,
@@ -41,10 +50,18 @@ pub(crate) fn parse_filter(s: &str) -> Result<Filter, String> {
 
 pub(super) async fn run(a: TableArgs) -> anyhow::Result<()> {
     let mut clients = connect(&a.server).await?;
+    let (measure, variable) = match (a.sum, a.mean) {
+        (Some(v), None) => (MeasureKind::Sum, v),
+        (None, Some(v)) => (MeasureKind::Mean, v),
+        _ => (MeasureKind::Count, String::new()),
+    };
     let request = TableRequest {
         group_by: a.by,
         filters: a.filters,
         datasets: a.datasets,
+        project: a.project,
+        measure: measure as i32,
+        variable,
     };
     let table = clients
         .release

@@ -19,7 +19,8 @@ use crate::cli::{describe_receipt, render_linkage, render_table, TableFormat};
 use crate::client::{self, Clients};
 use crate::disclosure::DisclosurePolicy;
 use crate::proto::{
-    self, ingest_client::IngestClient, CellStatus, Filter, LinkageRequest, TableRequest,
+    self, ingest_client::IngestClient, CellStatus, Filter, LinkageRequest, MeasureKind,
+    TableRequest,
 };
 use crate::server::{self, ServerConfig};
 
@@ -136,21 +137,7 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     );
     let request = TableRequest {
         group_by: vec![format!("{DUO}.niveau"), format!("{CBS}.decile")],
-        filters: vec![
-            Filter {
-                variable: format!("{DUO}.sector"),
-                values: vec!["vo".into()],
-                negate: false,
-            },
-            Filter {
-                variable: format!("{DUO}.niveau"),
-                values: ["vmbo_bk", "vmbo_gt", "havo", "vwo"]
-                    .map(String::from)
-                    .to_vec(),
-                negate: false,
-            },
-        ],
-        datasets: vec![],
+        ..request_for_levels()
     };
     let table = c.release.tabulate(request.clone()).await?.into_inner();
     print!("{}", indent(&render_table(&table, TableFormat::Text)?));
@@ -165,6 +152,16 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
         negate: false,
     });
     let table = c.release.tabulate(zeeland).await?.into_inner();
+    print!("{}", indent(&render_table(&table, TableFormat::Text)?));
+
+    println!("\n8. Mean household income by level and province: a magnitude table, households as units\n");
+    let income = TableRequest {
+        group_by: vec![format!("{DUO}.niveau"), format!("{CBS}.provincie")],
+        measure: MeasureKind::Mean as i32,
+        variable: format!("{CBS}.huishoudinkomen"),
+        ..request_for_levels()
+    };
+    let table = c.release.tabulate(income).await?.into_inner();
     print!("{}", indent(&render_table(&table, TableFormat::Text)?));
     println!(
         "\nDone in {:.1?}. The temporary directories are removed.",
@@ -199,6 +196,7 @@ async fn declare(ingest: &mut IngestClient<Channel>) -> anyhow::Result<()> {
         ),
     ];
     for (name, identifier, columns) in datasets {
+        let household = if name == CBS { "huishouden" } else { "" };
         let columns = columns
             .into_iter()
             .collect::<Result<Vec<_>, String>>()
@@ -209,7 +207,7 @@ async fn declare(ingest: &mut IngestClient<Channel>) -> anyhow::Result<()> {
                 organisation: name.split('.').next().unwrap_or_default().into(),
                 schema: Some(proto::Schema {
                     identifier_column: identifier.into(),
-                    household_column: String::new(),
+                    household_column: household.into(),
                     columns,
                 }),
             })
@@ -230,6 +228,26 @@ async fn upload(
         replace: false,
     };
     client::upload(ingest, header, Cursor::new(csv.as_bytes().to_vec()), |_| {}).await
+}
+
+/// Secondary-school pupils in the four levels, under the demo's project.
+fn request_for_levels() -> TableRequest {
+    let filter = |variable: String, values: &[&str]| Filter {
+        variable,
+        values: values.iter().map(|v| v.to_string()).collect(),
+        negate: false,
+    };
+    TableRequest {
+        filters: vec![
+            filter(format!("{DUO}.sector"), &["vo"]),
+            filter(
+                format!("{DUO}.niveau"),
+                &["vmbo_bk", "vmbo_gt", "havo", "vwo"],
+            ),
+        ],
+        project: "equal-opportunity".into(),
+        ..Default::default()
+    }
 }
 
 /// havo+vwo over all levels per decile, where every cell needed is released.

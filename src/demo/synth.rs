@@ -40,7 +40,8 @@ pub const INVALID_DUO_ROWS: usize = 3;
 pub struct SyntheticData {
     /// DUO: `pgn,sector,niveau,geslacht`, one row per pupil or student.
     pub duo_csv: String,
-    /// CBS: `bsn,decile,provincie,huishoudinkomen`, one row per person.
+    /// CBS: `bsn,huishouden,decile,provincie,huishoudinkomen`, one row per
+    /// person; the household's income and decile are shared by its members.
     pub cbs_csv: String,
     /// Persons in the DUO file with a valid identifier.
     pub duo_persons: usize,
@@ -56,8 +57,9 @@ pub fn generate(pupils: usize, seed: u64) -> SyntheticData {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut used = HashSet::new();
     let mut duo = String::from("pgn,sector,niveau,geslacht\n");
-    let mut cbs = String::from("bsn,decile,provincie,huishoudinkomen\n");
+    let mut cbs = String::from("bsn,huishouden,decile,provincie,huishoudinkomen\n");
     let mut cbs_persons = 0;
+    let mut households = Households::default();
     for _ in 0..pupils {
         let has_bsn = rng.random_bool(0.96);
         let id = if has_bsn {
@@ -65,19 +67,19 @@ pub fn generate(pupils: usize, seed: u64) -> SyntheticData {
         } else {
             unique(&mut used, &mut rng, random_onderwijsnummer)
         };
-        let decile = rng.random_range(1..=10u32);
-        let (sector, niveau) = education(&mut rng, decile);
+        // About a third of pupils share a household with the previous one.
+        let household = households.next(&mut rng, 0.35);
+        let (sector, niveau) = education(&mut rng, household.decile);
         let geslacht = if rng.random_bool(0.5) { "m" } else { "v" };
         let _ = writeln!(duo, "{id},{sector},{niveau},{geslacht}");
         if has_bsn && rng.random_bool(0.99) {
-            push_cbs(&mut cbs, &mut rng, &id, decile);
+            household.push(&mut cbs, &id);
             cbs_persons += 1;
         }
     }
     for _ in 0..pupils * 2 {
         let id = unique(&mut used, &mut rng, random_bsn);
-        let decile = rng.random_range(1..=10u32);
-        push_cbs(&mut cbs, &mut rng, &id, decile);
+        households.next(&mut rng, 0.5).push(&mut cbs, &id);
         cbs_persons += 1;
     }
     insert_invalid_rows(&mut duo, &mut rng);
@@ -89,10 +91,53 @@ pub fn generate(pupils: usize, seed: u64) -> SyntheticData {
     }
 }
 
-fn push_cbs(cbs: &mut String, rng: &mut StdRng, id: &str, decile: u32) {
-    let provincie = PROVINCIES[rng.random_range(0..PROVINCIES.len())];
-    let income = 12_000 * decile + rng.random_range(0..12_000);
-    let _ = writeln!(cbs, "{id},{decile},{provincie},{income}");
+/// A synthetic household: its number, income decile, province and income.
+#[derive(Clone, Copy, Default)]
+struct Household {
+    number: u64,
+    decile: u32,
+    provincie: usize,
+    income: u32,
+}
+
+impl Household {
+    fn push(&self, cbs: &mut String, id: &str) {
+        let Household {
+            number,
+            decile,
+            provincie,
+            income,
+        } = *self;
+        let provincie = PROVINCIES[provincie];
+        let _ = writeln!(cbs, "{id},h{number},{decile},{provincie},{income}");
+    }
+}
+
+/// Hands out households; the next person joins the current one with some chance.
+#[derive(Default)]
+struct Households {
+    current: Option<Household>,
+    made: u64,
+}
+
+impl Households {
+    fn next(&mut self, rng: &mut StdRng, join: f64) -> Household {
+        match self.current {
+            Some(h) if rng.random_bool(join) => h,
+            _ => {
+                self.made += 1;
+                let decile = rng.random_range(1..=10u32);
+                let h = Household {
+                    number: self.made,
+                    decile,
+                    provincie: rng.random_range(0..PROVINCIES.len()),
+                    income: 12_000 * decile + rng.random_range(0..12_000),
+                };
+                self.current = Some(h);
+                h
+            }
+        }
+    }
 }
 
 /// Sector and level; the chance of havo/vwo rises with parental income.

@@ -7,6 +7,7 @@
 //! what tables see is always durable.
 
 mod release;
+mod request;
 mod upload;
 
 use std::collections::BTreeMap;
@@ -14,14 +15,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use release::{
-    FilterSpec, LinkageFigures, ProtectedTable, TableCell, TableSpec, MAX_TABLE_CELLS,
-};
+pub use release::{LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT};
+pub use request::{FilterSpec, MeasureSpec, TableSpec, MAX_TABLE_CELLS};
 pub use upload::{UploadMode, UploadOutcome};
 
 use crate::auth::Caller;
 use crate::columns::{ColumnData, DatasetData};
-use crate::disclosure::{DisclosureError, DisclosurePolicy};
+use crate::disclosure::ckm::{PTable, PTableError, PTableParams};
+use crate::disclosure::{DisclosureError, DisclosurePolicy, PolicyError};
 use crate::ingest::UploadError;
 use crate::link::{IndexFull, PersonIndex, PseudonymIndex};
 use crate::pseudonym::Pseudonymiser;
@@ -78,6 +79,12 @@ pub enum EngineError {
     /// The system random generator failed.
     #[error("the system random generator failed")]
     Random,
+    /// The disclosure policy is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The perturbation table cannot be built from the policy.
+    #[error("perturbation table: {0}")]
+    PTable(#[from] PTableError),
 }
 
 /// A dataset as the service shows it.
@@ -110,6 +117,7 @@ pub struct Engine {
     state: RwLock<State>,
     pseudonymiser: Pseudonymiser,
     policy: DisclosurePolicy,
+    ptable: Option<PTable>,
 }
 
 impl Engine {
@@ -119,6 +127,15 @@ impl Engine {
         pseudonymiser: Pseudonymiser,
         policy: DisclosurePolicy,
     ) -> Result<Self, EngineError> {
+        policy.validate()?;
+        let ptable = match policy.perturbation {
+            Some(p) => Some(PTable::new(PTableParams {
+                max_noise: p.max_noise,
+                variance: p.variance,
+                js: p.js,
+            })?),
+            None => None,
+        };
         let store = Store::open(data_dir)?;
         let snapshot = store.load()?;
         let mut state = State {
@@ -143,7 +160,13 @@ impl Engine {
             state: RwLock::new(state),
             pseudonymiser,
             policy,
+            ptable,
         })
+    }
+
+    /// Every person's record key, by person number.
+    fn record_keys(&self) -> Arc<Vec<u32>> {
+        self.read().persons.record_keys()
     }
 
     /// The disclosure policy applied to every release.

@@ -1,63 +1,49 @@
-//! Releasing aggregates: resolve a table request against the catalogue,
-//! count, apply disclosure control, audit, and hand back only protected
-//! figures.
+//! Releasing aggregates: tabulate a resolved request, apply disclosure
+//! control, record the release and its audit entry, and hand back only
+//! protected figures.
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
-use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-use super::{audit, Engine, EngineError, Loaded};
+use super::request::{MeasureSpec, TableSpec};
+use super::{audit, Engine, EngineError};
 use crate::auth::Caller;
-use crate::columns::ColumnData;
-use crate::disclosure::{protect_counts, protect_figure, CellStatus, DisclosurePolicy, Figure};
-use crate::tabulate::{count_persons, CodeFilter, CountQuery, Dimension, Variable};
+use crate::disclosure::{
+    protect_figure, protect_table, CellStatus, DisclosurePolicy, Figure, TableContext, TableKind,
+};
+use crate::store::ReleaseRecord;
+use crate::tabulate::{tabulate, Query};
 
-/// Most cells (margins included) a table may have.
-pub const MAX_TABLE_CELLS: usize = 200_000;
-/// Most grouping variables.
-const MAX_DIMENSIONS: usize = 3;
-
-/// A table request as the analyst worded it.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct TableSpec {
-    /// `dataset.column` variables, 1 to 3.
-    pub group_by: Vec<String>,
-    /// Filters, all of which must hold.
-    pub filters: Vec<FilterSpec>,
-    /// Further datasets the persons must appear in.
-    pub datasets: Vec<String>,
-}
-
-/// `variable` in (or, negated, not in) `values`.
-#[derive(Clone, Debug, Serialize)]
-pub struct FilterSpec {
-    /// `dataset.column`.
-    pub variable: String,
-    /// Categories.
-    pub values: Vec<String>,
-    /// NOT IN instead of IN.
-    pub negate: bool,
-}
+/// Project name used when a request names none.
+pub const DEFAULT_PROJECT: &str = "default";
 
 /// One released or withheld cell.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TableCell {
     /// Category index per dimension; `None` for a total.
     pub coordinates: Vec<Option<usize>>,
-    /// The count, only when released.
+    /// The count (count tables), only when released.
     pub count: Option<u64>,
+    /// The sum or mean (magnitude tables), only when released.
+    pub value: Option<f64>,
     /// What disclosure control decided.
     pub status: CellStatus,
 }
 
+use serde::Serialize;
+
 /// A table that passed disclosure control.
 #[derive(Clone, Debug)]
 pub struct ProtectedTable {
+    /// The release's number in the store.
+    pub release: i64,
     /// The linked datasets.
     pub datasets: Vec<String>,
     /// Each grouping variable with its categories.
     pub dimensions: Vec<(String, Vec<String>)>,
+    /// What the cells hold.
+    pub measure: MeasureSpec,
     /// Every cell and margin.
     pub cells: Vec<TableCell>,
     /// The policy applied.
@@ -75,194 +61,110 @@ pub struct LinkageFigures {
     pub policy: DisclosurePolicy,
 }
 
-/// A request resolved against the catalogue.
-struct Resolved {
-    loaded: Vec<Arc<Loaded>>,
-    group_by: Vec<Variable>,
-    filters: Vec<CodeFilter>,
-    /// Category codes each grouping variable shows, in order.
-    shown: Vec<Vec<usize>>,
-}
-
 impl Engine {
-    /// Counts distinct linked persons, applies disclosure control, audits
-    /// the release and returns the protected table.
+    /// Tabulates, applies disclosure control, records the release with its
+    /// full request under its project, audits it, and returns the protected table.
     pub fn tabulate(
         &self,
         caller: &Caller,
         spec: &TableSpec,
         now: SystemTime,
     ) -> Result<ProtectedTable, EngineError> {
-        let r = self.resolve(spec)?;
-        let group_by = r
-            .group_by
-            .iter()
-            .zip(&r.shown)
-            .map(|(&v, shown)| {
-                Dimension::new(v, categories(&r.loaded[v.dataset], v.column).len(), shown)
-            })
-            .collect();
-        let query = CountQuery {
+        let mut spec = spec.clone();
+        if spec.project.is_empty() {
+            spec.project = DEFAULT_PROJECT.to_owned();
+        }
+        let r = self.resolve(&spec)?;
+        let record_keys = self.record_keys();
+        let query = Query {
             datasets: r.loaded.iter().map(|l| l.data.as_ref()).collect(),
-            group_by,
+            group_by: r.group_by,
             filters: r.filters,
+            record_keys: &record_keys,
+            magnitude: r.magnitude.as_ref().map(|m| m.spec.clone()),
         };
-        let cube = count_persons(&query);
-        let status = protect_counts(&cube, &self.policy)?;
-        let cells: Vec<TableCell> = (0..cube.len())
-            .map(|i| TableCell {
-                coordinates: cube.coordinates(i),
-                count: (status[i] == CellStatus::Released).then(|| cube.count(i)),
-                status: status[i],
-            })
-            .collect();
-        let dimensions = spec
-            .group_by
+        let stats = tabulate(&query);
+        let (kind, variable) = match &spec.measure {
+            MeasureSpec::Count => (TableKind::Count, ""),
+            MeasureSpec::Sum(v) => (TableKind::Sum, v.as_str()),
+            MeasureSpec::Mean(v) => (TableKind::Mean, v.as_str()),
+        };
+        let mut holders: Vec<&str> = r.loaded.iter().map(|l| l.info.def.organisation()).collect();
+        holders.sort_unstable();
+        holders.dedup();
+        let ctx = TableContext {
+            kind,
+            holders: holders.len(),
+            negative_values: r.magnitude.as_ref().is_some_and(|m| m.negative_values),
+            salt: salt(variable),
+        };
+        let protected = protect_table(&stats, &self.policy, &ctx, self.ptable.as_ref())?;
+        let unit = 10f64.powi(r.magnitude.as_ref().map_or(0, |m| m.scale as i32));
+        let cells: Vec<TableCell> = protected
+            .cells
             .iter()
-            .zip(r.group_by.iter().zip(&r.shown))
-            .map(|(name, (v, shown))| {
-                let all = categories(&r.loaded[v.dataset], v.column);
-                (
-                    name.clone(),
-                    shown.iter().map(|&c| all[c].clone()).collect(),
-                )
+            .enumerate()
+            .map(|(i, c)| TableCell {
+                coordinates: stats.cube.coordinates(i),
+                count: c.count,
+                value: c.value.map(|v| v / unit),
+                status: c.status,
             })
             .collect();
-        let table = ProtectedTable {
+        let mut table = ProtectedTable {
+            release: 0,
             datasets: r
                 .loaded
                 .iter()
                 .map(|l| l.info.def.name().to_owned())
                 .collect(),
-            dimensions,
+            dimensions: spec.group_by.iter().cloned().zip(r.categories).collect(),
+            measure: spec.measure.clone(),
             cells,
             policy: self.policy,
         };
-        let withheld = table.cells.iter().filter(|c| c.count.is_none()).count();
+        table.release = self.record(caller, &spec, &table, now)?;
+        Ok(table)
+    }
+
+    /// Stores the release (request, policy, released cells) and its audit entry.
+    fn record(
+        &self,
+        caller: &Caller,
+        spec: &TableSpec,
+        table: &ProtectedTable,
+        now: SystemTime,
+    ) -> Result<i64, EngineError> {
+        let mut withheld = std::collections::BTreeMap::<String, usize>::new();
+        for c in &table.cells {
+            if c.status != CellStatus::Released {
+                let key = serde_json::to_value(c.status)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                *withheld
+                    .entry(key.trim_matches('"').to_owned())
+                    .or_default() += 1;
+            }
+        }
         let entry = audit(
             caller,
             now,
             "table.release",
             serde_json::json!({
+                "project": spec.project,
                 "request": spec,
                 "datasets": table.datasets,
                 "cells": table.cells.len(),
                 "withheld": withheld,
             }),
         );
-        self.lock_store().append_audit(&entry)?;
-        Ok(table)
-    }
-
-    fn resolve(&self, spec: &TableSpec) -> Result<Resolved, EngineError> {
-        if spec.group_by.is_empty() || spec.group_by.len() > MAX_DIMENSIONS {
-            return Err(invalid("group_by", "give one to three variables"));
-        }
-        let mut r = Resolved {
-            loaded: Vec::new(),
-            group_by: Vec::new(),
-            filters: Vec::new(),
-            shown: Vec::new(),
+        let record = ReleaseRecord {
+            project: spec.project.clone(),
+            request: serde_json::to_value(spec).unwrap_or_default(),
+            policy: serde_json::to_value(table.policy).unwrap_or_default(),
+            cells: serde_json::to_value(&table.cells).unwrap_or_default(),
         };
-        for (i, name) in spec.group_by.iter().enumerate() {
-            let v = self.variable(&mut r.loaded, name, &format!("group_by[{i}]"))?;
-            if r.group_by.contains(&v) {
-                return Err(invalid(&format!("group_by[{i}]"), "variable given twice"));
-            }
-            r.group_by.push(v);
-        }
-        for (i, f) in spec.filters.iter().enumerate() {
-            let field = format!("filters[{i}]");
-            let v = self.variable(&mut r.loaded, &f.variable, &field)?;
-            let cats = categories(&r.loaded[v.dataset], v.column);
-            let mut allowed = vec![f.negate; cats.len()];
-            if f.values.is_empty() {
-                return Err(invalid(&field, "give at least one value"));
-            }
-            for value in &f.values {
-                let code = cats.iter().position(|c| c == value).ok_or_else(|| {
-                    invalid(
-                        &field,
-                        &format!("`{}` has no category `{value}`", f.variable),
-                    )
-                })?;
-                allowed[code] = !f.negate;
-            }
-            r.filters.push(CodeFilter {
-                variable: v,
-                allowed,
-            });
-        }
-        for name in &spec.datasets {
-            self.dataset_slot(&mut r.loaded, name)?;
-        }
-        // A dimension shows only the categories its filters allow.
-        for v in &r.group_by {
-            let n = categories(&r.loaded[v.dataset], v.column).len();
-            let shown = (0..n)
-                .filter(|&code| {
-                    r.filters
-                        .iter()
-                        .all(|f| f.variable != *v || f.allowed[code])
-                })
-                .collect();
-            r.shown.push(shown);
-        }
-        let cells: usize = r.shown.iter().map(|s| s.len() + 1).product();
-        if cells > MAX_TABLE_CELLS {
-            return Err(invalid(
-                "group_by",
-                &format!("the table would have {cells} cells; at most {MAX_TABLE_CELLS}"),
-            ));
-        }
-        Ok(r)
-    }
-
-    /// Resolves `dataset.column` to a categorical variable.
-    fn variable(
-        &self,
-        loaded: &mut Vec<Arc<Loaded>>,
-        name: &str,
-        field: &str,
-    ) -> Result<Variable, EngineError> {
-        let (dataset, column) = name
-            .rsplit_once('.')
-            .ok_or_else(|| invalid(field, "name a variable as `dataset.column`"))?;
-        let slot = self.dataset_slot(loaded, dataset)?;
-        let def = &loaded[slot].info.def;
-        let index = def
-            .column_index(column)
-            .ok_or_else(|| EngineError::ColumnNotFound {
-                dataset: dataset.to_owned(),
-                column: column.to_owned(),
-            })?;
-        if !def.columns()[index].kind.is_categorical() {
-            return Err(invalid(
-                field,
-                &format!("`{name}` is numeric; group and filter on categorical variables"),
-            ));
-        }
-        Ok(Variable {
-            dataset: slot,
-            column: index,
-        })
-    }
-
-    /// The position of `name` among the request's datasets, adding it.
-    fn dataset_slot(
-        &self,
-        loaded: &mut Vec<Arc<Loaded>>,
-        name: &str,
-    ) -> Result<usize, EngineError> {
-        if let Some(i) = loaded.iter().position(|l| l.info.def.name() == name) {
-            return Ok(i);
-        }
-        let l = self.loaded(name)?;
-        if l.info.version == 0 {
-            return Err(EngineError::NoData(name.to_owned()));
-        }
-        loaded.push(l);
-        Ok(loaded.len() - 1)
+        Ok(self.lock_store().record_release(&record, &entry)?)
     }
 
     /// Persons per dataset and linked persons per pair, protected and audited.
@@ -286,10 +188,22 @@ impl Engine {
         for name in names {
             self.dataset_slot(&mut loaded, name)?;
         }
-        let name = |l: &Loaded| l.info.def.name().to_owned();
+        let keys = self.record_keys();
+        let key_of = |persons: &mut dyn Iterator<Item = u32>| {
+            persons.fold(0u32, |k, p| k.wrapping_add(keys[p as usize]))
+        };
+        let protect = |count: usize, key: u32| {
+            protect_figure(count as u64, key, &self.policy, self.ptable.as_ref())
+        };
+        let name = |l: &super::Loaded| l.info.def.name().to_owned();
         let datasets = loaded
             .iter()
-            .map(|l| (name(l), protect_figure(l.data.rows() as u64, &self.policy)))
+            .map(|l| {
+                (
+                    name(l),
+                    protect(l.data.rows(), key_of(&mut l.data.persons().iter().copied())),
+                )
+            })
             .collect();
         let mut pairs = Vec::new();
         for (i, a) in loaded.iter().enumerate() {
@@ -299,17 +213,15 @@ impl Engine {
                 } else {
                     (b, a)
                 };
-                let linked = small
+                let linked: Vec<u32> = small
                     .data
                     .persons()
                     .iter()
-                    .filter(|&&p| large.data.row_of(p).is_some())
-                    .count();
-                pairs.push((
-                    name(a),
-                    name(b),
-                    protect_figure(linked as u64, &self.policy),
-                ));
+                    .copied()
+                    .filter(|&p| large.data.row_of(p).is_some())
+                    .collect();
+                let key = key_of(&mut linked.iter().copied());
+                pairs.push((name(a), name(b), protect(linked.len(), key)));
             }
         }
         let entry = audit(
@@ -327,16 +239,8 @@ impl Engine {
     }
 }
 
-fn categories(loaded: &Loaded, column: usize) -> &[String] {
-    match loaded.data.column(column) {
-        ColumnData::Codes { categories, .. } => categories,
-        ColumnData::Numbers(_) => &[],
-    }
-}
-
-fn invalid(field: &str, reason: &str) -> EngineError {
-    EngineError::InvalidRequest {
-        field: field.to_owned(),
-        reason: reason.to_owned(),
-    }
+/// A variable's salt for magnitude noise: stable across requests.
+fn salt(variable: &str) -> u32 {
+    let digest = Sha256::digest(variable.as_bytes());
+    u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]])
 }

@@ -1,7 +1,7 @@
 //! Conversions between protobuf messages and domain types.
 
-use crate::disclosure::{CellStatus, DisclosurePolicy, Figure};
-use crate::engine::{DatasetInfo, EngineError, FilterSpec, TableSpec};
+use crate::disclosure::{CellStatus, DisclosurePolicy, Figure, GroupDisclosure};
+use crate::engine::{DatasetInfo, EngineError, FilterSpec, MeasureSpec, TableSpec};
 use crate::proto::{self, column};
 use crate::schema::{ColumnDef, ColumnKind, DatasetDef, SchemaError, Unit};
 
@@ -109,7 +109,14 @@ pub(crate) fn dataset_to_proto(info: &DatasetInfo) -> proto::Dataset {
 
 /// A table request as the engine takes it.
 pub(crate) fn table_spec_from_proto(r: proto::TableRequest) -> TableSpec {
+    let measure = match proto::MeasureKind::try_from(r.measure) {
+        Ok(proto::MeasureKind::Sum) => MeasureSpec::Sum(r.variable),
+        Ok(proto::MeasureKind::Mean) => MeasureSpec::Mean(r.variable),
+        _ => MeasureSpec::Count,
+    };
     TableSpec {
+        project: r.project,
+        measure,
         group_by: r.group_by,
         filters: r
             .filters
@@ -129,6 +136,10 @@ pub(crate) fn status_to_proto(s: CellStatus) -> proto::CellStatus {
         CellStatus::Released => proto::CellStatus::Released,
         CellStatus::WithheldThreshold => proto::CellStatus::WithheldThreshold,
         CellStatus::WithheldSecondary => proto::CellStatus::WithheldSecondary,
+        CellStatus::WithheldGroup => proto::CellStatus::WithheldGroup,
+        CellStatus::WithheldDominance => proto::CellStatus::WithheldDominance,
+        CellStatus::WithheldPPercent => proto::CellStatus::WithheldPPercent,
+        CellStatus::WithheldValueCounts => proto::CellStatus::WithheldValueCounts,
     }
 }
 
@@ -136,6 +147,25 @@ pub(crate) fn policy_to_proto(p: &DisclosurePolicy) -> proto::DisclosurePolicy {
     proto::DisclosurePolicy {
         threshold: p.threshold,
         rounding_base: p.rounding_base,
+        zeros_disclosive: p.zeros_disclosive,
+        group_disclosure: match p.group_disclosure {
+            GroupDisclosure::MultipleHolders => "multiple_holders",
+            GroupDisclosure::Always => "always",
+            GroupDisclosure::Never => "never",
+        }
+        .to_owned(),
+        dominance_n: p.dominance_n as u32,
+        dominance_k: p.dominance_k,
+        p_percent: p.p_percent,
+        few_values: p.few_values as u32,
+        count_protection: p.count_protection,
+        perturbation: p.perturbation.map(|q| proto::Perturbation {
+            max_noise: q.max_noise,
+            variance: q.variance,
+            js: q.js,
+            magnitude_multiplier: q.magnitude_multiplier,
+        }),
+        table_rounding: p.table_rounding,
     }
 }
 

@@ -9,7 +9,7 @@ use super::convert::{figure_to_proto, policy_to_proto, status_to_proto, table_sp
 use super::ingest::blocking;
 use crate::auth::caller;
 use crate::disclosure::CellStatus;
-use crate::engine::{Engine, ProtectedTable};
+use crate::engine::{Engine, MeasureSpec, ProtectedTable};
 use crate::proto::{self, release_server};
 
 /// Serves [`release_server::Release`] over the engine.
@@ -71,6 +71,11 @@ impl release_server::Release for ReleaseService {
 
 fn table_to_proto(t: &ProtectedTable) -> proto::Table {
     let count = |s: CellStatus| t.cells.iter().filter(|c| c.status == s).count() as u64;
+    let (measure, variable) = match &t.measure {
+        MeasureSpec::Count => (proto::MeasureKind::Count, String::new()),
+        MeasureSpec::Sum(v) => (proto::MeasureKind::Sum, v.clone()),
+        MeasureSpec::Mean(v) => (proto::MeasureKind::Mean, v.clone()),
+    };
     proto::Table {
         dimensions: t
             .dimensions
@@ -91,6 +96,7 @@ fn table_to_proto(t: &ProtectedTable) -> proto::Table {
                     .collect(),
                 count: c.count,
                 status: status_to_proto(c.status) as i32,
+                value: c.value,
             })
             .collect(),
         datasets: t.datasets.clone(),
@@ -100,6 +106,13 @@ fn table_to_proto(t: &ProtectedTable) -> proto::Table {
             released: count(CellStatus::Released),
             withheld_threshold: count(CellStatus::WithheldThreshold),
             withheld_secondary: count(CellStatus::WithheldSecondary),
+            withheld_group: count(CellStatus::WithheldGroup),
+            withheld_dominance: count(CellStatus::WithheldDominance),
+            withheld_p_percent: count(CellStatus::WithheldPPercent),
+            withheld_value_counts: count(CellStatus::WithheldValueCounts),
         }),
+        measure: measure as i32,
+        variable,
+        release: u64::try_from(t.release).unwrap_or(0),
     }
 }

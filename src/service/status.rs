@@ -7,6 +7,7 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::disclosure::DisclosureError;
 use crate::engine::EngineError;
 use crate::ingest::{RowProblem, UploadError};
 
@@ -36,7 +37,14 @@ pub(crate) fn to_status(e: EngineError) -> Status {
             Status::with_error_details(Code::InvalidArgument, message, details)
         }
         EngineError::IndexFull(_) => Status::resource_exhausted(message),
-        EngineError::Store(_) | EngineError::Disclosure(_) | EngineError::Random => {
+        EngineError::Disclosure(DisclosureError::TooManyUnsafeCells { .. }) => {
+            Status::failed_precondition(message)
+        }
+        EngineError::Store(_)
+        | EngineError::Disclosure(_)
+        | EngineError::Random
+        | EngineError::Policy(_)
+        | EngineError::PTable(_) => {
             tracing::error!(error = %message, "internal error");
             Status::internal("internal error; see the server log")
         }

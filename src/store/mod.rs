@@ -22,7 +22,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 pub use load::{Snapshot, StoredDataset};
-pub use write::{AuditEntry, UploadWrite};
+pub use write::{AuditEntry, ReleaseRecord, UploadWrite};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "ddc.sqlite";
@@ -144,6 +144,18 @@ CREATE TABLE column_chunks (
     data         BLOB NOT NULL,
     UNIQUE (dataset, column_index, chunk)
 );
+-- Every released table with its full request, per project, so that a new
+-- request can be audited against a project's earlier releases.
+CREATE TABLE releases (
+    id      INTEGER PRIMARY KEY,
+    project TEXT NOT NULL,
+    at_ms   INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    request TEXT NOT NULL,
+    policy  TEXT NOT NULL,
+    cells   TEXT NOT NULL
+);
+CREATE INDEX releases_by_project ON releases (project, id);
 CREATE TABLE audit (
     seq    INTEGER PRIMARY KEY,
     at_ms  INTEGER NOT NULL,

@@ -26,6 +26,20 @@ pub struct AuditEntry {
     pub detail: serde_json::Value,
 }
 
+/// A released table as stored: its full request, the policy applied and
+/// the cells as released (never a withheld value).
+#[derive(Debug, Clone)]
+pub struct ReleaseRecord {
+    /// The project the release belongs to.
+    pub project: String,
+    /// The request, as JSON.
+    pub request: serde_json::Value,
+    /// The policy, as JSON.
+    pub policy: serde_json::Value,
+    /// The released cells, as JSON.
+    pub cells: serde_json::Value,
+}
+
 /// Everything an upload commit writes.
 #[derive(Debug)]
 pub struct UploadWrite<'a> {
@@ -113,6 +127,30 @@ impl Store {
         append(&tx, audit)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Stores a release with its audit entry; returns its number.
+    pub fn record_release(
+        &mut self,
+        r: &ReleaseRecord,
+        audit: &AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO releases (project, at_ms, actor, request, policy, cells) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                r.project,
+                audit.at_ms,
+                audit.actor,
+                r.request.to_string(),
+                r.policy.to_string(),
+                r.cells.to_string()
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        append(&tx, audit)?;
+        tx.commit()?;
+        Ok(id)
     }
 
     /// Appends an audit entry on its own (for actions that change no data,

@@ -21,6 +21,7 @@ pub struct TestServer {
     pub key_dir: TempDir,
     stop: oneshot::Sender<()>,
     handle: JoinHandle<Result<(), server::ServerError>>,
+    pub policy: DisclosurePolicy,
 }
 
 impl TestServer {
@@ -29,15 +30,30 @@ impl TestServer {
         Self::start_in(tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()).await
     }
 
+    /// Starts a server on fresh directories with `policy`.
+    pub async fn start_with_policy(policy: DisclosurePolicy) -> Self {
+        Self::start_full(
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            policy,
+        )
+        .await
+    }
+
     /// Starts a server on existing directories (e.g. after a restart).
     pub async fn start_in(data_dir: TempDir, key_dir: TempDir) -> Self {
+        Self::start_full(data_dir, key_dir, DisclosurePolicy::default()).await
+    }
+
+    async fn start_full(data_dir: TempDir, key_dir: TempDir, policy: DisclosurePolicy) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let config = ServerConfig {
             data_dir: data_dir.path().to_path_buf(),
             key_dir: key_dir.path().to_path_buf(),
-            policy: DisclosurePolicy::default(),
+            policy,
         };
+        let policy = config.policy;
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(server::run(listener, config, async {
             let _ = stopped.await;
@@ -61,7 +77,15 @@ impl TestServer {
             key_dir,
             stop,
             handle,
+            policy,
         }
+    }
+
+    /// Restarts the server on the same directories and policy.
+    pub async fn restart(self) -> Self {
+        let policy = self.policy;
+        let (data_dir, key_dir) = self.stop().await;
+        Self::start_full(data_dir, key_dir, policy).await
     }
 
     /// Stops the server and hands back its directories.
@@ -180,6 +204,7 @@ pub fn table_request(by: &[&str], filters: &[(&str, &[&str])]) -> TableRequest {
             })
             .collect(),
         datasets: vec![],
+        ..Default::default()
     }
 }
 
@@ -232,4 +257,13 @@ pub fn db_rows(data_dir: &Path) -> i64 {
         data_dir,
         "SELECT coalesce(sum(length(data)), 0) / 4 FROM column_chunks WHERE column_index = -1",
     )
+}
+
+/// A policy that releases exact values (no perturbation), for tests that
+/// check counts by hand.
+pub fn exact_policy() -> DisclosurePolicy {
+    DisclosurePolicy {
+        perturbation: None,
+        ..DisclosurePolicy::default()
+    }
 }

@@ -1,0 +1,163 @@
+//! The attacker's linear program over one component of withheld cells.
+//!
+//! Responsible for turning a component into `min x` / `max x` problems for
+//! `microlp` and mapping its outcomes: unbounded directions become infinite
+//! bounds, infeasibility becomes [`AuditError::Inconsistent`]. Not responsible
+//! for deciding which cells are withheld or what counts as safe.
+
+use microlp::{ComparisonOp, OptimizationDirection, Problem};
+
+use super::{cells_of, AuditError, CellFacts, Table};
+
+/// Which end of the attacker's interval to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The minimum (`lo`).
+    Lower,
+    /// The maximum (`hi`).
+    Upper,
+}
+
+/// One equation with withheld cells as variables: `sum(coef * var) = rhs`.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    terms: Vec<(usize, f64)>,
+    rhs: f64,
+}
+
+/// The attacker problem for one target cell, over the target's component.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AttackerLp {
+    /// Withheld cells, ascending; variable `i` is `cells[i]`.
+    cells: Vec<usize>,
+    /// Position of the target cell in `cells`.
+    target: usize,
+    rows: Vec<Row>,
+}
+
+impl AttackerLp {
+    /// Builds the problem for the withheld `cell`.
+    pub(crate) fn build(
+        table: &Table<'_>,
+        withheld: &[bool],
+        cell: usize,
+    ) -> Result<Self, AuditError> {
+        let component = table.component(withheld, cell);
+        let mut rows = Vec::with_capacity(component.equations.len());
+        for &e in &component.equations {
+            let row = build_row(table, withheld, &component.cells, e);
+            if row.terms.is_empty() {
+                // A withheld cell that cancels out (it is both total and part):
+                // only the released constants remain, and they must sum to zero.
+                if row.rhs.abs() > 1e-9 * (1.0 + row.rhs.abs()) {
+                    return Err(AuditError::Inconsistent { cell });
+                }
+                continue;
+            }
+            if rows.len() + 1 < component.equations.len() {
+                rows.push(row);
+            }
+        }
+        let target = position(&component.cells, cell);
+        Ok(Self {
+            cells: component.cells,
+            target,
+            rows,
+        })
+    }
+
+    /// The minimum or maximum of the target cell; infinite when unbounded.
+    pub(crate) fn solve(&self, facts: &[CellFacts], side: Side) -> Result<f64, AuditError> {
+        let cell = self.cells[self.target];
+        if self.rows.is_empty() {
+            return Ok(a_priori(&facts[cell], side));
+        }
+        let mut problem = Problem::new(match side {
+            Side::Lower => OptimizationDirection::Minimize,
+            Side::Upper => OptimizationDirection::Maximize,
+        });
+        let vars: Vec<_> = self
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let objective = if i == self.target { 1.0 } else { 0.0 };
+                problem.add_var(objective, (facts[c].lower, facts[c].upper))
+            })
+            .collect();
+        for row in &self.rows {
+            let terms = row.terms.iter().map(|&(v, coef)| (vars[v], coef));
+            problem.add_constraint(terms, ComparisonOp::Eq, row.rhs);
+        }
+        let solved = problem.solve().and_then(|outcome| {
+            // No time or node limit is set, so the solve cannot be interrupted.
+            outcome
+                .into_solution()
+                .map_err(|_| microlp::Error::InternalError("interrupted".to_owned()))
+        });
+        match solved {
+            Ok(solution) => Ok(solution.var_value(vars[self.target])),
+            Err(microlp::Error::Unbounded) => Ok(unbounded(side)),
+            Err(microlp::Error::Infeasible) => Err(AuditError::Inconsistent { cell }),
+            Err(source) => Err(AuditError::Solver { cell, source }),
+        }
+    }
+}
+
+/// Equation `e` as `total - sum(parts) = 0`, released cells moved to the right.
+fn build_row(table: &Table<'_>, withheld: &[bool], cells: &[usize], e: usize) -> Row {
+    let equation = table.equation(e);
+    let mut terms = Vec::with_capacity(equation.parts.len() + 1);
+    let mut rhs = 0.0;
+    for (k, cell) in cells_of(equation).enumerate() {
+        let coef = if k == 0 { 1.0 } else { -1.0 };
+        if withheld[cell] {
+            terms.push((position(cells, cell), coef));
+        } else {
+            rhs -= coef * table.facts()[cell].value;
+        }
+    }
+    Row {
+        terms: merge_terms(terms),
+        rhs,
+    }
+}
+
+/// Adds up repeated variables and drops those whose coefficients cancel.
+fn merge_terms(mut terms: Vec<(usize, f64)>) -> Vec<(usize, f64)> {
+    terms.sort_by_key(|&(v, _)| v);
+    let mut merged: Vec<(usize, f64)> = Vec::with_capacity(terms.len());
+    for (v, coef) in terms {
+        match merged.last_mut() {
+            Some(last) if last.0 == v => last.1 += coef,
+            _ => merged.push((v, coef)),
+        }
+    }
+    merged.retain(|&(_, coef)| coef != 0.0);
+    merged
+}
+
+/// Position of a withheld cell of the component in its sorted cell list.
+fn position(cells: &[usize], cell: usize) -> usize {
+    // A withheld cell of a component equation is in the component by
+    // construction of `Table::component`, so the search cannot fail.
+    cells
+        .binary_search(&cell)
+        .expect("withheld cell of a component equation is in the component")
+}
+
+/// The a-priori bound on one side.
+fn a_priori(facts: &CellFacts, side: Side) -> f64 {
+    match side {
+        Side::Lower => facts.lower,
+        Side::Upper => facts.upper,
+    }
+}
+
+/// The bound of an unbounded direction.
+fn unbounded(side: Side) -> f64 {
+    match side {
+        Side::Lower => f64::NEG_INFINITY,
+        Side::Upper => f64::INFINITY,
+    }
+}

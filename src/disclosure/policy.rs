@@ -1,0 +1,135 @@
+//! The disclosure policy: every rule's parameters, with ACRO's published
+//! defaults (threshold 10, (2, 90%)-dominance, p% = 10) so that results can
+//! be compared with the SACRO project's output checker.
+
+use serde::Serialize;
+
+/// When the group-disclosure rule (zeros and 100% cells) applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupDisclosure {
+    /// For tables that combine more than one organisation's data: staff of
+    /// each holder know one side of every link.
+    MultipleHolders,
+    /// For every count table.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The cell-key perturbation applied to released values.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Perturbation {
+    /// Largest noise added to a count (D).
+    pub max_noise: u32,
+    /// Variance of the count noise (V).
+    pub variance: f64,
+    /// No perturbed count lies in 1..=js.
+    pub js: u32,
+    /// Magnitude noise is between this and twice this fraction of the
+    /// cell's largest unit contribution.
+    pub magnitude_multiplier: f64,
+}
+
+impl Default for Perturbation {
+    fn default() -> Self {
+        // Destatis' example parameters; the magnitude multiplier equals the
+        // default p% so that no contribution is recoverable within p%.
+        Perturbation {
+            max_noise: 2,
+            variance: 1.05,
+            js: 1,
+            magnitude_multiplier: 0.10,
+        }
+    }
+}
+
+/// The rules applied to every released figure.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct DisclosurePolicy {
+    /// Cells with fewer distinct units than this are withheld.
+    pub threshold: u64,
+    /// Whether a zero count is withheld (ACRO: yes).
+    pub zeros_disclosive: bool,
+    /// When zeros and cells holding 100% of a row or column are withheld.
+    pub group_disclosure: GroupDisclosure,
+    /// n of the (n,k)-dominance rule (1 to 4).
+    pub dominance_n: usize,
+    /// k of the (n,k)-dominance rule, in percent.
+    pub dominance_k: f64,
+    /// p of the p% rule, in percent.
+    pub p_percent: f64,
+    /// A numeric variable with at most this many distinct values is also
+    /// checked as counts of each value (a mean of a 0/1 variable is a count).
+    pub few_values: usize,
+    /// Required protection, in persons, of a cell withheld for a count rule:
+    /// the attacker's interval must reach this far on each side (within
+    /// what the cell's status already reveals).
+    pub count_protection: u64,
+    /// Cell-key perturbation of released values; `None` turns it off.
+    pub perturbation: Option<Perturbation>,
+    /// Released table counts are rounded to a multiple of this (1: off).
+    pub table_rounding: u64,
+    /// Linkage figures are rounded to a multiple of this.
+    pub rounding_base: u64,
+}
+
+impl Default for DisclosurePolicy {
+    fn default() -> Self {
+        DisclosurePolicy {
+            threshold: 10,
+            zeros_disclosive: true,
+            group_disclosure: GroupDisclosure::MultipleHolders,
+            dominance_n: 2,
+            dominance_k: 90.0,
+            p_percent: 10.0,
+            few_values: 10,
+            count_protection: 3,
+            perturbation: Some(Perturbation::default()),
+            table_rounding: 1,
+            rounding_base: 5,
+        }
+    }
+}
+
+/// A policy parameter out of range.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("disclosure policy: {0}")]
+pub struct PolicyError(pub String);
+
+impl DisclosurePolicy {
+    /// Checks every parameter's range.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let fail = |m: &str| Err(PolicyError(m.to_owned()));
+        if self.threshold < 1 {
+            return fail("threshold must be at least 1");
+        }
+        if !(1..=crate::tabulate::TOP_CONTRIBUTIONS).contains(&self.dominance_n) {
+            return fail("dominance n must be 1 to 4");
+        }
+        if !(self.dominance_k > 0.0 && self.dominance_k <= 100.0) {
+            return fail("dominance k must be in (0, 100]");
+        }
+        if !(self.p_percent >= 0.0 && self.p_percent <= 100.0) {
+            return fail("p must be in [0, 100]");
+        }
+        if self.table_rounding < 1 || self.rounding_base < 1 {
+            return fail("rounding bases must be at least 1");
+        }
+        if let Some(p) = &self.perturbation {
+            if !(p.magnitude_multiplier >= 0.0 && p.magnitude_multiplier.is_finite()) {
+                return fail("magnitude multiplier must be a non-negative number");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the group rule applies to a table over `holders` organisations.
+    pub fn group_rule_applies(&self, holders: usize) -> bool {
+        match self.group_disclosure {
+            GroupDisclosure::Always => true,
+            GroupDisclosure::MultipleHolders => holders > 1,
+            GroupDisclosure::Never => false,
+        }
+    }
+}

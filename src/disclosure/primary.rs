@@ -1,0 +1,178 @@
+//! Primary rules: which cells are unsafe on their own, what their status
+//! reveals to an analyst, and how much protection each needs.
+//!
+//! Protection levels (the attacker's interval must reach `x − lower` and
+//! `x + upper`):
+//! - count rules: `count_protection` persons each way, within what the
+//!   status reveals (a threshold cell holds 0 or 1 up to threshold − 1);
+//! - (n,k)-dominance: `(100/k)·(x1+…+xn) − X` (tau-Argus), both ways;
+//! - p%: `p/100·x1 − (X − x1 − x2)`, both ways;
+//! - too few units: `p/100·|X|`;
+//! - a few-valued variable with some value held by 1 to threshold − 1 units
+//!   (or, with the group rule, by every unit): `p/100·|X|`, at least
+//!   `count_protection` times the largest unit contribution.
+//!
+//! Contributions are taken in absolute value, so negative values (losses)
+//! count as large contributions too; X is the sum of absolute contributions.
+
+use super::{CellStatus, DisclosurePolicy};
+use crate::tabulate::{CountCube, MagnitudeStats};
+
+/// What the primary rules decided about one cell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Judgement {
+    /// Released, or the first rule that withholds it.
+    pub status: CellStatus,
+    /// What the analyst knows of the true value a priori, given its status.
+    pub lower: f64,
+    /// Upper a-priori bound.
+    pub upper: f64,
+    /// Required lower and upper protection, for an unsafe cell.
+    pub protection: Option<(f64, f64)>,
+}
+
+/// Whether a numeric variable can be negative.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sign {
+    /// All values ≥ 0: sums are ≥ 0.
+    NonNegative,
+    /// Some values < 0.
+    Any,
+}
+
+/// Judges a count table. `group_rule` switches on zeros and 100% cells.
+pub(crate) fn judge_counts(
+    cube: &CountCube,
+    policy: &DisclosurePolicy,
+    group_rule: GroupRule,
+) -> Vec<Judgement> {
+    let t = policy.threshold;
+    let w = policy.count_protection as f64;
+    let floor = if policy.zeros_disclosive { 0 } else { 1 };
+    (0..cube.len())
+        .map(|i| {
+            let x = cube.count(i);
+            let xf = x as f64;
+            if x < t && (x > 0 || policy.zeros_disclosive) {
+                let (a, b) = (floor as f64, (t - 1) as f64);
+                return unsafe_cell(
+                    CellStatus::WithheldThreshold,
+                    a,
+                    b,
+                    (w.min(xf - a), w.min(b - xf)),
+                );
+            }
+            if group_rule == GroupRule::On && (x == 0 || holds_whole_slice(cube, i)) {
+                let a = if x == 0 { 0.0 } else { t as f64 };
+                return unsafe_cell(
+                    CellStatus::WithheldGroup,
+                    a,
+                    f64::INFINITY,
+                    (w.min(xf - a), w),
+                );
+            }
+            let lower = if x >= t { t as f64 } else { 0.0 };
+            safe_cell(lower, f64::INFINITY)
+        })
+        .collect()
+}
+
+/// Whether the group-disclosure rule is on for this table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GroupRule {
+    /// Zeros and 100% cells are withheld.
+    On,
+    /// They are not.
+    Off,
+}
+
+/// Whether a non-empty cell holds every unit of the margin obtained by
+/// totalling one of its category dimensions (100% of its row or column).
+fn holds_whole_slice(cube: &CountCube, index: usize) -> bool {
+    let x = cube.count(index);
+    let coords = cube.coordinates(index);
+    x > 0
+        && (0..coords.len()).any(|d| {
+            coords[d].is_some() && {
+                let mut m = coords.clone();
+                m[d] = None;
+                cube.count(cube.index(&m)) == x
+            }
+        })
+}
+
+/// Judges a magnitude table on its sums (the value the analyst learns).
+pub(crate) fn judge_magnitudes(
+    m: &MagnitudeStats,
+    policy: &DisclosurePolicy,
+    sign: Sign,
+    group_rule: GroupRule,
+) -> Vec<Judgement> {
+    let p = policy.p_percent / 100.0;
+    let w = policy.count_protection as f64;
+    let (lower, upper) = match sign {
+        Sign::NonNegative => (0.0, f64::INFINITY),
+        Sign::Any => (f64::NEG_INFINITY, f64::INFINITY),
+    };
+    (0..m.sums.len())
+        .map(|i| {
+            let x = m.sums[i] as f64;
+            let abs_x = m.abs_sums[i] as f64;
+            let top: Vec<f64> = m.top[i].iter().map(|&t| t as f64).collect();
+            let few_units = m.units[i] < policy.threshold;
+            let units = m.units[i];
+            let value_counts = m.value_units.get(i).is_some_and(|counts| {
+                counts.iter().any(|&u| {
+                    (u > 0 && u < policy.threshold)
+                        || (group_rule == GroupRule::On && u == units && u > 0)
+                })
+            });
+            let top_n: f64 = top[..policy.dominance_n].iter().sum();
+            let dominance = top_n > policy.dominance_k / 100.0 * abs_x;
+            let rest = abs_x - top[0] - top[1];
+            let p_rule = rest < p * top[0];
+            let (status, needed) = if few_units {
+                (CellStatus::WithheldThreshold, p * x.abs())
+            } else if value_counts {
+                (
+                    CellStatus::WithheldValueCounts,
+                    (p * x.abs()).max(w * top[0].max(1.0)),
+                )
+            } else if dominance {
+                (
+                    CellStatus::WithheldDominance,
+                    100.0 / policy.dominance_k * top_n - abs_x,
+                )
+            } else if p_rule {
+                (CellStatus::WithheldPPercent, p * top[0] - rest)
+            } else {
+                return safe_cell(lower, upper);
+            };
+            let needed = needed.max(0.0);
+            let below = if sign == Sign::NonNegative {
+                needed.min(x)
+            } else {
+                needed
+            };
+            unsafe_cell(status, lower, upper, (below, needed))
+        })
+        .collect()
+}
+
+fn unsafe_cell(status: CellStatus, lower: f64, upper: f64, protection: (f64, f64)) -> Judgement {
+    Judgement {
+        status,
+        lower,
+        upper,
+        protection: Some((protection.0.max(0.0), protection.1.max(0.0))),
+    }
+}
+
+fn safe_cell(lower: f64, upper: f64) -> Judgement {
+    Judgement {
+        status: CellStatus::Released,
+        lower,
+        upper,
+        protection: None,
+    }
+}

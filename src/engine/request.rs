@@ -1,0 +1,282 @@
+//! Table requests: as the analyst words them, and resolved against the
+//! catalogue into a tabulation query.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{Engine, EngineError, Loaded};
+use crate::columns::ColumnData;
+use crate::schema::ColumnKind;
+use crate::tabulate::{CodeFilter, Dimension, MagnitudeSpec, Variable, MAX_DIMENSIONS};
+
+/// Most cells (margins included) a table may have.
+pub const MAX_TABLE_CELLS: usize = 200_000;
+
+/// What each cell of a table holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeasureSpec {
+    /// Distinct persons.
+    #[default]
+    Count,
+    /// Sum of a numeric `dataset.column`.
+    Sum(String),
+    /// Mean of a numeric `dataset.column`.
+    Mean(String),
+}
+
+/// A table request as the analyst worded it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TableSpec {
+    /// The project the release belongs to.
+    pub project: String,
+    /// What the cells hold.
+    pub measure: MeasureSpec,
+    /// `dataset.column` variables, 1 to 3.
+    pub group_by: Vec<String>,
+    /// Filters, all of which must hold.
+    pub filters: Vec<FilterSpec>,
+    /// Further datasets the persons must appear in.
+    pub datasets: Vec<String>,
+}
+
+/// `variable` in (or, negated, not in) `values`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FilterSpec {
+    /// `dataset.column`.
+    pub variable: String,
+    /// Categories.
+    pub values: Vec<String>,
+    /// NOT IN instead of IN.
+    pub negate: bool,
+}
+
+/// A request resolved against the catalogue.
+pub(super) struct Resolved {
+    pub(super) loaded: Vec<Arc<Loaded>>,
+    pub(super) group_by: Vec<Dimension>,
+    pub(super) filters: Vec<CodeFilter>,
+    /// Category names shown along each dimension.
+    pub(super) categories: Vec<Vec<String>>,
+    pub(super) magnitude: Option<ResolvedMagnitude>,
+}
+
+/// The numeric variable of a magnitude table.
+pub(super) struct ResolvedMagnitude {
+    pub(super) spec: MagnitudeSpec,
+    /// Digits after the point of stored values.
+    pub(super) scale: u32,
+    /// Whether any stored value is negative.
+    pub(super) negative_values: bool,
+}
+
+impl Engine {
+    pub(super) fn resolve(&self, spec: &TableSpec) -> Result<Resolved, EngineError> {
+        if spec.group_by.is_empty() || spec.group_by.len() > MAX_DIMENSIONS {
+            return Err(invalid("group_by", "give one to three variables"));
+        }
+        let mut loaded = Vec::new();
+        let mut variables = Vec::new();
+        for (i, name) in spec.group_by.iter().enumerate() {
+            let field = format!("group_by[{i}]");
+            let v = self.categorical(&mut loaded, name, &field)?;
+            if variables.contains(&v) {
+                return Err(invalid(&field, "variable given twice"));
+            }
+            variables.push(v);
+        }
+        let filters = self.filters(&mut loaded, &spec.filters)?;
+        let magnitude = match &spec.measure {
+            MeasureSpec::Count => None,
+            MeasureSpec::Sum(name) | MeasureSpec::Mean(name) => {
+                Some(self.numeric(&mut loaded, name)?)
+            }
+        };
+        for name in &spec.datasets {
+            self.dataset_slot(&mut loaded, name)?;
+        }
+        // A dimension shows only the categories its filters allow.
+        let mut group_by = Vec::new();
+        let mut categories = Vec::new();
+        for v in variables {
+            let all = category_names(&loaded[v.dataset], v.column);
+            let shown: Vec<usize> = (0..all.len())
+                .filter(|&code| {
+                    filters
+                        .iter()
+                        .all(|f: &CodeFilter| f.variable != v || f.allowed[code])
+                })
+                .collect();
+            categories.push(shown.iter().map(|&c| all[c].clone()).collect());
+            group_by.push(Dimension::new(v, all.len(), &shown));
+        }
+        let cells: usize = categories
+            .iter()
+            .map(|c: &Vec<String>| c.len() + 1)
+            .product();
+        if cells > MAX_TABLE_CELLS {
+            let reason = format!("the table would have {cells} cells; at most {MAX_TABLE_CELLS}");
+            return Err(invalid("group_by", &reason));
+        }
+        Ok(Resolved {
+            loaded,
+            group_by,
+            filters,
+            categories,
+            magnitude,
+        })
+    }
+
+    fn filters(
+        &self,
+        loaded: &mut Vec<Arc<Loaded>>,
+        specs: &[FilterSpec],
+    ) -> Result<Vec<CodeFilter>, EngineError> {
+        let mut filters = Vec::new();
+        for (i, f) in specs.iter().enumerate() {
+            let field = format!("filters[{i}]");
+            let v = self.categorical(loaded, &f.variable, &field)?;
+            let cats = category_names(&loaded[v.dataset], v.column);
+            if f.values.is_empty() {
+                return Err(invalid(&field, "give at least one value"));
+            }
+            let mut allowed = vec![f.negate; cats.len()];
+            for value in &f.values {
+                let code = cats.iter().position(|c| c == value).ok_or_else(|| {
+                    invalid(
+                        &field,
+                        &format!("`{}` has no category `{value}`", f.variable),
+                    )
+                })?;
+                allowed[code] = !f.negate;
+            }
+            filters.push(CodeFilter {
+                variable: v,
+                allowed,
+            });
+        }
+        Ok(filters)
+    }
+
+    /// Resolves `dataset.column` to a categorical variable.
+    fn categorical(
+        &self,
+        loaded: &mut Vec<Arc<Loaded>>,
+        name: &str,
+        field: &str,
+    ) -> Result<Variable, EngineError> {
+        let (v, kind) = self.variable(loaded, name, field)?;
+        if !kind.is_categorical() {
+            return Err(invalid(
+                field,
+                &format!("`{name}` is numeric; group and filter on categorical variables"),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Resolves `dataset.column` to a numeric variable with what the rules need.
+    fn numeric(
+        &self,
+        loaded: &mut Vec<Arc<Loaded>>,
+        name: &str,
+    ) -> Result<ResolvedMagnitude, EngineError> {
+        let (variable, kind) = self.variable(loaded, name, "measure")?;
+        let scale = match kind {
+            ColumnKind::Integer => 0,
+            ColumnKind::Decimal { scale } => scale,
+            _ => {
+                return Err(invalid(
+                    "measure",
+                    &format!("`{name}` is categorical; sum and mean need a numeric variable"),
+                ))
+            }
+        };
+        let l = &loaded[variable.dataset];
+        let unit = l.info.def.columns()[variable.column].unit;
+        let ColumnData::Numbers(values) = l.data.column(variable.column) else {
+            return Err(invalid("measure", "not a numeric column"));
+        };
+        let few = self.policy.few_values;
+        let mut distinct: Vec<i64> = Vec::new();
+        let mut negative_values = false;
+        for &v in values {
+            negative_values |= v < 0;
+            if distinct.len() <= few && !distinct.contains(&v) {
+                distinct.push(v);
+            }
+        }
+        if distinct.len() > few {
+            distinct.clear();
+        }
+        distinct.sort_unstable();
+        let spec = MagnitudeSpec {
+            variable,
+            unit,
+            distinct_values: distinct,
+        };
+        Ok(ResolvedMagnitude {
+            spec,
+            scale,
+            negative_values,
+        })
+    }
+
+    fn variable(
+        &self,
+        loaded: &mut Vec<Arc<Loaded>>,
+        name: &str,
+        field: &str,
+    ) -> Result<(Variable, ColumnKind), EngineError> {
+        let (dataset, column) = name
+            .rsplit_once('.')
+            .ok_or_else(|| invalid(field, "name a variable as `dataset.column`"))?;
+        let slot = self.dataset_slot(loaded, dataset)?;
+        let def = &loaded[slot].info.def;
+        let index = def
+            .column_index(column)
+            .ok_or_else(|| EngineError::ColumnNotFound {
+                dataset: dataset.to_owned(),
+                column: column.to_owned(),
+            })?;
+        Ok((
+            Variable {
+                dataset: slot,
+                column: index,
+            },
+            def.columns()[index].kind.clone(),
+        ))
+    }
+
+    /// The position of `name` among the request's datasets, adding it.
+    pub(super) fn dataset_slot(
+        &self,
+        loaded: &mut Vec<Arc<Loaded>>,
+        name: &str,
+    ) -> Result<usize, EngineError> {
+        if let Some(i) = loaded.iter().position(|l| l.info.def.name() == name) {
+            return Ok(i);
+        }
+        let l = self.loaded(name)?;
+        if l.info.version == 0 {
+            return Err(EngineError::NoData(name.to_owned()));
+        }
+        loaded.push(l);
+        Ok(loaded.len() - 1)
+    }
+}
+
+fn category_names(loaded: &Loaded, column: usize) -> &[String] {
+    match loaded.data.column(column) {
+        ColumnData::Codes { categories, .. } => categories,
+        ColumnData::Numbers(_) => &[],
+    }
+}
+
+pub(super) fn invalid(field: &str, reason: &str) -> EngineError {
+    EngineError::InvalidRequest {
+        field: field.to_owned(),
+        reason: reason.to_owned(),
+    }
+}

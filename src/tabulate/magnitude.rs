@@ -1,0 +1,161 @@
+//! Sums of a numeric variable per cell, with each distinct unit's
+//! contribution: the material of the dominance, p% and value-count rules.
+//!
+//! A person-level variable has one unit per person. A household-level
+//! variable's unit is the household: its contribution to a cell is its value
+//! times the number of its members in that cell, so a rich household with
+//! three members in a cell is one large contributor, not three.
+
+use super::{Query, Variable};
+use crate::columns::ColumnData;
+use crate::schema::Unit;
+
+/// Largest unit contributions kept per cell (enough for (n,k)-dominance
+/// with n ≤ 4 and the p% rule).
+pub const TOP_CONTRIBUTIONS: usize = 4;
+
+/// The numeric variable of a magnitude query.
+#[derive(Clone, Debug)]
+pub struct MagnitudeSpec {
+    /// The variable summed.
+    pub variable: Variable,
+    /// Whose value it is.
+    pub unit: Unit,
+    /// The variable's distinct values, ascending, when there are few enough
+    /// to check the table as counts of each value; empty otherwise.
+    pub distinct_values: Vec<i64>,
+}
+
+/// Per-cell sums and unit contributions (margins included).
+#[derive(Clone, Debug, Default)]
+pub struct MagnitudeStats {
+    /// Sum of the variable over the cell's persons.
+    pub sums: Vec<i128>,
+    /// Distinct contributing units.
+    pub units: Vec<u64>,
+    /// The largest absolute unit contributions, descending.
+    pub top: Vec<[u128; TOP_CONTRIBUTIONS]>,
+    /// Sum of the absolute unit contributions.
+    pub abs_sums: Vec<u128>,
+    /// Units per distinct value (indexed like `distinct_values`), when few.
+    pub value_units: Vec<Vec<u64>>,
+}
+
+impl MagnitudeStats {
+    fn zeros(cells: usize, distinct: usize) -> Self {
+        MagnitudeStats {
+            sums: vec![0; cells],
+            units: vec![0; cells],
+            top: vec![[0; TOP_CONTRIBUTIONS]; cells],
+            abs_sums: vec![0; cells],
+            value_units: if distinct == 0 {
+                Vec::new()
+            } else {
+                vec![vec![0; distinct]; cells]
+            },
+        }
+    }
+
+    fn add_unit(&mut self, cell: usize, contribution: i128, value: i64, distinct: &[i64]) {
+        self.units[cell] += 1;
+        let abs = contribution.unsigned_abs();
+        self.abs_sums[cell] += abs;
+        let top = &mut self.top[cell];
+        if let Some(pos) = top.iter().position(|&t| abs > t) {
+            top.copy_within(pos..TOP_CONTRIBUTIONS - 1, pos + 1);
+            top[pos] = abs;
+        }
+        if !self.value_units.is_empty() {
+            if let Ok(i) = distinct.binary_search(&value) {
+                self.value_units[cell][i] += 1;
+            }
+        }
+    }
+}
+
+/// Accumulates a magnitude query while persons are scanned.
+pub(super) struct MagnitudeAcc<'a> {
+    spec: &'a MagnitudeSpec,
+    values: &'a [i64],
+    households: Option<&'a [u32]>,
+    stats: MagnitudeStats,
+    sizes: Vec<usize>,
+    /// Household unit: (interior cell coordinates, household, value) per person.
+    members: Vec<([u32; super::MAX_DIMENSIONS], u32, i64)>,
+}
+
+impl<'a> MagnitudeAcc<'a> {
+    pub(super) fn new(spec: &'a MagnitudeSpec, q: &Query<'a>, sizes: &[usize]) -> Self {
+        let data = q.datasets[spec.variable.dataset];
+        let values = match data.column(spec.variable.column) {
+            ColumnData::Numbers(v) => v.as_slice(),
+            ColumnData::Codes { .. } => panic!("a magnitude variable is numeric"),
+        };
+        let cells = sizes.iter().map(|n| n + 1).product();
+        MagnitudeAcc {
+            spec,
+            values,
+            households: data.households().filter(|_| spec.unit == Unit::Household),
+            stats: MagnitudeStats::zeros(cells, spec.distinct_values.len()),
+            sizes: sizes.to_vec(),
+            members: Vec::new(),
+        }
+    }
+
+    /// Adds one person in interior cell `cell`, whose covering cells are `covering`.
+    pub(super) fn add_person(&mut self, cell: &[usize], covering: &[usize], rows: &[usize]) {
+        let row = rows[self.spec.variable.dataset];
+        let value = self.values[row];
+        for &i in covering {
+            self.stats.sums[i] += i128::from(value);
+        }
+        match self.households {
+            None => {
+                for &i in covering {
+                    self.stats
+                        .add_unit(i, i128::from(value), value, &self.spec.distinct_values);
+                }
+            }
+            Some(households) => {
+                let mut coords = [0u32; super::MAX_DIMENSIONS];
+                for (c, &x) in coords.iter_mut().zip(cell) {
+                    *c = x as u32;
+                }
+                self.members.push((coords, households[row], value));
+            }
+        }
+    }
+
+    /// Aggregates household members per cell, then returns the statistics.
+    pub(super) fn finish(mut self, strides: &[usize]) -> MagnitudeStats {
+        if self.members.is_empty() {
+            return self.stats;
+        }
+        let k = self.sizes.len();
+        let mut keyed: Vec<(usize, u32, i64)> = Vec::with_capacity(self.members.len());
+        for mask in 0u32..1 << k {
+            keyed.clear();
+            for (coords, household, value) in &self.members {
+                let index: usize = (0..k)
+                    .map(|d| {
+                        let c = if mask & (1 << d) != 0 {
+                            self.sizes[d]
+                        } else {
+                            coords[d] as usize
+                        };
+                        c * strides[d]
+                    })
+                    .sum();
+                keyed.push((index, *household, *value));
+            }
+            keyed.sort_unstable_by_key(|&(cell, household, _)| (cell, household));
+            for group in keyed.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+                let (cell, _, value) = group[0];
+                let contribution: i128 = group.iter().map(|m| i128::from(m.2)).sum();
+                self.stats
+                    .add_unit(cell, contribution, value, &self.spec.distinct_values);
+            }
+        }
+        self.stats
+    }
+}

@@ -1,0 +1,172 @@
+//! Counting distinct persons (and summing a numeric variable) over linked
+//! datasets into a cube with all margins.
+//!
+//! Every margin is counted directly from the persons, not summed from the
+//! cells, so that the disclosure check can verify that each margin equals
+//! the sum of the cells it covers. Each cell also gets its cell key and, for
+//! magnitude tables, the contributions of its distinct units (persons or
+//! households). This module does no I/O and knows nothing of disclosure rules.
+
+mod cube;
+mod magnitude;
+
+pub use cube::CountCube;
+pub use magnitude::{MagnitudeSpec, MagnitudeStats, TOP_CONTRIBUTIONS};
+
+use crate::columns::{ColumnData, DatasetData};
+use cube::{covering_indices, strides};
+use magnitude::MagnitudeAcc;
+
+/// A categorical variable: a column of one of the query's datasets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variable {
+    /// Index into [`Query::datasets`].
+    pub dataset: usize,
+    /// Column index in that dataset.
+    pub column: usize,
+}
+
+/// A grouping variable and the categories it shows: `index_of_code[code]`
+/// is the category's position in the table, or [`HIDDEN`] for a category a
+/// filter excludes.
+#[derive(Clone, Debug)]
+pub struct Dimension {
+    /// The variable grouped on.
+    pub variable: Variable,
+    /// Table position of each category code.
+    pub index_of_code: Vec<u32>,
+}
+
+/// Marks a category that a table does not show.
+pub const HIDDEN: u32 = u32::MAX;
+
+impl Dimension {
+    /// Shows the categories whose code is `shown`, in that order.
+    pub fn new(variable: Variable, codes: usize, shown: &[usize]) -> Self {
+        let mut index_of_code = vec![HIDDEN; codes];
+        for (i, &code) in (0u32..).zip(shown) {
+            index_of_code[code] = i;
+        }
+        Dimension {
+            variable,
+            index_of_code,
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.index_of_code.iter().filter(|&&i| i != HIDDEN).count()
+    }
+}
+
+/// Keep the persons whose value of `variable` is allowed.
+#[derive(Clone, Debug)]
+pub struct CodeFilter {
+    /// The variable filtered on.
+    pub variable: Variable,
+    /// `allowed[code]` for each category code.
+    pub allowed: Vec<bool>,
+}
+
+/// A query over the persons present in every dataset.
+#[derive(Debug)]
+pub struct Query<'a> {
+    /// The linked datasets (inner join on the person).
+    pub datasets: Vec<&'a DatasetData>,
+    /// The grouping variables, 0 to 3 (categorical).
+    pub group_by: Vec<Dimension>,
+    /// Filters, all of which must hold.
+    pub filters: Vec<CodeFilter>,
+    /// Every person's record key, by person number (for cell keys).
+    pub record_keys: &'a [u32],
+    /// A numeric variable to sum, if this is a magnitude table.
+    pub magnitude: Option<MagnitudeSpec>,
+}
+
+/// Most grouping variables a query may have.
+pub const MAX_DIMENSIONS: usize = 3;
+
+/// What a query found, cell by cell (margins included).
+#[derive(Debug)]
+pub struct TableStats {
+    /// Distinct persons per cell.
+    pub cube: CountCube,
+    /// Cell keys: wrapping sums of the contributors' record keys.
+    pub keys: Vec<u32>,
+    /// Sums and unit contributions, for a magnitude table.
+    pub magnitude: Option<MagnitudeStats>,
+}
+
+/// Scans the persons present in all of the query's datasets that pass the
+/// filters and counts them (and their values) into every cell and margin.
+pub fn tabulate(q: &Query<'_>) -> TableStats {
+    let codes = |v: &Variable| match q.datasets[v.dataset].column(v.column) {
+        ColumnData::Codes { codes, .. } => codes.as_slice(),
+        ColumnData::Numbers(_) => panic!("grouping and filter variables are categorical"),
+    };
+    let dims: Vec<(&[u32], &[u32], usize)> = q
+        .group_by
+        .iter()
+        .map(|d| (codes(&d.variable), d.index_of_code.as_slice(), d.size()))
+        .collect();
+    let filters: Vec<(&[u32], usize, &[bool])> = q
+        .filters
+        .iter()
+        .map(|f| (codes(&f.variable), f.variable.dataset, f.allowed.as_slice()))
+        .collect();
+    let mut cube = CountCube::zeros(dims.iter().map(|d| d.2).collect());
+    let mut keys = vec![0u32; cube.len()];
+    let mut magnitude = q
+        .magnitude
+        .as_ref()
+        .map(|m| MagnitudeAcc::new(m, q, cube.sizes()));
+    let strides = strides(cube.sizes());
+    let Some(driver) = (0..q.datasets.len()).min_by_key(|&d| q.datasets[d].rows()) else {
+        return TableStats {
+            cube,
+            keys,
+            magnitude: None,
+        };
+    };
+    let mut rows = vec![0usize; q.datasets.len()];
+    let mut covering = Vec::with_capacity(1 << dims.len());
+    'persons: for (row, &person) in q.datasets[driver].persons().iter().enumerate() {
+        for (d, data) in q.datasets.iter().enumerate() {
+            rows[d] = if d == driver {
+                row
+            } else {
+                match data.row_of(person) {
+                    Some(r) => r,
+                    None => continue 'persons,
+                }
+            };
+        }
+        for &(codes, dataset, allowed) in &filters {
+            if !allowed[codes[rows[dataset]] as usize] {
+                continue 'persons;
+            }
+        }
+        let mut cell = [0usize; MAX_DIMENSIONS];
+        for (d, (codes, index_of_code, _)) in dims.iter().enumerate() {
+            match index_of_code[codes[rows[q.group_by[d].variable.dataset]] as usize] {
+                HIDDEN => continue 'persons,
+                i => cell[d] = i as usize,
+            }
+        }
+        let cell = &cell[..dims.len()];
+        covering_indices(cube.sizes(), &strides, cell, &mut covering);
+        let record_key = q.record_keys[person as usize];
+        for &i in &covering {
+            cube.add(i, 1);
+            keys[i] = keys[i].wrapping_add(record_key);
+        }
+        if let Some(m) = magnitude.as_mut() {
+            m.add_person(cell, &covering, &rows);
+        }
+    }
+    let magnitude = magnitude.map(|m| m.finish(&strides));
+    TableStats {
+        cube,
+        keys,
+        magnitude,
+    }
+}

@@ -1,0 +1,230 @@
+//! The cell-key method through the server: the same persons get the same
+//! noise however the request is worded; different sets get their own;
+//! noise stays within the perturbation table's bounds; a re-upload keeps
+//! each person's record key; and the differencing attack on sums no longer
+//! yields one person's value.
+
+mod common;
+
+use common::{bsns, cell, db_scalar, table_request, TestServer};
+use ddc::disclosure::DisclosurePolicy;
+use ddc::proto::{CellStatus, Filter, MeasureKind, TableRequest};
+
+const DS: &str = "cbs.ck";
+const CATEGORIES: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+
+/// Person i: category i % 8, region r1 when (i / 8) is even, sex v for
+/// i % 3 == 0, income 20,000 + 37·i. Returns the CSV and the true counts
+/// per category in region r1.
+fn fixture(n: usize) -> (String, [u64; 8]) {
+    let mut csv = String::from("bsn,cel,region,sex,income\n");
+    let mut r1 = [0u64; 8];
+    for (i, id) in bsns(n).iter().enumerate() {
+        let region = if in_r1(i) { "r1" } else { "r2" };
+        let sex = if i % 3 == 0 { "v" } else { "m" };
+        if region == "r1" {
+            r1[i % 8] += 1;
+        }
+        csv.push_str(&format!(
+            "{id},{},{region},{sex},{}\n",
+            CATEGORIES[i % 8],
+            20_000 + 37 * i
+        ));
+    }
+    (csv, r1)
+}
+
+fn in_r1(i: usize) -> bool {
+    (i / 8) % 2 == 0
+}
+
+async fn server() -> (TestServer, [u64; 8]) {
+    let mut s = TestServer::start_with_policy(DisclosurePolicy::default()).await;
+    s.create(
+        DS,
+        "bsn",
+        &[
+            "cel:cat:a,b,c,d,e,f,g,h",
+            "region:cat:r1,r2",
+            "sex:cat:m,v",
+            "income:int",
+        ],
+    )
+    .await;
+    let (csv, r1) = fixture(400);
+    s.upload(DS, &csv).await.unwrap();
+    (s, r1)
+}
+
+fn filter(variable: &str, values: &[&str], negate: bool) -> Filter {
+    Filter {
+        variable: variable.into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+        negate,
+    }
+}
+
+fn counts(t: &ddc::proto::Table) -> Vec<Option<u64>> {
+    (0..8).map(|c| cell(t, &[c]).0).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_persons_get_the_same_noise_however_the_request_is_worded() {
+    let (mut s, _) = server().await;
+    let base = table_request(&["cbs.ck.cel"], &[("cbs.ck.region", &["r1"])]);
+    let reference = counts(&s.table(base.clone()).await.unwrap());
+    let mut wordings = vec![
+        TableRequest {
+            filters: vec![filter("cbs.ck.region", &["r2"], true)],
+            ..base.clone()
+        },
+        TableRequest {
+            filters: vec![
+                filter("cbs.ck.region", &["r1"], false),
+                filter("cbs.ck.sex", &["m", "v"], false),
+            ],
+            ..base.clone()
+        },
+        TableRequest {
+            project: "another".into(),
+            ..base.clone()
+        },
+        TableRequest {
+            datasets: vec![DS.into()],
+            ..base.clone()
+        },
+    ];
+    for w in wordings.drain(..) {
+        assert_eq!(
+            counts(&s.table(w.clone()).await.unwrap()),
+            reference,
+            "{w:?}"
+        );
+    }
+    // The same cells inside a two-way table (region as the second dimension).
+    let two_way = s
+        .table(table_request(&["cbs.ck.cel", "cbs.ck.region"], &[]))
+        .await
+        .unwrap();
+    let from_two_way: Vec<Option<u64>> = (0..8).map(|c| cell(&two_way, &[c, 0]).0).collect();
+    assert_eq!(from_two_way, reference);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noise_stays_within_the_table_and_differs_between_sets() {
+    let (mut s, truth) = server().await;
+    let t = s
+        .table(table_request(
+            &["cbs.ck.cel"],
+            &[("cbs.ck.region", &["r1"])],
+        ))
+        .await
+        .unwrap();
+    let d = i64::from(s.policy.perturbation.unwrap().max_noise);
+    let mut noises = Vec::new();
+    for (c, &true_count) in truth.iter().enumerate() {
+        let (count, status) = cell(&t, &[c as i32]);
+        assert_eq!(status, CellStatus::Released);
+        let noise = count.unwrap() as i64 - true_count as i64;
+        assert!(noise.abs() <= d, "noise {noise} beyond D = {d}");
+        noises.push(noise);
+    }
+    noises.sort_unstable();
+    noises.dedup();
+    assert!(
+        noises.len() >= 2,
+        "eight different sets all got the same noise: {noises:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_upload_keeps_every_persons_record_key_and_so_the_noise() {
+    let (mut s, _) = server().await;
+    let request = table_request(&["cbs.ck.cel"], &[("cbs.ck.region", &["r1"])]);
+    let before = s.table(request.clone()).await.unwrap();
+    let (csv, _) = fixture(400);
+    s.upload_with(DS, &csv, false, true).await.unwrap();
+    let after = s.table(request).await.unwrap();
+    assert_eq!(counts(&before), counts(&after));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sum_minus_the_same_sum_filtered_no_longer_gives_one_persons_value() {
+    let (mut s, _) = server().await;
+    // Sum of income in each category of region r1, then the same sum over
+    // the men only: the difference for category a is the women's income.
+    let sum = |filters: Vec<Filter>| TableRequest {
+        measure: MeasureKind::Sum as i32,
+        variable: "cbs.ck.income".into(),
+        filters,
+        ..table_request(&["cbs.ck.cel"], &[])
+    };
+    let all = s
+        .table(sum(vec![filter("cbs.ck.region", &["r1"], false)]))
+        .await
+        .unwrap();
+    let men = s
+        .table(sum(vec![
+            filter("cbs.ck.region", &["r1"], false),
+            filter("cbs.ck.sex", &["m"], false),
+        ]))
+        .await
+        .unwrap();
+    let income = |i: usize| (20_000 + 37 * i) as f64;
+    let in_a_r1 = |i: &usize| i % 8 == 0 && in_r1(*i);
+    let women: f64 = (0..400)
+        .filter(in_a_r1)
+        .filter(|i| i % 3 == 0)
+        .map(income)
+        .sum();
+    let largest = (0..400).filter(in_a_r1).map(income).fold(0.0, f64::max);
+    let (Some(a_all), Some(a_men)) = (all.cells[0].value, men.cells[0].value) else {
+        panic!(
+            "both sums are released: {:?} / {:?}",
+            all.cells[0], men.cells[0]
+        );
+    };
+    assert_ne!(
+        a_all - a_men,
+        women,
+        "the difference is not the exact value"
+    );
+    // Each released sum is off its true value by at least m·x1 (here 10%
+    // of the largest income in the cell).
+    let true_all: f64 = (0..400).filter(in_a_r1).map(income).sum();
+    assert!((a_all - true_all).abs() >= 0.1 * largest - 1e-6);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_release_is_stored_with_its_request_under_its_project() {
+    let (mut s, _) = server().await;
+    let request = TableRequest {
+        project: "onderwijs-kansen".into(),
+        ..table_request(&["cbs.ck.cel"], &[("cbs.ck.region", &["r1"])])
+    };
+    let t = s.table(request).await.unwrap();
+    let dir = s.data_dir.path();
+    assert_eq!(
+        db_scalar(
+            dir,
+            "SELECT count(*) FROM releases WHERE project = 'onderwijs-kansen'"
+        ),
+        1
+    );
+    assert_eq!(
+        db_scalar(
+            dir,
+            "SELECT count(*) FROM releases WHERE request LIKE '%cbs.ck.region%'"
+        ),
+        1
+    );
+    assert_eq!(
+        db_scalar(dir, "SELECT max(id) FROM releases"),
+        t.release as i64
+    );
+    s.stop().await;
+}
