@@ -35,7 +35,7 @@ fn fixture(n: usize) -> (String, [u64; 8]) {
 }
 
 fn in_r1(i: usize) -> bool {
-    (i / 8) % 2 == 0
+    (i / 8).is_multiple_of(2)
 }
 
 async fn server() -> (TestServer, [u64; 8]) {
@@ -174,7 +174,7 @@ async fn a_sum_minus_the_same_sum_filtered_no_longer_gives_one_persons_value() {
         .await
         .unwrap();
     let income = |i: usize| (20_000 + 37 * i) as f64;
-    let in_a_r1 = |i: &usize| i % 8 == 0 && in_r1(*i);
+    let in_a_r1 = |i: &usize| i.is_multiple_of(8) && in_r1(*i);
     let women: f64 = (0..400)
         .filter(in_a_r1)
         .filter(|i| i % 3 == 0)

@@ -7,6 +7,7 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::disclosure::audit::AuditError;
 use crate::disclosure::DisclosureError;
 use crate::engine::EngineError;
 use crate::ingest::{RowProblem, UploadError};
@@ -37,9 +38,12 @@ pub(crate) fn to_status(e: EngineError) -> Status {
             Status::with_error_details(Code::InvalidArgument, message, details)
         }
         EngineError::IndexFull(_) => Status::resource_exhausted(message),
-        EngineError::Disclosure(DisclosureError::TooManyUnsafeCells { .. }) => {
-            Status::failed_precondition(message)
-        }
+        EngineError::Disclosure(
+            DisclosureError::TooManyUnsafeCells { .. }
+            | DisclosureError::Audit(AuditError::Unprotectable { .. }),
+        ) => Status::failed_precondition(format!(
+            "{message}; the table cannot be released as asked: use fewer or coarser categories"
+        )),
         EngineError::Store(_)
         | EngineError::Disclosure(_)
         | EngineError::Random

@@ -54,9 +54,7 @@ impl AttackerLp {
                 }
                 continue;
             }
-            if rows.len() + 1 < component.equations.len() {
-                rows.push(row);
-            }
+            rows.push(row);
         }
         let target = position(&component.cells, cell);
         Ok(Self {
