@@ -11,7 +11,7 @@ use ddc::disclosure::{
     protect_table, CellStatus, DisclosureError, DisclosurePolicy, GroupDisclosure, TableContext,
     TableKind,
 };
-use ddc::tabulate::{CountCube, TableStats};
+use ddc::tabulate::{CountCube, MagnitudeStats, TableStats, TOP_CONTRIBUTIONS};
 use lp_support::independent::attacker_interval_independent;
 use proptest::prelude::*;
 
@@ -139,6 +139,120 @@ proptest! {
             if c.status == CellStatus::Released {
                 prop_assert_eq!(c.count, Some(cube.count(i)));
             }
+        }
+    }
+}
+
+/// A magnitude table from each interior cell's unit contributions.
+fn magnitude_stats(sizes: &[usize], interior: &[Vec<u64>]) -> (TableStats, Vec<Vec<u64>>) {
+    let mut cube = CountCube::zeros(sizes.to_vec());
+    let mut contributions: Vec<Vec<u64>> = vec![Vec::new(); cube.len()];
+    let mut interior = interior.iter();
+    for i in 0..cube.len() {
+        if cube.is_interior(i) {
+            let units = interior.next().expect("one list per interior cell");
+            for c in cube.covering(i) {
+                cube.add(c, units.len() as u64);
+                contributions[c].extend(units);
+            }
+        }
+    }
+    let mut m = MagnitudeStats::default();
+    for units in &contributions {
+        let mut sorted = units.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        let mut top = [0u128; TOP_CONTRIBUTIONS];
+        for (t, &u) in top.iter_mut().zip(&sorted) {
+            *t = u128::from(u);
+        }
+        let sum: u64 = units.iter().sum();
+        m.sums.push(i128::from(sum));
+        m.units.push(units.len() as u64);
+        m.top.push(top);
+        m.abs_sums.push(u128::from(sum));
+    }
+    let keys = vec![0; cube.len()];
+    (
+        TableStats {
+            cube,
+            keys,
+            magnitude: Some(m),
+        },
+        contributions,
+    )
+}
+
+fn magnitude_strategy() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<u64>>)> {
+    prop_oneof![
+        (2usize..=3, 2usize..=3).prop_map(|(a, b)| vec![a, b]),
+        (2usize..=5).prop_map(|a| vec![a]),
+    ]
+    .prop_flat_map(|sizes| {
+        let n: usize = sizes.iter().product();
+        // Ordinary values, now and then a giant one; 0 to 24 units a cell.
+        let value = prop_oneof![9 => 100u64..5_000, 1 => 50_000u64..500_000];
+        let cell = proptest::collection::vec(value, 0..24);
+        (Just(sizes), proptest::collection::vec(cell, n))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, max_global_rejects: 16, ..ProptestConfig::default() })]
+
+    /// The same for sums: threshold on units, (n,k)-dominance and p%, with
+    /// their documented protection levels computed here from the raw
+    /// contributions.
+    #[test]
+    fn released_sum_tables_pass_an_independent_attacker_check(
+        (sizes, interior) in magnitude_strategy(),
+        threshold in 3u64..=10,
+        n in 1usize..=3,
+        k in 60.0f64..=95.0,
+        p in 5.0f64..=25.0,
+    ) {
+        let policy = DisclosurePolicy {
+            threshold,
+            dominance_n: n,
+            dominance_k: k,
+            p_percent: p,
+            perturbation: None,
+            ..DisclosurePolicy::default()
+        };
+        let (s, contributions) = magnitude_stats(&sizes, &interior);
+        let ctx = TableContext { kind: TableKind::Sum, holders: 1, negative_values: false, salt: 0 };
+        let result = protect_table(&s, &policy, &ctx, None);
+        prop_assume!(!matches!(result, Err(DisclosureError::Audit(AuditError::Unprotectable { .. }))));
+        let protected = result.expect("released or refused as unprotectable");
+        let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();
+        let values: Vec<f64> = contributions.iter().map(|u| u.iter().sum::<u64>() as f64).collect();
+        let withheld: Vec<bool> = statuses.iter().map(|&st| st != CellStatus::Released).collect();
+        let lower = vec![0.0; values.len()];
+        let upper = vec![f64::INFINITY; values.len()];
+        let eqs = equations(&s.cube);
+        for i in 0..values.len() {
+            let mut sorted = contributions[i].clone();
+            sorted.sort_unstable_by(|a, b| b.cmp(a));
+            let big = |j: usize| sorted.get(j).copied().unwrap_or(0) as f64;
+            let x = values[i];
+            let top_n: f64 = (0..n).map(big).sum();
+            let needed = match statuses[i] {
+                CellStatus::WithheldThreshold => p / 100.0 * x,
+                CellStatus::WithheldDominance => 100.0 / k * top_n - x,
+                CellStatus::WithheldPPercent => p / 100.0 * big(0) - (x - big(0) - big(1)),
+                CellStatus::Released => {
+                    // A released cell must pass every rule.
+                    prop_assert!(sorted.len() as u64 >= threshold, "cell {}: too few units released", i);
+                    prop_assert!(top_n <= k / 100.0 * x + 1e-9, "cell {}: dominated cell released", i);
+                    prop_assert!(x - big(0) - big(1) >= p / 100.0 * big(0) - 1e-9, "cell {}: p% cell released", i);
+                    continue;
+                }
+                _ => continue,
+            };
+            let (lpl, upl) = (needed.max(0.0).min(x), needed.max(0.0));
+            let (lo, hi) = attacker_interval_independent(&eqs, &values, &lower, &upper, &withheld, i);
+            let tol = 1e-5 * x.abs().max(1.0);
+            prop_assert!(lo <= x - lpl + tol, "cell {} = {}: attacker min {} > {}", i, x, lo, x - lpl);
+            prop_assert!(hi >= x + upl - tol, "cell {} = {}: attacker max {} < {}", i, x, hi, x + upl);
         }
     }
 }
