@@ -83,7 +83,9 @@ impl Engine {
             record_keys: &record_keys,
             magnitude: r.magnitude.as_ref().map(|m| m.spec.clone()),
         };
+        let started = std::time::Instant::now();
         let stats = tabulate(&query);
+        let tabulated = started.elapsed();
         let (kind, variable) = match &spec.measure {
             MeasureSpec::Count => (TableKind::Count, ""),
             MeasureSpec::Sum(v) => (TableKind::Sum, v.as_str()),
@@ -99,6 +101,12 @@ impl Engine {
             salt: salt(variable),
         };
         let protected = protect_table(&stats, &self.policy, &ctx, self.ptable.as_ref())?;
+        tracing::info!(
+            cells = stats.cube.len(),
+            tabulate_ms = tabulated.as_millis() as u64,
+            protect_ms = (started.elapsed() - tabulated).as_millis() as u64,
+            "table protected"
+        );
         let unit = 10f64.powi(r.magnitude.as_ref().map_or(0, |m| m.scale as i32));
         let cells: Vec<TableCell> = protected
             .cells
