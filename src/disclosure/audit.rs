@@ -19,6 +19,7 @@
 
 mod lp;
 mod secondary;
+mod witness;
 
 #[cfg(test)]
 mod fixtures;
@@ -97,8 +98,9 @@ pub enum AuditError {
         #[source]
         source: microlp::Error,
     },
-    /// No pattern can meet this protection: withholding every linked cell is not enough.
-    #[error("cell {cell} cannot be protected: its a-priori bounds and linked cells are too tight")]
+    /// No pattern can meet this protection: no table that satisfies the
+    /// equations and the a-priori bounds puts the cell at its protection target.
+    #[error("cell {cell} cannot be protected: no consistent table reaches its protection target")]
     Unprotectable {
         /// The protected cell.
         cell: usize,
@@ -111,7 +113,7 @@ pub enum AuditError {
     },
 }
 
-/// Equations of a table cube: `sizes[d]` categories along dimension d; along each dimension index sizes[d] is the total.
+/// Equations of a table cube: `sizes[d]` categories along dimension d; along each dimension index `sizes[d]` is the total.
 ///
 /// The flat index is row-major with the last dimension fastest, each dimension
 /// having `sizes[d] + 1` positions. For every cell whose coordinate in
@@ -303,21 +305,11 @@ impl<'a> Table<'a> {
                 hi: value,
             });
         }
-        let lp = lp::AttackerLp::build(self, withheld, cell)?;
+        let lp = lp::AttackerLp::build(self, withheld, cell);
         Ok(Interval {
             lo: lp.solve(self.facts, Side::Lower)?,
             hi: lp.solve(self.facts, Side::Upper)?,
         })
-    }
-
-    /// The attacker's bound on one side of a withheld cell.
-    pub(crate) fn bound(
-        &self,
-        withheld: &[bool],
-        cell: usize,
-        side: Side,
-    ) -> Result<f64, AuditError> {
-        lp::AttackerLp::build(self, withheld, cell)?.solve(self.facts, side)
     }
 
     /// How far `interval` falls short of `protection`.
@@ -375,6 +367,11 @@ impl<'a> Table<'a> {
     /// The equation with index `e`.
     fn equation(&self, e: usize) -> &Equation {
         &self.equations[e]
+    }
+
+    /// Every equation of the table.
+    pub(crate) fn equations(&self) -> &[Equation] {
+        self.equations
     }
 }
 

@@ -3,7 +3,7 @@
 //! linear programs, then cell-key perturbation and rounding of what is
 //! released. A table that fails any step is not released.
 
-use super::audit::{audit, cube_equations, suppress_secondary, CellFacts, Protection};
+use super::audit::{audit, cube_equations, suppress_secondary, CellFacts, Equation, Protection};
 use super::ckm::{MagnitudeNoise, PTable};
 use super::primary::{judge_counts, judge_magnitudes, GroupRule, Judgement, Sign};
 use super::{check_margins, CellStatus, DisclosureError, DisclosurePolicy};
@@ -11,7 +11,7 @@ use crate::tabulate::TableStats;
 
 /// Most unsafe cells a table may have before secondary suppression: the
 /// attacker audit solves two linear programs per unsafe cell.
-pub const MAX_UNSAFE_CELLS: usize = 2_000;
+pub const MAX_UNSAFE_CELLS: usize = 500;
 
 /// What a table releases in each cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,11 +142,39 @@ fn suppress(
     for cell in suppress_secondary(&equations, &facts, &mut withheld, &protections, &cost)? {
         statuses[cell] = CellStatus::WithheldSecondary;
     }
-    let failures = audit(&equations, &facts, &withheld, &protections)?;
-    if let Some((p, _)) = failures.first() {
-        return Err(DisclosureError::Unprotected { cell: p.cell });
+    // The release gate: the whole attacker audit once more, on the final
+    // pattern, independent of how the pattern was found.
+    if let Some(cell) = first_failure(&equations, &facts, &withheld, &protections)? {
+        return Err(DisclosureError::Unprotected { cell });
     }
     Ok(statuses)
+}
+
+/// The first protection the final pattern fails, auditing on every core.
+fn first_failure(
+    equations: &[Equation],
+    facts: &[CellFacts],
+    withheld: &[bool],
+    protections: &[Protection],
+) -> Result<Option<usize>, DisclosureError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = protections.len().div_ceil(threads).max(1);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = protections
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || audit(equations, facts, withheld, part)))
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    let mut first = None;
+    for result in results {
+        // A panicking audit thread is a bug; refuse the release.
+        let failures = result.map_err(|_| DisclosureError::Unprotected { cell: usize::MAX })??;
+        if let Some((p, _)) = failures.first() {
+            first = Some(first.map_or(p.cell, |c: usize| c.min(p.cell)));
+        }
+    }
+    Ok(first)
 }
 
 fn check_sum_margins(stats: &TableStats) -> Result<(), DisclosureError> {

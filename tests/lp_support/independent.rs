@@ -4,7 +4,9 @@
 //! equation is an equality row, each released cell is fixed by an equality
 //! row at its value, and each withheld cell gets its finite a-priori bounds as
 //! inequality rows. Nothing is reduced to components and no value is moved
-//! to a right-hand side by hand, unlike the engine's simplex formulation.
+//! to a right-hand side by hand, unlike the engine's simplex formulation;
+//! only equations among released cells are left out, as the fixing rows
+//! already imply them.
 //! Interior-point answers are accurate to about 1e-6 relative: compare them
 //! with a tolerance such as 1e-5 relative.
 
@@ -52,6 +54,11 @@ impl System {
         let mut rows = Vec::new();
         let mut b = Vec::new();
         for (total, parts) in equations {
+            // Rows among fixed cells only are implied by the fixing rows; the
+            // redundancy would only slow the interior-point method down.
+            if !withheld[*total] && parts.iter().all(|&p| !withheld[p]) {
+                continue;
+            }
             let mut row = vec![(*total, 1.0)];
             row.extend(parts.iter().map(|&p| (p, -1.0)));
             rows.push(row);

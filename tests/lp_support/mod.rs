@@ -1,4 +1,5 @@
-//! Test support: an attacker audit independent of the engine.
+//! Test support: an attacker audit independent of the engine, and table builders.
 #![allow(dead_code)]
 
 pub mod independent;
+pub mod tables;

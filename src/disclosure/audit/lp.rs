@@ -9,6 +9,29 @@ use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
 use super::{cells_of, AuditError, CellFacts, Table};
 
+/// Largest magnitude a linear program is solved at. `microlp`'s feasibility
+/// tolerance is absolute (1e-7), so problems with larger numbers are scaled
+/// down by a power of two, which is exact in floating point.
+const SCALE_TARGET: f64 = 8192.0;
+
+/// A power of two that brings `max_abs` to at most [`SCALE_TARGET`].
+pub(crate) fn scale_for(max_abs: f64) -> f64 {
+    if max_abs.is_finite() && max_abs > SCALE_TARGET {
+        // The exponent of a finite f64 ratio lies well within i32.
+        2f64.powi((max_abs / SCALE_TARGET).log2().ceil() as i32)
+    } else {
+        1.0
+    }
+}
+
+/// The largest finite magnitude among `numbers` (0 when there is none).
+pub(crate) fn max_finite_abs(numbers: impl IntoIterator<Item = f64>) -> f64 {
+    numbers
+        .into_iter()
+        .filter(|x| x.is_finite())
+        .fold(0.0, |m, x| m.max(x.abs()))
+}
+
 /// Which end of the attacker's interval to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -33,35 +56,36 @@ pub(crate) struct AttackerLp {
     /// Position of the target cell in `cells`.
     target: usize,
     rows: Vec<Row>,
+    /// Divisor applied to every bound and right-hand side when solving.
+    scale: f64,
 }
 
 impl AttackerLp {
     /// Builds the problem for the withheld `cell`.
-    pub(crate) fn build(
-        table: &Table<'_>,
-        withheld: &[bool],
-        cell: usize,
-    ) -> Result<Self, AuditError> {
+    pub(crate) fn build(table: &Table<'_>, withheld: &[bool], cell: usize) -> Self {
         let component = table.component(withheld, cell);
         let mut rows = Vec::with_capacity(component.equations.len());
         for &e in &component.equations {
             let row = build_row(table, withheld, &component.cells, e);
-            if row.terms.is_empty() {
-                // A withheld cell that cancels out (it is both total and part):
-                // only the released constants remain, and they must sum to zero.
-                if row.rhs.abs() > 1e-9 * (1.0 + row.rhs.abs()) {
-                    return Err(AuditError::Inconsistent { cell });
-                }
-                continue;
+            // A withheld cell can cancel out (listed as total and as part):
+            // what remains involves released cells only, which the audit
+            // takes as consistent, like equations with no withheld cell.
+            if !row.terms.is_empty() {
+                rows.push(row);
             }
-            rows.push(row);
         }
         let target = position(&component.cells, cell);
-        Ok(Self {
+        let bounds = component.cells.iter().flat_map(|&c| {
+            let facts = table.facts()[c];
+            [facts.lower, facts.upper]
+        });
+        let scale = scale_for(max_finite_abs(rows.iter().map(|r| r.rhs).chain(bounds)));
+        Self {
             cells: component.cells,
             target,
             rows,
-        })
+            scale,
+        }
     }
 
     /// The minimum or maximum of the target cell; infinite when unbounded.
@@ -80,12 +104,15 @@ impl AttackerLp {
             .enumerate()
             .map(|(i, &c)| {
                 let objective = if i == self.target { 1.0 } else { 0.0 };
-                problem.add_var(objective, (facts[c].lower, facts[c].upper))
+                problem.add_var(
+                    objective,
+                    (facts[c].lower / self.scale, facts[c].upper / self.scale),
+                )
             })
             .collect();
         for row in &self.rows {
             let terms = row.terms.iter().map(|&(v, coef)| (vars[v], coef));
-            problem.add_constraint(terms, ComparisonOp::Eq, row.rhs);
+            problem.add_constraint(terms, ComparisonOp::Eq, row.rhs / self.scale);
         }
         let solved = problem.solve().and_then(|outcome| {
             // No time or node limit is set, so the solve cannot be interrupted.
@@ -94,7 +121,7 @@ impl AttackerLp {
                 .map_err(|_| microlp::Error::InternalError("interrupted".to_owned()))
         });
         match solved {
-            Ok(solution) => Ok(solution.var_value(vars[self.target])),
+            Ok(solution) => Ok(solution.var_value(vars[self.target]) * self.scale),
             Err(microlp::Error::Unbounded) => Ok(unbounded(side)),
             Err(microlp::Error::Infeasible) => Err(AuditError::Inconsistent { cell }),
             Err(source) => Err(AuditError::Solver { cell, source }),
@@ -122,7 +149,7 @@ fn build_row(table: &Table<'_>, withheld: &[bool], cells: &[usize], e: usize) ->
 }
 
 /// Adds up repeated variables and drops those whose coefficients cancel.
-fn merge_terms(mut terms: Vec<(usize, f64)>) -> Vec<(usize, f64)> {
+pub(crate) fn merge_terms(mut terms: Vec<(usize, f64)>) -> Vec<(usize, f64)> {
     terms.sort_by_key(|&(v, _)| v);
     let mut merged: Vec<(usize, f64)> = Vec::with_capacity(terms.len());
     for (v, coef) in terms {

@@ -10,23 +10,30 @@
 //! that passes keeps passing. Protections are therefore settled one at a time
 //! in cell order, which gives the same pattern as re-running the full audit
 //! after every step and fixing its first failure, with far fewer solves.
+//!
+//! A step does not try released cells one by one: one cell rarely helps on
+//! its own (a lone cell in a 2-D table needs three more forming a rectangle),
+//! and trying every neighbour with a fresh linear program was too slow on
+//! tables of a few thousand cells. Instead the witness problem
+//! (`super::witness`) finds, in one solve, the cheapest set of cells whose
+//! withholding protects the failing side, and all of them are withheld.
 
+use super::witness::{target, witness_support};
 use super::{AuditError, CellFacts, Equation, Interval, Protection, Shortfall, Side, Table};
 
 /// Chooses additional cells to withhold so that `audit` passes.
 ///
 /// `withheld` holds the primary pattern on entry and the final pattern on
 /// return; returns the newly withheld cells (ascending). `cost[i]` is the
-/// information loss of withholding cell `i`. Same input, same output: ties
-/// are broken by cell index.
+/// information loss of withholding cell `i` (finite, `>= 0`). Same input,
+/// same output.
 ///
-/// Each step takes the lowest failing protected cell and, among the released
-/// cells sharing an equation with its component of withheld cells, withholds
-/// the cheapest one that widens a failing side of its interval, or the
-/// cheapest one when none does (a single cell often cannot help, a cycle of
-/// them can). Released cells outside those equations cannot change the
-/// cell's linear program, so they are never tried. On error `withheld` holds
-/// the pattern reached so far.
+/// Each step takes the lowest failing protected cell and its first failing
+/// side (lower before upper) and withholds every released cell that the
+/// cheapest witness table moves, cost weighted by how far each cell moves.
+/// Fails with [`AuditError::Unprotectable`] when no table at all lets the
+/// cell reach its protection target. On error `withheld` holds the pattern
+/// reached so far.
 pub fn suppress_secondary(
     equations: &[Equation],
     facts: &[CellFacts],
@@ -51,9 +58,9 @@ pub fn suppress_secondary(
 
 /// Costs must cover every cell and be comparable numbers.
 fn check_costs(facts: &[CellFacts], cost: &[f64]) -> Result<(), AuditError> {
-    if cost.len() != facts.len() || cost.iter().any(|c| c.is_nan()) {
+    if cost.len() != facts.len() || cost.iter().any(|c| !(c.is_finite() && *c >= 0.0)) {
         return Err(AuditError::InvalidInput {
-            reason: "costs must be one non-NaN number per cell".to_owned(),
+            reason: "costs must be one finite, non-negative number per cell".to_owned(),
         });
     }
     Ok(())
@@ -83,84 +90,59 @@ fn protect(
         if shortfall.is_met() {
             return Ok(());
         }
-        let cell = pick(table, withheld, protection, shortfall, cost)?;
-        withheld[cell] = true;
-        added.push(cell);
-    }
-}
-
-/// The released cell to withhold next for a failing protection.
-fn pick(
-    table: &Table<'_>,
-    withheld: &mut [bool],
-    protection: &Protection,
-    before: Shortfall,
-    cost: &[f64],
-) -> Result<usize, AuditError> {
-    let component = table.component(withheld, protection.cell);
-    let mut candidates = table.released_neighbours(&component, withheld);
-    // The component is closed: nothing left to withhold can reach this cell.
-    let Some(&cheapest) = candidates.iter().min_by(|&&a, &&b| by_cost(cost, a, b)) else {
-        return Err(AuditError::Unprotectable {
-            cell: protection.cell,
-        });
-    };
-    candidates.sort_by(|&a, &b| by_cost(cost, a, b));
-    for candidate in candidates {
-        if widens(table, withheld, protection, before, candidate)? {
-            return Ok(candidate);
+        for cell in pick(table, withheld, protection, shortfall, cost)? {
+            debug_assert!(!withheld[cell]);
+            withheld[cell] = true;
+            added.push(cell);
         }
     }
-    Ok(cheapest)
 }
 
-/// Cheaper first, then lower index.
-fn by_cost(cost: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
-    cost[a].total_cmp(&cost[b]).then(a.cmp(&b))
-}
-
-/// Whether withholding `candidate` widens a failing side of the interval.
-fn widens(
-    table: &Table<'_>,
-    withheld: &mut [bool],
-    protection: &Protection,
-    before: Shortfall,
-    candidate: usize,
-) -> Result<bool, AuditError> {
-    withheld[candidate] = true;
-    let result = widened_sides(table, withheld, protection, before);
-    withheld[candidate] = false;
-    result
-}
-
-/// Re-solves only the failing sides and compares them with `before`.
-fn widened_sides(
+/// The released cells to withhold next for a failing protection.
+fn pick(
     table: &Table<'_>,
     withheld: &[bool],
     protection: &Protection,
     before: Shortfall,
-) -> Result<bool, AuditError> {
-    for side in [Side::Lower, Side::Upper] {
-        if !before.fails(side) {
-            continue;
-        }
-        let bound = table.bound(withheld, protection.cell, side)?;
-        let interval = match side {
-            Side::Lower => Interval {
-                lo: bound,
-                hi: f64::INFINITY,
-            },
-            Side::Upper => Interval {
-                lo: f64::NEG_INFINITY,
-                hi: bound,
-            },
-        };
-        let after = table.shortfall(protection, interval);
-        if after.on(side) < before.on(side) - before.tolerance {
-            return Ok(true);
-        }
+    cost: &[f64],
+) -> Result<Vec<usize>, AuditError> {
+    let side = if before.fails(Side::Lower) {
+        Side::Lower
+    } else {
+        Side::Upper
+    };
+    let facts = table.facts()[protection.cell];
+    // `protect` checked the target against the a-priori bounds up to the
+    // check's tolerance; clamping removes that slack.
+    let goal = target(facts.value, protection.lower, protection.upper, side)
+        .clamp(facts.lower, facts.upper);
+    match witness_support(table, withheld, cost, protection.cell, goal)? {
+        None => Err(AuditError::Unprotectable {
+            cell: protection.cell,
+        }),
+        Some(cells) if !cells.is_empty() => Ok(cells),
+        // The witness needs no change, yet the audit failed: the two problems
+        // disagree within round-off. Withholding one more cell keeps progress.
+        Some(_) => cheapest_neighbour(table, withheld, protection, cost).map(|cell| vec![cell]),
     }
-    Ok(false)
+}
+
+/// The cheapest released cell sharing an equation with the cell's component.
+fn cheapest_neighbour(
+    table: &Table<'_>,
+    withheld: &[bool],
+    protection: &Protection,
+    cost: &[f64],
+) -> Result<usize, AuditError> {
+    let component = table.component(withheld, protection.cell);
+    let candidates = table.released_neighbours(&component, withheld);
+    let cheapest = candidates
+        .into_iter()
+        .min_by(|&a, &b| cost[a].total_cmp(&cost[b]).then(a.cmp(&b)));
+    // A closed component: nothing left to withhold can reach this cell.
+    cheapest.ok_or(AuditError::Unprotectable {
+        cell: protection.cell,
+    })
 }
 
 #[cfg(test)]

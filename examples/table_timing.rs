@@ -1,0 +1,117 @@
+//! Times protected tables on the demo's synthetic data, through the real
+//! server and client: `cargo run --release --example table_timing [PUPILS]`.
+
+use std::io::Cursor;
+use std::time::Instant;
+
+use ddc::client;
+use ddc::disclosure::DisclosurePolicy;
+use ddc::proto::{self, TableRequest, UploadHeader};
+use ddc::server::{self, ServerConfig};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let pupils = std::env::args().nth(1).map_or(Ok(20_000), |a| a.parse())?;
+    let (data_dir, key_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let config = ServerConfig {
+        data_dir: data_dir.path().into(),
+        key_dir: key_dir.path().into(),
+        policy: DisclosurePolicy::default(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(server::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut c = client::connect(&url).await?;
+    let data = ddc::demo::synth::generate(pupils, 1);
+    for (name, id, household, columns) in [
+        (
+            "cbs.i",
+            "bsn",
+            "huishouden",
+            vec![
+                "decile:cat:1,2,3,4,5,6,7,8,9,10",
+                "provincie:open",
+                "huishoudinkomen:int:household",
+            ],
+        ),
+        (
+            "duo.o",
+            "pgn",
+            "",
+            vec!["sector:cat:po,vo,mbo,ho", "niveau:open", "geslacht:cat:m,v"],
+        ),
+    ] {
+        let columns = columns
+            .iter()
+            .map(|s| ddc::cli::parse_column_spec(s))
+            .collect::<Result<_, _>>()
+            .map_err(anyhow::Error::msg)?;
+        let schema = proto::Schema {
+            identifier_column: id.into(),
+            household_column: household.into(),
+            columns,
+        };
+        let request = proto::CreateDatasetRequest {
+            name: name.into(),
+            organisation: name[..3].into(),
+            schema: Some(schema),
+        };
+        c.ingest.create_dataset(request).await?;
+    }
+    for (name, csv) in [("cbs.i", data.cbs_csv), ("duo.o", data.duo_csv)] {
+        let header = UploadHeader {
+            dataset: name.into(),
+            skip_invalid: true,
+            replace: false,
+        };
+        client::upload(&mut c.ingest, header, Cursor::new(csv.into_bytes()), |_| {}).await?;
+    }
+    let tables: [(&[&str], i32, &str); 4] = [
+        (&["duo.o.niveau", "cbs.i.provincie"], 0, ""),
+        (
+            &["duo.o.niveau", "cbs.i.provincie", "duo.o.geslacht"],
+            0,
+            "",
+        ),
+        (
+            &["duo.o.niveau", "cbs.i.decile"],
+            proto::MeasureKind::Mean as i32,
+            "cbs.i.huishoudinkomen",
+        ),
+        (&["duo.o.niveau", "cbs.i.provincie", "cbs.i.decile"], 0, ""),
+    ];
+    for (by, measure, variable) in tables {
+        let request = TableRequest {
+            group_by: by.iter().map(|s| s.to_string()).collect(),
+            measure,
+            variable: variable.into(),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        match c.release.tabulate(request).await {
+            Ok(t) => {
+                let s = t.into_inner().summary.unwrap_or_default();
+                println!(
+                    "{by:?} {variable}: {:.0?}, {} cells, {} released, {} withheld by a rule, {} secondary",
+                    started.elapsed(),
+                    s.cells,
+                    s.released,
+                    s.withheld_threshold + s.withheld_group + s.withheld_dominance + s.withheld_p_percent + s.withheld_value_counts,
+                    s.withheld_secondary
+                );
+            }
+            Err(e) => println!(
+                "{by:?}: {:.0?}, refused: {}",
+                started.elapsed(),
+                e.message()
+            ),
+        }
+    }
+    let _ = stop.send(());
+    handle.await??;
+    Ok(())
+}
