@@ -8,27 +8,9 @@ mod lp_support;
 
 use ddc::disclosure::audit::{audit, cube_equations, CellFacts, Protection};
 use ddc::disclosure::{protect_table, CellStatus, DisclosurePolicy, TableContext, TableKind};
-use ddc::tabulate::{CountCube, TableStats};
+use ddc::tabulate::CountCube;
 use lp_support::independent::attacker_interval_independent;
-
-fn stats(sizes: &[usize], interior: &[u64]) -> TableStats {
-    let mut cube = CountCube::zeros(sizes.to_vec());
-    let mut values = interior.iter();
-    for i in 0..cube.len() {
-        if cube.is_interior(i) {
-            let n = *values.next().unwrap();
-            for c in cube.covering(i) {
-                cube.add(c, n);
-            }
-        }
-    }
-    let keys = vec![0; cube.len()];
-    TableStats {
-        cube,
-        keys,
-        magnitude: None,
-    }
-}
+use lp_support::stats::count_stats;
 
 fn policy() -> DisclosurePolicy {
     DisclosurePolicy {
@@ -115,7 +97,7 @@ fn assert_protected(cube: &CountCube, statuses: &[CellStatus], primary: &[usize]
 /// ```
 #[test]
 fn two_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough() {
-    let s = stats(&[3, 3], &[3, 10, 50, 10, 4, 50, 40, 40, 40]);
+    let s = count_stats(&[3, 3], &[3, 10, 50, 10, 4, 50, 40, 40, 40]);
     let cube = &s.cube;
     let at = |r: usize, c: usize| cube.index(&[Some(r), Some(c)]);
     let primary = [at(0, 0), at(1, 1)];
@@ -164,7 +146,7 @@ fn two_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough() {
 /// neighbour (0,0,1) = 10 cannot decrease, so 3 at (0,0,0) cannot increase.
 #[test]
 fn three_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough() {
-    let s = stats(&[2, 2, 2], &[3, 10, 20, 20, 20, 20, 20, 20]);
+    let s = count_stats(&[2, 2, 2], &[3, 10, 20, 20, 20, 20, 20, 20]);
     let cube = &s.cube;
     let primary = [cube.index(&[Some(0), Some(0), Some(0)])];
     let naive: Vec<bool> = (0..cube.len()).map(|i| cube.is_interior(i)).collect();

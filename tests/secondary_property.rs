@@ -13,27 +13,8 @@ use ddc::disclosure::{
 };
 use ddc::tabulate::{CountCube, MagnitudeStats, TableStats, TOP_CONTRIBUTIONS};
 use lp_support::independent::attacker_interval_independent;
+use lp_support::stats::count_stats;
 use proptest::prelude::*;
-
-/// A table with all margins from interior counts (row-major, last fastest).
-fn stats(sizes: &[usize], interior: &[u64]) -> TableStats {
-    let mut cube = CountCube::zeros(sizes.to_vec());
-    let mut interior = interior.iter();
-    for i in 0..cube.len() {
-        if cube.is_interior(i) {
-            let n = *interior.next().expect("one count per interior cell");
-            for c in cube.covering(i) {
-                cube.add(c, n);
-            }
-        }
-    }
-    let keys = vec![0; cube.len()];
-    TableStats {
-        cube,
-        keys,
-        magnitude: None,
-    }
-}
 
 /// `total = sum(parts)` along every dimension, written out independently.
 fn equations(cube: &CountCube) -> Vec<(usize, Vec<usize>)> {
@@ -96,7 +77,7 @@ proptest! {
         (sizes, interior) in table_strategy(),
         (policy, holders) in policy_strategy(),
     ) {
-        let s = stats(&sizes, &interior);
+        let s = count_stats(&sizes, &interior);
         let ctx = TableContext { kind: TableKind::Count, holders, negative_values: false, salt: 0 };
         let first = protect_table(&s, &policy, &ctx, None);
         prop_assume!(!matches!(first, Err(DisclosureError::Audit(AuditError::Unprotectable { .. }))));

@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod independent;
+pub mod stats;
 pub mod tables;
