@@ -13,7 +13,8 @@
 //! - [`link`]: the person index, pseudonym → person number. Pure.
 //! - [`columns`]: a dataset's rows in memory, as columns.
 //! - [`tabulate`]: counting persons over linked datasets, with margins. Pure.
-//! - [`disclosure`]: thresholds, secondary suppression, rounding. Pure.
+//! - [`disclosure`]: policy, primary rules, LP-proven secondary suppression, cell-key perturbation. Pure.
+//! - [`ledger`]: released populations, the defence against differencing. Pure.
 //! - [`store`]: the SQLite database: schema, load, transactions with audit entries.
 //! - [`engine`]: the service core that owns the store and the in-memory state.
 //! - [`auth`]: the caller's identity and the one authorisation point.
@@ -33,6 +34,7 @@ pub mod disclosure;
 pub mod engine;
 pub mod ingest;
 pub mod keys;
+pub mod ledger;
 pub mod link;
 pub mod proto;
 pub mod pseudonym;

@@ -42,6 +42,10 @@ pub(super) struct ServeArgs {
     /// Release exact values instead of cell-key perturbed ones (not advised).
     #[arg(long)]
     no_perturbation: bool,
+    /// Do not refuse tables whose population differs from an earlier
+    /// release's by a few persons (not advised).
+    #[arg(long)]
+    no_release_ledger: bool,
 }
 
 pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
@@ -64,6 +68,7 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
             p_percent: a.p_percent,
             perturbation: (!a.no_perturbation).then(Perturbation::default),
             table_rounding: a.table_rounding,
+            release_ledger: !a.no_release_ledger,
             ..DisclosurePolicy::default()
         },
     };

@@ -72,6 +72,9 @@ pub struct DisclosurePolicy {
     pub table_rounding: u64,
     /// Linkage figures are rounded to a multiple of this.
     pub rounding_base: u64,
+    /// Refuse a table whose population differs from an earlier release's
+    /// over the same datasets by 1 to threshold − 1 persons.
+    pub release_ledger: bool,
 }
 
 impl Default for DisclosurePolicy {
@@ -88,6 +91,7 @@ impl Default for DisclosurePolicy {
             perturbation: Some(Perturbation::default()),
             table_rounding: 1,
             rounding_base: 5,
+            release_ledger: true,
         }
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use release::{LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT};
+pub use release::{LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT, POPULATION_REFUSAL};
 pub use request::{FilterSpec, MeasureSpec, TableSpec, MAX_TABLE_CELLS};
 pub use upload::{UploadMode, UploadOutcome};
 
@@ -85,6 +85,10 @@ pub enum EngineError {
     /// The perturbation table cannot be built from the policy.
     #[error("perturbation table: {0}")]
     PTable(#[from] PTableError),
+    /// The request is refused by a defence across releases. The message
+    /// says which rule, never which release or how many persons.
+    #[error("{0}")]
+    Refused(&'static str),
 }
 
 /// A dataset as the service shows it.
@@ -118,6 +122,8 @@ pub struct Engine {
     pseudonymiser: Pseudonymiser,
     policy: DisclosurePolicy,
     ptable: Option<PTable>,
+    /// Released populations (sizes and digests); locked after the store.
+    ledger: Mutex<Vec<crate::ledger::LedgerEntry>>,
 }
 
 impl Engine {
@@ -138,6 +144,7 @@ impl Engine {
         };
         let store = Store::open(data_dir)?;
         let snapshot = store.load()?;
+        let ledger = store.load_ledger()?;
         let mut state = State {
             datasets: BTreeMap::new(),
             persons: PersonIndex::from_parts(snapshot.pseudonyms, snapshot.record_keys),
@@ -161,6 +168,7 @@ impl Engine {
             pseudonymiser,
             policy,
             ptable,
+            ledger: Mutex::new(ledger),
         })
     }
 

@@ -12,8 +12,15 @@ use crate::auth::Caller;
 use crate::disclosure::{
     protect_figure, protect_table, CellStatus, DisclosurePolicy, Figure, TableContext, TableKind,
 };
-use crate::store::ReleaseRecord;
+use crate::ledger::{LedgerEntry, Population};
+use crate::store::{PopulationRecord, ReleaseRecord};
 use crate::tabulate::{tabulate, Query};
+
+/// What a refused differencing request is told: the rule, nothing more.
+pub const POPULATION_REFUSAL: &str =
+    "refused: this table's population differs from that of an earlier \
+     release over the same datasets by fewer persons than the threshold; widen or narrow the \
+     population by more, or ask for exactly the earlier one";
 
 /// Project name used when a request names none.
 pub const DEFAULT_PROJECT: &str = "default";
@@ -119,6 +126,8 @@ impl Engine {
                 status: c.status,
             })
             .collect();
+        let names: Vec<&str> = r.loaded.iter().map(|l| l.info.def.name()).collect();
+        let population = Population::new(&names, &stats.population);
         let mut table = ProtectedTable {
             release: 0,
             datasets: r
@@ -131,18 +140,45 @@ impl Engine {
             cells,
             policy: self.policy,
         };
-        table.release = self.record(caller, &spec, &table, now)?;
+        table.release = self.record(caller, &spec, &table, &population, now)?;
         Ok(table)
     }
 
-    /// Stores the release (request, policy, released cells) and its audit entry.
+    /// Checks the population against the ledger, then stores the release
+    /// (request, policy, released cells, population) and its audit entry.
+    /// The store and ledger stay locked from check to record, so two
+    /// requests cannot slip past each other.
     fn record(
         &self,
         caller: &Caller,
         spec: &TableSpec,
         table: &ProtectedTable,
+        population: &Population<'_>,
         now: SystemTime,
     ) -> Result<i64, EngineError> {
+        let mut store = self.lock_store();
+        let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        if self.policy.release_ledger {
+            let started = std::time::Instant::now();
+            let verdict = crate::ledger::check(&ledger, population, self.policy.threshold, |r| {
+                store.release_population(r)
+            })?;
+            tracing::info!(
+                ledger_ms = started.elapsed().as_millis() as u64,
+                releases = ledger.len(),
+                "ledger checked"
+            );
+            if verdict.is_err() {
+                let entry = audit(
+                    caller,
+                    now,
+                    "table.refused",
+                    serde_json::json!({ "project": spec.project, "request": spec, "rule": "population_difference" }),
+                );
+                store.append_audit(&entry)?;
+                return Err(EngineError::Refused(POPULATION_REFUSAL));
+            }
+        }
         let mut withheld = std::collections::BTreeMap::<String, usize>::new();
         for c in &table.cells {
             if c.status != CellStatus::Released {
@@ -172,7 +208,19 @@ impl Engine {
             policy: serde_json::to_value(table.policy).unwrap_or_default(),
             cells: serde_json::to_value(&table.cells).unwrap_or_default(),
         };
-        Ok(self.lock_store().record_release(&record, &entry)?)
+        let stored = PopulationRecord {
+            datasets: &population.datasets,
+            persons: population.persons,
+            digest: &population.digest,
+        };
+        let release = store.record_release(&record, &stored, &entry)?;
+        ledger.push(LedgerEntry {
+            release,
+            datasets: population.datasets.clone(),
+            size: population.persons.len() as u64,
+            digest: population.digest,
+        });
+        Ok(release)
     }
 
     /// Persons per dataset and linked persons per pair, protected and audited.

@@ -166,6 +166,7 @@ pub(crate) fn policy_to_proto(p: &DisclosurePolicy) -> proto::DisclosurePolicy {
             magnitude_multiplier: q.magnitude_multiplier,
         }),
         table_rounding: p.table_rounding,
+        release_ledger: p.release_ledger,
     }
 }
 

@@ -38,6 +38,7 @@ pub(crate) fn to_status(e: EngineError) -> Status {
             Status::with_error_details(Code::InvalidArgument, message, details)
         }
         EngineError::IndexFull(_) => Status::resource_exhausted(message),
+        EngineError::Refused(_) => Status::failed_precondition(message),
         EngineError::Disclosure(
             DisclosureError::TooManyUnsafeCells { .. }
             | DisclosureError::Audit(AuditError::Unprotectable { .. }),

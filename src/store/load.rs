@@ -200,6 +200,48 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The ledger of released populations: sizes and digests only.
+    pub fn load_ledger(&self) -> Result<Vec<crate::ledger::LedgerEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT release, datasets, size, digest FROM release_populations ORDER BY release",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (release, datasets, size, digest) = row?;
+            let digest: [u8; 32] = digest
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("population digest of wrong length".into()))?;
+            out.push(crate::ledger::LedgerEntry {
+                release,
+                datasets,
+                size: u64::try_from(size).unwrap_or(0),
+                digest,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The persons a release covered, ascending.
+    pub fn release_population(&self, release: i64) -> Result<Vec<PersonNo>, StoreError> {
+        let bytes: Vec<u8> = self.conn.query_row(
+            "SELECT persons FROM release_populations WHERE release = ?1",
+            [release],
+            |r| r.get(0),
+        )?;
+        crate::ledger::decode(&bytes)
+            .ok_or_else(|| StoreError::Corrupt(format!("population of release {release}")))
+    }
+}
+
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }

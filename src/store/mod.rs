@@ -22,7 +22,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 pub use load::{Snapshot, StoredDataset};
-pub use write::{AuditEntry, ReleaseRecord, UploadWrite};
+pub use write::{AuditEntry, PopulationRecord, ReleaseRecord, UploadWrite};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "ddc.sqlite";
@@ -156,6 +156,15 @@ CREATE TABLE releases (
     cells   TEXT NOT NULL
 );
 CREATE INDEX releases_by_project ON releases (project, id);
+-- The persons each release covered (ascending person numbers as LEB128
+-- gaps), for the differencing defence: datasets is the sorted dataset list.
+CREATE TABLE release_populations (
+    release  INTEGER PRIMARY KEY REFERENCES releases(id),
+    datasets TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    digest   BLOB NOT NULL,
+    persons  BLOB NOT NULL
+);
 CREATE TABLE audit (
     seq    INTEGER PRIMARY KEY,
     at_ms  INTEGER NOT NULL,

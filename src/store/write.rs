@@ -40,6 +40,17 @@ pub struct ReleaseRecord {
     pub cells: serde_json::Value,
 }
 
+/// The population a release covered, for the ledger.
+#[derive(Debug)]
+pub struct PopulationRecord<'a> {
+    /// The datasets key.
+    pub datasets: &'a str,
+    /// Persons covered, ascending.
+    pub persons: &'a [crate::link::PersonNo],
+    /// Their digest.
+    pub digest: &'a [u8; 32],
+}
+
 /// Everything an upload commit writes.
 #[derive(Debug)]
 pub struct UploadWrite<'a> {
@@ -133,6 +144,7 @@ impl Store {
     pub fn record_release(
         &mut self,
         r: &ReleaseRecord,
+        population: &PopulationRecord<'_>,
         audit: &AuditEntry,
     ) -> Result<i64, StoreError> {
         let tx = self.conn.transaction()?;
@@ -148,6 +160,16 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO release_populations (release, datasets, size, digest, persons) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                id,
+                population.datasets,
+                population.persons.len() as i64,
+                &population.digest[..],
+                crate::ledger::encode(population.persons)
+            ],
+        )?;
         append(&tx, audit)?;
         tx.commit()?;
         Ok(id)

@@ -94,6 +94,8 @@ pub struct TableStats {
     pub keys: Vec<u32>,
     /// Sums and unit contributions, for a magnitude table.
     pub magnitude: Option<MagnitudeStats>,
+    /// The persons counted (the grand total's contributors), ascending.
+    pub population: Vec<crate::link::PersonNo>,
 }
 
 /// Scans the persons present in all of the query's datasets that pass the
@@ -125,10 +127,12 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
             cube,
             keys,
             magnitude: None,
+            population: Vec::new(),
         };
     };
     let mut rows = vec![0usize; q.datasets.len()];
     let mut covering = Vec::with_capacity(1 << dims.len());
+    let mut population = Vec::new();
     'persons: for (row, &person) in q.datasets[driver].persons().iter().enumerate() {
         for (d, data) in q.datasets.iter().enumerate() {
             rows[d] = if d == driver {
@@ -154,6 +158,7 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
         }
         let cell = &cell[..dims.len()];
         covering_indices(cube.sizes(), &strides, cell, &mut covering);
+        population.push(person);
         let record_key = q.record_keys[person as usize];
         for &i in &covering {
             cube.add(i, 1);
@@ -168,5 +173,6 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
         cube,
         keys,
         magnitude,
+        population,
     }
 }
