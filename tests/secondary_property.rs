@@ -158,6 +158,7 @@ fn magnitude_stats(sizes: &[usize], interior: &[Vec<u64>]) -> (TableStats, Vec<V
             cube,
             keys,
             magnitude: Some(m),
+            population: Vec::new(),
         },
         contributions,
     )

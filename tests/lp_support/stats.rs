@@ -20,5 +20,6 @@ pub fn count_stats(sizes: &[usize], interior: &[u64]) -> TableStats {
         cube,
         keys,
         magnitude: None,
+        population: Vec::new(),
     }
 }
