@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stored.len() as f64 / f64::from(n)
     );
     let entry = LedgerEntry {
-        release: 1,
+        population: 1,
         datasets: "cbs.x|duo.y".into(),
         size: u64::from(n),
         digest: ddc::ledger::digest(&earlier),

@@ -21,8 +21,8 @@ use crate::link::PersonNo;
 /// What the ledger keeps in memory about one release's population.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerEntry {
-    /// The release it belongs to.
-    pub release: i64,
+    /// The stored population's number.
+    pub population: i64,
     /// The datasets it was linked over, sorted and joined by `|`.
     pub datasets: String,
     /// Persons covered.
@@ -75,9 +75,9 @@ pub fn digest(persons: &[PersonNo]) -> [u8; 32] {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TooClose;
 
-/// Checks a population against the ledger. `load` reads a release's stored
-/// persons (ascending); it is called only for releases over the same
-/// datasets whose size is within `threshold` of the new one.
+/// Checks a population against the ledger. `load` reads a stored
+/// population's persons (ascending); it is called only for populations over
+/// the same datasets whose size is within `threshold` of the new one.
 pub fn check<E>(
     ledger: &[LedgerEntry],
     population: &Population<'_>,
@@ -89,7 +89,7 @@ pub fn check<E>(
         if entry.size.abs_diff(size) >= threshold || entry.digest == population.digest {
             continue;
         }
-        let earlier = load(entry.release)?;
+        let earlier = load(entry.population)?;
         let differ = symmetric_difference(&earlier, population.persons, threshold);
         if differ > 0 && differ < threshold {
             return Ok(Err(TooClose));
@@ -187,7 +187,7 @@ mod tests {
     fn a_population_a_few_persons_off_an_earlier_one_is_too_close() {
         let earlier: Vec<u32> = (0..100).collect();
         let entry = LedgerEntry {
-            release: 1,
+            population: 1,
             datasets: "a|b".into(),
             size: 100,
             digest: digest(&earlier),

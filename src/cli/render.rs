@@ -29,7 +29,7 @@ pub fn render_table(t: &Table, format: TableFormat) -> anyhow::Result<String> {
 
 /// Each withheld status: its name in CSV/JSON, its mark in text, and what
 /// it means in plain words.
-const STATUSES: [(CellStatus, &str, &str, &str); 7] = [
+const STATUSES: [(CellStatus, &str, &str, &str); 8] = [
     (CellStatus::Released, "released", "", "released"),
     (
         CellStatus::WithheldThreshold,
@@ -66,6 +66,12 @@ const STATUSES: [(CellStatus, &str, &str, &str); 7] = [
         "withheld_secondary",
         "s",
         "withheld so that the cells above cannot be recomputed",
+    ),
+    (
+        CellStatus::WithheldDifferencing,
+        "withheld_differencing",
+        "=",
+        "a few persons off a figure reported before",
     ),
 ];
 
@@ -316,7 +322,7 @@ pub fn render_linkage(r: &LinkageReport) -> String {
     let mut out = grid(vec!["dataset / linked pair".into(), "persons".into()], rows);
     let _ = writeln!(
         out,
-        "\n  ~n  rounded to a multiple of {base}; x  withheld: fewer than {threshold} persons"
+        "\n  ~n  perturbed, rounded to a multiple of {base}; x  withheld: fewer than {threshold} persons;\n  =   withheld: a few persons off a figure reported before"
     );
     out
 }

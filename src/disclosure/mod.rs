@@ -40,6 +40,9 @@ pub enum CellStatus {
     WithheldValueCounts,
     /// Withheld so that no unsafe cell can be recomputed from what is released.
     WithheldSecondary,
+    /// A linkage figure whose population differs from one reported before
+    /// by a few persons.
+    WithheldDifferencing,
 }
 
 /// A table that must not be released.

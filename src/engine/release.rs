@@ -12,8 +12,8 @@ use crate::auth::Caller;
 use crate::disclosure::{
     protect_figure, protect_table, CellStatus, DisclosurePolicy, Figure, TableContext, TableKind,
 };
-use crate::ledger::{LedgerEntry, Population};
-use crate::store::{PopulationRecord, ReleaseRecord};
+use crate::ledger::Population;
+use crate::store::ReleaseRecord;
 use crate::tabulate::{tabulate, Query};
 
 /// What a refused differencing request is told: the rule, nothing more.
@@ -146,8 +146,6 @@ impl Engine {
 
     /// Checks the population against the ledger, then stores the release
     /// (request, policy, released cells, population) and its audit entry.
-    /// The store and ledger stay locked from check to record, so two
-    /// requests cannot slip past each other.
     fn record(
         &self,
         caller: &Caller,
@@ -156,142 +154,86 @@ impl Engine {
         population: &Population<'_>,
         now: SystemTime,
     ) -> Result<i64, EngineError> {
-        let mut store = self.lock_store();
-        let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
-        if self.policy.release_ledger {
-            let started = std::time::Instant::now();
-            let verdict = crate::ledger::check(&ledger, population, self.policy.threshold, |r| {
-                store.release_population(r)
-            })?;
-            tracing::info!(
-                ledger_ms = started.elapsed().as_millis() as u64,
-                releases = ledger.len(),
-                "ledger checked"
-            );
-            if verdict.is_err() {
-                let entry = audit(
-                    caller,
-                    now,
-                    "table.refused",
-                    serde_json::json!({ "project": spec.project, "request": spec, "rule": "population_difference" }),
-                );
-                store.append_audit(&entry)?;
-                return Err(EngineError::Refused(POPULATION_REFUSAL));
-            }
+        let mut guard = self.lock_ledger();
+        if !guard.admits(population)? {
+            let detail = serde_json::json!({ "project": spec.project, "request": spec, "rule": "population_difference" });
+            guard.store.append_audit(&audit(caller, now, "table.refused", detail))?;
+            return Err(EngineError::Refused(POPULATION_REFUSAL));
         }
         let mut withheld = std::collections::BTreeMap::<String, usize>::new();
-        for c in &table.cells {
-            if c.status != CellStatus::Released {
-                let key = serde_json::to_value(c.status)
-                    .map(|v| v.to_string())
-                    .unwrap_or_default();
-                *withheld
-                    .entry(key.trim_matches('"').to_owned())
-                    .or_default() += 1;
-            }
+        for c in table.cells.iter().filter(|c| c.status != CellStatus::Released) {
+            let key = serde_json::to_value(c.status).map(|v| v.to_string()).unwrap_or_default();
+            *withheld.entry(key.trim_matches('"').to_owned()).or_default() += 1;
         }
-        let entry = audit(
-            caller,
-            now,
-            "table.release",
-            serde_json::json!({
-                "project": spec.project,
-                "request": spec,
-                "datasets": table.datasets,
-                "cells": table.cells.len(),
-                "withheld": withheld,
-            }),
-        );
+        let detail = serde_json::json!({
+            "project": spec.project,
+            "request": spec,
+            "datasets": table.datasets,
+            "cells": table.cells.len(),
+            "withheld": withheld,
+        });
         let record = ReleaseRecord {
             project: spec.project.clone(),
             request: serde_json::to_value(spec).unwrap_or_default(),
             policy: serde_json::to_value(table.policy).unwrap_or_default(),
             cells: serde_json::to_value(&table.cells).unwrap_or_default(),
         };
-        let stored = PopulationRecord {
-            datasets: &population.datasets,
-            persons: population.persons,
-            digest: &population.digest,
-        };
-        let release = store.record_release(&record, &stored, &entry)?;
-        ledger.push(LedgerEntry {
-            release,
-            datasets: population.datasets.clone(),
-            size: population.persons.len() as u64,
-            digest: population.digest,
-        });
-        Ok(release)
+        guard.commit(&record, &[population], &audit(caller, now, "table.release", detail))
     }
 
-    /// Persons per dataset and linked persons per pair, protected and audited.
-    /// With no names, every dataset that holds data.
-    pub fn linkage(
-        &self,
-        caller: &Caller,
-        names: &[String],
-        now: SystemTime,
-    ) -> Result<LinkageFigures, EngineError> {
+    /// Persons per dataset and linked persons per pair, protected, recorded
+    /// and audited. With no names, every dataset that holds data. A pair's
+    /// figure is withheld when its linked population differs from one
+    /// reported before by a few persons (a holder re-uploading a set plus
+    /// one person would otherwise learn whether that person is linked).
+    pub fn linkage(&self, caller: &Caller, names: &[String], now: SystemTime) -> Result<LinkageFigures, EngineError> {
         let mut loaded = Vec::new();
         if names.is_empty() {
-            loaded.extend(
-                self.read()
-                    .datasets
-                    .values()
-                    .filter(|l| l.info.version > 0)
-                    .cloned(),
-            );
+            loaded.extend(self.read().datasets.values().filter(|l| l.info.version > 0).cloned());
         }
         for name in names {
             self.dataset_slot(&mut loaded, name)?;
         }
         let keys = self.record_keys();
-        let key_of = |persons: &mut dyn Iterator<Item = u32>| {
-            persons.fold(0u32, |k, p| k.wrapping_add(keys[p as usize]))
-        };
-        let protect = |count: usize, key: u32| {
-            protect_figure(count as u64, key, &self.policy, self.ptable.as_ref())
+        let key_of = |persons: &[u32]| persons.iter().fold(0u32, |k, &p| k.wrapping_add(keys[p as usize]));
+        let protect = |persons: &[u32]| {
+            protect_figure(persons.len() as u64, key_of(persons), &self.policy, self.ptable.as_ref())
         };
         let name = |l: &super::Loaded| l.info.def.name().to_owned();
-        let datasets = loaded
-            .iter()
-            .map(|l| {
-                (
-                    name(l),
-                    protect(l.data.rows(), key_of(&mut l.data.persons().iter().copied())),
-                )
-            })
-            .collect();
-        let mut pairs = Vec::new();
+        let datasets = loaded.iter().map(|l| (name(l), protect(l.data.persons()))).collect();
+        let mut linked_sets = Vec::new();
         for (i, a) in loaded.iter().enumerate() {
             for b in &loaded[i + 1..] {
-                let (small, large) = if a.data.rows() <= b.data.rows() {
-                    (a, b)
-                } else {
-                    (b, a)
-                };
-                let linked: Vec<u32> = small
-                    .data
-                    .persons()
-                    .iter()
-                    .copied()
-                    .filter(|&p| large.data.row_of(p).is_some())
-                    .collect();
-                let key = key_of(&mut linked.iter().copied());
-                pairs.push((name(a), name(b), protect(linked.len(), key)));
+                let (small, large) = if a.data.rows() <= b.data.rows() { (a, b) } else { (b, a) };
+                let linked: Vec<u32> =
+                    small.data.persons().iter().copied().filter(|&p| large.data.row_of(p).is_some()).collect();
+                linked_sets.push((name(a), name(b), linked));
             }
         }
-        let entry = audit(
-            caller,
-            now,
-            "linkage.release",
-            serde_json::json!({ "datasets": names }),
-        );
-        self.lock_store().append_audit(&entry)?;
-        Ok(LinkageFigures {
-            datasets,
-            pairs,
-            policy: self.policy,
-        })
+        let mut guard = self.lock_ledger();
+        let mut pairs = Vec::new();
+        let mut admitted = Vec::new();
+        for (a, b, linked) in &linked_sets {
+            let population = Population::new(&["linkage", a, b], linked);
+            let figure = if guard.admits(&population)? {
+                admitted.push(population);
+                protect(linked)
+            } else {
+                Figure { rounded: None, status: CellStatus::WithheldDifferencing }
+            };
+            pairs.push((a.clone(), b.clone(), figure));
+        }
+        let figures = LinkageFigures { datasets, pairs, policy: self.policy };
+        let record = ReleaseRecord {
+            project: "linkage".into(),
+            request: serde_json::json!({ "datasets": names }),
+            policy: serde_json::to_value(self.policy).unwrap_or_default(),
+            cells: serde_json::json!({ "datasets": figures.datasets, "pairs": figures.pairs }),
+        };
+        let entry = audit(caller, now, "linkage.release", serde_json::json!({ "datasets": names }));
+        let populations: Vec<&Population<'_>> = admitted.iter().collect();
+        guard.commit(&record, &populations, &entry)?;
+        Ok(figures)
     }
 }
 

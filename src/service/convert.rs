@@ -140,6 +140,7 @@ pub(crate) fn status_to_proto(s: CellStatus) -> proto::CellStatus {
         CellStatus::WithheldDominance => proto::CellStatus::WithheldDominance,
         CellStatus::WithheldPPercent => proto::CellStatus::WithheldPPercent,
         CellStatus::WithheldValueCounts => proto::CellStatus::WithheldValueCounts,
+        CellStatus::WithheldDifferencing => proto::CellStatus::WithheldDifferencing,
     }
 }
 

@@ -204,7 +204,7 @@ impl Store {
     /// The ledger of released populations: sizes and digests only.
     pub fn load_ledger(&self) -> Result<Vec<crate::ledger::LedgerEntry>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT release, datasets, size, digest FROM release_populations ORDER BY release",
+            "SELECT id, datasets, size, digest FROM release_populations ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -216,12 +216,12 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (release, datasets, size, digest) = row?;
+            let (population, datasets, size, digest) = row?;
             let digest: [u8; 32] = digest
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("population digest of wrong length".into()))?;
             out.push(crate::ledger::LedgerEntry {
-                release,
+                population,
                 datasets,
                 size: u64::try_from(size).unwrap_or(0),
                 digest,
@@ -230,15 +230,15 @@ impl Store {
         Ok(out)
     }
 
-    /// The persons a release covered, ascending.
-    pub fn release_population(&self, release: i64) -> Result<Vec<PersonNo>, StoreError> {
+    /// The persons of a stored population, ascending.
+    pub fn release_population(&self, population: i64) -> Result<Vec<PersonNo>, StoreError> {
         let bytes: Vec<u8> = self.conn.query_row(
-            "SELECT persons FROM release_populations WHERE release = ?1",
-            [release],
+            "SELECT persons FROM release_populations WHERE id = ?1",
+            [population],
             |r| r.get(0),
         )?;
         crate::ledger::decode(&bytes)
-            .ok_or_else(|| StoreError::Corrupt(format!("population of release {release}")))
+            .ok_or_else(|| StoreError::Corrupt(format!("population {population}")))
     }
 }
 

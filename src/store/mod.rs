@@ -159,7 +159,8 @@ CREATE INDEX releases_by_project ON releases (project, id);
 -- The persons each release covered (ascending person numbers as LEB128
 -- gaps), for the differencing defence: datasets is the sorted dataset list.
 CREATE TABLE release_populations (
-    release  INTEGER PRIMARY KEY REFERENCES releases(id),
+    id       INTEGER PRIMARY KEY,
+    release  INTEGER NOT NULL REFERENCES releases(id),
     datasets TEXT NOT NULL,
     size     INTEGER NOT NULL,
     digest   BLOB NOT NULL,

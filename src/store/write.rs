@@ -140,13 +140,14 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a release with its audit entry; returns its number.
+    /// Stores a release, the populations it covered and its audit entry;
+    /// returns the release's number and each population's.
     pub fn record_release(
         &mut self,
         r: &ReleaseRecord,
-        population: &PopulationRecord<'_>,
+        populations: &[PopulationRecord<'_>],
         audit: &AuditEntry,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, Vec<i64>), StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO releases (project, at_ms, actor, request, policy, cells) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -160,19 +161,23 @@ impl Store {
             ],
         )?;
         let id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO release_populations (release, datasets, size, digest, persons) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                id,
-                population.datasets,
-                population.persons.len() as i64,
-                &population.digest[..],
-                crate::ledger::encode(population.persons)
-            ],
-        )?;
+        let mut ids = Vec::with_capacity(populations.len());
+        for population in populations {
+            tx.execute(
+                "INSERT INTO release_populations (release, datasets, size, digest, persons) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    id,
+                    population.datasets,
+                    population.persons.len() as i64,
+                    &population.digest[..],
+                    crate::ledger::encode(population.persons)
+                ],
+            )?;
+            ids.push(tx.last_insert_rowid());
+        }
         append(&tx, audit)?;
         tx.commit()?;
-        Ok(id)
+        Ok((id, ids))
     }
 
     /// Appends an audit entry on its own (for actions that change no data,
