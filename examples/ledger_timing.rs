@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use ddc::ledger::{check, decode, encode, LedgerEntry, Population};
+use ddc::ledger::{check, decode, encode, LedgerEntry, Population, SetHash};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u32 = std::env::args()
@@ -22,16 +22,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stored.len(),
         stored.len() as f64 / f64::from(n)
     );
+    let sides = [SetHash::default(), SetHash::default()];
+    let first = Population::new(&["duo.y", "cbs.x"], &earlier, &sides);
     let entry = LedgerEntry {
         population: 1,
-        datasets: "cbs.x|duo.y".into(),
+        datasets: first.datasets.clone(),
         size: u64::from(n),
-        digest: ddc::ledger::digest(&earlier),
+        digest: first.digest,
+        sides: first.sides,
     };
     let mut new = earlier.clone();
     new.remove(n as usize / 2);
     let started = Instant::now();
-    let population = Population::new(&["duo.y", "cbs.x"], &new);
+    let population = Population::new(&["duo.y", "cbs.x"], &new, &sides);
     let digested = started.elapsed();
     let verdict = check(std::slice::from_ref(&entry), &population, 10, |_| {
         decode(&stored).ok_or("corrupt")

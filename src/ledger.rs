@@ -10,6 +10,16 @@
 //! datasets — in any project — by more than zero but fewer than the
 //! threshold number of persons, in either direction.
 //!
+//! A refusal must not itself answer the question the differencing would
+//! have: removing one known person from a population changes the linked
+//! population only if that person is linked. So ddc also records, for each
+//! dataset of the release, a digest of the persons that pass that dataset's
+//! own filters before linkage (what each holder already knows). Two
+//! requests are the same population only if the linked sets and every
+//! dataset's own set are equal; otherwise a linked difference of 0 to
+//! threshold − 1 persons is refused, whether or not the person of interest
+//! links, so the refusal tells no more than a withheld count would.
+//!
 //! Only sizes and digests stay in memory; a stored population is read back
 //! only when its size is within the threshold of the new one. No I/O here:
 //! the caller passes a loader.
@@ -29,6 +39,8 @@ pub struct LedgerEntry {
     pub size: u64,
     /// SHA-256 of the sorted person numbers (equal sets, equal digests).
     pub digest: [u8; 32],
+    /// Digest of each dataset's own (pre-linkage) population.
+    pub sides: [u8; 32],
 }
 
 /// A population about to be released.
@@ -40,17 +52,56 @@ pub struct Population<'a> {
     pub persons: &'a [PersonNo],
     /// Their digest.
     pub digest: [u8; 32],
+    /// Digest of each dataset's own population, in `datasets` order.
+    pub sides: [u8; 32],
 }
 
 impl<'a> Population<'a> {
-    /// Describes `persons` (ascending) over `datasets`.
-    pub fn new(datasets: &[&str], persons: &'a [PersonNo]) -> Self {
+    /// Describes `persons` (ascending), linked over `datasets` whose own
+    /// populations have the set hashes `sides` (in the same order).
+    pub fn new(datasets: &[&str], persons: &'a [PersonNo], sides: &[SetHash]) -> Self {
+        let mut order: Vec<usize> = (0..datasets.len()).collect();
+        order.sort_by_key(|&i| datasets[i]);
+        let mut h = Sha256::new();
+        for i in order {
+            let side = sides.get(i).copied().unwrap_or_default();
+            h.update(side.count.to_le_bytes());
+            h.update(side.h1.to_le_bytes());
+            h.update(side.h2.to_le_bytes());
+        }
         Population {
             datasets: datasets_key(datasets),
             persons,
             digest: digest(persons),
+            sides: h.finalize().into(),
         }
     }
+}
+
+/// An order-independent hash of a set of persons, built while scanning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetHash {
+    count: u64,
+    h1: u64,
+    h2: u64,
+}
+
+impl SetHash {
+    /// Adds one person (each person at most once).
+    pub fn add(&mut self, person: PersonNo) {
+        self.count += 1;
+        self.h1 = self.h1.wrapping_add(splitmix(u64::from(person)));
+        self.h2 = self
+            .h2
+            .wrapping_add(splitmix(u64::from(person) ^ 0xA5A5_5A5A_C3C3_3C3C));
+    }
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The key under which releases over the same datasets are compared.
@@ -86,12 +137,19 @@ pub fn check<E>(
 ) -> Result<Result<(), TooClose>, E> {
     let size = population.persons.len() as u64;
     for entry in ledger.iter().filter(|e| e.datasets == population.datasets) {
-        if entry.size.abs_diff(size) >= threshold || entry.digest == population.digest {
+        let same_links = entry.digest == population.digest;
+        if same_links && entry.sides == population.sides {
+            continue; // the same population, worded differently
+        }
+        if entry.size.abs_diff(size) >= threshold {
             continue;
         }
-        let earlier = load(entry.population)?;
-        let differ = symmetric_difference(&earlier, population.persons, threshold);
-        if differ > 0 && differ < threshold {
+        let differ = if same_links {
+            0
+        } else {
+            symmetric_difference(&load(entry.population)?, population.persons, threshold)
+        };
+        if differ < threshold {
             return Ok(Err(TooClose));
         }
     }
@@ -186,34 +244,51 @@ mod tests {
     #[test]
     fn a_population_a_few_persons_off_an_earlier_one_is_too_close() {
         let earlier: Vec<u32> = (0..100).collect();
+        let sides = [SetHash::default(), SetHash::default()];
+        let first = Population::new(&["a", "b"], &earlier, &sides);
         let entry = LedgerEntry {
             population: 1,
-            datasets: "a|b".into(),
+            datasets: first.datasets.clone(),
             size: 100,
-            digest: digest(&earlier),
+            digest: first.digest,
+            sides: first.sides,
         };
+        let ledger = std::slice::from_ref(&entry);
         let load = |_| Ok::<_, ()>(earlier.clone());
         let minus_three: Vec<u32> = (3..100).collect();
-        let p = Population::new(&["b", "a"], &minus_three);
-        assert_eq!(
-            check(std::slice::from_ref(&entry), &p, 10, load),
-            Ok(Err(TooClose))
-        );
-        let same = Population::new(&["a", "b"], &earlier);
-        assert_eq!(
-            check(std::slice::from_ref(&entry), &same, 10, load),
-            Ok(Ok(()))
-        );
+        let p = Population::new(&["b", "a"], &minus_three, &sides);
+        assert_eq!(check(ledger, &p, 10, load), Ok(Err(TooClose)));
+        let same = Population::new(&["b", "a"], &earlier, &sides);
+        assert_eq!(check(ledger, &same, 10, load), Ok(Ok(())));
         let far: Vec<u32> = (10..100).collect();
-        let p = Population::new(&["a", "b"], &far);
+        let p = Population::new(&["a", "b"], &far, &sides);
+        assert_eq!(check(ledger, &p, 10, load), Ok(Ok(())));
+        let other = Population::new(&["a"], &minus_three, &sides[..1]);
+        assert_eq!(check(ledger, &other, 10, load), Ok(Ok(())));
+    }
+
+    #[test]
+    fn the_same_links_from_different_own_populations_are_too_close() {
+        // Removing a person who turns out not to link leaves the linked set
+        // unchanged; it must be refused all the same.
+        let linked: Vec<u32> = (0..100).collect();
+        let mut side = SetHash::default();
+        (0..150).for_each(|p| side.add(p));
+        let first = Population::new(&["a", "b"], &linked, &[side, side]);
+        let entry = LedgerEntry {
+            population: 1,
+            datasets: first.datasets.clone(),
+            size: 100,
+            digest: first.digest,
+            sides: first.sides,
+        };
+        let mut smaller = SetHash::default();
+        (0..149).for_each(|p| smaller.add(p));
+        let probe = Population::new(&["a", "b"], &linked, &[smaller, side]);
+        let load = |_| Ok::<_, ()>(linked.clone());
         assert_eq!(
-            check(std::slice::from_ref(&entry), &p, 10, load),
-            Ok(Ok(()))
-        );
-        let other = Population::new(&["a"], &minus_three);
-        assert_eq!(
-            check(std::slice::from_ref(&entry), &other, 10, load),
-            Ok(Ok(()))
+            check(std::slice::from_ref(&entry), &probe, 10, load),
+            Ok(Err(TooClose))
         );
     }
 }

@@ -310,7 +310,10 @@ async fn an_outlier_is_recovered_from_an_exact_sum_but_not_from_a_perturbed_one(
 
 /// A holder uploads 30 persons known to be at CBS, asks the linkage
 /// figures, then uploads the same 30 plus one person of interest.
-async fn linkage_probe(policy: DisclosurePolicy, target_at_cbs: bool) -> (ddc::proto::Figure, ddc::proto::Figure) {
+async fn linkage_probe(
+    policy: DisclosurePolicy,
+    target_at_cbs: bool,
+) -> (ddc::proto::Figure, ddc::proto::Figure) {
     let mut s = TestServer::start_with_policy(policy).await;
     let ids = bsns(200);
     s.create("cbs.base", "bsn", &["x:cat:a"]).await;
@@ -319,16 +322,38 @@ async fn linkage_probe(policy: DisclosurePolicy, target_at_cbs: bool) -> (ddc::p
     if target_at_cbs {
         cbs.push_str(&format!("{},a\n", ids[199]));
     }
-    s.upload("cbs.base", &format!("bsn,x\n{cbs}")).await.unwrap();
+    s.upload("cbs.base", &format!("bsn,x\n{cbs}"))
+        .await
+        .unwrap();
     s.create("duo.probe", "pgn", &["x:cat:a"]).await;
     let probe: String = ids[..30].iter().map(|id| format!("{id},a\n")).collect();
-    s.upload("duo.probe", &format!("pgn,x\n{probe}")).await.unwrap();
+    s.upload("duo.probe", &format!("pgn,x\n{probe}"))
+        .await
+        .unwrap();
     let figure = |r: ddc::proto::LinkageReport| r.pairs[0].linked.unwrap();
-    let request = || ddc::proto::LinkageRequest { datasets: vec!["cbs.base".into(), "duo.probe".into()] };
-    let before = figure(s.clients.release.linkage(request()).await.unwrap().into_inner());
+    let request = || ddc::proto::LinkageRequest {
+        datasets: vec!["cbs.base".into(), "duo.probe".into()],
+    };
+    let before = figure(
+        s.clients
+            .release
+            .linkage(request())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
     let plus_one = format!("pgn,x\n{probe}{},a\n", ids[199]);
-    s.upload_with("duo.probe", &plus_one, false, true).await.unwrap();
-    let after = figure(s.clients.release.linkage(request()).await.unwrap().into_inner());
+    s.upload_with("duo.probe", &plus_one, false, true)
+        .await
+        .unwrap();
+    let after = figure(
+        s.clients
+            .release
+            .linkage(request())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
     s.stop().await;
     (before, after)
 }
@@ -337,20 +362,56 @@ async fn linkage_probe(policy: DisclosurePolicy, target_at_cbs: bool) -> (ddc::p
 async fn a_holder_cannot_learn_whether_one_person_links_by_uploading_a_set_plus_one() {
     // Exact figures and no ledger: the second figure is the first plus one
     // exactly when the person is at CBS.
-    let exact = DisclosurePolicy { release_ledger: false, rounding_base: 1, ..exact_policy() };
+    let exact = DisclosurePolicy {
+        release_ledger: false,
+        rounding_base: 1,
+        ..exact_policy()
+    };
     for at_cbs in [true, false] {
         let (before, after) = linkage_probe(exact, at_cbs).await;
-        assert_eq!(after.rounded.unwrap() - before.rounded.unwrap(), u64::from(at_cbs));
+        assert_eq!(
+            after.rounded.unwrap() - before.rounded.unwrap(),
+            u64::from(at_cbs)
+        );
     }
-    // With the ledger the second figure is withheld either way.
+    // With the ledger the second figure is withheld either way: the probe's
+    // own population changed by one, so whether or not the linked one did,
+    // the figure is too close to the first.
     for at_cbs in [true, false] {
         let (before, after) = linkage_probe(DisclosurePolicy::default(), at_cbs).await;
         assert!(before.rounded.is_some());
-        assert_eq!(after.rounded, None);
-        let expected = if at_cbs { ddc::proto::CellStatus::WithheldDifferencing } else { ddc::proto::CellStatus::Released };
-        // Without the target the linked population is unchanged: same figure, released.
-        if at_cbs {
-            assert_eq!(after.status, expected as i32);
-        }
+        assert_eq!(
+            (after.rounded, after.status),
+            (None, ddc::proto::CellStatus::WithheldDifferencing as i32)
+        );
+    }
+}
+
+/// DUO holds everyone of `people()` except, if asked, the one person aged
+/// 60-64. A table over DUO ⋈ CBS, then the same without age 60-64: the
+/// second is refused whether or not that person is in DUO's data, so the
+/// refusal does not say whether the person is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_does_not_say_whether_the_removed_person_links() {
+    for in_duo in [true, false] {
+        let mut s = server(DisclosurePolicy::default()).await;
+        s.create("duo.all", "pgn", &["x:cat:a"]).await;
+        let duo: String = bsns(400)
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 9 || in_duo)
+            .map(|(_, id)| format!("{id},a\n"))
+            .collect();
+        s.upload("duo.all", &format!("pgn,x\n{duo}")).await.unwrap();
+        let mut all = table_request(&["cbs.people.decile"], &[("cbs.people.region", &["r1"])]);
+        all.datasets.push("duo.all".into());
+        s.table(all.clone()).await.unwrap();
+        let mut minus = all;
+        minus
+            .filters
+            .push(filter("cbs.people.age", &["60-64"], true));
+        let refused = s.table(minus).await.unwrap_err();
+        assert_eq!(refused.message(), POPULATION_REFUSAL, "in DUO: {in_duo}");
+        s.stop().await;
     }
 }

@@ -159,6 +159,7 @@ fn magnitude_stats(sizes: &[usize], interior: &[Vec<u64>]) -> (TableStats, Vec<V
             keys,
             magnitude: Some(m),
             population: Vec::new(),
+            sides: Vec::new(),
         },
         contributions,
     )

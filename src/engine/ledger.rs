@@ -39,7 +39,9 @@ impl LedgerGuard<'_> {
         }
         let started = std::time::Instant::now();
         let store = &self.store;
-        let verdict = check(&self.ledger, population, self.threshold, |p| store.release_population(p))?;
+        let verdict = check(&self.ledger, population, self.threshold, |p| {
+            store.release_population(p)
+        })?;
         tracing::info!(
             ledger_ms = started.elapsed().as_millis() as u64,
             populations = self.ledger.len(),
@@ -58,7 +60,12 @@ impl LedgerGuard<'_> {
     ) -> Result<i64, EngineError> {
         let stored: Vec<PopulationRecord<'_>> = populations
             .iter()
-            .map(|p| PopulationRecord { datasets: &p.datasets, persons: p.persons, digest: &p.digest })
+            .map(|p| PopulationRecord {
+                datasets: &p.datasets,
+                persons: p.persons,
+                digest: &p.digest,
+                sides: &p.sides,
+            })
             .collect();
         let (release, ids) = self.store.record_release(record, &stored, entry)?;
         for (p, id) in populations.iter().zip(ids) {
@@ -67,6 +74,7 @@ impl LedgerGuard<'_> {
                 datasets: p.datasets.clone(),
                 size: p.persons.len() as u64,
                 digest: p.digest,
+                sides: p.sides,
             });
         }
         Ok(release)

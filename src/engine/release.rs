@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::disclosure::{
     protect_figure, protect_table, CellStatus, DisclosurePolicy, Figure, TableContext, TableKind,
 };
-use crate::ledger::Population;
+use crate::ledger::{Population, SetHash};
 use crate::store::ReleaseRecord;
 use crate::tabulate::{tabulate, Query};
 
@@ -127,7 +127,7 @@ impl Engine {
             })
             .collect();
         let names: Vec<&str> = r.loaded.iter().map(|l| l.info.def.name()).collect();
-        let population = Population::new(&names, &stats.population);
+        let population = Population::new(&names, &stats.population, &stats.sides);
         let mut table = ProtectedTable {
             release: 0,
             datasets: r
@@ -157,13 +157,23 @@ impl Engine {
         let mut guard = self.lock_ledger();
         if !guard.admits(population)? {
             let detail = serde_json::json!({ "project": spec.project, "request": spec, "rule": "population_difference" });
-            guard.store.append_audit(&audit(caller, now, "table.refused", detail))?;
+            guard
+                .store
+                .append_audit(&audit(caller, now, "table.refused", detail))?;
             return Err(EngineError::Refused(POPULATION_REFUSAL));
         }
         let mut withheld = std::collections::BTreeMap::<String, usize>::new();
-        for c in table.cells.iter().filter(|c| c.status != CellStatus::Released) {
-            let key = serde_json::to_value(c.status).map(|v| v.to_string()).unwrap_or_default();
-            *withheld.entry(key.trim_matches('"').to_owned()).or_default() += 1;
+        for c in table
+            .cells
+            .iter()
+            .filter(|c| c.status != CellStatus::Released)
+        {
+            let key = serde_json::to_value(c.status)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            *withheld
+                .entry(key.trim_matches('"').to_owned())
+                .or_default() += 1;
         }
         let detail = serde_json::json!({
             "project": spec.project,
@@ -178,7 +188,11 @@ impl Engine {
             policy: serde_json::to_value(table.policy).unwrap_or_default(),
             cells: serde_json::to_value(&table.cells).unwrap_or_default(),
         };
-        guard.commit(&record, &[population], &audit(caller, now, "table.release", detail))
+        guard.commit(
+            &record,
+            &[population],
+            &audit(caller, now, "table.release", detail),
+        )
     }
 
     /// Persons per dataset and linked persons per pair, protected, recorded
@@ -186,51 +200,104 @@ impl Engine {
     /// figure is withheld when its linked population differs from one
     /// reported before by a few persons (a holder re-uploading a set plus
     /// one person would otherwise learn whether that person is linked).
-    pub fn linkage(&self, caller: &Caller, names: &[String], now: SystemTime) -> Result<LinkageFigures, EngineError> {
+    pub fn linkage(
+        &self,
+        caller: &Caller,
+        names: &[String],
+        now: SystemTime,
+    ) -> Result<LinkageFigures, EngineError> {
         let mut loaded = Vec::new();
         if names.is_empty() {
-            loaded.extend(self.read().datasets.values().filter(|l| l.info.version > 0).cloned());
+            loaded.extend(
+                self.read()
+                    .datasets
+                    .values()
+                    .filter(|l| l.info.version > 0)
+                    .cloned(),
+            );
         }
         for name in names {
             self.dataset_slot(&mut loaded, name)?;
         }
         let keys = self.record_keys();
-        let key_of = |persons: &[u32]| persons.iter().fold(0u32, |k, &p| k.wrapping_add(keys[p as usize]));
+        let key_of = |persons: &[u32]| {
+            persons
+                .iter()
+                .fold(0u32, |k, &p| k.wrapping_add(keys[p as usize]))
+        };
         let protect = |persons: &[u32]| {
-            protect_figure(persons.len() as u64, key_of(persons), &self.policy, self.ptable.as_ref())
+            protect_figure(
+                persons.len() as u64,
+                key_of(persons),
+                &self.policy,
+                self.ptable.as_ref(),
+            )
         };
         let name = |l: &super::Loaded| l.info.def.name().to_owned();
-        let datasets = loaded.iter().map(|l| (name(l), protect(l.data.persons()))).collect();
+        let datasets = loaded
+            .iter()
+            .map(|l| (name(l), protect(l.data.persons())))
+            .collect();
         let mut linked_sets = Vec::new();
         for (i, a) in loaded.iter().enumerate() {
             for b in &loaded[i + 1..] {
-                let (small, large) = if a.data.rows() <= b.data.rows() { (a, b) } else { (b, a) };
-                let linked: Vec<u32> =
-                    small.data.persons().iter().copied().filter(|&p| large.data.row_of(p).is_some()).collect();
+                let (small, large) = if a.data.rows() <= b.data.rows() {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                let linked: Vec<u32> = small
+                    .data
+                    .persons()
+                    .iter()
+                    .copied()
+                    .filter(|&p| large.data.row_of(p).is_some())
+                    .collect();
                 linked_sets.push((name(a), name(b), linked));
             }
         }
+        let own: std::collections::HashMap<String, SetHash> = loaded
+            .iter()
+            .map(|l| {
+                let mut h = SetHash::default();
+                l.data.persons().iter().for_each(|&p| h.add(p));
+                (name(l), h)
+            })
+            .collect();
         let mut guard = self.lock_ledger();
         let mut pairs = Vec::new();
         let mut admitted = Vec::new();
         for (a, b, linked) in &linked_sets {
-            let population = Population::new(&["linkage", a, b], linked);
+            let sides = [SetHash::default(), own[a], own[b]];
+            let population = Population::new(&["linkage", a, b], linked, &sides);
             let figure = if guard.admits(&population)? {
                 admitted.push(population);
                 protect(linked)
             } else {
-                Figure { rounded: None, status: CellStatus::WithheldDifferencing }
+                Figure {
+                    rounded: None,
+                    status: CellStatus::WithheldDifferencing,
+                }
             };
             pairs.push((a.clone(), b.clone(), figure));
         }
-        let figures = LinkageFigures { datasets, pairs, policy: self.policy };
+        let figures = LinkageFigures {
+            datasets,
+            pairs,
+            policy: self.policy,
+        };
         let record = ReleaseRecord {
             project: "linkage".into(),
             request: serde_json::json!({ "datasets": names }),
             policy: serde_json::to_value(self.policy).unwrap_or_default(),
             cells: serde_json::json!({ "datasets": figures.datasets, "pairs": figures.pairs }),
         };
-        let entry = audit(caller, now, "linkage.release", serde_json::json!({ "datasets": names }));
+        let entry = audit(
+            caller,
+            now,
+            "linkage.release",
+            serde_json::json!({ "datasets": names }),
+        );
         let populations: Vec<&Population<'_>> = admitted.iter().collect();
         guard.commit(&record, &populations, &entry)?;
         Ok(figures)

@@ -204,7 +204,7 @@ impl Store {
     /// The ledger of released populations: sizes and digests only.
     pub fn load_ledger(&self) -> Result<Vec<crate::ledger::LedgerEntry>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, datasets, size, digest FROM release_populations ORDER BY id",
+            "SELECT id, datasets, size, digest, sides FROM release_populations ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -212,19 +212,21 @@ impl Store {
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (population, datasets, size, digest) = row?;
-            let digest: [u8; 32] = digest
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("population digest of wrong length".into()))?;
+            let (population, datasets, size, digest, sides) = row?;
+            let wrong = |_| StoreError::Corrupt("population digest of wrong length".into());
+            let digest: [u8; 32] = digest.try_into().map_err(wrong)?;
+            let sides: [u8; 32] = sides.try_into().map_err(wrong)?;
             out.push(crate::ledger::LedgerEntry {
                 population,
                 datasets,
                 size: u64::try_from(size).unwrap_or(0),
                 digest,
+                sides,
             });
         }
         Ok(out)

@@ -157,13 +157,15 @@ CREATE TABLE releases (
 );
 CREATE INDEX releases_by_project ON releases (project, id);
 -- The persons each release covered (ascending person numbers as LEB128
--- gaps), for the differencing defence: datasets is the sorted dataset list.
+-- gaps), for the differencing defence: datasets is the sorted dataset list,
+-- sides a digest of each dataset's own pre-linkage population.
 CREATE TABLE release_populations (
     id       INTEGER PRIMARY KEY,
     release  INTEGER NOT NULL REFERENCES releases(id),
     datasets TEXT NOT NULL,
     size     INTEGER NOT NULL,
     digest   BLOB NOT NULL,
+    sides    BLOB NOT NULL,
     persons  BLOB NOT NULL
 );
 CREATE TABLE audit (

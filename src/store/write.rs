@@ -49,6 +49,8 @@ pub struct PopulationRecord<'a> {
     pub persons: &'a [crate::link::PersonNo],
     /// Their digest.
     pub digest: &'a [u8; 32],
+    /// Digest of each dataset's own population.
+    pub sides: &'a [u8; 32],
 }
 
 /// Everything an upload commit writes.
@@ -164,12 +166,14 @@ impl Store {
         let mut ids = Vec::with_capacity(populations.len());
         for population in populations {
             tx.execute(
-                "INSERT INTO release_populations (release, datasets, size, digest, persons) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO release_populations (release, datasets, size, digest, sides, persons)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     id,
                     population.datasets,
                     population.persons.len() as i64,
                     &population.digest[..],
+                    &population.sides[..],
                     crate::ledger::encode(population.persons)
                 ],
             )?;

@@ -14,6 +14,7 @@ pub use cube::CountCube;
 pub use magnitude::{MagnitudeSpec, MagnitudeStats, TOP_CONTRIBUTIONS};
 
 use crate::columns::{ColumnData, DatasetData};
+use crate::ledger::SetHash;
 use cube::{covering_indices, strides};
 use magnitude::MagnitudeAcc;
 
@@ -96,6 +97,9 @@ pub struct TableStats {
     pub magnitude: Option<MagnitudeStats>,
     /// The persons counted (the grand total's contributors), ascending.
     pub population: Vec<crate::link::PersonNo>,
+    /// For each dataset of the query, the set of its persons that pass its
+    /// own filters, before linkage.
+    pub sides: Vec<SetHash>,
 }
 
 /// Scans the persons present in all of the query's datasets that pass the
@@ -128,6 +132,7 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
             keys,
             magnitude: None,
             population: Vec::new(),
+            sides: Vec::new(),
         };
     };
     let mut rows = vec![0usize; q.datasets.len()];
@@ -174,5 +179,35 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
         keys,
         magnitude,
         population,
+        sides: own_populations(q),
     }
+}
+
+/// Each dataset's persons that pass the filters on its own columns.
+fn own_populations(q: &Query<'_>) -> Vec<SetHash> {
+    (0..q.datasets.len())
+        .map(|d| {
+            let filters: Vec<(&[u32], &[bool])> = q
+                .filters
+                .iter()
+                .filter(|f| f.variable.dataset == d)
+                .filter_map(|f| match q.datasets[d].column(f.variable.column) {
+                    ColumnData::Codes { codes, .. } => {
+                        Some((codes.as_slice(), f.allowed.as_slice()))
+                    }
+                    ColumnData::Numbers(_) => None,
+                })
+                .collect();
+            let mut hash = SetHash::default();
+            for (row, &person) in q.datasets[d].persons().iter().enumerate() {
+                if filters
+                    .iter()
+                    .all(|(codes, allowed)| allowed[codes[row] as usize])
+                {
+                    hash.add(person);
+                }
+            }
+            hash
+        })
+        .collect()
 }

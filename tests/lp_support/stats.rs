@@ -21,5 +21,6 @@ pub fn count_stats(sizes: &[usize], interior: &[u64]) -> TableStats {
         keys,
         magnitude: None,
         population: Vec::new(),
+        sides: Vec::new(),
     }
 }
