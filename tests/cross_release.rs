@@ -212,18 +212,7 @@ async fn twenty_wordings_of_one_table_average_to_one_noisy_release() {
     }
     // The average of the twenty is the one noisy release, not the truth.
     let exact = {
-        let mut e = TestServer::start_with_policy(exact_policy()).await;
-        e.create(
-            DS,
-            "bsn",
-            &[
-                "region:cat:r1,r2",
-                "age:cat:20-24,25-29,30-34,40-44,60-64",
-                "decile:cat:1,2,3,4,5",
-            ],
-        )
-        .await;
-        e.upload(DS, &people()).await.unwrap();
+        let mut e = server(exact_policy()).await;
         let t = e.table(base).await.unwrap();
         e.stop().await;
         t

@@ -101,6 +101,27 @@ async fn no_raw_identifier_reaches_disk_log_or_response() {
     responses.push_str(&format!("{e:?}"));
     let r = s.upload_with("duo.p", &bad, true, false).await.unwrap();
     responses.push_str(&format!("{r:?}"));
+    // A file without its header line: the first row is read as the header.
+    let headerless = format!("{},havo\n{}", ids[0], duo);
+    let e = s
+        .upload_with("duo.p", &headerless, false, true)
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("header"), "{}", e.message());
+    responses.push_str(&format!("{e:?}"));
+    // Identifiers in an open categorical column are refused, not made categories.
+    s.create("cbs.open", "bsn", &["plaats:open"]).await;
+    let misaligned: String = ids[..12]
+        .iter()
+        .zip(&ids[12..24])
+        .map(|(a, b)| format!("{a},{b}\n"))
+        .collect();
+    let e = s
+        .upload("cbs.open", &format!("bsn,plaats\n{misaligned}"))
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("looks like a BSN"), "{}", e.message());
+    responses.push_str(&format!("{e:?}"));
     let cbs: String = ids[10..].iter().map(|id| format!("{id},lo\n")).collect();
     let r = s
         .upload("cbs.p", &format!("bsn,decile\n{cbs}"))

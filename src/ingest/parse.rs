@@ -7,7 +7,7 @@ use super::values::ColumnBuilder;
 use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
 use crate::link::PseudonymMap;
 use crate::pseudonym::{HouseholdId, Identifier, Pseudonym, Pseudonymiser};
-use crate::schema::DatasetDef;
+use crate::schema::{is_simple_name, DatasetDef};
 
 /// Reads a CSV upload for `def`. See the [module docs](super).
 pub fn parse_upload<R: Read>(
@@ -68,10 +68,15 @@ impl Layout {
         let mut problems = Vec::new();
         let mut positions: HashMap<&[u8], usize> = HashMap::new();
         for (i, name) in headers.iter().enumerate() {
-            let shown = String::from_utf8_lossy(name)
-                .chars()
-                .take(64)
-                .collect::<String>();
+            // A file without a header line has data here, perhaps an
+            // identifier: only a valid column name is ever echoed.
+            let shown = match std::str::from_utf8(name) {
+                Ok(n) if is_simple_name(n) => n.to_owned(),
+                _ => format!(
+                    "#{} (not a column name; is the header line missing?)",
+                    i + 1
+                ),
+            };
             let known = name == def.identifier_column().as_bytes()
                 || def.household_column().is_some_and(|h| h.as_bytes() == name)
                 || def.columns().iter().any(|c| c.name.as_bytes() == name);

@@ -73,6 +73,11 @@ impl ColumnBuilder {
                 if let Some(&c) = lookup.get(field) {
                     return Ok(Parsed::Code(c));
                 }
+                if crate::pseudonym::Identifier::parse(field).is_ok() {
+                    // A misaligned file must not turn identifiers into
+                    // category labels that tables would show.
+                    return Err("looks like a BSN or onderwijsnummer; categories may not".into());
+                }
                 if field.len() > MAX_OPEN_VALUE_LEN || std::str::from_utf8(field).is_err() {
                     return Err(format!(
                         "category must be UTF-8 text of at most {MAX_OPEN_VALUE_LEN} bytes"
