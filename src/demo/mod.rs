@@ -163,6 +163,34 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     };
     let table = c.release.tabulate(income).await?.into_inner();
     print!("{}", indent(&render_table(&table, TableFormat::Text)?));
+
+    println!(
+        "\n9. Differencing: all pupils by sector, then the same without the {} vavo pupils\n",
+        synth::VAVO_PUPILS
+    );
+    let everyone = TableRequest {
+        group_by: vec![format!("{DUO}.sector")],
+        datasets: vec![CBS.into()],
+        project: "equal-opportunity".into(),
+        ..Default::default()
+    };
+    c.release.tabulate(everyone.clone()).await?;
+    println!("   all pupils: released");
+    let mut without = everyone;
+    without.project = "another-project".into();
+    without.filters.push(Filter {
+        variable: format!("{DUO}.sector"),
+        values: vec!["vavo".into()],
+        negate: true,
+    });
+    match c.release.tabulate(without).await {
+        Err(status) => println!(
+            "   without vavo, in another project: {:?}, {}",
+            status.code(),
+            status.message()
+        ),
+        Ok(_) => println!("   without vavo: released (the group was large enough)"),
+    }
     println!(
         "\nDone in {:.1?}. The temporary directories are removed.",
         started.elapsed()

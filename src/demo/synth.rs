@@ -15,7 +15,10 @@ pub const NIVEAUS: [&str; 9] = [
     "po", "vmbo_bk", "vmbo_gt", "havo", "vwo", "mbo_1_2", "mbo_3_4", "hbo", "wo",
 ];
 /// Sectors in the DUO file.
-pub const SECTORS: [&str; 4] = ["po", "vo", "mbo", "ho"];
+pub const SECTORS: [&str; 5] = ["po", "vo", "mbo", "ho", "vavo"];
+/// Pupils in the tiny `vavo` sector (adult education towards havo/vwo):
+/// a small group whose removal the differencing rule notices.
+pub const VAVO_PUPILS: usize = 5;
 /// The twelve provinces.
 pub const PROVINCIES: [&str; 12] = [
     "groningen",
@@ -60,7 +63,7 @@ pub fn generate(pupils: usize, seed: u64) -> SyntheticData {
     let mut cbs = String::from("bsn,huishouden,decile,provincie,huishoudinkomen\n");
     let mut cbs_persons = 0;
     let mut households = Households::default();
-    for _ in 0..pupils {
+    for pupil in 0..pupils {
         let has_bsn = rng.random_bool(0.96);
         let id = if has_bsn {
             unique(&mut used, &mut rng, random_bsn)
@@ -69,7 +72,11 @@ pub fn generate(pupils: usize, seed: u64) -> SyntheticData {
         };
         // About a third of pupils share a household with the previous one.
         let household = households.next(&mut rng, 0.35);
-        let (sector, niveau) = education(&mut rng, household.decile);
+        let (sector, niveau) = if pupil < VAVO_PUPILS {
+            ("vavo", "havo")
+        } else {
+            education(&mut rng, household.decile)
+        };
         let geslacht = if rng.random_bool(0.5) { "m" } else { "v" };
         let _ = writeln!(duo, "{id},{sector},{niveau},{geslacht}");
         if has_bsn && rng.random_bool(0.99) {
