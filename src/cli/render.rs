@@ -278,10 +278,25 @@ fn json(t: &Table) -> anyhow::Result<String> {
             })
         })
         .collect();
-    let policy = t
-        .policy
-        .as_ref()
-        .map(|p| serde_json::json!({ "threshold": p.threshold, "rounding_base": p.rounding_base }));
+    let policy = t.policy.as_ref().map(|p| {
+        serde_json::json!({
+            "threshold": p.threshold,
+            "zeros_disclosive": p.zeros_disclosive,
+            "group_disclosure": p.group_disclosure,
+            "dominance": { "n": p.dominance_n, "k": p.dominance_k },
+            "p_percent": p.p_percent,
+            "few_values": p.few_values,
+            "count_protection": p.count_protection,
+            "perturbation": p.perturbation.as_ref().map(|q| serde_json::json!({
+                "max_noise": q.max_noise,
+                "variance": q.variance,
+                "js": q.js,
+                "magnitude_multiplier": q.magnitude_multiplier,
+            })),
+            "table_rounding": p.table_rounding,
+            "release_ledger": p.release_ledger,
+        })
+    });
     let out = serde_json::json!({
         "release": t.release,
         "measure": measure_name(t),
@@ -325,4 +340,56 @@ pub fn render_linkage(r: &LinkageReport) -> String {
         "\n  ~n  perturbed, rounded to a multiple of {base}; x  withheld: fewer than {threshold} persons;\n  =   withheld: a few persons off a figure reported before"
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Cell, Dimension};
+
+    fn table() -> Table {
+        let cell = |c: i32, count: Option<u64>, status: CellStatus| Cell {
+            coordinates: vec![c],
+            count,
+            status: status as i32,
+            value: None,
+        };
+        Table {
+            dimensions: vec![Dimension {
+                variable: "duo.x.niveau".into(),
+                categories: vec!["havo".into(), "vwo".into()],
+            }],
+            cells: vec![
+                cell(0, Some(31), CellStatus::Released),
+                cell(1, None, CellStatus::WithheldThreshold),
+                cell(-1, None, CellStatus::WithheldSecondary),
+            ],
+            datasets: vec!["duo.x".into()],
+            ..Table::default()
+        }
+    }
+
+    #[test]
+    fn csv_marks_totals_with_an_empty_coordinate_and_names_each_status() {
+        let out = render_table(&table(), TableFormat::Csv).unwrap();
+        assert_eq!(
+            out,
+            "duo.x.niveau,count,status\nhavo,31,released\nvwo,,withheld_threshold\n,,withheld_secondary\n"
+        );
+    }
+
+    #[test]
+    fn text_shows_marks_for_withheld_cells_and_explains_them() {
+        let out = render_table(&table(), TableFormat::Text).unwrap();
+        assert!(out.contains("havo") && out.contains("31"));
+        assert!(out
+            .lines()
+            .any(|l| l.starts_with("vwo") && l.trim_end().ends_with('x')));
+        assert!(out.contains("x  withheld: too few persons or households"));
+        assert!(out.contains("s  withheld: withheld so that the cells above cannot be recomputed"));
+        assert!(
+            !out.contains("d  withheld"),
+            "only the marks used are explained"
+        );
+    }
 }

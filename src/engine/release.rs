@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::request::{MeasureSpec, TableSpec};
@@ -37,8 +38,6 @@ pub struct TableCell {
     /// What disclosure control decided.
     pub status: CellStatus,
 }
-
-use serde::Serialize;
 
 /// A table that passed disclosure control.
 #[derive(Clone, Debug)]
