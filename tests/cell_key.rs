@@ -113,28 +113,31 @@ async fn the_same_persons_get_the_same_noise_however_the_request_is_worded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn noise_stays_within_the_table_and_differs_between_sets() {
-    let (mut s, truth) = server().await;
-    let t = s
-        .table(table_request(
-            &["cbs.ck.cel"],
-            &[("cbs.ck.region", &["r1"])],
-        ))
-        .await
-        .unwrap();
+    let (mut s, r1) = server().await;
     let d = i64::from(s.policy.perturbation.unwrap().max_noise);
     let mut noises = Vec::new();
-    for (c, &true_count) in truth.iter().enumerate() {
-        let (count, status) = cell(&t, &[c as i32]);
-        assert_eq!(status, CellStatus::Released);
-        let noise = count.unwrap() as i64 - true_count as i64;
-        assert!(noise.abs() <= d, "noise {noise} beyond D = {d}");
-        noises.push(noise);
+    // Each category holds 50 persons, half of them in r1: sixteen sets.
+    for (region, truth) in [("r1", r1), ("r2", r1.map(|n| 50 - n))] {
+        let t = s
+            .table(table_request(
+                &["cbs.ck.cel"],
+                &[("cbs.ck.region", &[region])],
+            ))
+            .await
+            .unwrap();
+        for (c, &true_count) in truth.iter().enumerate() {
+            let (count, status) = cell(&t, &[c as i32]);
+            assert_eq!(status, CellStatus::Released);
+            let noise = count.unwrap() as i64 - true_count as i64;
+            assert!(noise.abs() <= d, "noise {noise} beyond D = {d}");
+            noises.push(noise);
+        }
     }
     noises.sort_unstable();
     noises.dedup();
     assert!(
         noises.len() >= 2,
-        "eight different sets all got the same noise: {noises:?}"
+        "sixteen different sets all got the same noise: {noises:?}"
     );
     s.stop().await;
 }
