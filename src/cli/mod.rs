@@ -41,7 +41,7 @@ enum Command {
     Dataset(dataset::DatasetCommand),
     /// Upload a CSV file into a dataset (data holders).
     Upload(upload::UploadArgs),
-    /// Ask for a protected table of person counts (analysts).
+    /// Ask for a protected table: person counts, or sums or means (analysts).
     Table(table::TableArgs),
     /// Show protected linkage figures: persons per dataset and per pair.
     Linkage(linkage::LinkageArgs),
