@@ -7,25 +7,19 @@ use std::time::Instant;
 use ddc::client;
 use ddc::disclosure::DisclosurePolicy;
 use ddc::proto::{self, TableRequest, UploadHeader};
-use ddc::server::{self, ServerConfig};
+use ddc::server::{LocalServer, ServerConfig};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let pupils = std::env::args().nth(1).map_or(Ok(20_000), |a| a.parse())?;
     let (data_dir, key_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
     let config = ServerConfig {
         data_dir: data_dir.path().into(),
         key_dir: key_dir.path().into(),
         policy: DisclosurePolicy::default(),
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let mut c = client::connect(&url).await?;
+    let server = LocalServer::start(config).await?;
+    let mut c = server.connect().await?;
     let data = ddc::demo::synth::generate(pupils, 1);
     for (name, id, household, columns) in [
         (
@@ -111,7 +105,6 @@ async fn main() -> anyhow::Result<()> {
             ),
         }
     }
-    let _ = stop.send(());
-    handle.await??;
+    server.stop().await?;
     Ok(())
 }

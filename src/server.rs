@@ -115,3 +115,51 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
         config.policy,
     )?)
 }
+
+/// A server on an ephemeral loopback port, running in the background: what
+/// `ddc demo`, the examples and the tests start.
+#[derive(Debug)]
+pub struct LocalServer {
+    url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+impl LocalServer {
+    /// Binds 127.0.0.1:0 and starts serving `config` in a background task.
+    pub async fn start(config: ServerConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Ok(LocalServer { url, stop, handle })
+    }
+
+    /// The address clients connect to, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Connects a client, waiting (up to five seconds) for the server to
+    /// open its store and start serving.
+    pub async fn connect(&self) -> Result<crate::client::Clients, tonic::transport::Error> {
+        let mut attempt = 0;
+        loop {
+            match crate::client::connect(&self.url).await {
+                Err(_) if attempt < 100 && !self.handle.is_finished() => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Stops the server and waits for it; returns how it ended.
+    pub async fn stop(self) -> Result<(), ServerError> {
+        let _ = self.stop.send(());
+        self.handle.await?
+    }
+}

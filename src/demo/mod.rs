@@ -22,7 +22,7 @@ use crate::proto::{
     self, ingest_client::IngestClient, CellStatus, Filter, LinkageRequest, MeasureKind,
     TableRequest,
 };
-use crate::server::{self, ServerConfig};
+use crate::server::{LocalServer, ServerConfig};
 
 const DUO: &str = "duo.onderwijs_2024";
 const CBS: &str = "cbs.inkomen_2024";
@@ -42,38 +42,19 @@ pub struct DemoArgs {
 pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     let data_dir = tempfile::tempdir().context("temporary data directory")?;
     let key_dir = tempfile::tempdir().context("temporary key directory")?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     let config = ServerConfig {
         data_dir: data_dir.path().to_path_buf(),
         key_dir: key_dir.path().to_path_buf(),
         policy: DisclosurePolicy::default(),
     };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    println!("ddc demo: server on {addr}, fresh data and key directories\n");
-    let result = async {
-        let clients = connect_when_ready(&format!("http://{addr}")).await?;
-        walk_through(clients, &a).await
-    }
-    .await;
-    let _ = stop.send(());
-    server.await??;
+    let server = LocalServer::start(config).await?;
+    println!(
+        "ddc demo: server on {}, fresh data and key directories\n",
+        server.url()
+    );
+    let result = async { walk_through(server.connect().await?, &a).await }.await;
+    server.stop().await?;
     result
-}
-
-async fn connect_when_ready(url: &str) -> anyhow::Result<Clients> {
-    let mut last = None;
-    for _ in 0..50 {
-        match client::connect(url).await {
-            Ok(c) => return Ok(c),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    Err(last.map_or_else(|| anyhow::anyhow!("server did not start"), Into::into))
 }
 
 async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {

@@ -8,10 +8,8 @@ use std::path::Path;
 use ddc::client::{self, Clients};
 use ddc::disclosure::DisclosurePolicy;
 use ddc::proto::{self, CreateDatasetRequest, Filter, TableRequest, UploadHeader, UploadReceipt};
-use ddc::server::{self, ServerConfig};
+use ddc::server::{LocalServer, ServerConfig};
 use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// A running server and a connected client.
 pub struct TestServer {
@@ -19,8 +17,7 @@ pub struct TestServer {
     pub url: String,
     pub data_dir: TempDir,
     pub key_dir: TempDir,
-    stop: oneshot::Sender<()>,
-    handle: JoinHandle<Result<(), server::ServerError>>,
+    server: LocalServer,
     pub policy: DisclosurePolicy,
 }
 
@@ -46,37 +43,20 @@ impl TestServer {
     }
 
     async fn start_full(data_dir: TempDir, key_dir: TempDir, policy: DisclosurePolicy) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let config = ServerConfig {
             data_dir: data_dir.path().to_path_buf(),
             key_dir: key_dir.path().to_path_buf(),
             policy,
         };
-        let policy = config.policy;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(server::run(listener, config, async {
-            let _ = stopped.await;
-        }));
-        let url = format!("http://{addr}");
-        let mut attempts = 0;
-        let clients = loop {
-            match client::connect(&url).await {
-                Ok(c) => break c,
-                Err(_) if attempts < 100 => {
-                    attempts += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("server did not start: {e}"),
-            }
-        };
+        let server = LocalServer::start(config).await.unwrap();
+        let clients = server.connect().await.expect("the server starts");
+        let url = server.url().to_owned();
         TestServer {
             clients,
             url,
             data_dir,
             key_dir,
-            stop,
-            handle,
+            server,
             policy,
         }
     }
@@ -91,8 +71,7 @@ impl TestServer {
     /// Stops the server and hands back its directories.
     pub async fn stop(self) -> (TempDir, TempDir) {
         drop(self.clients);
-        let _ = self.stop.send(());
-        self.handle.await.unwrap().unwrap();
+        self.server.stop().await.unwrap();
         (self.data_dir, self.key_dir)
     }
 
