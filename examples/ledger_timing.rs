@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use ddc::ledger::{check, decode, encode, LedgerEntry, Population, SetHash};
+use ddc::ledger::{check, decode, encode, Population, SetHash};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u32 = std::env::args()
@@ -24,13 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let sides = [SetHash::default(), SetHash::default()];
     let first = Population::new(&["duo.y", "cbs.x"], &earlier, &sides);
-    let entry = LedgerEntry {
-        population: 1,
-        datasets: first.datasets.clone(),
-        size: u64::from(n),
-        digest: first.digest,
-        sides: first.sides,
-    };
+    let entry = first.entry(1);
     let mut new = earlier.clone();
     new.remove(n as usize / 2);
     let started = Instant::now();

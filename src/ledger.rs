@@ -78,6 +78,19 @@ impl<'a> Population<'a> {
     }
 }
 
+impl Population<'_> {
+    /// What the ledger keeps of this population once stored as `population`.
+    pub fn entry(&self, population: i64) -> LedgerEntry {
+        LedgerEntry {
+            population,
+            datasets: self.datasets.clone(),
+            size: self.persons.len() as u64,
+            digest: self.digest,
+            sides: self.sides,
+        }
+    }
+}
+
 /// An order-independent hash of a set of persons, built while scanning.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SetHash {
@@ -246,13 +259,7 @@ mod tests {
         let earlier: Vec<u32> = (0..100).collect();
         let sides = [SetHash::default(), SetHash::default()];
         let first = Population::new(&["a", "b"], &earlier, &sides);
-        let entry = LedgerEntry {
-            population: 1,
-            datasets: first.datasets.clone(),
-            size: 100,
-            digest: first.digest,
-            sides: first.sides,
-        };
+        let entry = first.entry(1);
         let ledger = std::slice::from_ref(&entry);
         let load = |_| Ok::<_, ()>(earlier.clone());
         let minus_three: Vec<u32> = (3..100).collect();
@@ -275,13 +282,7 @@ mod tests {
         let mut side = SetHash::default();
         (0..150).for_each(|p| side.add(p));
         let first = Population::new(&["a", "b"], &linked, &[side, side]);
-        let entry = LedgerEntry {
-            population: 1,
-            datasets: first.datasets.clone(),
-            size: 100,
-            digest: first.digest,
-            sides: first.sides,
-        };
+        let entry = first.entry(1);
         let mut smaller = SetHash::default();
         (0..149).for_each(|p| smaller.add(p));
         let probe = Population::new(&["a", "b"], &linked, &[smaller, side]);

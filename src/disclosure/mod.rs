@@ -77,6 +77,9 @@ pub enum DisclosureError {
     /// The attacker audit could not be run.
     #[error("attacker audit: {0}")]
     Audit(#[from] audit::AuditError),
+    /// An audit thread panicked; the table is not released.
+    #[error("the attacker audit failed unexpectedly")]
+    AuditPanicked,
     /// After suppression a cell is still not protected.
     #[error("cell {cell} is not protected after secondary suppression")]
     Unprotected {

@@ -169,7 +169,7 @@ fn first_failure(
     let mut first = None;
     for result in results {
         // A panicking audit thread is a bug; refuse the release.
-        let failures = result.map_err(|_| DisclosureError::Unprotected { cell: usize::MAX })??;
+        let failures = result.map_err(|_| DisclosureError::AuditPanicked)??;
         if let Some((p, _)) = failures.first() {
             first = Some(first.map_or(p.cell, |c: usize| c.min(p.cell)));
         }

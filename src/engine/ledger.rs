@@ -69,13 +69,7 @@ impl LedgerGuard<'_> {
             .collect();
         let (release, ids) = self.store.record_release(record, &stored, entry)?;
         for (p, id) in populations.iter().zip(ids) {
-            self.ledger.push(LedgerEntry {
-                population: id,
-                datasets: p.datasets.clone(),
-                size: p.persons.len() as u64,
-                digest: p.digest,
-                sides: p.sides,
-            });
+            self.ledger.push(p.entry(id));
         }
         Ok(release)
     }

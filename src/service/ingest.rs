@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::blocking;
 use super::convert::{dataset_def_from_proto, dataset_to_proto};
 use super::status::to_status;
 use crate::auth::caller;
@@ -208,16 +209,4 @@ impl Read for ChunkReader {
         self.pos += n;
         Ok(n)
     }
-}
-
-/// Runs engine work on a blocking thread and maps its error.
-pub(crate) async fn blocking<T, F>(f: F) -> Result<T, Status>
-where
-    F: FnOnce() -> Result<T, crate::engine::EngineError> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Status::internal(format!("worker failed: {e}")))?
-        .map_err(to_status)
 }

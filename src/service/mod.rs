@@ -8,3 +8,17 @@ mod status;
 
 pub use ingest::IngestService;
 pub use release::ReleaseService;
+
+use tonic::Status;
+
+/// Runs engine work on a blocking thread and maps its error.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, Status>
+where
+    F: FnOnce() -> Result<T, crate::engine::EngineError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("worker failed: {e}")))?
+        .map_err(status::to_status)
+}

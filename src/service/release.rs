@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use tonic::{Request, Response, Status};
 
+use super::blocking;
 use super::convert::{figure_to_proto, policy_to_proto, status_to_proto, table_spec_from_proto};
-use super::ingest::blocking;
 use crate::auth::caller;
 use crate::disclosure::CellStatus;
 use crate::engine::{Engine, MeasureSpec, ProtectedTable};
