@@ -13,11 +13,11 @@ use ddc::server::{LocalServer, ServerConfig};
 async fn main() -> anyhow::Result<()> {
     let pupils = std::env::args().nth(1).map_or(Ok(20_000), |a| a.parse())?;
     let (data_dir, key_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let config = ServerConfig {
-        data_dir: data_dir.path().into(),
-        key_dir: key_dir.path().into(),
-        policy: DisclosurePolicy::default(),
-    };
+    let config = ServerConfig::new(
+        data_dir.path().into(),
+        key_dir.path().into(),
+        DisclosurePolicy::default(),
+    );
     let server = LocalServer::start(config).await?;
     let mut c = server.connect().await?;
     let data = ddc::demo::synth::generate(pupils, 1);

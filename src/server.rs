@@ -39,6 +39,17 @@ pub struct ServerConfig {
     pub policy: DisclosurePolicy,
 }
 
+impl ServerConfig {
+    /// A configuration with every limit at its default.
+    pub fn new(data_dir: PathBuf, key_dir: PathBuf, policy: DisclosurePolicy) -> Self {
+        ServerConfig {
+            data_dir,
+            key_dir,
+            policy,
+        }
+    }
+}
+
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -57,10 +57,10 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
-    let config = ServerConfig {
-        data_dir: a.data_dir,
+    let config = ServerConfig::new(
+        a.data_dir,
         key_dir,
-        policy: DisclosurePolicy {
+        DisclosurePolicy {
             threshold: a.threshold,
             rounding_base: a.rounding_base,
             dominance_n: a.dominance_n,
@@ -71,7 +71,7 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
             release_ledger: !a.no_release_ledger,
             ..DisclosurePolicy::default()
         },
-    };
+    );
     run_server(listener, config, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -42,11 +42,11 @@ pub struct DemoArgs {
 pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     let data_dir = tempfile::tempdir().context("temporary data directory")?;
     let key_dir = tempfile::tempdir().context("temporary key directory")?;
-    let config = ServerConfig {
-        data_dir: data_dir.path().to_path_buf(),
-        key_dir: key_dir.path().to_path_buf(),
-        policy: DisclosurePolicy::default(),
-    };
+    let config = ServerConfig::new(
+        data_dir.path().to_path_buf(),
+        key_dir.path().to_path_buf(),
+        DisclosurePolicy::default(),
+    );
     let server = LocalServer::start(config).await?;
     println!(
         "ddc demo: server on {}, fresh data and key directories\n",

@@ -43,11 +43,11 @@ impl TestServer {
     }
 
     async fn start_full(data_dir: TempDir, key_dir: TempDir, policy: DisclosurePolicy) -> Self {
-        let config = ServerConfig {
-            data_dir: data_dir.path().to_path_buf(),
-            key_dir: key_dir.path().to_path_buf(),
+        let config = ServerConfig::new(
+            data_dir.path().to_path_buf(),
+            key_dir.path().to_path_buf(),
             policy,
-        };
+        );
         let server = LocalServer::start(config).await.unwrap();
         let clients = server.connect().await.expect("the server starts");
         let url = server.url().to_owned();
