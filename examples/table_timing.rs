@@ -61,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
             dataset: name.into(),
             skip_invalid: true,
             replace: false,
+            upload_id: client::new_upload_id(),
         };
         client::upload(&mut c.ingest, header, Cursor::new(csv.into_bytes()), |_| {}).await?;
     }

@@ -18,6 +18,13 @@ impl Caller {
         }
     }
 
+    /// The server itself, for what it does on its own (start-up checks).
+    pub fn server() -> Self {
+        Caller {
+            subject: "server".into(),
+        }
+    }
+
     /// The name recorded in the audit trail.
     pub fn subject(&self) -> &str {
         &self.subject

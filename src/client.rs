@@ -1,14 +1,18 @@
 //! Client helpers shared by the CLI, the demo and the tests.
 
 use std::io::Read;
+use std::time::Duration;
 
+use ring::rand::{SecureRandom, SystemRandom};
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
+use tonic::Code;
 
 use crate::proto::{
-    ingest_client::IngestClient, release_client::ReleaseClient, upload_request::Part, UploadHeader,
-    UploadReceipt, UploadRequest,
+    ingest_client::IngestClient, release_client::ReleaseClient, upload_request::Part, UploadEnd,
+    UploadHeader, UploadReceipt, UploadRequest,
 };
 use crate::server::{MAX_RELEASE_MESSAGE, UPLOAD_CHUNK};
 
@@ -30,10 +34,84 @@ pub async fn connect(url: &str) -> Result<Clients, tonic::transport::Error> {
     })
 }
 
-/// Streams a CSV source to the server in [`UPLOAD_CHUNK`]-sized messages.
-/// `progress` is called with the bytes sent so far. The source is read on a
-/// blocking thread; if reading fails, the call is cancelled, so the server
-/// stores nothing.
+/// A fresh random upload id: 32 hex digits from the system's secure generator.
+pub fn new_upload_id() -> String {
+    let mut bytes = [0u8; 16];
+    // The system generator failing is not recoverable; fall back to time
+    // and process id, which are unique enough for an idempotency key.
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (now ^ (u128::from(std::process::id()) << 96)).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How often [`upload_with_retry`] tries.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// Wait before the second attempt; doubled after each further one.
+    pub backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Whether a failed upload may have lost only its connection, so that
+/// sending it again under the same upload id is the way to find out.
+pub fn is_connection_loss(status: &tonic::Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::Unknown)
+}
+
+/// Uploads like [`upload`], and after a lost connection sends the file
+/// again under the same upload id: the server answers a retry of an
+/// upload it committed with the original receipt (`replayed`), so a retry
+/// never stores a second version. `open` opens the source for each attempt;
+/// `on_retry` hears of each retry with the failure that caused it.
+pub async fn upload_with_retry<R, O>(
+    client: &mut IngestClient<Channel>,
+    header: UploadHeader,
+    open: O,
+    retry: Retry,
+    progress: impl Fn(u64) + Clone + Send + 'static,
+    on_retry: impl Fn(u32, &tonic::Status),
+) -> Result<UploadReceipt, tonic::Status>
+where
+    R: Read + Send + 'static,
+    O: Fn() -> std::io::Result<R>,
+{
+    let mut wait = retry.backoff;
+    let mut attempt = 1;
+    loop {
+        let source = open().map_err(|e| {
+            tonic::Status::failed_precondition(format!("cannot open the file: {e}"))
+        })?;
+        match upload(client, header.clone(), source, progress.clone()).await {
+            Err(status) if attempt < retry.attempts && is_connection_loss(&status) => {
+                attempt += 1;
+                on_retry(attempt, &status);
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Streams a CSV source to the server in [`UPLOAD_CHUNK`]-sized messages
+/// and closes the stream with its byte count and SHA-256, without which
+/// the server commits nothing. `progress` is called with the bytes sent so
+/// far. The source is read on a blocking thread; if reading fails, the
+/// call is cancelled, so the server stores nothing.
 pub async fn upload<R>(
     client: &mut IngestClient<Channel>,
     header: UploadHeader,
@@ -60,11 +138,11 @@ where
     match read {
         Ok(Ok(())) => call.await.map(tonic::Response::into_inner),
         Ok(Err((e, open_stream))) => {
-            // Cancel the call while the stream is still open, so that the
-            // server sees a broken stream rather than a clean end.
+            // Cancel the call while the stream is still open: the server
+            // never sees the closing message, so it stores nothing.
             drop(call);
             drop(open_stream);
-            Err(tonic::Status::cancelled(format!(
+            Err(tonic::Status::aborted(format!(
                 "reading the file failed: {e}"
             )))
         }
@@ -82,6 +160,7 @@ fn read_chunks<R: Read>(
     progress: impl Fn(u64),
 ) -> Result<(), ReadFailure> {
     let mut sent = 0u64;
+    let mut digest = Sha256::new();
     loop {
         let mut chunk = vec![0u8; UPLOAD_CHUNK];
         let mut filled = 0;
@@ -93,16 +172,26 @@ fn read_chunks<R: Read>(
                 Err(e) => return Err((e, tx)),
             }
         }
-        if filled == 0 {
-            return Ok(());
-        }
-        chunk.truncate(filled);
-        sent += filled as u64;
-        let message = UploadRequest {
-            part: Some(Part::Chunk(chunk)),
+        let message = if filled == 0 {
+            Part::End(UploadEnd {
+                bytes: sent,
+                sha256: std::mem::take(&mut digest).finalize().to_vec(),
+            })
+        } else {
+            chunk.truncate(filled);
+            digest.update(&chunk);
+            sent += filled as u64;
+            Part::Chunk(chunk)
         };
-        if tx.blocking_send(message).is_err() {
-            // The server answered early (an error); the call reports it.
+        let last = matches!(message, Part::End(_));
+        if tx
+            .blocking_send(UploadRequest {
+                part: Some(message),
+            })
+            .is_err()
+            || last
+        {
+            // Done, or the server answered early (an error): the call reports it.
             return Ok(());
         }
         progress(sent);

@@ -4,6 +4,11 @@
 //! development key, version 1, in a key directory of its own that must not
 //! lie inside the data directory. Key material never appears in `Debug`
 //! output and is zeroed on drop.
+//!
+//! A key is identified without being revealed by its check value,
+//! HMAC-SHA256(key, [`KEY_CHECK_LABEL`]); the store records it, so a server
+//! started with another key directory refuses the store instead of
+//! silently pseudonymising under a key nobody linked with.
 
 use std::fmt;
 use std::fs;
@@ -14,7 +19,10 @@ use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
 /// File name of the development key inside the key directory.
-const DEV_KEY_FILE: &str = "pseudonym-key-v1.hex";
+pub const DEV_KEY_FILE: &str = "pseudonym-key-v1.hex";
+
+/// The fixed message whose HMAC under a key is that key's check value.
+pub const KEY_CHECK_LABEL: &[u8] = b"ddc key check value v1";
 
 /// A key version: stored with every pseudonym so that keys can rotate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,6 +50,11 @@ impl PseudonymKey {
     pub(crate) fn expose(&self) -> &[u8] {
         self.0.as_ref()
     }
+
+    /// HMAC-SHA256(key, [`KEY_CHECK_LABEL`]): names the key, reveals nothing of it.
+    pub fn check_value(&self) -> [u8; 32] {
+        crate::pseudonym::KeyedHash::new(self.expose(), b"").digest(KEY_CHECK_LABEL)
+    }
 }
 
 impl fmt::Debug for PseudonymKey {
@@ -65,6 +78,14 @@ pub enum KeyError {
     /// The system random generator failed.
     #[error("the system random generator failed")]
     Random,
+    /// The key file may be read by others than its owner.
+    #[error(
+        "key file {0} may be read by other users; make it readable by its owner only (chmod 600)"
+    )]
+    Exposed(PathBuf),
+    /// No key file, and creating one is not allowed (the store holds persons).
+    #[error("no key in {0}, but the store holds persons pseudonymised under a key; start with the key directory the store was created with")]
+    Missing(PathBuf),
     /// The key file exists but is not 64 hex digits.
     #[error("key file {0} is corrupt (expected 64 hex digits)")]
     Corrupt(PathBuf),
@@ -78,6 +99,15 @@ pub enum KeyError {
     },
 }
 
+/// Whether [`load_or_create_dev_key`] may make a key when it finds none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateKey {
+    /// Make one: the store is new.
+    IfMissing,
+    /// Never: the store already holds persons under some key.
+    Never,
+}
+
 /// Whether [`load_or_create_dev_key`] found a key or made one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyOrigin {
@@ -88,16 +118,18 @@ pub enum KeyOrigin {
 }
 
 /// Loads the development key from `key_dir`, creating a random one on first
-/// use. Refuses a key directory inside `data_dir`.
+/// use if `create` allows. Refuses a key directory inside `data_dir` and a
+/// key file that others may read.
 pub fn load_or_create_dev_key(
     key_dir: &Path,
     data_dir: &Path,
+    create: CreateKey,
 ) -> Result<(PseudonymKey, KeyVersion, KeyOrigin), KeyError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| KeyError::Io { path, source }
     };
-    fs::create_dir_all(key_dir).map_err(io(key_dir))?;
+    crate::private_fs::create_private_dir(key_dir).map_err(io(key_dir))?;
     let key_abs = fs::canonicalize(key_dir).map_err(io(key_dir))?;
     if let Ok(data_abs) = fs::canonicalize(data_dir) {
         if key_abs.starts_with(&data_abs) {
@@ -108,10 +140,16 @@ pub fn load_or_create_dev_key(
         }
     }
     let path = key_abs.join(DEV_KEY_FILE);
-    match fs::read_to_string(&path) {
+    match fs::read_to_string(&path).map(Zeroizing::new) {
         Ok(text) => {
+            if crate::private_fs::is_exposed(&path).map_err(io(&path))? {
+                return Err(KeyError::Exposed(path));
+            }
             let key = decode_hex(text.trim()).ok_or_else(|| KeyError::Corrupt(path.clone()))?;
             Ok((key, KeyVersion(1), KeyOrigin::Loaded))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create == CreateKey::Never => {
+            Err(KeyError::Missing(key_abs))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = PseudonymKey::generate()?;
@@ -162,16 +200,49 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keys = dir.path().join("keys");
         let data = dir.path().join("data");
-        let (k1, _, o1) = load_or_create_dev_key(&keys, &data).unwrap();
-        let (k2, _, o2) = load_or_create_dev_key(&keys, &data).unwrap();
+        let (k1, _, o1) = load_or_create_dev_key(&keys, &data, CreateKey::IfMissing).unwrap();
+        let (k2, _, o2) = load_or_create_dev_key(&keys, &data, CreateKey::Never).unwrap();
         assert_eq!((o1, o2), (KeyOrigin::Created, KeyOrigin::Loaded));
         assert_eq!(k1.expose(), k2.expose());
+        assert_eq!(k1.check_value(), k2.check_value());
+    }
+
+    #[test]
+    fn a_missing_key_is_not_created_when_creation_is_not_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let err = load_or_create_dev_key(&keys, &dir.path().join("d"), CreateKey::Never);
+        assert!(matches!(err, Err(KeyError::Missing(_))));
+        assert!(!keys.join(DEV_KEY_FILE).exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_readable_by_others_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let data = dir.path().join("data");
+        load_or_create_dev_key(&keys, &data, CreateKey::IfMissing).unwrap();
+        crate::private_fs::set_mode(&keys.join(DEV_KEY_FILE), 0o644).unwrap();
+        let err = load_or_create_dev_key(&keys, &data, CreateKey::Never);
+        assert!(matches!(err, Err(KeyError::Exposed(_))));
+    }
+
+    #[test]
+    fn check_values_differ_between_keys_and_are_not_the_key() {
+        let (a, b) = (
+            PseudonymKey::from_bytes([1; 32]),
+            PseudonymKey::from_bytes([2; 32]),
+        );
+        assert_ne!(a.check_value(), b.check_value());
+        assert_ne!(&a.check_value()[..], a.expose());
     }
 
     #[test]
     fn key_dir_inside_data_dir_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load_or_create_dev_key(&dir.path().join("k"), dir.path()).unwrap_err();
+        let err = load_or_create_dev_key(&dir.path().join("k"), dir.path(), CreateKey::IfMissing)
+            .unwrap_err();
         assert!(matches!(err, KeyError::InsideDataDir { .. }));
     }
 

@@ -15,7 +15,8 @@
 //! - [`tabulate`]: counting persons over linked datasets, with margins. Pure.
 //! - [`disclosure`]: policy, primary rules, LP-proven secondary suppression, cell-key perturbation. Pure.
 //! - [`ledger`]: released populations, the defence against differencing. Pure.
-//! - [`store`]: the SQLite database: schema, load, transactions with audit entries.
+//! - [`store`]: the SQLite database: schema, load, transactions with audit entries;
+//!   the data directory's lock. [`private_fs`]: owner-only files and directories.
 //! - [`engine`]: the service core that owns the store and the in-memory state.
 //! - [`auth`]: the caller's identity and the one authorisation point.
 //! - [`service`]: thin tonic adapters, one per gRPC service.
@@ -36,6 +37,7 @@ pub mod ingest;
 pub mod keys;
 pub mod ledger;
 pub mod link;
+pub mod private_fs;
 pub mod proto;
 pub mod pseudonym;
 pub mod schema;

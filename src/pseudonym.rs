@@ -212,6 +212,7 @@ pub struct Pseudonymiser {
     person: KeyedHash,
     household: KeyedHash,
     version: KeyVersion,
+    check: [u8; 32],
 }
 
 impl Pseudonymiser {
@@ -221,7 +222,13 @@ impl Pseudonymiser {
             person: KeyedHash::new(key.expose(), PERSON_DOMAIN),
             household: KeyedHash::new(key.expose(), HOUSEHOLD_DOMAIN),
             version,
+            check: key.check_value(),
         }
+    }
+
+    /// The key's check value (see [`PseudonymKey::check_value`]).
+    pub fn check_value(&self) -> &[u8; 32] {
+        &self.check
     }
 
     /// HMAC-SHA256(key, HOUSEHOLD_DOMAIN ‖ identifier).

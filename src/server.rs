@@ -12,12 +12,13 @@ use tonic::transport::Server;
 
 use crate::disclosure::DisclosurePolicy;
 use crate::engine::{Engine, EngineError};
-use crate::keys::{load_or_create_dev_key, KeyError, KeyOrigin};
+use crate::keys::{load_or_create_dev_key, CreateKey, KeyError, KeyOrigin};
 use crate::proto::{
     ingest_server::IngestServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
 };
 use crate::pseudonym::Pseudonymiser;
-use crate::service::{IngestService, ReleaseService};
+use crate::service::{IngestService, ReleaseService, UploadLimits};
+use crate::store::Store;
 
 /// Largest message the upload stream accepts: a 1 MiB chunk with room to spare.
 pub const MAX_UPLOAD_MESSAGE: usize = 4 << 20;
@@ -37,6 +38,8 @@ pub struct ServerConfig {
     pub key_dir: PathBuf,
     /// The disclosure policy for every release.
     pub policy: DisclosurePolicy,
+    /// How many uploads may be open, and how long one may stay silent.
+    pub upload_limits: UploadLimits,
 }
 
 impl ServerConfig {
@@ -46,6 +49,7 @@ impl ServerConfig {
             data_dir,
             key_dir,
             policy,
+            upload_limits: UploadLimits::default(),
         }
     }
 }
@@ -78,9 +82,11 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
+    let upload_limits = config.upload_limits;
     let engine = Arc::new(tokio::task::spawn_blocking(move || open_engine(&config)).await??);
     tracing::info!(
         persons = engine.persons(),
+        households = engine.households(),
         datasets = engine.datasets().len(),
         "store loaded"
     );
@@ -93,7 +99,7 @@ pub async fn run(
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let ingest = IngestServer::new(IngestService::new(Arc::clone(&engine)))
+    let ingest = IngestServer::new(IngestService::new(Arc::clone(&engine), upload_limits))
         .max_decoding_message_size(MAX_UPLOAD_MESSAGE);
     let release = ReleaseServer::new(ReleaseService::new(engine))
         .max_decoding_message_size(MAX_RELEASE_REQUEST)
@@ -112,7 +118,20 @@ pub async fn run(
 }
 
 fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
-    let (key, version, origin) = load_or_create_dev_key(&config.key_dir, &config.data_dir)?;
+    let store = Store::open(&config.data_dir).map_err(EngineError::from)?;
+    // A store that holds persons was written under some key: making a new
+    // one would silently stop every later upload from linking.
+    let written = store.holds_persons().map_err(EngineError::from)?
+        || store
+            .key_check(crate::keys::KeyVersion(1))
+            .map_err(EngineError::from)?
+            .is_some();
+    let create = if written {
+        CreateKey::Never
+    } else {
+        CreateKey::IfMissing
+    };
+    let (key, version, origin) = load_or_create_dev_key(&config.key_dir, &config.data_dir, create)?;
     if origin == KeyOrigin::Created {
         tracing::warn!(
             key_dir = %config.key_dir.display(),
@@ -120,11 +139,7 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
         );
     }
     let pseudonymiser = Pseudonymiser::new(&key, version);
-    Ok(Engine::open(
-        &config.data_dir,
-        pseudonymiser,
-        config.policy,
-    )?)
+    Ok(Engine::open(store, pseudonymiser, config.policy)?)
 }
 
 /// A server on an ephemeral loopback port, running in the background: what

@@ -217,6 +217,7 @@ async fn a_stream_that_breaks_off_stores_nothing() {
         dataset: DS.into(),
         skip_invalid: false,
         replace: false,
+        upload_id: ddc::client::new_upload_id(),
     };
     let source = FailingReader {
         data: io::Cursor::new(csv.clone().into_bytes()),
@@ -224,7 +225,7 @@ async fn a_stream_that_breaks_off_stores_nothing() {
     let err = ddc::client::upload(&mut s.clients.ingest, header, source, |_| {})
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Cancelled);
+    assert_eq!(err.code(), Code::Aborted);
     // Give the server a moment to see the reset stream; it must store nothing.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_nothing_stored(&mut s).await;
@@ -234,6 +235,7 @@ async fn a_stream_that_breaks_off_stores_nothing() {
     tx.send(UploadRequest {
         part: Some(Part::Header(UploadHeader {
             dataset: DS.into(),
+            upload_id: ddc::client::new_upload_id(),
             ..Default::default()
         })),
     })
@@ -266,6 +268,7 @@ async fn a_second_header_mid_stream_is_a_protocol_error() {
     let mut s = server().await;
     let header = UploadHeader {
         dataset: DS.into(),
+        upload_id: ddc::client::new_upload_id(),
         ..Default::default()
     };
     let messages = vec![

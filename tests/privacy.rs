@@ -84,7 +84,9 @@ async fn no_raw_identifier_reaches_disk_log_or_response() {
     let key = [0x33u8; 32];
     let key_dir = tempfile::tempdir().unwrap();
     let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(key_dir.path().join("pseudonym-key-v1.hex"), &key_hex).unwrap();
+    let key_file = key_dir.path().join(ddc::keys::DEV_KEY_FILE);
+    std::fs::write(&key_file, &key_hex).unwrap();
+    ddc::private_fs::set_mode(&key_file, 0o600).unwrap();
     let mut s = TestServer::start_in(tempfile::tempdir().unwrap(), key_dir).await;
 
     let ids = bsns(40);
@@ -145,7 +147,11 @@ async fn no_raw_identifier_reaches_disk_log_or_response() {
     // While running (WAL not yet checkpointed) and after shutdown.
     let check_dir = |data_dir: &Path| {
         let files = all_files(data_dir);
-        assert!(files.iter().any(|(name, _)| name.ends_with("-wal")) || files.len() == 1);
+        let database = files
+            .iter()
+            .filter(|(name, _)| !name.ends_with(ddc::store::LOCK_FILE))
+            .count();
+        assert!(files.iter().any(|(name, _)| name.ends_with("-wal")) || database == 1);
         for (name, bytes) in &files {
             assert_absent(&all_ids, name, bytes);
             assert!(!contains(bytes, &key), "the key appears in {name}");

@@ -2,11 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::disclosure::{DisclosurePolicy, Perturbation};
 use crate::server::{run as run_server, ServerConfig};
+use crate::service::UploadLimits;
 
 /// Flags of `ddc serve`.
 #[derive(Debug, clap::Args)]
@@ -46,6 +48,15 @@ pub(super) struct ServeArgs {
     /// release's by a few persons (not advised).
     #[arg(long)]
     no_release_ledger: bool,
+    /// Most uploads open at once, over all organisations.
+    #[arg(long, default_value_t = UploadLimits::default().total)]
+    max_uploads: usize,
+    /// Most uploads open at once into one organisation's datasets.
+    #[arg(long, default_value_t = UploadLimits::default().per_organisation)]
+    max_uploads_per_organisation: usize,
+    /// Seconds an upload may send nothing before it is cancelled (storing nothing).
+    #[arg(long, default_value_t = UploadLimits::default().idle.as_secs())]
+    upload_idle_secs: u64,
 }
 
 pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
@@ -57,7 +68,7 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
-    let config = ServerConfig::new(
+    let mut config = ServerConfig::new(
         a.data_dir,
         key_dir,
         DisclosurePolicy {
@@ -72,6 +83,11 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
             ..DisclosurePolicy::default()
         },
     );
+    config.upload_limits = UploadLimits {
+        total: a.max_uploads,
+        per_organisation: a.max_uploads_per_organisation,
+        idle: Duration::from_secs(a.upload_idle_secs.max(1)),
+    };
     run_server(listener, config, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

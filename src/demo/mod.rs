@@ -235,6 +235,7 @@ async fn upload(
         dataset: dataset.into(),
         skip_invalid,
         replace: false,
+        upload_id: client::new_upload_id(),
     };
     client::upload(ingest, header, Cursor::new(csv.as_bytes().to_vec()), |_| {}).await
 }

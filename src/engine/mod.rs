@@ -12,13 +12,15 @@ mod request;
 mod upload;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use release::{LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT, POPULATION_REFUSAL};
 pub use request::{FilterSpec, MeasureSpec, TableSpec, MAX_TABLE_CELLS};
-pub use upload::{UploadMode, UploadOutcome};
+pub use upload::{
+    BrokenUpload, UploadEnd, UploadId, UploadMode, UploadOutcome, UploadRequest, UploadSession,
+    UploadStart,
+};
 
 use crate::auth::Caller;
 use crate::columns::{ColumnData, DatasetData};
@@ -54,6 +56,15 @@ pub enum EngineError {
     /// The upload was rejected.
     #[error(transparent)]
     Upload(#[from] UploadError),
+    /// The upload broke off or arrived incomplete; nothing was stored.
+    #[error(transparent)]
+    UploadBroken(#[from] BrokenUpload),
+    /// Too many uploads are open; the string says for whom.
+    #[error("too many uploads are open {0}; try again when one has finished")]
+    UploadLimit(&'static str),
+    /// The upload id was committed before, into another dataset.
+    #[error("this upload id was used before for another dataset; choose a new one")]
+    UploadIdReused,
     /// The dataset already holds data and the upload does not replace it.
     #[error("dataset `{0}` already holds data; upload with replace to overwrite it")]
     HasData(String),
@@ -80,6 +91,9 @@ pub enum EngineError {
     /// The system random generator failed.
     #[error("the system random generator failed")]
     Random,
+    /// The key does not match the one the store was written with.
+    #[error("the pseudonymisation key (version {0}) is not the key this store was written with; start with the key directory the store was created with")]
+    KeyMismatch(u32),
     /// The disclosure policy is invalid.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -128,9 +142,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the store in `data_dir` and loads it into memory.
+    /// Loads the opened `store` into memory; `pseudonymiser` must be the
+    /// one whose key the store was checked against.
     pub fn open(
-        data_dir: &Path,
+        store: Store,
         pseudonymiser: Pseudonymiser,
         policy: DisclosurePolicy,
     ) -> Result<Self, EngineError> {
@@ -143,7 +158,8 @@ impl Engine {
             })?),
             None => None,
         };
-        let store = Store::open(data_dir)?;
+        let mut store = store;
+        verify_key(&mut store, &pseudonymiser)?;
         let snapshot = store.load()?;
         let ledger = store.load_ledger()?;
         let mut state = State {
@@ -186,6 +202,11 @@ impl Engine {
     /// Number of persons ddc has seen (for the operator's start-up log only).
     pub fn persons(&self) -> usize {
         self.read().persons.persons()
+    }
+
+    /// Number of households ddc has seen (for the operator's start-up log only).
+    pub fn households(&self) -> usize {
+        self.read().households.len()
     }
 
     /// Declares a new, empty dataset.
@@ -265,6 +286,24 @@ impl Engine {
         // SQLite rolls back an unfinished transaction, so the store is
         // consistent after a panic.
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Checks the key against the store's record of it, recording it on first use.
+fn verify_key(store: &mut Store, pseudonymiser: &Pseudonymiser) -> Result<(), EngineError> {
+    let version = pseudonymiser.version();
+    match store.key_check(version)? {
+        Some(recorded) if &recorded == pseudonymiser.check_value() => Ok(()),
+        Some(_) => Err(EngineError::KeyMismatch(version.0)),
+        None => {
+            let entry = audit(
+                &Caller::server(),
+                SystemTime::now(),
+                "key.check_recorded",
+                serde_json::json!({ "key_version": version.0 }),
+            );
+            Ok(store.record_key_check(version, pseudonymiser.check_value(), &entry)?)
+        }
     }
 }
 

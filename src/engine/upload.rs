@@ -1,16 +1,18 @@
-//! Committing an upload: resolve persons, sort rows by person, write one
-//! transaction, then swap the dataset's in-memory columns.
+//! Uploads: an [`UploadSession`] reads the file as it arrives, checks it
+//! is complete, and commits it in one transaction with its receipt; an
+//! upload id that already committed gets its original receipt back.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{audit, DatasetInfo, Engine, EngineError, Loaded};
 use crate::auth::Caller;
 use crate::columns::DatasetData;
-use crate::ingest::{parse_upload, InvalidRows, ParsedUpload, RowProblem, UploadError};
+use crate::ingest::{InvalidRows, ParsedUpload, RowProblem, UploadError, UploadParser};
 use crate::schema::ColumnKind;
 use crate::store::UploadWrite;
 
@@ -23,9 +25,102 @@ pub enum UploadMode {
     Replace,
 }
 
-/// What a committed upload stored.
-#[derive(Debug)]
+/// A client-chosen upload id: 16 to 64 ASCII letters, digits, `-` or `_`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadId(String);
+
+impl UploadId {
+    /// Validates an upload id; the error never echoes it.
+    pub fn parse(id: &str) -> Result<Self, EngineError> {
+        let ok = (16..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(EngineError::InvalidRequest {
+                field: "header.upload_id".into(),
+                reason: "give 16 to 64 letters, digits, '-' or '_' (e.g. a random UUID)".into(),
+            });
+        }
+        Ok(UploadId(id.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What an upload asks for, from its header.
+#[derive(Clone, Debug)]
+pub struct UploadRequest {
+    /// The dataset to upload into.
+    pub dataset: String,
+    /// The client's id for this upload.
+    pub upload_id: UploadId,
+    /// Create or replace.
+    pub mode: UploadMode,
+    /// Reject the upload or skip invalid rows.
+    pub on_invalid: InvalidRows,
+}
+
+/// What the client says it sent, from the closing message of an upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadEnd {
+    /// File bytes sent.
+    pub bytes: u64,
+    /// SHA-256 of those bytes.
+    pub sha256: [u8; 32],
+}
+
+/// Why an upload broke off before it could commit. Nothing is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokenUpload {
+    /// The stream ended without its closing message (a cancelled call or
+    /// an expired deadline looks like this too).
+    #[error("the upload ended without its closing UploadEnd message; nothing was stored")]
+    NoEnd,
+    /// The stream failed (cancelled, reset, or too large a message).
+    #[error("the upload stream broke off; nothing was stored")]
+    Stream,
+    /// The client sent nothing for the server's idle time.
+    #[error("no data arrived for {0} s; upload cancelled, nothing was stored")]
+    Idle(u64),
+    /// The closing message's byte count differs from what arrived.
+    #[error("the closing message counts another number of bytes than arrived; nothing was stored")]
+    SizeMismatch,
+    /// The closing message's SHA-256 differs from that of what arrived.
+    #[error(
+        "the SHA-256 of the bytes received differs from the closing message's; nothing was stored"
+    )]
+    DigestMismatch,
+    /// A header after the first message, or anything after the closing message.
+    #[error("{0}; nothing was stored")]
+    Protocol(&'static str),
+}
+
+impl BrokenUpload {
+    /// The reason recorded in the audit trail.
+    fn audit_reason(self) -> &'static str {
+        match self {
+            BrokenUpload::NoEnd => "no_end",
+            BrokenUpload::Stream => "stream_broken",
+            BrokenUpload::Idle(_) => "idle_timeout",
+            BrokenUpload::SizeMismatch => "size_mismatch",
+            BrokenUpload::DigestMismatch => "digest_mismatch",
+            BrokenUpload::Protocol(_) => "protocol",
+        }
+    }
+}
+
+/// What a committed upload stored: the receipt, kept with the upload id.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UploadOutcome {
+    /// The dataset uploaded into.
+    pub dataset: String,
+    /// The client's upload id.
+    pub upload_id: String,
     /// The dataset version created.
     pub version: u64,
     /// Data rows read.
@@ -36,6 +131,35 @@ pub struct UploadOutcome {
     pub rows_rejected: u64,
     /// The first problems.
     pub problems: Vec<RowProblem>,
+    /// Whether this is the receipt of an earlier commit of the same id.
+    #[serde(skip)]
+    pub replayed: bool,
+}
+
+/// How an upload starts.
+#[derive(Debug)]
+pub enum UploadStart {
+    /// The upload id committed before: here is its receipt.
+    Replayed(UploadOutcome),
+    /// A new upload: feed it the file.
+    Open(Box<UploadSession>),
+}
+
+/// An upload being received. Feeding it does the parsing and hashing, so
+/// call it from a blocking thread; between chunks it holds no thread.
+#[derive(Debug)]
+pub struct UploadSession {
+    engine: Arc<Engine>,
+    caller: Caller,
+    request: UploadRequest,
+    info: DatasetInfo,
+    /// `None` once finished.
+    parser: Option<UploadParser>,
+    digest: Sha256,
+    bytes: u64,
+    started: Instant,
+    /// Finished or abandoned: nothing left to audit when dropped.
+    closed: bool,
 }
 
 impl Engine {
@@ -53,73 +177,116 @@ impl Engine {
         Ok(info)
     }
 
-    /// Reads, validates and pseudonymises a CSV upload, then commits it.
-    /// Nothing is stored unless the whole upload is accepted.
-    pub fn upload<R: Read>(
-        &self,
-        caller: &Caller,
-        dataset: &str,
-        csv: R,
-        mode: UploadMode,
-        on_invalid: InvalidRows,
+    /// Starts an upload: answers a repeated upload id with its receipt,
+    /// otherwise checks the target and opens a session.
+    pub fn begin_upload(
+        self: &Arc<Self>,
+        caller: Caller,
+        request: UploadRequest,
         now: SystemTime,
-    ) -> Result<UploadOutcome, EngineError> {
-        let info = self.upload_target(dataset, mode)?;
-        let started = Instant::now();
-        match parse_upload(csv, &info.def, &self.pseudonymiser, on_invalid) {
-            Ok(parsed) => {
-                let parsed_in = started.elapsed();
-                let outcome = self.commit(caller, dataset, parsed, mode, now)?;
-                tracing::info!(
-                    dataset,
-                    rows = outcome.rows_stored,
-                    parse_ms = parsed_in.as_millis() as u64,
-                    commit_ms = (started.elapsed() - parsed_in).as_millis() as u64,
-                    "upload committed"
-                );
-                Ok(outcome)
-            }
-            Err(e) => {
-                self.audit_rejection(caller, dataset, &e, now)?;
-                Err(e.into())
-            }
+    ) -> Result<UploadStart, EngineError> {
+        if let Some(receipt) = self.replay(&caller, &request, now)? {
+            return Ok(UploadStart::Replayed(receipt));
         }
+        let info = self.upload_target(&request.dataset, request.mode)?;
+        let parser = UploadParser::new(Arc::clone(&info.def), request.on_invalid);
+        Ok(UploadStart::Open(Box::new(UploadSession {
+            engine: Arc::clone(self),
+            caller,
+            request,
+            info,
+            parser: Some(parser),
+            digest: Sha256::new(),
+            bytes: 0,
+            started: Instant::now(),
+            closed: false,
+        })))
     }
 
-    /// Records a rejected upload: what was wrong, never a value.
-    fn audit_rejection(
+    /// The receipt of an upload id that committed before, audited as a replay.
+    fn replay(
+        &self,
+        caller: &Caller,
+        request: &UploadRequest,
+        now: SystemTime,
+    ) -> Result<Option<UploadOutcome>, EngineError> {
+        let mut store = self.lock_store();
+        let Some((dataset_id, receipt)) = store.committed_upload(request.upload_id.as_str())?
+        else {
+            return Ok(None);
+        };
+        let same_dataset = self
+            .loaded(&request.dataset)
+            .is_ok_and(|l| l.id == dataset_id);
+        if !same_dataset {
+            return Err(EngineError::UploadIdReused);
+        }
+        let mut outcome: UploadOutcome = serde_json::from_str(&receipt)
+            .map_err(|e| crate::store::StoreError::Corrupt(format!("upload receipt: {e}")))?;
+        outcome.replayed = true;
+        let entry = audit(
+            caller,
+            now,
+            "dataset.upload_replayed",
+            serde_json::json!({ "dataset": request.dataset, "version": outcome.version }),
+        );
+        store.append_audit(&entry)?;
+        Ok(Some(outcome))
+    }
+
+    /// Records an upload that was refused, rejected or broke off: what was
+    /// wrong, never a value.
+    pub fn audit_upload_failure(
         &self,
         caller: &Caller,
         dataset: &str,
-        e: &UploadError,
+        failure: &EngineError,
+        bytes_received: u64,
         now: SystemTime,
     ) -> Result<(), EngineError> {
-        let (reason, rows_rejected) = match e {
-            UploadError::Header(_) => ("header", 0),
-            UploadError::InvalidRows { total, .. } => ("invalid_rows", *total),
-            UploadError::Malformed { .. } => ("malformed", 0),
-            UploadError::NoRows => ("no_rows", 0),
-            UploadError::Read(_) => ("stream_broken", 0),
+        let (action, reason, rows_rejected) = match failure {
+            EngineError::Upload(UploadError::Header(_)) => ("dataset.upload_rejected", "header", 0),
+            EngineError::Upload(UploadError::InvalidRows { total, .. }) => {
+                ("dataset.upload_rejected", "invalid_rows", *total)
+            }
+            EngineError::Upload(UploadError::NoRows) => ("dataset.upload_rejected", "no_rows", 0),
+            EngineError::UploadBroken(b) => ("dataset.upload_broken", b.audit_reason(), 0),
+            EngineError::UploadLimit(_) => ("dataset.upload_refused", "upload_limit", 0),
+            _ => ("dataset.upload_failed", "other", 0),
         };
         let entry = audit(
             caller,
             now,
-            "dataset.upload_rejected",
-            serde_json::json!({ "dataset": dataset, "reason": reason, "rows_rejected": rows_rejected }),
+            action,
+            serde_json::json!({
+                "dataset": dataset,
+                "reason": reason,
+                "rows_rejected": rows_rejected,
+                "bytes_received": bytes_received,
+            }),
         );
         self.lock_store().append_audit(&entry)?;
         Ok(())
     }
-
     fn commit(
         &self,
         caller: &Caller,
-        dataset: &str,
+        request: &UploadRequest,
         parsed: ParsedUpload,
-        mode: UploadMode,
         now: SystemTime,
     ) -> Result<UploadOutcome, EngineError> {
+        let (dataset, mode) = (request.dataset.as_str(), request.mode);
         let mut store = self.lock_store();
+        // Two sessions with one id may race; the second finds the first's receipt.
+        if store
+            .committed_upload(request.upload_id.as_str())?
+            .is_some()
+        {
+            drop(store);
+            return self
+                .replay(caller, request, now)?
+                .ok_or_else(|| EngineError::UploadIdReused);
+        }
         // Only writers change the state, and they hold the store lock: what
         // is read here stays valid until the swap below.
         let (loaded, resolution, household_resolution) = {
@@ -159,6 +326,9 @@ impl Engine {
             .collect();
         let version = loaded.info.version + 1;
         let outcome = UploadOutcome {
+            dataset: dataset.to_owned(),
+            upload_id: request.upload_id.as_str().to_owned(),
+            replayed: false,
             version,
             rows_read: parsed.rows_read,
             rows_stored: persons.len() as u64,
@@ -178,6 +348,8 @@ impl Engine {
                 "rows_rejected": outcome.rows_rejected,
             }),
         );
+        let receipt = serde_json::to_string(&outcome)
+            .map_err(|e| crate::store::StoreError::Corrupt(format!("upload receipt: {e}")))?;
         store.commit_upload(
             &UploadWrite {
                 dataset_id: loaded.id,
@@ -190,6 +362,8 @@ impl Engine {
                 households: households.as_deref(),
                 columns: &columns,
                 open_columns: &open_columns,
+                upload_id: request.upload_id.as_str(),
+                receipt: &receipt,
             },
             &entry,
         )?;
@@ -208,6 +382,111 @@ impl Engine {
             .datasets
             .insert(dataset.to_owned(), Arc::new(replaced));
         Ok(outcome)
+    }
+}
+
+impl UploadSession {
+    /// The organisation that holds the target dataset.
+    pub fn organisation(&self) -> &str {
+        self.info.def.organisation()
+    }
+
+    /// The dataset uploaded into.
+    pub fn dataset(&self) -> &str {
+        &self.request.dataset
+    }
+
+    /// File bytes received so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Hashes and parses the next piece of the file.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.digest.update(chunk);
+        self.bytes += chunk.len() as u64;
+        if let Some(parser) = &mut self.parser {
+            parser.feed(chunk, &self.engine.pseudonymiser);
+        }
+    }
+
+    /// Checks that what arrived is what the client sent, then validates and
+    /// commits the upload. A failure is audited and stores nothing.
+    pub fn finish(mut self, end: UploadEnd, now: SystemTime) -> Result<UploadOutcome, EngineError> {
+        let received: [u8; 32] = self.digest.clone().finalize().into();
+        if end.bytes != self.bytes {
+            return Err(self.abandon(BrokenUpload::SizeMismatch, now));
+        }
+        if end.sha256 != received {
+            return Err(self.abandon(BrokenUpload::DigestMismatch, now));
+        }
+        self.closed = true;
+        let Some(parser) = self.parser.take() else {
+            return Err(EngineError::UploadBroken(BrokenUpload::Protocol(
+                "the upload was already finished",
+            )));
+        };
+        let engine = &self.engine;
+        let parsed = match parser.finish(&engine.pseudonymiser) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let e = EngineError::Upload(e);
+                let dataset = &self.request.dataset;
+                engine.audit_upload_failure(&self.caller, dataset, &e, self.bytes, now)?;
+                return Err(e);
+            }
+        };
+        let parsed_in = self.started.elapsed();
+        let outcome = engine.commit(&self.caller, &self.request, parsed, now)?;
+        tracing::info!(
+            dataset = self.request.dataset,
+            rows = outcome.rows_stored,
+            receive_and_parse_ms = parsed_in.as_millis() as u64,
+            commit_ms = (self.started.elapsed() - parsed_in).as_millis() as u64,
+            "upload committed"
+        );
+        Ok(outcome)
+    }
+
+    /// Ends an upload that broke off: audits it and returns its error.
+    pub fn abandon(self, why: BrokenUpload, now: SystemTime) -> EngineError {
+        self.refuse(EngineError::UploadBroken(why), now)
+    }
+
+    /// Ends an upload that may not go on (broken off, or over a limit):
+    /// audits `error` and returns it.
+    pub fn refuse(mut self, error: EngineError, now: SystemTime) -> EngineError {
+        self.closed = true;
+        let dataset = &self.request.dataset;
+        match (self.engine).audit_upload_failure(&self.caller, dataset, &error, self.bytes, now) {
+            Ok(()) => error,
+            Err(audit_failed) => audit_failed,
+        }
+    }
+}
+
+/// A session dropped unfinished (its call was cancelled, or its deadline
+/// expired and tonic dropped the handler) is audited as broken off.
+impl Drop for UploadSession {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let (engine, caller) = (Arc::clone(&self.engine), self.caller.clone());
+        let (dataset, bytes) = (self.request.dataset.clone(), self.bytes);
+        let audit = move || {
+            let e = EngineError::UploadBroken(BrokenUpload::Stream);
+            if let Err(e) =
+                engine.audit_upload_failure(&caller, &dataset, &e, bytes, SystemTime::now())
+            {
+                tracing::error!(error = %e, "could not audit a dropped upload");
+            }
+        };
+        // Auditing writes to SQLite: not on an async worker if there is a runtime.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(audit)),
+            Err(_) => audit(),
+        }
     }
 }
 

@@ -1,14 +1,16 @@
 //! Reading an uploaded CSV file into validated, pseudonymised columns.
 //!
-//! [`parse_upload`] checks the header against the dataset's schema, then
+//! [`UploadParser`] checks the header against the dataset's schema, then
 //! every row: the identifier (replaced by its pseudonym at once), each
 //! value's type and category, and duplicate persons. It stores nothing; the
 //! caller commits the result. No problem report ever carries a value.
 
+mod lines;
 mod parse;
 mod values;
 
-pub use parse::parse_upload;
+pub use lines::MAX_LINE;
+pub use parse::{parse_upload, UploadParser};
 
 use crate::columns::ColumnData;
 use crate::pseudonym::Pseudonym;
@@ -26,7 +28,7 @@ pub enum InvalidRows {
 }
 
 /// Why one row (or the header, row 0) was rejected.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowProblem {
     /// Data row number from 1; 0 is the header line.
     pub row: u64,
@@ -79,20 +81,9 @@ pub enum UploadError {
         /// Rows rejected in all.
         total: u64,
     },
-    /// The CSV itself cannot be read at a row.
-    #[error("row {row}: malformed CSV ({reason})")]
-    Malformed {
-        /// Data row number.
-        row: u64,
-        /// Why.
-        reason: &'static str,
-    },
     /// The file holds no data rows (or none valid).
     #[error("the file holds no valid data rows")]
     NoRows,
-    /// The stream broke off or could not be read.
-    #[error("the upload stream broke off: {0}")]
-    Read(#[source] std::io::Error),
 }
 
 fn first(problems: &[RowProblem]) -> String {

@@ -1,56 +1,139 @@
 //! The row loop: header check, per-row validation, pseudonymisation, duplicates.
+//!
+//! [`UploadParser`] is fed the file in chunks as they arrive and keeps no
+//! thread while it waits: each `feed` handles the lines a chunk completes.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::sync::Arc;
 
+use super::lines::{Line, LineError, LineSplitter, Record};
 use super::values::ColumnBuilder;
 use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
 use crate::link::PseudonymMap;
 use crate::pseudonym::{HouseholdId, Identifier, Pseudonym, Pseudonymiser};
 use crate::schema::{is_simple_name, DatasetDef};
 
-/// Reads a CSV upload for `def`. See the [module docs](super).
-pub fn parse_upload<R: Read>(
-    reader: R,
-    def: &DatasetDef,
+/// Reads a whole CSV upload held in memory (tests, tools). See [`UploadParser`].
+pub fn parse_upload(
+    csv: &[u8],
+    def: Arc<DatasetDef>,
     pseudonymiser: &Pseudonymiser,
     on_invalid: InvalidRows,
 ) -> Result<ParsedUpload, UploadError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .buffer_capacity(1 << 20)
-        .from_reader(reader);
-    let headers = csv.byte_headers().map_err(|e| read_error(e, 0))?.clone();
-    let layout = Layout::from_header(&headers, def)?;
-    let mut rows = RowSink::new(def, on_invalid);
-    let mut record = csv::ByteRecord::new();
-    let mut row: u64 = 0;
-    while csv
-        .read_byte_record(&mut record)
-        .map_err(|e| read_error(e, row + 1))?
-    {
-        row += 1;
-        rows.accept(row, &record, &layout, def, pseudonymiser);
-    }
-    rows.finish(row, on_invalid)
+    let mut parser = UploadParser::new(def, on_invalid);
+    parser.feed(csv, pseudonymiser);
+    parser.finish(pseudonymiser)
 }
 
-fn read_error(e: csv::Error, row: u64) -> UploadError {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => UploadError::Read(io),
-        other => UploadError::Malformed {
-            row,
-            reason: describe_csv_error(&other),
-        },
+/// An upload being read, one chunk at a time. See the [module docs](super).
+pub struct UploadParser {
+    def: Arc<DatasetDef>,
+    on_invalid: InvalidRows,
+    lines: LineSplitter,
+    record: Record,
+    /// Set once the header line is read; a header problem is kept until `finish`.
+    layout: Option<Result<Layout, UploadError>>,
+    rows: RowSink,
+    /// Lines after the header so far.
+    row: u64,
+    /// Blank lines not yet followed by a data line: blank lines at the end
+    /// of a file are ignored, elsewhere they are invalid rows.
+    blank_run: u64,
+}
+
+impl std::fmt::Debug for UploadParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadParser")
+            .field("dataset", &self.def.name())
+            .field("rows", &self.row)
+            .finish_non_exhaustive()
     }
 }
 
-fn describe_csv_error(kind: &csv::ErrorKind) -> &'static str {
-    match kind {
-        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8",
-        csv::ErrorKind::UnequalLengths { .. } => "unequal row lengths",
-        _ => "unreadable record",
+impl UploadParser {
+    /// A parser for an upload into `def`.
+    pub fn new(def: Arc<DatasetDef>, on_invalid: InvalidRows) -> Self {
+        let rows = RowSink::new(&def, on_invalid);
+        UploadParser {
+            def,
+            on_invalid,
+            lines: LineSplitter::default(),
+            record: Record::default(),
+            layout: None,
+            rows,
+            row: 0,
+            blank_run: 0,
+        }
+    }
+
+    /// Reads the lines that `chunk` completes.
+    pub fn feed(&mut self, chunk: &[u8], pseudonymiser: &Pseudonymiser) {
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.feed(chunk, |line| self.line(line, pseudonymiser));
+        self.lines = lines;
+    }
+
+    /// Reads the last line and returns the upload's content.
+    pub fn finish(mut self, pseudonymiser: &Pseudonymiser) -> Result<ParsedUpload, UploadError> {
+        let lines = std::mem::take(&mut self.lines);
+        lines.finish(|line| self.line(line, pseudonymiser));
+        match self.layout {
+            None => Err(UploadError::Header(vec![header_problem(
+                None,
+                "the file is empty (no header line)",
+            )])),
+            Some(Err(e)) => Err(e),
+            Some(Ok(_)) => self.rows.finish(self.row - self.blank_run, self.on_invalid),
+        }
+    }
+
+    fn line(&mut self, line: Line<'_>, pseudonymiser: &Pseudonymiser) {
+        let parsed = match line {
+            Line::Text(text) if self.layout.is_none() => {
+                let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+                self.layout = Some(self.header(text));
+                return;
+            }
+            Line::Text(text) if text.trim_ascii().is_empty() => {
+                self.row += 1;
+                self.blank_run += 1;
+                return;
+            }
+            Line::Text(text) => self.record.parse(text),
+            Line::TooLong if self.layout.is_none() => {
+                let problem = header_problem(None, &LineError::TooLong.reason());
+                self.layout = Some(Err(UploadError::Header(vec![problem])));
+                return;
+            }
+            Line::TooLong => Err(LineError::TooLong),
+        };
+        for blank in self.row - self.blank_run + 1..=self.row {
+            self.rows.reject(blank, None, "empty line".into());
+        }
+        self.blank_run = 0;
+        self.row += 1;
+        let Some(Ok(layout)) = &self.layout else {
+            return;
+        };
+        match parsed {
+            Ok(()) => self
+                .rows
+                .accept(self.row, &self.record, layout, &self.def, pseudonymiser),
+            Err(e) => {
+                let column = e.field().and_then(|f| layout.column_at(f, &self.def));
+                self.rows.reject(self.row, column, e.reason());
+            }
+        }
+    }
+
+    fn header(&mut self, text: &[u8]) -> Result<Layout, UploadError> {
+        if let Err(e) = self.record.parse(text) {
+            return Err(UploadError::Header(vec![header_problem(
+                None,
+                &format!("the header line is not valid CSV: {}", e.reason()),
+            )]));
+        }
+        Layout::from_header(&self.record, &self.def)
     }
 }
 
@@ -64,7 +147,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn from_header(headers: &csv::ByteRecord, def: &DatasetDef) -> Result<Self, UploadError> {
+    fn from_header(headers: &Record, def: &DatasetDef) -> Result<Self, UploadError> {
         let mut problems = Vec::new();
         let mut positions: HashMap<&[u8], usize> = HashMap::new();
         for (i, name) in headers.iter().enumerate() {
@@ -105,6 +188,18 @@ impl Layout {
             columns,
             fields: headers.len(),
         })
+    }
+
+    /// The declared name of the column at file position `field`, if any.
+    fn column_at<'d>(&self, field: usize, def: &'d DatasetDef) -> Option<&'d str> {
+        if field == self.identifier {
+            return Some(def.identifier_column());
+        }
+        if Some(field) == self.household {
+            return def.household_column();
+        }
+        let i = self.columns.iter().position(|&p| p == field)?;
+        Some(&def.columns()[i].name)
     }
 }
 
@@ -162,10 +257,16 @@ impl RowSink {
         }
     }
 
+    /// Rejects a row that could not be split into fields.
+    fn reject(&mut self, row: u64, column: Option<&str>, reason: String) {
+        self.problem(row, column, reason);
+        self.rejected += 1;
+    }
+
     fn accept(
         &mut self,
         row: u64,
-        record: &csv::ByteRecord,
+        record: &Record,
         layout: &Layout,
         def: &DatasetDef,
         pseudonymiser: &Pseudonymiser,

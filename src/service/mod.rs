@@ -1,13 +1,16 @@
 //! Thin tonic adapters: decode a request, identify the caller, call the
 //! engine on a blocking thread, encode the answer, map errors in one place.
 
+mod admission;
 mod convert;
 mod ingest;
 mod release;
 mod status;
+mod upload;
 
 pub use ingest::IngestService;
 pub use release::ReleaseService;
+pub use upload::UploadLimits;
 
 use tonic::Status;
 

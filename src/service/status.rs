@@ -9,7 +9,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::disclosure::audit::AuditError;
 use crate::disclosure::DisclosureError;
-use crate::engine::EngineError;
+use crate::engine::{BrokenUpload, EngineError};
 use crate::ingest::{RowProblem, UploadError};
 
 /// Most field violations attached to one status (they travel in a trailer).
@@ -37,7 +37,19 @@ pub(crate) fn to_status(e: EngineError) -> Status {
             details.add_bad_request_violation(field, reason);
             Status::with_error_details(Code::InvalidArgument, message, details)
         }
-        EngineError::IndexFull(_) => Status::resource_exhausted(message),
+        EngineError::IndexFull(_) | EngineError::UploadLimit(_) => {
+            Status::resource_exhausted(message)
+        }
+        EngineError::UploadBroken(b) => match b {
+            BrokenUpload::Idle(_) => Status::deadline_exceeded(message),
+            BrokenUpload::Stream => Status::cancelled(message),
+            BrokenUpload::NoEnd
+            | BrokenUpload::SizeMismatch
+            | BrokenUpload::DigestMismatch
+            | BrokenUpload::Protocol(_) => Status::invalid_argument(message),
+        },
+        EngineError::UploadIdReused => Status::already_exists(message),
+        EngineError::KeyMismatch(_) => Status::failed_precondition(message),
         EngineError::Refused(_) => Status::failed_precondition(message),
         EngineError::Disclosure(
             DisclosureError::TooManyUnsafeCells { .. }
@@ -61,8 +73,7 @@ fn upload_status(e: UploadError, message: String) -> Status {
         UploadError::Header(problems) | UploadError::InvalidRows { problems, .. } => {
             Status::with_error_details(Code::InvalidArgument, message, violations(&problems))
         }
-        UploadError::NoRows | UploadError::Malformed { .. } => Status::invalid_argument(message),
-        UploadError::Read(_) => Status::cancelled(message),
+        UploadError::NoRows => Status::invalid_argument(message),
     }
 }
 

@@ -41,7 +41,7 @@ impl Store {
     /// Loads the whole store.
     pub fn load(&self) -> Result<Snapshot, StoreError> {
         let (pseudonyms, record_keys) = self.load_persons()?;
-        let households = self.load_households()?;
+        let households_known = self.load_households()?;
         let mut datasets = Vec::new();
         let mut stmt = self
             .conn
@@ -68,6 +68,18 @@ impl Store {
                     "dataset {id} columns differ in length"
                 )));
             }
+            // Rows may only name persons and households the store holds.
+            let beyond =
+                |numbers: &[u32], known: usize| numbers.iter().any(|&n| n as usize >= known);
+            if beyond(&persons, record_keys.len())
+                || households
+                    .as_deref()
+                    .is_some_and(|h| beyond(h, households_known.len()))
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "dataset {id} names a person or household the store does not hold"
+                )));
+            }
             datasets.push(StoredDataset {
                 id,
                 def,
@@ -81,7 +93,7 @@ impl Store {
             datasets,
             pseudonyms,
             record_keys,
-            households,
+            households: households_known,
         })
     }
 
@@ -125,18 +137,24 @@ impl Store {
 
     fn load_households(&self) -> Result<Vec<(Pseudonym, u32)>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT first_household, pseudonyms FROM household_chunks ORDER BY first_household",
+            "SELECT first_household, count, pseudonyms FROM household_chunks ORDER BY first_household",
         )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let first: i64 = row.get(0)?;
+            let count: i64 = row.get(1)?;
             if first != out.len() as i64 {
                 return Err(StoreError::Corrupt(
                     "household chunks are not contiguous".into(),
                 ));
             }
-            let blob = row.get_ref(1)?.as_blob().map_err(corrupt)?;
+            let blob = row.get_ref(2)?.as_blob().map_err(corrupt)?;
+            if blob.len() as i64 != count * 32 {
+                return Err(StoreError::Corrupt(
+                    "household chunk of wrong length".into(),
+                ));
+            }
             for p in blob.chunks_exact(32) {
                 let n = u32::try_from(out.len()).map_err(corrupt)?;
                 out.push((

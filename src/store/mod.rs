@@ -14,13 +14,15 @@
 //! Lookups happen in memory, never in SQL.
 
 mod codec;
+mod dir;
 mod load;
 mod write;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
+pub use dir::LOCK_FILE;
 pub use load::{Snapshot, StoredDataset};
 pub use write::{AuditEntry, PopulationRecord, ReleaseRecord, UploadWrite};
 
@@ -28,7 +30,7 @@ pub use write::{AuditEntry, PopulationRecord, ReleaseRecord, UploadWrite};
 pub const DB_FILE: &str = "ddc.sqlite";
 
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -49,19 +51,24 @@ pub enum StoreError {
     /// The data directory could not be created.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// Another server holds the data directory.
+    #[error("the data directory is in use by another ddc server (it holds the lock on {})", .0.display())]
+    Locked(PathBuf),
 }
 
-/// The open database.
+/// The open database, held exclusively.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    _lock: dir::DirLock,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `data_dir`.
+    /// Opens (creating if needed) the database in `data_dir`, which this
+    /// store then holds exclusively until it is dropped.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
-        let conn = Connection::open(data_dir.join(DB_FILE))?;
+        let lock = dir::DirLock::acquire(data_dir)?;
+        let conn = Connection::open(dir::prepare_db_file(data_dir)?)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
@@ -70,7 +77,7 @@ impl Store {
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -262144;",
         )?;
-        let mut store = Store { conn };
+        let mut store = Store { conn, _lock: lock };
         store.migrate()?;
         Ok(store)
     }
@@ -79,17 +86,48 @@ impl Store {
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        match version {
-            0 => {
-                let tx = self.conn.transaction()?;
-                tx.execute_batch(SCHEMA)?;
-                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-                tx.commit()?;
-                Ok(())
-            }
-            SCHEMA_VERSION => Ok(()),
-            found => Err(StoreError::SchemaVersion { found }),
+        let steps = match version {
+            0 => [SCHEMA, SCHEMA_V2].as_slice(),
+            1 => [SCHEMA_V2].as_slice(),
+            SCHEMA_VERSION => return Ok(()),
+            found => return Err(StoreError::SchemaVersion { found }),
+        };
+        let tx = self.conn.transaction()?;
+        for step in steps {
+            tx.execute_batch(step)?;
         }
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether any person has been stored.
+    pub fn holds_persons(&self) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM person_chunks", [], |r| r.get(0))?;
+        Ok(n > 0)
+    }
+
+    /// The recorded check value of a key version, if any.
+    pub fn key_check(
+        &self,
+        version: crate::keys::KeyVersion,
+    ) -> Result<Option<[u8; 32]>, StoreError> {
+        let found: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT check_value FROM key_checks WHERE key_version = ?1",
+                [version.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        found
+            .map(|v| {
+                v.try_into()
+                    .map_err(|_| StoreError::Corrupt("key check value of wrong length".into()))
+            })
+            .transpose()
     }
 }
 
@@ -174,5 +212,25 @@ CREATE TABLE audit (
     actor  TEXT NOT NULL,
     action TEXT NOT NULL,
     detail TEXT NOT NULL
+);
+";
+
+/// Version 2: committed upload ids with their receipts (so a retry gets the
+/// original receipt), and a check value per key version (so a store is
+/// never opened with another key than the one it was written with).
+const SCHEMA_V2: &str = "
+CREATE TABLE uploads (
+    upload_id TEXT PRIMARY KEY,
+    dataset   INTEGER NOT NULL REFERENCES datasets(id),
+    version   INTEGER NOT NULL,
+    at_ms     INTEGER NOT NULL,
+    receipt   TEXT NOT NULL
+);
+-- HMAC-SHA256(key, KEY_CHECK_LABEL) of each key version: identifies the
+-- key without revealing it.
+CREATE TABLE key_checks (
+    key_version INTEGER PRIMARY KEY,
+    check_value BLOB NOT NULL,
+    recorded_ms INTEGER NOT NULL
 );
 ";

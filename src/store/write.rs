@@ -3,7 +3,7 @@
 //! Each public method here is one SQLite transaction that includes its
 //! audit entry, so an action and its record commit or vanish together.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::codec::{encode_i64s, encode_u32s};
 use super::{Store, StoreError, COLUMN_CHUNK, HOUSEHOLD_COLUMN, PERSON_CHUNK, PERSON_COLUMN};
@@ -76,6 +76,10 @@ pub struct UploadWrite<'a> {
     pub columns: &'a [ColumnData],
     /// Which columns are open categoricals (their categories are stored).
     pub open_columns: &'a [usize],
+    /// The client's id for this upload.
+    pub upload_id: &'a str,
+    /// The receipt returned for it, as JSON, kept for retries.
+    pub receipt: &'a str,
 }
 
 impl Store {
@@ -106,6 +110,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         insert_persons(&tx, w)?;
+        insert_households(&tx, w)?;
         tx.execute(
             "DELETE FROM column_chunks WHERE dataset = ?1",
             [w.dataset_id],
@@ -136,6 +141,10 @@ impl Store {
         tx.execute(
             "UPDATE datasets SET version = ?1 WHERE id = ?2",
             params![w.version as i64, w.dataset_id],
+        )?;
+        tx.execute(
+            "INSERT INTO uploads (upload_id, dataset, version, at_ms, receipt) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![w.upload_id, w.dataset_id, w.version as i64, audit.at_ms, w.receipt],
         )?;
         append(&tx, audit)?;
         tx.commit()?;
@@ -184,6 +193,36 @@ impl Store {
         Ok((id, ids))
     }
 
+    /// The dataset id and receipt of a committed upload id, if any.
+    pub fn committed_upload(&self, upload_id: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let found = self
+            .conn
+            .query_row(
+                "SELECT dataset, receipt FROM uploads WHERE upload_id = ?1",
+                [upload_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(found)
+    }
+
+    /// Records the check value of a key version, with its audit entry.
+    pub fn record_key_check(
+        &mut self,
+        version: KeyVersion,
+        check: &[u8; 32],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO key_checks (key_version, check_value, recorded_ms) VALUES (?1, ?2, ?3)",
+            params![version.0, &check[..], audit.at_ms],
+        )?;
+        append(&tx, audit)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Appends an audit entry on its own (for actions that change no data,
     /// such as a released table).
     pub fn append_audit(&mut self, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -218,6 +257,33 @@ fn insert_persons(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), Store
             w.key_version.0,
             pseudonyms,
             encode_u32s(keys)
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_households(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare(
+        "INSERT INTO household_chunks (first_household, count, key_version, pseudonyms)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for part in w.new_households.chunks(PERSON_CHUNK) {
+        let first = part[0].1;
+        if part
+            .iter()
+            .enumerate()
+            .any(|(i, h)| h.1 as usize != first as usize + i)
+        {
+            return Err(StoreError::Corrupt(
+                "new households are not numbered consecutively".into(),
+            ));
+        }
+        let pseudonyms: Vec<u8> = part.iter().flat_map(|(p, _)| *p.as_bytes()).collect();
+        stmt.execute(params![
+            first,
+            part.len() as i64,
+            w.key_version.0,
+            pseudonyms
         ])?;
     }
     Ok(())

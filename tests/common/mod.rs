@@ -9,6 +9,7 @@ use ddc::client::{self, Clients};
 use ddc::disclosure::DisclosurePolicy;
 use ddc::proto::{self, CreateDatasetRequest, Filter, TableRequest, UploadHeader, UploadReceipt};
 use ddc::server::{LocalServer, ServerConfig};
+use ddc::service::UploadLimits;
 use tempfile::TempDir;
 
 /// A running server and a connected client.
@@ -37,17 +38,35 @@ impl TestServer {
         .await
     }
 
+    /// Starts a server on fresh directories with `limits` on uploads.
+    pub async fn start_with_limits(limits: UploadLimits) -> Self {
+        let (data_dir, key_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut config = Self::config(&data_dir, &key_dir, DisclosurePolicy::default());
+        config.upload_limits = limits;
+        Self::start_config(config, data_dir, key_dir).await
+    }
+
     /// Starts a server on existing directories (e.g. after a restart).
     pub async fn start_in(data_dir: TempDir, key_dir: TempDir) -> Self {
         Self::start_full(data_dir, key_dir, DisclosurePolicy::default()).await
     }
 
-    async fn start_full(data_dir: TempDir, key_dir: TempDir, policy: DisclosurePolicy) -> Self {
-        let config = ServerConfig::new(
+    /// The configuration of a test server on these directories.
+    pub fn config(data_dir: &TempDir, key_dir: &TempDir, policy: DisclosurePolicy) -> ServerConfig {
+        ServerConfig::new(
             data_dir.path().to_path_buf(),
             key_dir.path().to_path_buf(),
             policy,
-        );
+        )
+    }
+
+    async fn start_full(data_dir: TempDir, key_dir: TempDir, policy: DisclosurePolicy) -> Self {
+        let config = Self::config(&data_dir, &key_dir, policy);
+        Self::start_config(config, data_dir, key_dir).await
+    }
+
+    async fn start_config(config: ServerConfig, data_dir: TempDir, key_dir: TempDir) -> Self {
+        let policy = config.policy;
         let server = LocalServer::start(config).await.unwrap();
         let clients = server.connect().await.expect("the server starts");
         let url = server.url().to_owned();
@@ -138,6 +157,7 @@ impl TestServer {
             dataset: dataset.into(),
             skip_invalid,
             replace,
+            upload_id: client::new_upload_id(),
         };
         client::upload(
             &mut self.clients.ingest,

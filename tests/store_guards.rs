@@ -1,0 +1,134 @@
+//! The store opens only with its own key, for one server at a time, and
+//! keeps its files private whatever the umask.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::{bsns, TestServer};
+use ddc::disclosure::DisclosurePolicy;
+use ddc::keys::DEV_KEY_FILE;
+use ddc::server::{LocalServer, ServerError};
+use ddc::store::{DB_FILE, LOCK_FILE};
+
+/// Starts a server on `config` expecting it to refuse; returns why.
+async fn refusal(data_dir: &tempfile::TempDir, key_dir: &tempfile::TempDir) -> String {
+    let config = TestServer::config(data_dir, key_dir, DisclosurePolicy::default());
+    let server = LocalServer::start(config).await.unwrap();
+    let err: ServerError = server
+        .stop()
+        .await
+        .expect_err("the server refuses to start");
+    err.to_string()
+}
+
+async fn server_with_persons() -> TestServer {
+    let mut s = TestServer::start().await;
+    s.create("cbs.p", "bsn", &["x:int"]).await;
+    let body: String = bsns(20).iter().map(|b| format!("{b},1\n")).collect();
+    s.upload("cbs.p", &format!("bsn,x\n{body}")).await.unwrap();
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_key_directory_is_refused_and_no_key_is_made_for_a_store_with_persons() {
+    let (data_dir, key_dir) = server_with_persons().await.stop().await;
+    let empty = tempfile::tempdir().unwrap();
+    let why = refusal(&data_dir, &empty).await;
+    assert!(why.contains("no key"), "{why}");
+    assert!(
+        !empty.path().join(DEV_KEY_FILE).exists(),
+        "no key was created"
+    );
+
+    // A key directory holding another key (that of another store).
+    let other = TestServer::start().await;
+    let (_other_data, other_keys) = other.stop().await;
+    let why = refusal(&data_dir, &other_keys).await;
+    assert!(
+        why.contains("not the key this store was written with"),
+        "{why}"
+    );
+
+    // With its own key the store opens as before.
+    let mut s = TestServer::start_in(data_dir, key_dir).await;
+    assert_eq!(s.version("cbs.p").await, 1);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_directory_refuses_to_start() {
+    let s = TestServer::start().await;
+    let other_keys = tempfile::tempdir().unwrap();
+    let why = refusal(&s.data_dir, &other_keys).await;
+    assert!(why.contains("in use by another ddc server"), "{why}");
+    assert!(why.contains(LOCK_FILE), "{why}");
+    // The lock goes with the server: a restart opens the store.
+    let s = s.restart().await;
+    s.stop().await;
+}
+
+#[test]
+fn ddc_serve_exits_non_zero_naming_the_lock() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let s = runtime.block_on(TestServer::start());
+    let output = Command::new(env!("CARGO_BIN_EXE_ddc"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(s.data_dir.path())
+        .arg("--key-dir")
+        .arg(s.key_dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(LOCK_FILE), "{stderr}");
+    runtime.block_on(s.stop());
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_private_whatever_the_umask_and_an_exposed_key_is_refused() {
+    // This binary's only test that changes the umask; the others create
+    // their files before or after, under their own checks.
+    let previous = umask(0o000);
+    let root = tempfile::tempdir().unwrap();
+    let (data, keys) = (root.path().join("data"), root.path().join("data.keys"));
+    let config =
+        ddc::server::ServerConfig::new(data.clone(), keys.clone(), DisclosurePolicy::default());
+    let server = LocalServer::start(config.clone()).await.unwrap();
+    let mut clients = server.connect().await.unwrap();
+    clients
+        .ingest
+        .list_datasets(ddc::proto::ListDatasetsRequest {})
+        .await
+        .unwrap();
+    umask(previous);
+    for dir in [&data, &keys] {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    }
+    let mut files = vec![keys.join(DEV_KEY_FILE), data.join(LOCK_FILE)];
+    for suffix in ["", "-wal", "-shm"] {
+        files.push(data.join(format!("{DB_FILE}{suffix}")));
+    }
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    drop(clients);
+    server.stop().await.unwrap();
+
+    ddc::private_fs::set_mode(&keys.join(DEV_KEY_FILE), 0o644).unwrap();
+    let server = LocalServer::start(config).await.unwrap();
+    let why = server.stop().await.unwrap_err().to_string();
+    assert!(why.contains("may be read by other users"), "{why}");
+}
+
+fn umask(mask: u32) -> u32 {
+    // SAFETY: umask has no preconditions; it is process-wide, which is why
+    // this test is the only one in its binary to call it.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
