@@ -1,12 +1,15 @@
 //! Thin tonic adapters: decode a request, identify the caller, call the
 //! engine on a blocking thread, encode the answer, map errors in one place.
 
+pub(crate) mod codec;
 mod convert;
 mod ingest;
+mod reason;
 mod release;
 mod status;
 
 pub use ingest::IngestService;
+pub use reason::{Reason, ERROR_DOMAIN};
 pub use release::ReleaseService;
 
 use tonic::Status;
@@ -19,6 +22,6 @@ where
 {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Status::internal(format!("worker failed: {e}")))?
+        .map_err(|e| status::internal(&e))?
         .map_err(status::to_status)
 }
