@@ -10,8 +10,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 use super::{audit, DatasetInfo, Engine, EngineError, Loaded};
 use crate::auth::Caller;
 use crate::columns::DatasetData;
+use crate::field_path::FieldPath;
 use crate::ingest::{parse_upload, InvalidRows, ParsedUpload, RowProblem, UploadError};
-use crate::schema::ColumnKind;
+use crate::schema::{ColumnKind, DatasetDef};
 use crate::store::UploadWrite;
 
 /// Whether an upload may overwrite data already in the dataset.
@@ -46,7 +47,7 @@ impl Engine {
         dataset: &str,
         mode: UploadMode,
     ) -> Result<DatasetInfo, EngineError> {
-        let info = self.dataset(dataset)?;
+        let info = self.loaded(dataset, header_dataset)?.info.clone();
         if info.version > 0 && mode == UploadMode::Create {
             return Err(EngineError::HasData(dataset.to_owned()));
         }
@@ -81,7 +82,7 @@ impl Engine {
             }
             Err(e) => {
                 self.audit_rejection(caller, dataset, &e, now)?;
-                Err(e.into())
+                Err(without_undeclared_names(e, &info.def).into())
             }
         }
     }
@@ -124,11 +125,11 @@ impl Engine {
         // is read here stays valid until the swap below.
         let (loaded, resolution, household_resolution) = {
             let state = self.read();
-            let loaded = state
-                .datasets
-                .get(dataset)
-                .cloned()
-                .ok_or_else(|| EngineError::DatasetNotFound(dataset.to_owned()))?;
+            let loaded = state.datasets.get(dataset).cloned().ok_or_else(|| {
+                EngineError::DatasetNotFound {
+                    field: header_dataset(),
+                }
+            })?;
             if loaded.info.version > 0 && mode == UploadMode::Create {
                 return Err(EngineError::HasData(dataset.to_owned()));
             }
@@ -221,4 +222,32 @@ fn random_record_keys(n: usize) -> Result<Vec<u32>, EngineError> {
         .chunks_exact(4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect())
+}
+
+/// Where an upload names its dataset: `UploadRequest.header.dataset`.
+fn header_dataset() -> FieldPath {
+    FieldPath::new("header").field("dataset")
+}
+
+/// Header problems name a column only if the schema declares it: a column
+/// the file has and the schema does not is the caller's text (a file
+/// without a header line has data there), so it becomes a problem of the
+/// header as a whole.
+fn without_undeclared_names(e: UploadError, def: &DatasetDef) -> UploadError {
+    let UploadError::Header(problems) = e else {
+        return e;
+    };
+    let declared = |c: &str| {
+        c == def.identifier_column()
+            || def.household_column() == Some(c)
+            || def.column_index(c).is_some()
+    };
+    let problems = problems
+        .into_iter()
+        .map(|p| RowProblem {
+            column: p.column.filter(|c| declared(c)),
+            ..p
+        })
+        .collect();
+    UploadError::Header(problems)
 }
