@@ -9,6 +9,7 @@
 //! - [`pseudonym`]: identifier validation (BSN, onderwijsnummer) and keyed hashing. Pure.
 //! - [`keys`]: the pseudonymisation key and its directory; secrets never printed.
 //! - [`schema`]: dataset definitions, validated.
+//! - [`field_path`]: the path to the field at fault in a refusal (`filters[0].values[2]`).
 //! - [`ingest`]: reading an uploaded CSV into validated, pseudonymised columns.
 //! - [`link`]: the person index, pseudonym → person number. Pure.
 //! - [`columns`]: a dataset's rows in memory, as columns.
@@ -33,6 +34,7 @@ pub mod columns;
 pub mod demo;
 pub mod disclosure;
 pub mod engine;
+pub mod field_path;
 pub mod ingest;
 pub mod keys;
 pub mod ledger;

@@ -7,6 +7,8 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::field_path::FieldPath;
+
 /// Most categories a closed categorical column may declare.
 pub const MAX_DECLARED_CATEGORIES: usize = 10_000;
 /// Most columns besides the identifier.
@@ -94,14 +96,14 @@ pub struct DatasetDef {
 #[error("{field}: {reason}")]
 pub struct SchemaError {
     /// The field at fault, e.g. `schema.columns[2].name`.
-    pub field: String,
+    pub field: FieldPath,
     /// Why.
     pub reason: String,
 }
 
-fn err(field: impl Into<String>, reason: impl Into<String>) -> SchemaError {
+fn err(field: FieldPath, reason: impl Into<String>) -> SchemaError {
     SchemaError {
-        field: field.into(),
+        field,
         reason: reason.into(),
     }
 }
@@ -127,51 +129,58 @@ impl DatasetDef {
         let mut problems = Vec::new();
         if !is_simple_name(organisation) {
             problems.push(err(
-                "organisation",
+                FieldPath::new("organisation"),
                 "must be a lower-case name such as `duo`",
             ));
         }
         match name.split_once('.') {
             Some((org, local)) if org == organisation && is_simple_name(local) => {}
+            // Neither name is echoed: the dataset is not declared yet.
             _ => problems.push(err(
-                "name",
-                format!("must be `{organisation}.<name>` with a lower-case name"),
+                FieldPath::new("name"),
+                "must be the organisation, a dot, and a lower-case name, e.g. `duo.pupils`",
             )),
         }
         if !is_simple_name(identifier_column) {
-            problems.push(err("schema.identifier_column", "must be a lower-case name"));
+            problems.push(err(
+                schema().field("identifier_column"),
+                "must be a lower-case name",
+            ));
         }
         if columns.len() > MAX_COLUMNS {
             problems.push(err(
-                "schema.columns",
+                schema().field("columns"),
                 format!("at most {MAX_COLUMNS} columns"),
             ));
         }
         let mut seen = HashSet::from([identifier_column]);
         if let Some(h) = household_column {
             if !is_simple_name(h) {
-                problems.push(err("schema.household_column", "must be a lower-case name"));
+                problems.push(err(household(), "must be a lower-case name"));
             } else if !seen.insert(h) {
-                problems.push(err("schema.household_column", "duplicate column name"));
+                problems.push(err(household(), "duplicate column name"));
             }
         }
         for (i, column) in columns.iter().enumerate() {
-            let field = format!("schema.columns[{i}]");
+            let field = schema_column(i);
             if !is_simple_name(&column.name) {
-                problems.push(err(format!("{field}.name"), "must be a lower-case name"));
+                problems.push(err(
+                    field.clone().field("name"),
+                    "must be a lower-case name",
+                ));
             } else if !seen.insert(&column.name) {
-                problems.push(err(format!("{field}.name"), "duplicate column name"));
+                problems.push(err(field.clone().field("name"), "duplicate column name"));
             }
             check_kind(&column.kind, &field, &mut problems);
             if column.unit == Unit::Household {
                 if column.kind.is_categorical() {
                     problems.push(err(
-                        format!("{field}.unit"),
+                        field.clone().field("unit"),
                         "only numeric columns have a unit",
                     ));
                 } else if household_column.is_none() {
                     problems.push(err(
-                        format!("{field}.unit"),
+                        field.clone().field("unit"),
                         "a household value needs a household identifier column",
                     ));
                 }
@@ -220,38 +229,49 @@ impl DatasetDef {
     }
 }
 
-fn check_kind(kind: &ColumnKind, field: &str, problems: &mut Vec<SchemaError>) {
+fn schema() -> FieldPath {
+    FieldPath::new("schema")
+}
+
+fn household() -> FieldPath {
+    schema().field("household_column")
+}
+
+/// `schema.columns[i]`.
+pub(crate) fn schema_column(i: usize) -> FieldPath {
+    schema().field("columns").index(i)
+}
+
+fn check_kind(kind: &ColumnKind, field: &FieldPath, problems: &mut Vec<SchemaError>) {
     match kind {
         ColumnKind::Categorical { categories } => {
+            let categorical = field.clone().field("categorical");
             if categories.is_empty() {
                 problems.push(err(
-                    format!("{field}.categorical"),
+                    categorical.clone(),
                     "declare at least one category, or make the column open",
                 ));
             }
             if categories.len() > MAX_DECLARED_CATEGORIES {
                 problems.push(err(
-                    format!("{field}.categorical"),
+                    categorical.clone(),
                     format!("at most {MAX_DECLARED_CATEGORIES} categories"),
                 ));
             }
             let mut seen = HashSet::new();
             for (j, c) in categories.iter().enumerate() {
+                let at = || categorical.clone().field("categories").index(j);
                 if c.trim() != c || c.is_empty() {
-                    problems.push(err(
-                        format!("{field}.categorical.categories[{j}]"),
-                        "must be non-empty without surrounding spaces",
-                    ));
+                    problems.push(err(at(), "must be non-empty without surrounding spaces"));
+                } else if c.chars().any(char::is_control) {
+                    problems.push(err(at(), "must not contain control characters"));
                 } else if !seen.insert(c) {
-                    problems.push(err(
-                        format!("{field}.categorical.categories[{j}]"),
-                        "duplicate category",
-                    ));
+                    problems.push(err(at(), "duplicate category"));
                 }
             }
         }
         ColumnKind::Decimal { scale } if *scale > MAX_SCALE => problems.push(err(
-            format!("{field}.decimal.scale"),
+            field.clone().field("decimal").field("scale"),
             format!("at most {MAX_SCALE}"),
         )),
         _ => {}
@@ -275,6 +295,16 @@ mod tests {
     }
 
     #[test]
+    fn categories_with_control_characters_are_refused() {
+        for label in ["a\0b", "a\u{7}", "line\nbreak", "x\u{85}"] {
+            let e =
+                DatasetDef::new("duo.x", "duo", "pgn", None, vec![cat("c", &[label])]).unwrap_err();
+            assert_eq!(e[0].field, "schema.columns[0].categorical.categories[0]");
+            assert!(!e[0].reason.contains(label));
+        }
+    }
+
+    #[test]
     fn duplicate_columns_and_categories_are_reported() {
         let e = DatasetDef::new(
             "duo.x",
@@ -284,7 +314,7 @@ mod tests {
             vec![cat("pgn", &["a"]), cat("niveau", &["a", "a"])],
         )
         .unwrap_err();
-        let fields: Vec<_> = e.iter().map(|p| p.field.as_str()).collect();
+        let fields: Vec<_> = e.iter().map(|p| p.field.to_string()).collect();
         assert_eq!(
             fields,
             [

@@ -98,6 +98,9 @@ pub async fn run(
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // google.rpc.ErrorInfo and BadRequest (with google.protobuf.Any
+            // and Duration), so grpcurl and buf curl can show error details.
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
     };
     let ingest = IngestServer::new(IngestService::new(Arc::clone(&engine), upload_limits))
         .max_decoding_message_size(MAX_UPLOAD_MESSAGE);

@@ -10,6 +10,7 @@ use ddc::disclosure::DisclosurePolicy;
 use ddc::engine::POPULATION_REFUSAL;
 use ddc::proto::{Filter, MeasureKind, Table, TableRequest};
 use tonic::Code;
+use tonic_types::StatusExt;
 
 const DS: &str = "cbs.people";
 
@@ -168,10 +169,13 @@ async fn a_refusal_says_the_same_whether_one_or_nine_persons_differ() {
     let one = s.table(one_fewer).await.unwrap_err();
     assert_eq!(nine.message(), one.message());
     assert_eq!(nine.code(), one.code());
-    assert!(
-        nine.details().is_empty() && one.details().is_empty(),
-        "no details beyond the refusal"
-    );
+    // No details beyond the rule: the same bytes, the reason code alone.
+    assert_eq!(nine.details(), one.details());
+    let details = one.get_error_details();
+    let info = details.error_info().expect("the reason");
+    assert_eq!(info.reason, "POPULATION_DIFFERENCING");
+    assert!(info.metadata.is_empty(), "{info:?}");
+    assert!(details.bad_request().is_none() && details.precondition_failure().is_none());
     assert!(
         !one.message().chars().any(|c| c.is_ascii_digit()),
         "no numbers: {}",

@@ -26,6 +26,7 @@ use crate::auth::Caller;
 use crate::columns::{ColumnData, DatasetData};
 use crate::disclosure::ckm::{PTable, PTableError, PTableParams};
 use crate::disclosure::{DisclosureError, DisclosurePolicy, PolicyError};
+use crate::field_path::FieldPath;
 use crate::ingest::UploadError;
 use crate::link::{IndexFull, PersonIndex, PseudonymIndex};
 use crate::pseudonym::Pseudonymiser;
@@ -36,16 +37,20 @@ use crate::store::{AuditEntry, Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// No dataset of that name.
-    #[error("dataset `{0}` not found")]
-    DatasetNotFound(String),
-    /// The dataset has no such column.
-    #[error("dataset `{dataset}` has no column `{column}`")]
+    /// No dataset of the name given in `field`. The name is not echoed: it
+    /// is the caller's, and may be anything (an identifier, even).
+    #[error("no dataset is declared under the name given in `{field}`")]
+    DatasetNotFound {
+        /// The request field holding the name.
+        field: FieldPath,
+    },
+    /// The dataset declares no column of the name given in `field`.
+    #[error("dataset `{dataset}` declares no column of the name given in `{field}`")]
     ColumnNotFound {
-        /// The dataset.
+        /// The dataset, a declared name.
         dataset: String,
-        /// The missing column.
-        column: String,
+        /// The request field holding the column's name.
+        field: FieldPath,
     },
     /// A dataset of that name exists.
     #[error("dataset `{0}` already exists")]
@@ -75,8 +80,8 @@ pub enum EngineError {
     #[error("{field}: {reason}")]
     InvalidRequest {
         /// The field at fault.
-        field: String,
-        /// Why.
+        field: FieldPath,
+        /// Why, in declared names only.
         reason: String,
     },
     /// The store failed.
@@ -259,17 +264,24 @@ impl Engine {
             .collect()
     }
 
-    /// One dataset.
+    /// One dataset; a missing one is reported at `name`, the field of
+    /// `GetDatasetRequest`.
     pub fn dataset(&self, name: &str) -> Result<DatasetInfo, EngineError> {
-        self.loaded(name).map(|l| l.info.clone())
+        self.loaded(name, || FieldPath::new("name"))
+            .map(|l| l.info.clone())
     }
 
-    fn loaded(&self, name: &str) -> Result<Arc<Loaded>, EngineError> {
+    /// The dataset `name`; a missing one is reported at `field`.
+    fn loaded(
+        &self,
+        name: &str,
+        field: impl FnOnce() -> FieldPath,
+    ) -> Result<Arc<Loaded>, EngineError> {
         self.read()
             .datasets
             .get(name)
             .cloned()
-            .ok_or_else(|| EngineError::DatasetNotFound(name.to_owned()))
+            .ok_or_else(|| EngineError::DatasetNotFound { field: field() })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {

@@ -215,8 +215,10 @@ impl Engine {
                     .cloned(),
             );
         }
-        for name in names {
-            self.dataset_slot(&mut loaded, name)?;
+        for (i, name) in names.iter().enumerate() {
+            self.dataset_slot(&mut loaded, name, || {
+                crate::field_path::FieldPath::new("datasets").index(i)
+            })?;
         }
         let keys = self.record_keys();
         let key_of = |persons: &[u32]| {

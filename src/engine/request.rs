@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{Engine, EngineError, Loaded};
 use crate::columns::ColumnData;
+use crate::field_path::FieldPath;
 use crate::schema::ColumnKind;
 use crate::tabulate::{CodeFilter, Dimension, MagnitudeSpec, Variable, MAX_DIMENSIONS};
 
@@ -74,15 +75,18 @@ pub(super) struct ResolvedMagnitude {
 impl Engine {
     pub(super) fn resolve(&self, spec: &TableSpec) -> Result<Resolved, EngineError> {
         if spec.group_by.is_empty() || spec.group_by.len() > MAX_DIMENSIONS {
-            return Err(invalid("group_by", "give one to three variables"));
+            return Err(invalid(
+                FieldPath::new("group_by"),
+                "give one to three variables",
+            ));
         }
         let mut loaded = Vec::new();
         let mut variables = Vec::new();
         for (i, name) in spec.group_by.iter().enumerate() {
-            let field = format!("group_by[{i}]");
+            let field = FieldPath::new("group_by").index(i);
             let v = self.categorical(&mut loaded, name, &field)?;
             if variables.contains(&v) {
-                return Err(invalid(&field, "variable given twice"));
+                return Err(invalid(field, "variable given twice"));
             }
             variables.push(v);
         }
@@ -93,8 +97,8 @@ impl Engine {
                 Some(self.numeric(&mut loaded, name)?)
             }
         };
-        for name in &spec.datasets {
-            self.dataset_slot(&mut loaded, name)?;
+        for (i, name) in spec.datasets.iter().enumerate() {
+            self.dataset_slot(&mut loaded, name, || FieldPath::new("datasets").index(i))?;
         }
         // A dimension shows only the categories its filters allow.
         let mut group_by = Vec::new();
@@ -117,7 +121,7 @@ impl Engine {
             .product();
         if cells > MAX_TABLE_CELLS {
             let reason = format!("the table would have {cells} cells; at most {MAX_TABLE_CELLS}");
-            return Err(invalid("group_by", &reason));
+            return Err(invalid(FieldPath::new("group_by"), reason));
         }
         Ok(Resolved {
             loaded,
@@ -135,18 +139,20 @@ impl Engine {
     ) -> Result<Vec<CodeFilter>, EngineError> {
         let mut filters = Vec::new();
         for (i, f) in specs.iter().enumerate() {
-            let field = format!("filters[{i}]");
-            let v = self.categorical(loaded, &f.variable, &field)?;
+            let field = FieldPath::new("filters").index(i);
+            let v = self.categorical(loaded, &f.variable, &field.clone().field("variable"))?;
             let cats = category_names(&loaded[v.dataset], v.column);
+            let values = field.field("values");
             if f.values.is_empty() {
-                return Err(invalid(&field, "give at least one value"));
+                return Err(invalid(values, "give at least one value"));
             }
             let mut allowed = vec![f.negate; cats.len()];
-            for value in &f.values {
+            for (j, value) in f.values.iter().enumerate() {
+                // The value is not echoed: it is the caller's, not a category.
                 let code = cats.iter().position(|c| c == value).ok_or_else(|| {
                     invalid(
-                        &field,
-                        &format!("`{}` has no category `{value}`", f.variable),
+                        values.clone().index(j),
+                        "not a category of the filter's variable",
                     )
                 })?;
                 allowed[code] = !f.negate;
@@ -164,13 +170,13 @@ impl Engine {
         &self,
         loaded: &mut Vec<Arc<Loaded>>,
         name: &str,
-        field: &str,
+        field: &FieldPath,
     ) -> Result<Variable, EngineError> {
         let (v, kind) = self.variable(loaded, name, field)?;
         if !kind.is_categorical() {
             return Err(invalid(
-                field,
-                &format!("`{name}` is numeric; group and filter on categorical variables"),
+                field.clone(),
+                "a numeric variable; group and filter on categorical variables",
             ));
         }
         Ok(v)
@@ -182,21 +188,22 @@ impl Engine {
         loaded: &mut Vec<Arc<Loaded>>,
         name: &str,
     ) -> Result<ResolvedMagnitude, EngineError> {
-        let (variable, kind) = self.variable(loaded, name, "measure")?;
+        let field = FieldPath::new("variable");
+        let (variable, kind) = self.variable(loaded, name, &field)?;
         let scale = match kind {
             ColumnKind::Integer => 0,
             ColumnKind::Decimal { scale } => scale,
             _ => {
                 return Err(invalid(
-                    "measure",
-                    &format!("`{name}` is categorical; sum and mean need a numeric variable"),
+                    field,
+                    "a categorical variable; sum and mean need a numeric variable",
                 ))
             }
         };
         let l = &loaded[variable.dataset];
         let unit = l.info.def.columns()[variable.column].unit;
         let ColumnData::Numbers(values) = l.data.column(variable.column) else {
-            return Err(invalid("measure", "not a numeric column"));
+            return Err(invalid(field, "not a numeric column"));
         };
         let few = self.policy.few_values;
         let mut distinct: Vec<i64> = Vec::new();
@@ -227,18 +234,18 @@ impl Engine {
         &self,
         loaded: &mut Vec<Arc<Loaded>>,
         name: &str,
-        field: &str,
+        field: &FieldPath,
     ) -> Result<(Variable, ColumnKind), EngineError> {
         let (dataset, column) = name
             .rsplit_once('.')
-            .ok_or_else(|| invalid(field, "name a variable as `dataset.column`"))?;
-        let slot = self.dataset_slot(loaded, dataset)?;
+            .ok_or_else(|| invalid(field.clone(), "name a variable as `dataset.column`"))?;
+        let slot = self.dataset_slot(loaded, dataset, || field.clone())?;
         let def = &loaded[slot].info.def;
         let index = def
             .column_index(column)
             .ok_or_else(|| EngineError::ColumnNotFound {
-                dataset: dataset.to_owned(),
-                column: column.to_owned(),
+                dataset: def.name().to_owned(),
+                field: field.clone(),
             })?;
         Ok((
             Variable {
@@ -249,16 +256,18 @@ impl Engine {
         ))
     }
 
-    /// The position of `name` among the request's datasets, adding it.
+    /// The position of `name` among the request's datasets, adding it; a
+    /// missing dataset is reported at `field`.
     pub(super) fn dataset_slot(
         &self,
         loaded: &mut Vec<Arc<Loaded>>,
         name: &str,
+        field: impl FnOnce() -> FieldPath,
     ) -> Result<usize, EngineError> {
         if let Some(i) = loaded.iter().position(|l| l.info.def.name() == name) {
             return Ok(i);
         }
-        let l = self.loaded(name)?;
+        let l = self.loaded(name, field)?;
         if l.info.version == 0 {
             return Err(EngineError::NoData(name.to_owned()));
         }
@@ -274,9 +283,9 @@ fn category_names(loaded: &Loaded, column: usize) -> &[String] {
     }
 }
 
-pub(super) fn invalid(field: &str, reason: &str) -> EngineError {
+pub(super) fn invalid(field: FieldPath, reason: impl Into<String>) -> EngineError {
     EngineError::InvalidRequest {
-        field: field.to_owned(),
-        reason: reason.to_owned(),
+        field,
+        reason: reason.into(),
     }
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::{audit, DatasetInfo, Engine, EngineError, Loaded};
 use crate::auth::Caller;
 use crate::columns::DatasetData;
+use crate::field_path::FieldPath;
 use crate::ingest::{InvalidRows, ParsedUpload, RowProblem, UploadError, UploadParser};
 use crate::schema::ColumnKind;
 use crate::store::UploadWrite;
@@ -38,7 +39,7 @@ impl UploadId {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !ok {
             return Err(EngineError::InvalidRequest {
-                field: "header.upload_id".into(),
+                field: FieldPath::new("header").field("upload_id"),
                 reason: "give 16 to 64 letters, digits, '-' or '_' (e.g. a random UUID)".into(),
             });
         }
@@ -170,7 +171,7 @@ impl Engine {
         dataset: &str,
         mode: UploadMode,
     ) -> Result<DatasetInfo, EngineError> {
-        let info = self.dataset(dataset)?;
+        let info = self.loaded(dataset, header_dataset)?.info.clone();
         if info.version > 0 && mode == UploadMode::Create {
             return Err(EngineError::HasData(dataset.to_owned()));
         }
@@ -216,7 +217,7 @@ impl Engine {
             return Ok(None);
         };
         let same_dataset = self
-            .loaded(&request.dataset)
+            .loaded(&request.dataset, header_dataset)
             .is_ok_and(|l| l.id == dataset_id);
         if !same_dataset {
             return Err(EngineError::UploadIdReused);
@@ -291,11 +292,11 @@ impl Engine {
         // is read here stays valid until the swap below.
         let (loaded, resolution, household_resolution) = {
             let state = self.read();
-            let loaded = state
-                .datasets
-                .get(dataset)
-                .cloned()
-                .ok_or_else(|| EngineError::DatasetNotFound(dataset.to_owned()))?;
+            let loaded = state.datasets.get(dataset).cloned().ok_or_else(|| {
+                EngineError::DatasetNotFound {
+                    field: header_dataset(),
+                }
+            })?;
             if loaded.info.version > 0 && mode == UploadMode::Create {
                 return Err(EngineError::HasData(dataset.to_owned()));
             }
@@ -500,4 +501,9 @@ fn random_record_keys(n: usize) -> Result<Vec<u32>, EngineError> {
         .chunks_exact(4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect())
+}
+
+/// Where an upload names its dataset: `UploadRequest.header.dataset`.
+fn header_dataset() -> FieldPath {
+    FieldPath::new("header").field("dataset")
 }

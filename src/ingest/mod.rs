@@ -39,13 +39,10 @@ pub struct RowProblem {
 }
 
 impl std::fmt::Display for RowProblem {
+    /// `rows[3].niveau: reason`, the same path a field violation carries.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.row, &self.column) {
-            (0, Some(c)) => write!(f, "header, column {c}: {}", self.reason),
-            (0, None) => write!(f, "header: {}", self.reason),
-            (r, Some(c)) => write!(f, "row {r}, column {c}: {}", self.reason),
-            (r, None) => write!(f, "row {r}: {}", self.reason),
-        }
+        let path = crate::field_path::FieldPath::upload(self.row, self.column.as_deref());
+        write!(f, "{path}: {}", self.reason)
     }
 }
 

@@ -11,7 +11,7 @@ use super::values::ColumnBuilder;
 use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
 use crate::link::PseudonymMap;
 use crate::pseudonym::{HouseholdId, Identifier, Pseudonym, Pseudonymiser};
-use crate::schema::{is_simple_name, DatasetDef};
+use crate::schema::DatasetDef;
 
 /// Reads a whole CSV upload held in memory (tests, tools). See [`UploadParser`].
 pub fn parse_upload(
@@ -151,22 +151,27 @@ impl Layout {
         let mut problems = Vec::new();
         let mut positions: HashMap<&[u8], usize> = HashMap::new();
         for (i, name) in headers.iter().enumerate() {
-            // A file without a header line has data here, perhaps an
-            // identifier: only a valid column name is ever echoed.
-            let shown = match std::str::from_utf8(name) {
-                Ok(n) if is_simple_name(n) => n.to_owned(),
-                _ => format!(
-                    "#{} (not a column name; is the header line missing?)",
-                    i + 1
-                ),
-            };
-            let known = name == def.identifier_column().as_bytes()
-                || def.household_column().is_some_and(|h| h.as_bytes() == name)
-                || def.columns().iter().any(|c| c.name.as_bytes() == name);
-            if !known {
-                problems.push(header_problem(Some(shown), "unknown column"));
-            } else if positions.insert(name, i).is_some() {
-                problems.push(header_problem(Some(shown), "column appears twice"));
+            let declared = [def.identifier_column()]
+                .into_iter()
+                .chain(def.household_column())
+                .chain(def.columns().iter().map(|c| c.name.as_str()))
+                .find(|d| d.as_bytes() == name);
+            match declared {
+                // What the file has and the schema does not is the caller's
+                // text (a file without a header line has data here, perhaps
+                // an identifier): it is named by its position only.
+                None => problems.push(header_problem(
+                    None,
+                    &format!(
+                        "field {} of the header line is not a declared column \
+                         (is the header line missing?)",
+                        i + 1
+                    ),
+                )),
+                Some(d) if positions.insert(name, i).is_some() => {
+                    problems.push(header_problem(Some(d.to_owned()), "column appears twice"));
+                }
+                Some(_) => {}
             }
         }
         let mut find = |name: &str| {

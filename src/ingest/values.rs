@@ -78,10 +78,18 @@ impl ColumnBuilder {
                     // category labels that tables would show.
                     return Err("looks like a BSN or onderwijsnummer; categories may not".into());
                 }
-                if field.len() > MAX_OPEN_VALUE_LEN || std::str::from_utf8(field).is_err() {
+                let Some(text) = std::str::from_utf8(field)
+                    .ok()
+                    .filter(|_| field.len() <= MAX_OPEN_VALUE_LEN)
+                else {
                     return Err(format!(
                         "category must be UTF-8 text of at most {MAX_OPEN_VALUE_LEN} bytes"
                     ));
+                };
+                if text.chars().any(char::is_control) {
+                    // A label shows up in tables and terminals; NUL or an
+                    // escape sequence there is trouble, never a category.
+                    return Err("category must not contain control characters".into());
                 }
                 if lookup.len() >= MAX_DECLARED_CATEGORIES {
                     return Err(format!(
@@ -193,7 +201,23 @@ pub(crate) fn parse_decimal(field: &[u8], scale: u32) -> Result<i64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_decimal;
+    use super::{parse_decimal, ColumnBuilder};
+    use crate::schema::ColumnKind;
+
+    #[test]
+    fn open_categories_refuse_control_characters_without_echoing_them() {
+        let b = ColumnBuilder::new(&ColumnKind::OpenCategorical);
+        for bad in [
+            &b"a\0b"[..],
+            b"x\x1b[31m",
+            b"tab\there",
+            "nel\u{85}".as_bytes(),
+        ] {
+            let reason = b.check(bad).err().expect("refused");
+            assert!(reason.contains("control characters"), "{reason}");
+        }
+        assert!(b.check("caf\u{e9}".as_bytes()).is_ok());
+    }
 
     #[test]
     fn decimals_are_scaled_exactly() {

@@ -2,8 +2,9 @@
 
 use crate::disclosure::{CellStatus, DisclosurePolicy, Figure, GroupDisclosure};
 use crate::engine::{DatasetInfo, EngineError, FilterSpec, MeasureSpec, TableSpec};
+use crate::field_path::FieldPath;
 use crate::proto::{self, column};
-use crate::schema::{ColumnDef, ColumnKind, DatasetDef, SchemaError, Unit};
+use crate::schema::{schema_column, ColumnDef, ColumnKind, DatasetDef, SchemaError, Unit};
 
 /// Validates a dataset declaration.
 pub(crate) fn dataset_def_from_proto(
@@ -11,42 +12,9 @@ pub(crate) fn dataset_def_from_proto(
 ) -> Result<DatasetDef, EngineError> {
     let schema = r.schema.unwrap_or_default();
     let mut problems = Vec::new();
-    let mut columns = Vec::new();
-    for (i, c) in schema.columns.into_iter().enumerate() {
-        let kind = match c.kind {
-            Some(column::Kind::Categorical(cat)) if cat.open && cat.categories.is_empty() => {
-                ColumnKind::OpenCategorical
-            }
-            Some(column::Kind::Categorical(cat)) if cat.open => {
-                problems.push(SchemaError {
-                    field: format!("schema.columns[{i}].categorical"),
-                    reason: "an open column declares no categories".into(),
-                });
-                continue;
-            }
-            Some(column::Kind::Categorical(cat)) => ColumnKind::Categorical {
-                categories: cat.categories,
-            },
-            Some(column::Kind::Integer(_)) => ColumnKind::Integer,
-            Some(column::Kind::Decimal(d)) => ColumnKind::Decimal { scale: d.scale },
-            None => {
-                problems.push(SchemaError {
-                    field: format!("schema.columns[{i}].kind"),
-                    reason: "say whether the column is categorical, integer or decimal".into(),
-                });
-                continue;
-            }
-        };
-        let unit = match proto::Unit::try_from(c.unit) {
-            Ok(proto::Unit::Household) => Unit::Household,
-            _ => Unit::Person,
-        };
-        columns.push(ColumnDef {
-            name: c.name,
-            kind,
-            unit,
-        });
-    }
+    let columns = (schema.columns.into_iter().enumerate())
+        .map(|(i, c)| column_from_proto(i, c, &mut problems))
+        .collect();
     let household = Some(schema.household_column.as_str()).filter(|h| !h.is_empty());
     let def = DatasetDef::new(
         &r.name,
@@ -62,6 +30,52 @@ pub(crate) fn dataset_def_from_proto(
             problems.extend(more);
             Err(EngineError::InvalidDefinition(problems))
         }
+    }
+}
+
+/// Column `i` of a declaration. A column with a problem of its own is
+/// replaced by a plain integer column of the same name, so that the
+/// definition's checks still see every column at its index.
+fn column_from_proto(i: usize, c: proto::Column, problems: &mut Vec<SchemaError>) -> ColumnDef {
+    let mut problem = |field: FieldPath, reason: &str| {
+        problems.push(SchemaError {
+            field,
+            reason: reason.into(),
+        });
+        ColumnDef::new(c.name.clone(), ColumnKind::Integer)
+    };
+    // An enum value this server does not know is refused, not read as the default.
+    let unit = match proto::Unit::try_from(c.unit) {
+        Ok(proto::Unit::Person) => Unit::Person,
+        Ok(proto::Unit::Household) => Unit::Household,
+        Err(_) => return problem(schema_column(i).field("unit"), "not a known Unit value"),
+    };
+    let kind = match c.kind {
+        Some(column::Kind::Categorical(cat)) if cat.open && cat.categories.is_empty() => {
+            ColumnKind::OpenCategorical
+        }
+        Some(column::Kind::Categorical(cat)) if cat.open => {
+            return problem(
+                schema_column(i).field("categorical"),
+                "an open column declares no categories",
+            )
+        }
+        Some(column::Kind::Categorical(cat)) => ColumnKind::Categorical {
+            categories: cat.categories,
+        },
+        Some(column::Kind::Integer(_)) => ColumnKind::Integer,
+        Some(column::Kind::Decimal(d)) => ColumnKind::Decimal { scale: d.scale },
+        None => {
+            return problem(
+                schema_column(i).field("kind"),
+                "say whether the column is categorical, integer or decimal",
+            )
+        }
+    };
+    ColumnDef {
+        name: c.name,
+        kind,
+        unit,
     }
 }
 
@@ -107,14 +121,20 @@ pub(crate) fn dataset_to_proto(info: &DatasetInfo) -> proto::Dataset {
     }
 }
 
-/// A table request as the engine takes it.
-pub(crate) fn table_spec_from_proto(r: proto::TableRequest) -> TableSpec {
+/// A table request as the engine takes it; an unknown measure is refused.
+pub(crate) fn table_spec_from_proto(r: proto::TableRequest) -> Result<TableSpec, EngineError> {
     let measure = match proto::MeasureKind::try_from(r.measure) {
+        Ok(proto::MeasureKind::Count) => MeasureSpec::Count,
         Ok(proto::MeasureKind::Sum) => MeasureSpec::Sum(r.variable),
         Ok(proto::MeasureKind::Mean) => MeasureSpec::Mean(r.variable),
-        _ => MeasureSpec::Count,
+        Err(_) => {
+            return Err(EngineError::InvalidRequest {
+                field: FieldPath::new("measure"),
+                reason: "not a known MeasureKind value".into(),
+            })
+        }
     };
-    TableSpec {
+    Ok(TableSpec {
         project: r.project,
         measure,
         group_by: r.group_by,
@@ -128,7 +148,7 @@ pub(crate) fn table_spec_from_proto(r: proto::TableRequest) -> TableSpec {
             })
             .collect(),
         datasets: r.datasets,
-    }
+    })
 }
 
 pub(crate) fn status_to_proto(s: CellStatus) -> proto::CellStatus {

@@ -2,13 +2,16 @@
 //! engine on a blocking thread, encode the answer, map errors in one place.
 
 mod admission;
+pub(crate) mod codec;
 mod convert;
 mod ingest;
+mod reason;
 mod release;
 mod status;
 mod upload;
 
 pub use ingest::IngestService;
+pub use reason::{Reason, ERROR_DOMAIN};
 pub use release::ReleaseService;
 pub use upload::UploadLimits;
 
@@ -22,6 +25,6 @@ where
 {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Status::internal(format!("worker failed: {e}")))?
+        .map_err(|e| status::internal(&e))?
         .map_err(status::to_status)
 }

@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::blocking;
 use super::convert::{figure_to_proto, policy_to_proto, status_to_proto, table_spec_from_proto};
+use super::status::to_status;
 use crate::auth::caller;
 use crate::disclosure::CellStatus;
 use crate::engine::{Engine, MeasureSpec, ProtectedTable};
@@ -32,7 +33,7 @@ impl release_server::Release for ReleaseService {
         request: Request<proto::TableRequest>,
     ) -> Result<Response<proto::Table>, Status> {
         let caller = caller(&request);
-        let spec = table_spec_from_proto(request.into_inner());
+        let spec = table_spec_from_proto(request.into_inner()).map_err(to_status)?;
         let engine = Arc::clone(&self.engine);
         let table = blocking(move || engine.tabulate(&caller, &spec, SystemTime::now())).await?;
         Ok(Response::new(table_to_proto(&table)))

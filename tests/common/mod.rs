@@ -266,3 +266,10 @@ pub fn exact_policy() -> DisclosurePolicy {
         ..DisclosurePolicy::default()
     }
 }
+
+/// Everything a status tells the client, for "never says" checks: the
+/// message and every decoded detail (field violations, error info...).
+pub fn said(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    format!("{} {:?}", status.message(), status.get_error_details())
+}
