@@ -61,6 +61,10 @@ fn end_of(bytes: &[u8]) -> Part {
     })
 }
 
+fn reason(status: &tonic::Status) -> String {
+    status.get_details_error_info().expect("error info").reason
+}
+
 fn audited(s: &TestServer, action: &str) -> i64 {
     db_scalar(
         s.data_dir.path(),
@@ -173,7 +177,8 @@ async fn a_closing_message_that_does_not_match_the_bytes_is_refused() {
             Part::Chunk(vec![b'\n']),
         ],
     ];
-    for (i, parts) in cases.into_iter().enumerate() {
+    let reasons = ["UPLOAD_MISMATCH", "UPLOAD_MISMATCH", "UPLOAD_PROTOCOL"];
+    for (i, (parts, expected)) in cases.into_iter().zip(reasons).enumerate() {
         let mut messages = vec![message(Part::Header(header(false)))];
         messages.extend(parts.into_iter().map(message));
         let status = s
@@ -183,6 +188,7 @@ async fn a_closing_message_that_does_not_match_the_bytes_is_refused() {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "case {i}");
+        assert_eq!(reason(&status), expected, "case {i}");
         assert_eq!(stored_rows_and_version(&mut s).await, (0, 0), "case {i}");
     }
     assert_eq!(audited(&s, "dataset.upload_broken"), 3);
@@ -240,6 +246,7 @@ async fn repeating_a_committed_upload_id_returns_the_original_receipt() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists);
+    assert_eq!(reason(&status), "UPLOAD_ID_REUSED");
 
     for bad in ["", "short", "has spaces in it 0123456789", &"x".repeat(65)] {
         let mut h = header(false);
@@ -511,6 +518,7 @@ async fn uploads_beyond_the_limits_are_refused_and_idle_ones_cancelled() {
     let (_tx, third) = open(&s, DS);
     let status = third.await.unwrap().unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&status), "UPLOAD_LIMIT");
     let cbs = open(&s, "cbs.persons");
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (_tx, fourth) = open(&s, "cbs.persons");
@@ -522,6 +530,7 @@ async fn uploads_beyond_the_limits_are_refused_and_idle_ones_cancelled() {
     for (_tx, call) in duo.into_iter().chain([cbs]) {
         let status = call.await.unwrap().unwrap_err();
         assert_eq!(status.code(), Code::DeadlineExceeded);
+        assert_eq!(reason(&status), "UPLOAD_IDLE");
     }
     assert_eq!(audited(&s, "dataset.upload_refused"), 2);
     assert_eq!(audited(&s, "dataset.upload_broken"), 3);

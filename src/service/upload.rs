@@ -18,7 +18,7 @@ use tonic::{Status, Streaming};
 
 use super::admission::{Admission, Full};
 use super::blocking;
-use super::status::to_status;
+use super::status::{internal, to_status};
 use crate::auth::Caller;
 use crate::engine::{
     BrokenUpload, Engine, EngineError, UploadEnd, UploadId, UploadMode, UploadOutcome,
@@ -74,9 +74,9 @@ impl Uploads {
         let header = match self.next(&mut stream).await {
             Ok(Part::Header(h)) => h,
             Ok(_) => {
-                return Err(Status::invalid_argument(
-                    "the first message must be an UploadHeader",
-                ))
+                return Err(to_status(EngineError::UploadBroken(
+                    BrokenUpload::Protocol("the first message must be an UploadHeader"),
+                )))
             }
             Err(Ok(why)) => return Err(to_status(EngineError::UploadBroken(why))),
             Err(Err(status)) => return Err(status),
@@ -182,7 +182,7 @@ impl Slot {
             Slot::Ready(session) => Ok(session),
             Slot::Busy(task) => task
                 .await
-                .map_err(|e| Status::internal(format!("upload worker failed: {e}"))),
+                .map_err(|e| internal(&format!("upload worker failed: {e}"))),
         }
     }
 }
@@ -197,7 +197,7 @@ async fn refuse(session: Box<UploadSession>, error: EngineError) -> Status {
     let result = blocking(move || Err::<(), _>(session.refuse(error, SystemTime::now()))).await;
     result
         .err()
-        .unwrap_or_else(|| Status::internal("a refused upload reported success"))
+        .unwrap_or_else(|| internal(&"a refused upload reported success"))
 }
 
 fn closing(end: proto::UploadEnd) -> Result<UploadEnd, BrokenUpload> {
