@@ -9,7 +9,9 @@ Declares a small dataset, uploads a CSV file (header `pgn,niveau`) and prints
 a protected table. Row errors arrive as google.rpc.BadRequest details.
 """
 
+import hashlib
 import sys
+import uuid
 
 import grpc
 from grpc_status import rpc_status
@@ -20,11 +22,18 @@ from ddc.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, release_pb2, release
 CHUNK = 1 << 20  # the server accepts messages up to 4 MiB
 
 
-def upload_requests(dataset, path):
-    yield ingest_pb2.UploadRequest(header=ingest_pb2.UploadHeader(dataset=dataset))
+def upload_requests(dataset, path, upload_id):
+    """Header, the file in chunks, and the closing UploadEnd (byte count and
+    SHA-256) without which ddc stores nothing."""
+    header = ingest_pb2.UploadHeader(dataset=dataset, upload_id=upload_id, replace=True)
+    yield ingest_pb2.UploadRequest(header=header)
+    digest, size = hashlib.sha256(), 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
             yield ingest_pb2.UploadRequest(chunk=chunk)
+    yield ingest_pb2.UploadRequest(end=ingest_pb2.UploadEnd(bytes=size, sha256=digest.digest()))
 
 
 def explain(error):
@@ -47,7 +56,8 @@ def main(address, csv_path):
     )
     try:
         ingest.CreateDataset(ingest_pb2.CreateDatasetRequest(name="duo.python", organisation="duo", schema=schema))
-        receipt = ingest.Upload(upload_requests("duo.python", csv_path))
+        # A retry after a lost connection reuses the id: ddc stores it at most once.
+        receipt = ingest.Upload(upload_requests("duo.python", csv_path, uuid.uuid4().hex))
         print(f"stored {receipt.rows_stored} of {receipt.rows_read} rows")
         table = release.Tabulate(release_pb2.TableRequest(group_by=["duo.python.niveau"]))
     except grpc.RpcError as error:
