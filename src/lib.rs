@@ -20,9 +20,11 @@
 //!   the data directory's lock. [`private_fs`]: owner-only files and directories.
 //! - [`engine`]: the service core that owns the store and the in-memory state.
 //! - [`auth`]: the caller's identity and the one authorisation point.
-//! - [`service`]: thin tonic adapters, one per gRPC service.
+//! - [`service`]: thin tonic adapters, one per gRPC service; the upload stream with its
+//!   limits; the one error mapping with stable reason codes.
 //! - [`server`]: `run(listener, config, shutdown)`, used by `ddc serve`, the demo and tests.
-//! - [`client`]: client helpers (connect, streamed upload) for the CLI and tests.
+//! - [`client`]: client helpers (connect, streamed upload with its closing digest, retry)
+//!   for the CLI and tests.
 //! - [`cli`]: the `ddc` command line; [`demo`]: synthetic data and the demo.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]

@@ -379,3 +379,86 @@ impl RowSink {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::keys::{KeyVersion, PseudonymKey};
+    use crate::schema::{ColumnDef, ColumnKind};
+
+    fn def() -> Arc<DatasetDef> {
+        let kind = ColumnKind::Categorical {
+            categories: vec!["havo".into(), "vwo".into()],
+        };
+        let columns = vec![ColumnDef::new("niveau", kind)];
+        Arc::new(DatasetDef::new("duo.t", "duo", "pgn", None, columns).unwrap())
+    }
+
+    /// The `n`-th valid BSN from 900000000 up.
+    fn bsn(n: usize) -> String {
+        (900_000_000u64..)
+            .map(|x| x.to_string())
+            .filter(|s| {
+                let d: Vec<i64> = s.bytes().map(|b| i64::from(b - b'0')).collect();
+                let sum: i64 = (0..8).map(|i| (9 - i as i64) * d[i]).sum::<i64>() - d[8];
+                sum.rem_euclid(11) == 0
+            })
+            .nth(n)
+            .unwrap()
+    }
+
+    /// A data line of one of several kinds, for the `i`-th person.
+    fn line(kind: u8, i: usize) -> String {
+        match kind % 6 {
+            0 | 1 => format!("{},havo", bsn(i)),
+            2 => format!("{},\"vwo", bsn(i)),
+            3 => format!("\"{}\",\"v\"x,", bsn(i)),
+            4 => String::new(),
+            _ => format!("{},mavo\r", bsn(i)),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the lines hold and wherever the chunks break, every data
+        /// line is read and either stored or rejected.
+        #[test]
+        fn rows_read_are_the_data_lines_whatever_the_chunking(
+            kinds in proptest::collection::vec(any::<u8>(), 1..40),
+            cuts in proptest::collection::vec(1usize..50, 1..20),
+        ) {
+            let lines: Vec<String> = kinds.iter().enumerate().map(|(i, &k)| line(k, i)).collect();
+            let file = format!("pgn,niveau\n{}\n", lines.join("\n"));
+            let data_lines = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |p| p + 1);
+            let pseudonymiser = crate::pseudonym::Pseudonymiser::new(
+                &PseudonymKey::from_bytes([7; 32]),
+                KeyVersion(1),
+            );
+            let whole = parse_upload(file.as_bytes(), def(), &pseudonymiser, InvalidRows::Skip);
+            let mut parser = UploadParser::new(def(), InvalidRows::Skip);
+            let mut rest = file.as_bytes();
+            for cut in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (chunk, tail) = rest.split_at((*cut).min(rest.len()));
+                parser.feed(chunk, &pseudonymiser);
+                rest = tail;
+            }
+            let chunked = parser.finish(&pseudonymiser);
+            match (whole, chunked) {
+                (Ok(a), Ok(b)) => {
+                    prop_assert_eq!(a.rows_read, data_lines as u64);
+                    prop_assert_eq!(a.pseudonyms.len() as u64 + a.rows_rejected, a.rows_read);
+                    prop_assert_eq!((a.rows_read, a.rows_rejected, a.problems), (b.rows_read, b.rows_rejected, b.problems));
+                    prop_assert_eq!(a.pseudonyms, b.pseudonyms);
+                }
+                (Err(UploadError::NoRows), Err(UploadError::NoRows)) => {}
+                (a, b) => prop_assert!(false, "{:?} vs {:?}", a.err(), b.err()),
+            }
+        }
+    }
+}

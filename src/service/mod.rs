@@ -1,5 +1,7 @@
 //! Thin tonic adapters: decode a request, identify the caller, call the
 //! engine on a blocking thread, encode the answer, map errors in one place.
+//! The upload stream ([`UploadLimits`]) awaits the network here, so that no
+//! blocking thread waits for bytes.
 
 mod admission;
 pub(crate) mod codec;
