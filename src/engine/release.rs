@@ -106,7 +106,13 @@ impl Engine {
             negative_values: r.magnitude.as_ref().is_some_and(|m| m.negative_values),
             salt: salt(variable),
         };
-        let protected = protect_table(&stats, &self.policy, &ctx, self.ptable.as_ref())?;
+        let protected = protect_table(
+            &stats,
+            &self.policy,
+            &ctx,
+            self.ptable.as_ref(),
+            &crate::disclosure::AuditLimits::default(),
+        )?;
         tracing::info!(
             cells = stats.cube.len(),
             tabulate_ms = tabulated.as_millis() as u64,

@@ -39,12 +39,11 @@ pub(crate) fn to_status(e: EngineError) -> Status {
         }
         EngineError::IndexFull(_) => Status::resource_exhausted(message),
         EngineError::Refused(_) => Status::failed_precondition(message),
-        EngineError::Disclosure(
-            DisclosureError::TooManyUnsafeCells { .. }
-            | DisclosureError::Audit(AuditError::Unprotectable { .. }),
-        ) => Status::failed_precondition(format!(
-            "{message}; the table cannot be released as asked: use fewer or coarser categories"
-        )),
+        EngineError::Disclosure(DisclosureError::Audit(AuditError::Unprotectable { .. })) => {
+            Status::failed_precondition(format!(
+                "{message}; the table cannot be released as asked: use fewer or coarser categories"
+            ))
+        }
         EngineError::Store(_)
         | EngineError::Disclosure(_)
         | EngineError::Random
