@@ -1,6 +1,7 @@
 //! Table requests: as the analyst words them, and resolved against the
 //! catalogue into a tabulation query.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -142,8 +143,14 @@ impl Engine {
                 return Err(invalid(&field, "give at least one value"));
             }
             let mut allowed = vec![f.negate; cats.len()];
+            // A map, so that many values against many categories stay linear.
+            let codes: HashMap<&str, usize> = cats
+                .iter()
+                .enumerate()
+                .map(|(code, c)| (c.as_str(), code))
+                .collect();
             for value in &f.values {
-                let code = cats.iter().position(|c| c == value).ok_or_else(|| {
+                let code = codes.get(value.as_str()).copied().ok_or_else(|| {
                     invalid(
                         &field,
                         &format!("`{}` has no category `{value}`", f.variable),

@@ -39,6 +39,9 @@ pub(crate) fn to_status(e: EngineError) -> Status {
         }
         EngineError::IndexFull(_) => Status::resource_exhausted(message),
         EngineError::Refused(_) => Status::failed_precondition(message),
+        EngineError::OverBudget(_) | EngineError::Busy { .. } => {
+            Status::resource_exhausted(message)
+        }
         EngineError::Disclosure(DisclosureError::Audit(AuditError::Unprotectable { .. })) => {
             Status::failed_precondition(format!(
                 "{message}; the table cannot be released as asked: use fewer or coarser categories"
