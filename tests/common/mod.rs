@@ -42,12 +42,33 @@ impl TestServer {
         Self::start_full(data_dir, key_dir, DisclosurePolicy::default()).await
     }
 
+    /// Starts a server on fresh directories with `policy`, its
+    /// configuration changed by `configure` (kept for this run only, not
+    /// across a restart).
+    pub async fn start_configured(
+        policy: DisclosurePolicy,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        let (data_dir, key_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        Self::start_with(data_dir, key_dir, policy, configure).await
+    }
+
     async fn start_full(data_dir: TempDir, key_dir: TempDir, policy: DisclosurePolicy) -> Self {
-        let config = ServerConfig::new(
+        Self::start_with(data_dir, key_dir, policy, |_| {}).await
+    }
+
+    async fn start_with(
+        data_dir: TempDir,
+        key_dir: TempDir,
+        policy: DisclosurePolicy,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        let mut config = ServerConfig::new(
             data_dir.path().to_path_buf(),
             key_dir.path().to_path_buf(),
             policy,
         );
+        configure(&mut config);
         let server = LocalServer::start(config).await.unwrap();
         let clients = server.connect().await.expect("the server starts");
         let url = server.url().to_owned();
