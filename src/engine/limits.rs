@@ -401,7 +401,7 @@ mod tests {
             "datasets"
         );
         assert_eq!(
-            field_of(limits.check_datasets(&[long.clone()])),
+            field_of(limits.check_datasets(std::slice::from_ref(&long))),
             "datasets[0]"
         );
     }
