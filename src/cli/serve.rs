@@ -54,7 +54,7 @@ pub(super) struct ServeArgs {
     no_release_ledger: bool,
     /// Linear-programming work one table's attacker audit may take, in
     /// units of the problems' sizes (rows x min(rows, variables) +
-    /// variables per solve; a million is about 0.2 CPU-seconds). A table
+    /// variables per solve; a million is about a quarter of a CPU-second). A table
     /// that needs more is refused with RESOURCE_EXHAUSTED and a hint to
     /// coarsen it, never released unaudited. Deterministic: the same
     /// request always gets the same answer.

@@ -31,7 +31,7 @@ use crate::disclosure::AuditLimits;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableLimits {
     /// The attacker audit's budget and threads. Defaults: 25 million work
-    /// units (about five CPU-seconds), 500 unsafe cells, 1 thread.
+    /// units (about six CPU-seconds), 500 unsafe cells, 1 thread.
     pub audit: AuditLimits,
     /// Tables one caller may have in the attacker audit at once. Default 1.
     pub audits_per_caller: usize,

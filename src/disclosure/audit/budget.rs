@@ -13,21 +13,30 @@
 //! `min(m, n)` pivots (measured: 0.9 to 1.4 pivots per row on the attacker and
 //! witness problems of a three-way table), and each pivot updates a basis of
 //! `m` rows; the `+ n` covers pricing on wide problems with few rows. On the
-//! measured problems the time per unit is 0.15 to 0.25 µs on this project's
-//! machine, so a million units is about a fifth of a CPU-second.
+//! measured problems a unit costs about 0.23 µs on this project's 2-core
+//! machine (0.15 to 0.25 µs per problem), so a million units is about a
+//! quarter of a CPU-second.
 //!
 //! The unit is a function of the table and the policy only (the problems'
 //! sizes), never of wall time, machine load or the solver's pivot count, so
-//! the same request always gets the same answer. Work is charged *before*
-//! each solve: a problem that does not fit is never started, so a refused
-//! table stops at the first problem past its budget instead of burning the
-//! CPU first.
+//! the same request always gets the same answer. (`microlp` 0.7 offers a
+//! time limit and, for integer problems only, a node limit, but no pivot
+//! limit, so the solver itself cannot be stopped deterministically.) Work
+//! is charged *before* each solve: a problem that does not fit is never
+//! started, so a refused table stops at the first problem past its budget
+//! instead of burning the CPU first. Before any solve, the primary pattern
+//! gives a lower bound of the whole audit's work, so most tables over the
+//! budget are refused without solving anything.
 //!
-//! The default, [`DEFAULT_WORK`] (25 million units, about five CPU-seconds),
-//! is about 100 times what the largest table of the tests and the demo takes
-//! (a two-way table of 240 000 units), and a fifth of what a three-way table
-//! of 1,430 cells with 378 unsafe cells needs (its estimate alone is 107
-//! million units, so it is refused before any solve).
+//! # The default
+//!
+//! [`DEFAULT_WORK`] is 25 million units, about six CPU-seconds. The largest
+//! tables of the tests take 504,000 units (a 30×30 table with 40 small
+//! cells, `tests/lp_large_table.rs`) and 49,000 through the server; the
+//! demo's largest takes 19,000. A three-way table of 1,430 cells with 378
+//! unsafe cells (`examples/table_timing.rs`) needs 131 million units, 30
+//! CPU-seconds; its lower bound alone is 108 million, so it is refused
+//! before any solve.
 
 /// Work a table's audit may take unless configured otherwise: see the
 /// [module docs](self).
