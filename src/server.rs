@@ -11,7 +11,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::disclosure::DisclosurePolicy;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{AuditHook, Engine, EngineError, TableLimits};
 use crate::keys::{load_or_create_dev_key, CreateKey, KeyError, KeyOrigin};
 use crate::proto::{
     ingest_server::IngestServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
@@ -40,18 +40,33 @@ pub struct ServerConfig {
     pub policy: DisclosurePolicy,
     /// How many uploads may be open, and how long one may stay silent.
     pub upload_limits: UploadLimits,
+    /// What one table may cost: request sizes, the audit's work budget and
+    /// how many audits run at once.
+    pub table_limits: TableLimits,
+    /// Called before each attacker audit starts, with its slot held: for
+    /// tests that need an audit in progress. `None` in production.
+    pub audit_hook: Option<AuditHook>,
 }
 
 impl ServerConfig {
-    /// A configuration with every limit at its default.
+    /// A configuration with every limit at its default, the parallelism
+    /// (audit threads, audits at once) that of this machine.
     pub fn new(data_dir: PathBuf, key_dir: PathBuf, policy: DisclosurePolicy) -> Self {
         ServerConfig {
             data_dir,
             key_dir,
             policy,
             upload_limits: UploadLimits::default(),
+            table_limits: TableLimits::default().with_parallelism(machine_parallelism()),
+            audit_hook: None,
         }
     }
+}
+
+/// The machine's available parallelism (1 when unknown): read once, here at
+/// the edge, and passed down as configuration.
+pub fn machine_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Why the server could not start or stopped with an error.
@@ -142,7 +157,10 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
         );
     }
     let pseudonymiser = Pseudonymiser::new(&key, version);
-    Ok(Engine::open(store, pseudonymiser, config.policy)?)
+    let engine = Engine::open(store, pseudonymiser, config.policy)?;
+    Ok(engine
+        .with_table_limits(config.table_limits)
+        .with_audit_hook(config.audit_hook.clone()))
 }
 
 /// A server on an ephemeral loopback port, running in the background: what

@@ -1,6 +1,6 @@
-//! A 30×30 count table with 40 small cells: suppression finishes, the engine
-//! audit passes, and the independent audit agrees. Prints the time taken
-//! (run with `--nocapture` to see it).
+//! A 30×30 count table with 40 small cells: suppression finishes within the
+//! default work budget, the engine audit passes, and the independent audit
+//! agrees. Prints the time and work taken (run with `--nocapture` to see it).
 
 #[path = "lp_support/independent.rs"]
 mod independent;
@@ -9,7 +9,8 @@ mod tables;
 
 use std::time::Instant;
 
-use ddc::disclosure::audit::{audit, suppress_secondary};
+use ddc::disclosure::audit::budget::DEFAULT_WORK;
+use ddc::disclosure::audit::{audit, audit_within, suppress_secondary_within, WorkBudget};
 use independent::attacker_interval_independent;
 use tables::{CountTable, Lcg};
 
@@ -39,19 +40,31 @@ fn thirty_by_thirty_table_with_forty_small_cells_is_protected() {
     let cost = table.cost();
 
     let started = Instant::now();
-    let added = suppress_secondary(
+    let mut work = WorkBudget::new(DEFAULT_WORK);
+    let added = suppress_secondary_within(
         &table.equations,
         &table.facts,
         &mut withheld,
         &table.protections,
         &cost,
+        &mut work,
     )
-    .expect("a 30x30 table of counts can be protected");
+    .expect("a 30x30 table of counts can be protected within the default budget");
+    let gate = audit_within(
+        &table.equations,
+        &table.facts,
+        &withheld,
+        &table.protections,
+        &mut work,
+    )
+    .expect("the release gate fits the default budget too");
+    assert!(gate.is_empty(), "{gate:?}");
     let elapsed = started.elapsed();
     let loss: f64 = added.iter().map(|&c| table.facts[c].value).sum();
     println!(
-        "30x30, {SMALL_CELLS} primary: {} secondary cells (value {loss}) in {elapsed:?}",
-        added.len()
+        "30x30, {SMALL_CELLS} primary: {} secondary cells (value {loss}) in {elapsed:?}, {} work units",
+        added.len(),
+        work.spent()
     );
 
     let failures = audit(

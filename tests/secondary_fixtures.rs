@@ -7,7 +7,9 @@
 mod lp_support;
 
 use ddc::disclosure::audit::{audit, cube_equations, CellFacts, Protection};
-use ddc::disclosure::{protect_table, CellStatus, DisclosurePolicy, TableContext, TableKind};
+use ddc::disclosure::{
+    protect_table, AuditLimits, CellStatus, DisclosurePolicy, TableContext, TableKind,
+};
 use ddc::tabulate::CountCube;
 use lp_support::independent::attacker_interval_independent;
 use lp_support::stats::count_stats;
@@ -126,7 +128,7 @@ fn two_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough() {
         negative_values: false,
         salt: 0,
     };
-    let protected = protect_table(&s, &policy(), &ctx, None).unwrap();
+    let protected = protect_table(&s, &policy(), &ctx, None, &AuditLimits::default()).unwrap();
     let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();
     assert_eq!(statuses[at(0, 0)], CellStatus::WithheldThreshold);
     assert_eq!(statuses[at(1, 1)], CellStatus::WithheldThreshold);
@@ -170,7 +172,7 @@ fn three_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough()
         negative_values: false,
         salt: 0,
     };
-    let protected = protect_table(&s, &policy(), &ctx, None).unwrap();
+    let protected = protect_table(&s, &policy(), &ctx, None, &AuditLimits::default()).unwrap();
     let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();
     assert_eq!(statuses[primary[0]], CellStatus::WithheldThreshold);
     assert_protected(cube, &statuses, &primary);

@@ -8,8 +8,8 @@ mod lp_support;
 
 use ddc::disclosure::audit::AuditError;
 use ddc::disclosure::{
-    protect_table, CellStatus, DisclosureError, DisclosurePolicy, GroupDisclosure, TableContext,
-    TableKind,
+    protect_table, AuditLimits, CellStatus, DisclosureError, DisclosurePolicy, GroupDisclosure,
+    TableContext, TableKind,
 };
 use ddc::tabulate::{CountCube, MagnitudeStats, TableStats, TOP_CONTRIBUTIONS};
 use lp_support::independent::attacker_interval_independent;
@@ -79,10 +79,10 @@ proptest! {
     ) {
         let s = count_stats(&sizes, &interior);
         let ctx = TableContext { kind: TableKind::Count, holders, negative_values: false, salt: 0 };
-        let first = protect_table(&s, &policy, &ctx, None);
+        let first = protect_table(&s, &policy, &ctx, None, &AuditLimits::default());
         prop_assume!(!matches!(first, Err(DisclosureError::Audit(AuditError::Unprotectable { .. }))));
         let first = first.expect("released or refused as unprotectable");
-        let again = protect_table(&s, &policy, &ctx, None).unwrap();
+        let again = protect_table(&s, &policy, &ctx, None, &AuditLimits::default()).unwrap();
         let statuses: Vec<CellStatus> = first.cells.iter().map(|c| c.status).collect();
         prop_assert_eq!(&statuses, &again.cells.iter().map(|c| c.status).collect::<Vec<_>>());
 
@@ -205,7 +205,7 @@ proptest! {
         };
         let (s, contributions) = magnitude_stats(&sizes, &interior);
         let ctx = TableContext { kind: TableKind::Sum, holders: 1, negative_values: false, salt: 0 };
-        let result = protect_table(&s, &policy, &ctx, None);
+        let result = protect_table(&s, &policy, &ctx, None, &AuditLimits::default());
         prop_assume!(!matches!(result, Err(DisclosureError::Audit(AuditError::Unprotectable { .. }))));
         let protected = result.expect("released or refused as unprotectable");
         let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();

@@ -7,8 +7,14 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::disclosure::{DisclosurePolicy, Perturbation};
+use crate::engine::TableLimits;
 use crate::server::{run as run_server, ServerConfig};
 use crate::service::UploadLimits;
+
+/// The limits' defaults, for the flags' help.
+fn limits() -> TableLimits {
+    TableLimits::default()
+}
 
 /// Flags of `ddc serve`.
 #[derive(Debug, clap::Args)]
@@ -57,10 +63,69 @@ pub(super) struct ServeArgs {
     /// Seconds an upload may send nothing before it is cancelled (storing nothing).
     #[arg(long, default_value_t = UploadLimits::default().idle.as_secs())]
     upload_idle_secs: u64,
+    /// Linear-programming work one table's attacker audit may take, in
+    /// units of the problems' sizes (rows x min(rows, variables) +
+    /// variables per solve; a million is about a quarter of a CPU-second). A table
+    /// that needs more is refused with RESOURCE_EXHAUSTED and a hint to
+    /// coarsen it, never released unaudited. Deterministic: the same
+    /// request always gets the same answer.
+    #[arg(long, default_value_t = limits().audit.work, help_heading = "Table limits")]
+    audit_work: u64,
+    /// Most cells unsafe on their own (withheld by a rule) that one table's
+    /// attacker audit takes; more is refused like --audit-work.
+    #[arg(long, default_value_t = limits().audit.max_unsafe_cells, help_heading = "Table limits")]
+    max_unsafe_cells: usize,
+    /// Threads one table's final audit runs on, and by default the tables
+    /// audited at once. Default: the machine's available parallelism.
+    #[arg(long, help_heading = "Table limits")]
+    parallelism: Option<usize>,
+    /// Tables one caller may have in the attacker audit at once (tables
+    /// with unsafe cells); more are refused with RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = limits().audits_per_caller, help_heading = "Table limits")]
+    audits_per_caller: usize,
+    /// Tables in the attacker audit at once over all callers; more are
+    /// refused with RESOURCE_EXHAUSTED. Default: --parallelism.
+    #[arg(long, help_heading = "Table limits")]
+    audits_total: Option<usize>,
+    /// Filters per table request (INVALID_ARGUMENT beyond).
+    #[arg(long, default_value_t = limits().request.max_filters, help_heading = "Table limits")]
+    max_filters: usize,
+    /// Values of one filter (INVALID_ARGUMENT beyond; negate the filter to
+    /// list the other categories).
+    #[arg(long, default_value_t = limits().request.max_values_per_filter, help_heading = "Table limits")]
+    max_values_per_filter: usize,
+    /// Values over all filters of a request (INVALID_ARGUMENT beyond).
+    #[arg(long, default_value_t = limits().request.max_filter_values, help_heading = "Table limits")]
+    max_filter_values: usize,
+    /// Further datasets a table request may link, or a linkage request name
+    /// (INVALID_ARGUMENT beyond).
+    #[arg(long, default_value_t = limits().request.max_datasets, help_heading = "Table limits")]
+    max_datasets: usize,
+}
+
+impl ServeArgs {
+    /// The table limits these flags set over `limits`.
+    fn table_limits(&self, limits: TableLimits) -> TableLimits {
+        let mut limits = match self.parallelism {
+            Some(n) => limits.with_parallelism(n),
+            None => limits,
+        };
+        limits.audit.work = self.audit_work;
+        limits.audit.max_unsafe_cells = self.max_unsafe_cells;
+        limits.audits_per_caller = self.audits_per_caller.max(1);
+        if let Some(n) = self.audits_total {
+            limits.audits_total = n.max(1);
+        }
+        limits.request.max_filters = self.max_filters;
+        limits.request.max_values_per_filter = self.max_values_per_filter;
+        limits.request.max_filter_values = self.max_filter_values;
+        limits.request.max_datasets = self.max_datasets;
+        limits
+    }
 }
 
 pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
-    let key_dir = a.key_dir.unwrap_or_else(|| {
+    let key_dir = a.key_dir.clone().unwrap_or_else(|| {
         let mut p = a.data_dir.clone().into_os_string();
         p.push(".keys");
         PathBuf::from(p)
@@ -69,7 +134,7 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let mut config = ServerConfig::new(
-        a.data_dir,
+        a.data_dir.clone(),
         key_dir,
         DisclosurePolicy {
             threshold: a.threshold,
@@ -88,6 +153,7 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
         per_organisation: a.max_uploads_per_organisation,
         idle: Duration::from_secs(a.upload_idle_secs.max(1)),
     };
+    config.table_limits = a.table_limits(config.table_limits);
     run_server(listener, config, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -16,7 +16,11 @@
 //! interval depends only on its own component, so each linear program is built
 //! over that component alone. Consistency of the facts is therefore checked
 //! only for the components that are solved.
+//!
+//! Every solve is charged to a [`WorkBudget`] before it starts (see
+//! [`budget`]); the functions without one run unbounded.
 
+pub mod budget;
 mod lp;
 mod secondary;
 mod witness;
@@ -24,7 +28,8 @@ mod witness;
 #[cfg(test)]
 mod fixtures;
 
-pub use secondary::suppress_secondary;
+pub use budget::{OverBudget, WorkBudget};
+pub use secondary::{suppress_secondary, suppress_secondary_within};
 
 pub(crate) use lp::Side;
 
@@ -111,6 +116,10 @@ pub enum AuditError {
         /// The protected cell.
         cell: usize,
     },
+    /// The audit needs more work than its budget; stopped before the solve
+    /// that would not fit.
+    #[error(transparent)]
+    OverBudget(#[from] OverBudget),
 }
 
 /// Equations of a table cube: `sizes[d]` categories along dimension d; along each dimension index `sizes[d]` is the total.
@@ -156,7 +165,7 @@ pub fn attacker_interval(
     let table = Table::new(equations, facts)?;
     table.check_pattern(withheld)?;
     table.check_cell(cell)?;
-    table.interval(withheld, cell)
+    table.interval(withheld, cell, &mut WorkBudget::unlimited())
 }
 
 /// Every protection that fails (empty = safe). Deterministic order (by cell index).
@@ -166,16 +175,56 @@ pub fn audit(
     withheld: &[bool],
     protections: &[Protection],
 ) -> Result<Vec<(Protection, Interval)>, AuditError> {
+    audit_within(
+        equations,
+        facts,
+        withheld,
+        protections,
+        &mut WorkBudget::unlimited(),
+    )
+}
+
+/// [`audit`], charging every solve to `work`.
+pub fn audit_within(
+    equations: &[Equation],
+    facts: &[CellFacts],
+    withheld: &[bool],
+    protections: &[Protection],
+    work: &mut WorkBudget,
+) -> Result<Vec<(Protection, Interval)>, AuditError> {
     let table = Table::new(equations, facts)?;
     table.check_pattern(withheld)?;
     let mut failures = Vec::new();
     for protection in table.sorted_protections(protections)? {
-        let interval = table.interval(withheld, protection.cell)?;
+        let interval = table.interval(withheld, protection.cell, work)?;
         if !table.shortfall(&protection, interval).is_met() {
             failures.push((protection, interval));
         }
     }
     Ok(failures)
+}
+
+/// The work [`audit_within`] charges for `withheld`, computed without
+/// solving anything.
+///
+/// Withholding more cells only grows each cell's component, so on the
+/// primary pattern this is a lower bound of what every later audit of the
+/// same protections costs.
+pub fn audit_work(
+    equations: &[Equation],
+    facts: &[CellFacts],
+    withheld: &[bool],
+    protections: &[Protection],
+) -> Result<u64, AuditError> {
+    let table = Table::new(equations, facts)?;
+    table.check_pattern(withheld)?;
+    let units = table
+        .sorted_protections(protections)?
+        .iter()
+        .filter(|p| withheld[p.cell])
+        .map(|p| 2 * lp::AttackerLp::build(&table, withheld, p.cell).units())
+        .fold(0u64, u64::saturating_add);
+    Ok(units)
 }
 
 /// How far an attacker's interval falls short of a protection, per side.
@@ -296,8 +345,14 @@ impl<'a> Table<'a> {
         Ok(sorted)
     }
 
-    /// The attacker's interval for a cell (a point when it is released).
-    pub(crate) fn interval(&self, withheld: &[bool], cell: usize) -> Result<Interval, AuditError> {
+    /// The attacker's interval for a cell (a point when it is released),
+    /// both solves charged to `work` before either starts.
+    pub(crate) fn interval(
+        &self,
+        withheld: &[bool],
+        cell: usize,
+        work: &mut WorkBudget,
+    ) -> Result<Interval, AuditError> {
         if !withheld[cell] {
             let value = self.facts[cell].value;
             return Ok(Interval {
@@ -306,6 +361,7 @@ impl<'a> Table<'a> {
             });
         }
         let lp = lp::AttackerLp::build(self, withheld, cell);
+        work.charge(2 * lp.units())?;
         Ok(Interval {
             lo: lp.solve(self.facts, Side::Lower)?,
             hi: lp.solve(self.facts, Side::Upper)?,

@@ -17,7 +17,10 @@ pub mod protect;
 use serde::Serialize;
 
 pub use policy::{DisclosurePolicy, GroupDisclosure, Perturbation, PolicyError};
-pub use protect::{protect_table, Protected, PublishedCell, TableContext, TableKind};
+pub use protect::{
+    judge_table, protect_table, AuditLimits, BudgetExceeded, Judged, Protected, PublishedCell,
+    TableContext, TableKind,
+};
 
 use crate::tabulate::CountCube;
 use ckm::PTable;
@@ -66,14 +69,10 @@ pub enum DisclosureError {
         /// Flat index of the margin.
         index: usize,
     },
-    /// Too many unsafe cells to audit; the analyst should coarsen the table.
-    #[error("{cells} cells are unsafe on their own (at most {limit} can be audited); use fewer or coarser variables")]
-    TooManyUnsafeCells {
-        /// Unsafe cells found.
-        cells: usize,
-        /// The limit.
-        limit: usize,
-    },
+    /// The table's attacker audit would exceed its budget; the analyst
+    /// should coarsen the table. Nothing of it is released.
+    #[error(transparent)]
+    OverBudget(#[from] BudgetExceeded),
     /// The attacker audit could not be run.
     #[error("attacker audit: {0}")]
     Audit(#[from] audit::AuditError),

@@ -2,16 +2,69 @@
 //! checked, primary rules, secondary suppression proven by the attacker's
 //! linear programs, then cell-key perturbation and rounding of what is
 //! released. A table that fails any step is not released.
+//!
+//! The pipeline has two steps so that the caller can decide, between them,
+//! whether an expensive audit may start: [`judge_table`] applies the
+//! primary rules and tells whether attacker linear programs are needed;
+//! [`Judged::protect`] runs them within [`AuditLimits`]. The limits are
+//! checked up front ([`Judged::check_limits`]: the unsafe cells, and a lower
+//! bound of the audit's work) and enforced before every solve, so a table
+//! over its budget is refused, never released unaudited.
 
-use super::audit::{audit, cube_equations, suppress_secondary, CellFacts, Equation, Protection};
+mod suppression;
+
+use super::audit::{budget::DEFAULT_WORK, OverBudget, WorkBudget};
 use super::ckm::{MagnitudeNoise, PTable};
-use super::primary::{judge_counts, judge_magnitudes, GroupRule, Judgement, Sign};
+use super::primary::{judge_counts, judge_magnitudes, GroupRule, Sign};
 use super::{check_margins, CellStatus, DisclosureError, DisclosurePolicy};
 use crate::tabulate::TableStats;
+use suppression::AuditInput;
 
-/// Most unsafe cells a table may have before secondary suppression: the
-/// attacker audit solves two linear programs per unsafe cell.
-pub const MAX_UNSAFE_CELLS: usize = 500;
+/// Default of [`AuditLimits::max_unsafe_cells`]: the attacker audit solves
+/// at least four linear programs per unsafe cell.
+pub const DEFAULT_MAX_UNSAFE_CELLS: usize = 500;
+
+/// How much one table's attacker audit may take, and on how many threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditLimits {
+    /// Most cells unsafe on their own (withheld by a primary rule).
+    /// Default [`DEFAULT_MAX_UNSAFE_CELLS`].
+    pub max_unsafe_cells: usize,
+    /// Linear-programming work, in the units of
+    /// [`audit::budget`](super::audit::budget). Default [`DEFAULT_WORK`].
+    pub work: u64,
+    /// Threads the release gate audits on (at least 1). Default 1; the
+    /// server passes in its configured parallelism.
+    pub threads: usize,
+}
+
+impl Default for AuditLimits {
+    fn default() -> Self {
+        AuditLimits {
+            max_unsafe_cells: DEFAULT_MAX_UNSAFE_CELLS,
+            work: DEFAULT_WORK,
+            threads: 1,
+        }
+    }
+}
+
+/// Which limit of [`AuditLimits`] a table exceeds. The messages hold only
+/// the configured limit, nothing about the table's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BudgetExceeded {
+    /// More unsafe cells than one audit takes.
+    #[error("the table has more cells that are unsafe on their own than one table's audit allows (at most {limit})")]
+    UnsafeCells {
+        /// Unsafe cells found (for the server log).
+        cells: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More linear-programming work than the budget.
+    #[error(transparent)]
+    Work(#[from] OverBudget),
+}
 
 /// What a table releases in each cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,16 +106,40 @@ pub struct PublishedCell {
 pub struct Protected {
     /// Every cell, in the cube's order.
     pub cells: Vec<PublishedCell>,
+    /// Linear-programming work the audit took, in budget units.
+    pub work: u64,
 }
 
-/// Applies the whole policy to a table. `ptable` is the perturbation table
-/// built from the policy (`None` when perturbation is off).
+/// A table with the primary rules applied, before secondary suppression.
+#[derive(Debug)]
+pub struct Judged<'a> {
+    stats: &'a TableStats,
+    policy: &'a DisclosurePolicy,
+    ctx: TableContext,
+    statuses: Vec<CellStatus>,
+    /// The attacker audit's input; `None` when no cell is unsafe.
+    audit: Option<AuditInput>,
+}
+
+/// Applies the whole policy to a table: [`judge_table`], then
+/// [`Judged::protect`]. `ptable` is the perturbation table built from the
+/// policy (`None` when perturbation is off).
 pub fn protect_table(
     stats: &TableStats,
     policy: &DisclosurePolicy,
     ctx: &TableContext,
     ptable: Option<&PTable>,
+    limits: &AuditLimits,
 ) -> Result<Protected, DisclosureError> {
+    judge_table(stats, policy, ctx)?.protect(limits, ptable)
+}
+
+/// Checks the margins and applies the primary rules. Solves nothing.
+pub fn judge_table<'a>(
+    stats: &'a TableStats,
+    policy: &'a DisclosurePolicy,
+    ctx: &TableContext,
+) -> Result<Judged<'a>, DisclosureError> {
     check_margins(&stats.cube)?;
     let group_rule = if policy.group_rule_applies(ctx.holders) {
         GroupRule::On
@@ -87,94 +164,79 @@ pub fn protect_table(
             (judge_counts(&stats.cube, policy, group_rule), values)
         }
     };
-    let statuses = suppress(stats, &judgements, &values)?;
-    Ok(Protected {
-        cells: publish(stats, &statuses, policy, ctx, ptable),
+    let statuses: Vec<CellStatus> = judgements.iter().map(|j| j.status).collect();
+    let audit = statuses
+        .iter()
+        .any(|s| *s != CellStatus::Released)
+        .then(|| AuditInput::new(stats, &judgements, &values));
+    Ok(Judged {
+        stats,
+        policy,
+        ctx: *ctx,
+        statuses,
+        audit,
     })
 }
 
-/// Adds secondary suppressions until the attacker audit passes, and checks
-/// it once more as the release gate.
-fn suppress(
-    stats: &TableStats,
-    judgements: &[Judgement],
-    values: &[f64],
-) -> Result<Vec<CellStatus>, DisclosureError> {
-    let mut statuses: Vec<CellStatus> = judgements.iter().map(|j| j.status).collect();
-    let mut withheld: Vec<bool> = statuses
-        .iter()
-        .map(|s| *s != CellStatus::Released)
-        .collect();
-    let unsafe_cells = withheld.iter().filter(|&&w| w).count();
-    if unsafe_cells == 0 {
-        return Ok(statuses);
+impl Judged<'_> {
+    /// Cells withheld by a primary rule.
+    pub fn unsafe_cells(&self) -> usize {
+        self.statuses
+            .iter()
+            .filter(|s| **s != CellStatus::Released)
+            .count()
     }
-    if unsafe_cells > MAX_UNSAFE_CELLS {
-        return Err(DisclosureError::TooManyUnsafeCells {
-            cells: unsafe_cells,
-            limit: MAX_UNSAFE_CELLS,
-        });
-    }
-    let equations = cube_equations(stats.cube.sizes());
-    let facts: Vec<CellFacts> = judgements
-        .iter()
-        .zip(values)
-        .map(|(j, &value)| CellFacts {
-            value,
-            lower: j.lower,
-            upper: j.upper,
-        })
-        .collect();
-    let protections: Vec<Protection> = judgements
-        .iter()
-        .enumerate()
-        .filter_map(|(cell, j)| {
-            j.protection
-                .map(|(lower, upper)| Protection { cell, lower, upper })
-        })
-        .collect();
-    // Prefer withholding small cells; a released zero (zeros not disclosive)
-    // is a poor choice, since its status would tell it apart.
-    let cost: Vec<f64> = values
-        .iter()
-        .map(|v| if *v == 0.0 { 1e12 } else { v.abs() + 1.0 })
-        .collect();
-    for cell in suppress_secondary(&equations, &facts, &mut withheld, &protections, &cost)? {
-        statuses[cell] = CellStatus::WithheldSecondary;
-    }
-    // The release gate: the whole attacker audit once more, on the final
-    // pattern, independent of how the pattern was found.
-    if let Some(cell) = first_failure(&equations, &facts, &withheld, &protections)? {
-        return Err(DisclosureError::Unprotected { cell });
-    }
-    Ok(statuses)
-}
 
-/// The first protection the final pattern fails, auditing on every core.
-fn first_failure(
-    equations: &[Equation],
-    facts: &[CellFacts],
-    withheld: &[bool],
-    protections: &[Protection],
-) -> Result<Option<usize>, DisclosureError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = protections.len().div_ceil(threads).max(1);
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = protections
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || audit(equations, facts, withheld, part)))
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect()
-    });
-    let mut first = None;
-    for result in results {
-        // A panicking audit thread is a bug; refuse the release.
-        let failures = result.map_err(|_| DisclosureError::AuditPanicked)??;
-        if let Some((p, _)) = failures.first() {
-            first = Some(first.map_or(p.cell, |c: usize| c.min(p.cell)));
-        }
+    /// Whether protecting the table needs attacker linear programs.
+    pub fn needs_audit(&self) -> bool {
+        self.audit.is_some()
     }
-    Ok(first)
+
+    /// Refuses, before any solve, a table whose audit cannot fit `limits`:
+    /// too many unsafe cells, or a lower bound of its work over the budget.
+    ///
+    /// The bound: suppression audits every protection at least once and the
+    /// release gate once more, each over at least its primary component, so
+    /// a table refused here would be refused later too, only later.
+    pub fn check_limits(&self, limits: &AuditLimits) -> Result<(), DisclosureError> {
+        let Some(input) = &self.audit else {
+            return Ok(());
+        };
+        let cells = self.unsafe_cells();
+        if cells > limits.max_unsafe_cells {
+            return Err(BudgetExceeded::UnsafeCells {
+                cells,
+                limit: limits.max_unsafe_cells,
+            }
+            .into());
+        }
+        let estimate = input.primary_work()?.saturating_mul(2);
+        WorkBudget::new(limits.work)
+            .ensure_room(estimate)
+            .map_err(|o| BudgetExceeded::Work(o).into())
+    }
+
+    /// Adds secondary suppressions within `limits`, proves the pattern, and
+    /// publishes the released cells.
+    pub fn protect(
+        self,
+        limits: &AuditLimits,
+        ptable: Option<&PTable>,
+    ) -> Result<Protected, DisclosureError> {
+        self.check_limits(limits)?;
+        let mut statuses = self.statuses.clone();
+        let mut work = WorkBudget::new(limits.work);
+        if let Some(input) = &self.audit {
+            for cell in input.suppress(limits, &mut work)? {
+                statuses[cell] = CellStatus::WithheldSecondary;
+            }
+        }
+        let cells = publish(self.stats, &statuses, self.policy, &self.ctx, ptable);
+        Ok(Protected {
+            cells,
+            work: work.spent(),
+        })
+    }
 }
 
 fn check_sum_margins(stats: &TableStats) -> Result<(), DisclosureError> {

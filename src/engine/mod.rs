@@ -7,6 +7,7 @@
 //! what tables see is always durable.
 
 mod ledger;
+mod limits;
 mod release;
 mod request;
 mod upload;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use limits::{AuditHook, BusyScope, RequestLimits, TableLimits};
 pub use release::{LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT, POPULATION_REFUSAL};
 pub use request::{FilterSpec, MeasureSpec, TableSpec, MAX_TABLE_CELLS};
 pub use upload::{
@@ -25,7 +27,7 @@ pub use upload::{
 use crate::auth::Caller;
 use crate::columns::{ColumnData, DatasetData};
 use crate::disclosure::ckm::{PTable, PTableError, PTableParams};
-use crate::disclosure::{DisclosureError, DisclosurePolicy, PolicyError};
+use crate::disclosure::{BudgetExceeded, DisclosureError, DisclosurePolicy, PolicyError};
 use crate::field_path::FieldPath;
 use crate::ingest::UploadError;
 use crate::link::{IndexFull, PersonIndex, PseudonymIndex};
@@ -109,6 +111,32 @@ pub enum EngineError {
     /// says which rule, never which release or how many persons.
     #[error("{0}")]
     Refused(&'static str),
+    /// The table's attacker audit would exceed its budget; it is refused,
+    /// not released unaudited. The message holds only the limit.
+    #[error("{0}; coarsen the table: fewer categories, a filter, or fewer dimensions")]
+    OverBudget(BudgetExceeded),
+    /// Too many tables are in the attacker audit at once (the caller's own,
+    /// or the server's); tables without unsafe cells are still answered.
+    #[error("{}", busy_message(*.scope, *.limit))]
+    Busy {
+        /// Whose audits are all taken.
+        scope: BusyScope,
+        /// The limit that was reached.
+        limit: usize,
+    },
+}
+
+fn busy_message(scope: BusyScope, limit: usize) -> String {
+    match scope {
+        BusyScope::Caller => format!(
+            "busy: you already have {limit} table(s) in the attacker audit, the most one \
+             caller may have at once; ask again when it is done"
+        ),
+        BusyScope::Server => format!(
+            "busy: the server is auditing {limit} table(s), as many as it audits at once; \
+             ask again shortly"
+        ),
+    }
 }
 
 /// A dataset as the service shows it.
@@ -144,6 +172,12 @@ pub struct Engine {
     ptable: Option<PTable>,
     /// Released populations (sizes and digests); locked after the store.
     ledger: Mutex<Vec<crate::ledger::LedgerEntry>>,
+    /// What one table may cost.
+    table_limits: TableLimits,
+    /// Tables in the attacker audit, per caller and in total.
+    audit_slots: limits::AuditSlots,
+    /// Called before each attacker audit starts (tests only).
+    audit_hook: Option<AuditHook>,
 }
 
 impl Engine {
@@ -191,7 +225,33 @@ impl Engine {
             policy,
             ptable,
             ledger: Mutex::new(ledger),
+            table_limits: TableLimits::default(),
+            audit_slots: limits::AuditSlots::new(&TableLimits::default()),
+            audit_hook: None,
         })
+    }
+
+    /// This engine with `limits` on every table (instead of the defaults).
+    pub fn with_table_limits(self, limits: TableLimits) -> Self {
+        Engine {
+            audit_slots: limits::AuditSlots::new(&limits),
+            table_limits: limits,
+            ..self
+        }
+    }
+
+    /// This engine calling `hook` before each attacker audit starts, with
+    /// the audit's slot held (tests only).
+    pub fn with_audit_hook(self, hook: Option<AuditHook>) -> Self {
+        Engine {
+            audit_hook: hook,
+            ..self
+        }
+    }
+
+    /// The limits on every table.
+    pub fn table_limits(&self) -> &TableLimits {
+        &self.table_limits
     }
 
     /// Every person's record key, by person number.

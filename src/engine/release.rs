@@ -11,11 +11,12 @@ use super::request::{MeasureSpec, TableSpec};
 use super::{audit, Engine, EngineError};
 use crate::auth::Caller;
 use crate::disclosure::{
-    protect_figure, protect_table, CellStatus, DisclosurePolicy, Figure, TableContext, TableKind,
+    judge_table, protect_figure, BudgetExceeded, CellStatus, DisclosureError, DisclosurePolicy,
+    Figure, Protected, TableContext, TableKind,
 };
 use crate::ledger::{Population, SetHash};
 use crate::store::ReleaseRecord;
-use crate::tabulate::{tabulate, Query};
+use crate::tabulate::{tabulate, Query, TableStats};
 
 /// What a refused differencing request is told: the rule, nothing more.
 pub const POPULATION_REFUSAL: &str =
@@ -76,6 +77,7 @@ impl Engine {
         spec: &TableSpec,
         now: SystemTime,
     ) -> Result<ProtectedTable, EngineError> {
+        self.table_limits.request.check(spec)?;
         let mut spec = spec.clone();
         if spec.project.is_empty() {
             spec.project = DEFAULT_PROJECT.to_owned();
@@ -106,9 +108,10 @@ impl Engine {
             negative_values: r.magnitude.as_ref().is_some_and(|m| m.negative_values),
             salt: salt(variable),
         };
-        let protected = protect_table(&stats, &self.policy, &ctx, self.ptable.as_ref())?;
+        let protected = self.protect(caller, &spec, &stats, &ctx, now)?;
         tracing::info!(
             cells = stats.cube.len(),
+            audit_work = protected.work,
             tabulate_ms = tabulated.as_millis() as u64,
             protect_ms = (started.elapsed() - tabulated).as_millis() as u64,
             "table protected"
@@ -141,6 +144,69 @@ impl Engine {
         };
         table.release = self.record(caller, &spec, &table, &population, now)?;
         Ok(table)
+    }
+
+    /// Applies disclosure control within the table limits. A table over its
+    /// audit budget is refused, and the refusal audited, before any linear
+    /// program is solved where the budget allows telling up front; one that
+    /// needs the attacker audit holds one of the caller's audit slots while
+    /// it runs.
+    fn protect(
+        &self,
+        caller: &Caller,
+        spec: &TableSpec,
+        stats: &TableStats,
+        ctx: &TableContext,
+        now: SystemTime,
+    ) -> Result<Protected, EngineError> {
+        let limits = &self.table_limits.audit;
+        let judged = judge_table(stats, &self.policy, ctx)?;
+        if let Err(e) = judged.check_limits(limits) {
+            return Err(self.refuse_over_budget(caller, spec, e, now));
+        }
+        let _slot = if judged.needs_audit() {
+            let slot = self.audit_slots.acquire(caller.subject())?;
+            if let Some(hook) = &self.audit_hook {
+                hook.call();
+            }
+            Some(slot)
+        } else {
+            None
+        };
+        judged
+            .protect(limits, self.ptable.as_ref())
+            .map_err(|e| self.refuse_over_budget(caller, spec, e, now))
+    }
+
+    /// Audits the refusal of a table over its budget; other errors pass.
+    fn refuse_over_budget(
+        &self,
+        caller: &Caller,
+        spec: &TableSpec,
+        e: DisclosureError,
+        now: SystemTime,
+    ) -> EngineError {
+        let DisclosureError::OverBudget(exceeded) = e else {
+            return e.into();
+        };
+        tracing::info!(?exceeded, "table over its audit budget");
+        let limit = match exceeded {
+            BudgetExceeded::UnsafeCells { .. } => "unsafe_cells",
+            BudgetExceeded::Work(_) => "work",
+        };
+        let detail = serde_json::json!({
+            "project": spec.project,
+            "request": spec,
+            "rule": "audit_budget",
+            "limit": limit,
+        });
+        match self
+            .lock_store()
+            .append_audit(&audit(caller, now, "table.refused", detail))
+        {
+            Ok(()) => EngineError::OverBudget(exceeded),
+            Err(store) => store.into(),
+        }
     }
 
     /// Checks the population against the ledger, then stores the release
@@ -205,6 +271,7 @@ impl Engine {
         names: &[String],
         now: SystemTime,
     ) -> Result<LinkageFigures, EngineError> {
+        self.table_limits.request.check_datasets(names)?;
         let mut loaded = Vec::new();
         if names.is_empty() {
             loaded.extend(

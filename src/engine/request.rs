@@ -1,6 +1,7 @@
 //! Table requests: as the analyst words them, and resolved against the
 //! catalogue into a tabulation query.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -147,9 +148,15 @@ impl Engine {
                 return Err(invalid(values, "give at least one value"));
             }
             let mut allowed = vec![f.negate; cats.len()];
+            // A map, so that many values against many categories stay linear.
+            let codes: HashMap<&str, usize> = cats
+                .iter()
+                .enumerate()
+                .map(|(code, c)| (c.as_str(), code))
+                .collect();
             for (j, value) in f.values.iter().enumerate() {
                 // The value is not echoed: it is the caller's, not a category.
-                let code = cats.iter().position(|c| c == value).ok_or_else(|| {
+                let code = codes.get(value.as_str()).copied().ok_or_else(|| {
                     invalid(
                         values.clone().index(j),
                         "not a category of the filter's variable",

@@ -60,8 +60,12 @@ pub enum Reason {
     PopulationDifferencing,
     /// Secondary suppression cannot protect the table as asked.
     TableUnprotectable,
-    /// Too many cells of the table are unsafe to protect.
+    /// Too many cells of the table are unsafe for one table's audit.
     TooManyUnsafeCells,
+    /// The table's attacker audit would exceed its work budget.
+    AuditBudget,
+    /// Too many tables are in the attacker audit at once.
+    AuditsBusy,
     /// A fault of the server; details are in its log only.
     Internal,
 }
@@ -93,6 +97,8 @@ impl Reason {
             Reason::PopulationDifferencing => "POPULATION_DIFFERENCING",
             Reason::TableUnprotectable => "TABLE_UNPROTECTABLE",
             Reason::TooManyUnsafeCells => "TOO_MANY_UNSAFE_CELLS",
+            Reason::AuditBudget => "AUDIT_BUDGET_EXCEEDED",
+            Reason::AuditsBusy => "AUDITS_BUSY",
             Reason::Internal => "INTERNAL",
         }
     }

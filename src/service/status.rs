@@ -15,7 +15,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use super::reason::{Reason, ERROR_DOMAIN};
 use crate::disclosure::audit::AuditError;
-use crate::disclosure::DisclosureError;
+use crate::disclosure::{BudgetExceeded, DisclosureError};
 use crate::engine::{BrokenUpload, EngineError};
 use crate::field_path::FieldPath;
 use crate::ingest::{RowProblem, UploadError};
@@ -138,9 +138,13 @@ fn classify(e: EngineError) -> Refusal {
         EngineError::Refused(_) => {
             Refusal::new(Code::FailedPrecondition, Reason::PopulationDifferencing)
         }
-        EngineError::Disclosure(DisclosureError::TooManyUnsafeCells { .. }) => {
-            Refusal::new(Code::FailedPrecondition, Reason::TooManyUnsafeCells).hint(TABLE_HINT)
+        EngineError::OverBudget(BudgetExceeded::UnsafeCells { .. }) => {
+            Refusal::new(Code::ResourceExhausted, Reason::TooManyUnsafeCells)
         }
+        EngineError::OverBudget(BudgetExceeded::Work(_)) => {
+            Refusal::new(Code::ResourceExhausted, Reason::AuditBudget)
+        }
+        EngineError::Busy { .. } => Refusal::new(Code::ResourceExhausted, Reason::AuditsBusy),
         EngineError::Disclosure(DisclosureError::Audit(AuditError::Unprotectable { .. })) => {
             Refusal::new(Code::FailedPrecondition, Reason::TableUnprotectable).hint(TABLE_HINT)
         }
@@ -197,12 +201,13 @@ mod tests {
 
     #[test]
     fn table_refusals_that_no_request_reaches_easily_have_their_reasons() {
-        let s = to_status(EngineError::Disclosure(
-            DisclosureError::TooManyUnsafeCells { cells: 9, limit: 3 },
-        ));
-        assert_eq!(s.code(), Code::FailedPrecondition);
+        let s = to_status(EngineError::OverBudget(BudgetExceeded::UnsafeCells {
+            cells: 9,
+            limit: 3,
+        }));
+        assert_eq!(s.code(), Code::ResourceExhausted);
         assert_eq!(reason_of(&s), "TOO_MANY_UNSAFE_CELLS");
-        assert!(s.message().contains("coarser"), "{}", s.message());
+        assert!(s.message().contains("coarsen"), "{}", s.message());
         let s = to_status(EngineError::Disclosure(DisclosureError::Audit(
             AuditError::Unprotectable { cell: 4 },
         )));

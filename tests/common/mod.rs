@@ -40,10 +40,7 @@ impl TestServer {
 
     /// Starts a server on fresh directories with `limits` on uploads.
     pub async fn start_with_limits(limits: UploadLimits) -> Self {
-        let (data_dir, key_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let mut config = Self::config(&data_dir, &key_dir, DisclosurePolicy::default());
-        config.upload_limits = limits;
-        Self::start_config(config, data_dir, key_dir).await
+        Self::start_configured(DisclosurePolicy::default(), |c| c.upload_limits = limits).await
     }
 
     /// Starts a server on existing directories (e.g. after a restart).
@@ -60,13 +57,29 @@ impl TestServer {
         )
     }
 
-    async fn start_full(data_dir: TempDir, key_dir: TempDir, policy: DisclosurePolicy) -> Self {
-        let config = Self::config(&data_dir, &key_dir, policy);
-        Self::start_config(config, data_dir, key_dir).await
+    /// Starts a server on fresh directories with `policy`, its
+    /// configuration changed by `configure` (kept for this run only, not
+    /// across a restart).
+    pub async fn start_configured(
+        policy: DisclosurePolicy,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        let (data_dir, key_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        Self::start_with(data_dir, key_dir, policy, configure).await
     }
 
-    async fn start_config(config: ServerConfig, data_dir: TempDir, key_dir: TempDir) -> Self {
-        let policy = config.policy;
+    async fn start_full(data_dir: TempDir, key_dir: TempDir, policy: DisclosurePolicy) -> Self {
+        Self::start_with(data_dir, key_dir, policy, |_| {}).await
+    }
+
+    async fn start_with(
+        data_dir: TempDir,
+        key_dir: TempDir,
+        policy: DisclosurePolicy,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        let mut config = Self::config(&data_dir, &key_dir, policy);
+        configure(&mut config);
         let server = LocalServer::start(config).await.unwrap();
         let clients = server.connect().await.expect("the server starts");
         let url = server.url().to_owned();

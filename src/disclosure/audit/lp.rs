@@ -7,6 +7,7 @@
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
+use super::budget::lp_units;
 use super::{cells_of, AuditError, CellFacts, Table};
 
 /// Largest magnitude a linear program is solved at. `microlp`'s feasibility
@@ -85,6 +86,15 @@ impl AttackerLp {
             target,
             rows,
             scale,
+        }
+    }
+
+    /// Work units of one solve (none when no equation constrains the cell).
+    pub(crate) fn units(&self) -> u64 {
+        if self.rows.is_empty() {
+            0
+        } else {
+            lp_units(self.rows.len(), self.cells.len())
         }
     }
 

@@ -19,7 +19,9 @@
 //! withholding protects the failing side, and all of them are withheld.
 
 use super::witness::{target, witness_support};
-use super::{AuditError, CellFacts, Equation, Interval, Protection, Shortfall, Side, Table};
+use super::{
+    AuditError, CellFacts, Equation, Interval, Protection, Shortfall, Side, Table, WorkBudget,
+};
 
 /// Chooses additional cells to withhold so that `audit` passes.
 ///
@@ -41,6 +43,20 @@ pub fn suppress_secondary(
     protections: &[Protection],
     cost: &[f64],
 ) -> Result<Vec<usize>, AuditError> {
+    let mut work = WorkBudget::unlimited();
+    suppress_secondary_within(equations, facts, withheld, protections, cost, &mut work)
+}
+
+/// [`suppress_secondary`], charging every solve to `work`; fails with
+/// [`AuditError::OverBudget`] before the first solve that does not fit.
+pub fn suppress_secondary_within(
+    equations: &[Equation],
+    facts: &[CellFacts],
+    withheld: &mut [bool],
+    protections: &[Protection],
+    cost: &[f64],
+    work: &mut WorkBudget,
+) -> Result<Vec<usize>, AuditError> {
     let table = Table::new(equations, facts)?;
     table.check_pattern(withheld)?;
     check_costs(facts, cost)?;
@@ -50,7 +66,12 @@ pub fn suppress_secondary(
     }
     let mut added = Vec::new();
     for protection in &protections {
-        protect(&table, withheld, protection, cost, &mut added)?;
+        let step = Step {
+            table: &table,
+            protection,
+            cost,
+        };
+        step.protect(withheld, &mut added, work)?;
     }
     added.sort_unstable();
     Ok(added)
@@ -66,64 +87,73 @@ fn check_costs(facts: &[CellFacts], cost: &[f64]) -> Result<(), AuditError> {
     Ok(())
 }
 
-/// Withholds cells until `protection` passes.
-fn protect(
-    table: &Table<'_>,
-    withheld: &mut [bool],
-    protection: &Protection,
-    cost: &[f64],
-    added: &mut Vec<usize>,
-) -> Result<(), AuditError> {
-    let facts = table.facts()[protection.cell];
-    let a_priori = Interval {
-        lo: facts.lower,
-        hi: facts.upper,
-    };
-    if !table.shortfall(protection, a_priori).is_met() {
-        return Err(AuditError::Unprotectable {
-            cell: protection.cell,
-        });
-    }
-    loop {
-        let interval = table.interval(withheld, protection.cell)?;
-        let shortfall = table.shortfall(protection, interval);
-        if shortfall.is_met() {
-            return Ok(());
-        }
-        for cell in pick(table, withheld, protection, shortfall, cost)? {
-            debug_assert!(!withheld[cell]);
-            withheld[cell] = true;
-            added.push(cell);
-        }
-    }
+/// One protection being settled, with what every step needs.
+struct Step<'s> {
+    table: &'s Table<'s>,
+    protection: &'s Protection,
+    cost: &'s [f64],
 }
 
-/// The released cells to withhold next for a failing protection.
-fn pick(
-    table: &Table<'_>,
-    withheld: &[bool],
-    protection: &Protection,
-    before: Shortfall,
-    cost: &[f64],
-) -> Result<Vec<usize>, AuditError> {
-    let side = if before.fails(Side::Lower) {
-        Side::Lower
-    } else {
-        Side::Upper
-    };
-    let facts = table.facts()[protection.cell];
-    // `protect` checked the target against the a-priori bounds up to the
-    // check's tolerance; clamping removes that slack.
-    let goal = target(facts.value, protection.lower, protection.upper, side)
-        .clamp(facts.lower, facts.upper);
-    match witness_support(table, withheld, cost, protection.cell, goal)? {
-        None => Err(AuditError::Unprotectable {
-            cell: protection.cell,
-        }),
-        Some(cells) if !cells.is_empty() => Ok(cells),
-        // The witness needs no change, yet the audit failed: the two problems
-        // disagree within round-off. Withholding one more cell keeps progress.
-        Some(_) => cheapest_neighbour(table, withheld, protection, cost).map(|cell| vec![cell]),
+impl Step<'_> {
+    /// Withholds cells until the protection passes.
+    fn protect(
+        &self,
+        withheld: &mut [bool],
+        added: &mut Vec<usize>,
+        work: &mut WorkBudget,
+    ) -> Result<(), AuditError> {
+        let (table, protection) = (self.table, self.protection);
+        let facts = table.facts()[protection.cell];
+        let a_priori = Interval {
+            lo: facts.lower,
+            hi: facts.upper,
+        };
+        if !table.shortfall(protection, a_priori).is_met() {
+            return Err(AuditError::Unprotectable {
+                cell: protection.cell,
+            });
+        }
+        loop {
+            let interval = table.interval(withheld, protection.cell, work)?;
+            let shortfall = table.shortfall(protection, interval);
+            if shortfall.is_met() {
+                return Ok(());
+            }
+            for cell in self.pick(withheld, shortfall, work)? {
+                debug_assert!(!withheld[cell]);
+                withheld[cell] = true;
+                added.push(cell);
+            }
+        }
+    }
+
+    /// The released cells to withhold next for a failing protection.
+    fn pick(
+        &self,
+        withheld: &[bool],
+        before: Shortfall,
+        work: &mut WorkBudget,
+    ) -> Result<Vec<usize>, AuditError> {
+        let (table, protection) = (self.table, self.protection);
+        let side = if before.fails(Side::Lower) {
+            Side::Lower
+        } else {
+            Side::Upper
+        };
+        let facts = table.facts()[protection.cell];
+        // `protect` checked the target against the a-priori bounds up to the
+        // check's tolerance; clamping removes that slack.
+        let goal = target(facts.value, protection.lower, protection.upper, side)
+            .clamp(facts.lower, facts.upper);
+        match witness_support(table, withheld, self.cost, protection.cell, goal, work)? {
+            None => Err(AuditError::Unprotectable {
+                cell: protection.cell,
+            }),
+            Some(cells) if !cells.is_empty() => Ok(cells),
+            // The witness needs no change, yet the audit failed: the two problems
+            // disagree within round-off. Withholding one more cell keeps progress.
+            Some(_) => cheapest_neighbour(table, withheld, protection, self.cost).map(|c| vec![c]),
+        }
     }
 }
 

@@ -174,3 +174,100 @@ fn large_magnitudes_are_solved_without_numerical_failure() {
     let interval = attacker_interval(&equations, &facts, &withheld, 0).unwrap();
     assert!((interval.lo - 0.0).abs() < 1e-3 && (interval.hi - 2.3e10).abs() < 1e-3);
 }
+
+/// A 3×3 table with two cells below a threshold of 10, and their protections.
+fn two_small_cells() -> (Vec<Equation>, Vec<CellFacts>, Vec<bool>, Vec<Protection>) {
+    const S: [usize; 2] = [3, 3];
+    let interior = [3.0, 15.0, 14.0, 16.0, 12.0, 20.0, 13.0, 18.0, 4.0];
+    let (equations, mut facts) = cube_table(&S, &interior);
+    let small = [index(&S, &[0, 0]), index(&S, &[2, 2])];
+    for &c in &small {
+        facts[c].lower = 1.0;
+        facts[c].upper = 9.0;
+    }
+    let protections = small
+        .iter()
+        .map(|&cell| Protection {
+            cell,
+            lower: 2.0,
+            upper: 3.0,
+        })
+        .collect();
+    (equations, facts, withhold(&small, 16), protections)
+}
+
+/// Runs suppression and the final audit within `work`.
+fn protect_within(work: &mut WorkBudget) -> Result<Vec<usize>, AuditError> {
+    let (equations, facts, mut withheld, protections) = two_small_cells();
+    let cost: Vec<f64> = facts.iter().map(|f| f.value + 1.0).collect();
+    let added =
+        suppress_secondary_within(&equations, &facts, &mut withheld, &protections, &cost, work)?;
+    let failures = audit_within(&equations, &facts, &withheld, &protections, work)?;
+    assert!(failures.is_empty());
+    Ok(added)
+}
+
+#[test]
+fn the_work_of_a_protection_is_the_same_on_every_run() {
+    let (mut first, mut second) = (WorkBudget::unlimited(), WorkBudget::unlimited());
+    let added = protect_within(&mut first).unwrap();
+    assert_eq!(protect_within(&mut second).unwrap(), added);
+    assert!(first.spent() > 0);
+    assert_eq!(first.spent(), second.spent());
+}
+
+#[test]
+fn twice_the_primary_audit_work_is_a_lower_bound_of_the_whole_protection() {
+    let (equations, facts, withheld, protections) = two_small_cells();
+    let estimate = audit_work(&equations, &facts, &withheld, &protections).unwrap();
+    // Each lone cell is pinned by its row: one equation over one variable.
+    assert_eq!(estimate, 2 * 2 * budget::lp_units(2, 1));
+    let mut work = WorkBudget::unlimited();
+    protect_within(&mut work).unwrap();
+    assert!(
+        work.spent() >= 2 * estimate,
+        "{} < {}",
+        work.spent(),
+        2 * estimate
+    );
+}
+
+#[test]
+fn a_budget_that_runs_out_midway_stops_before_the_solve_that_does_not_fit() {
+    let mut full = WorkBudget::unlimited();
+    protect_within(&mut full).unwrap();
+    for limit in [0, 1, full.spent() / 2, full.spent() - 1] {
+        let mut work = WorkBudget::new(limit);
+        let refused = protect_within(&mut work).unwrap_err();
+        assert!(
+            matches!(refused, AuditError::OverBudget(OverBudget { limit: l, needed }) if l == limit && needed > limit),
+            "{refused:?}"
+        );
+        assert!(work.spent() <= limit);
+    }
+    protect_within(&mut WorkBudget::new(full.spent())).unwrap();
+}
+
+#[test]
+fn released_cells_and_free_cells_cost_no_work() {
+    let (equations, facts) = two_by_two();
+    let protection = Protection {
+        cell: 0,
+        lower: 1.0,
+        upper: 1.0,
+    };
+    let withheld = withhold(&[0], 9);
+    // A released cell needs no solve.
+    assert_eq!(
+        audit_work(&equations, &facts, &[false; 9], &[protection]).unwrap(),
+        0
+    );
+    let mut work = WorkBudget::new(0);
+    assert!(audit_within(&equations, &facts, &[false; 9], &[protection], &mut work).is_ok());
+    // A withheld one is charged both of its solves.
+    let units = audit_work(&equations, &facts, &withheld, &[protection]).unwrap();
+    assert_eq!(units, 2 * budget::lp_units(2, 1));
+    let mut work = WorkBudget::new(units);
+    audit_within(&equations, &facts, &withheld, &[protection], &mut work).unwrap();
+    assert_eq!(work.spent(), units);
+}

@@ -10,8 +10,9 @@
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem, Variable};
 
+use super::budget::lp_units;
 use super::lp::{max_finite_abs, merge_terms, scale_for};
-use super::{cells_of, AuditError, Side, Table};
+use super::{cells_of, AuditError, Side, Table, WorkBudget};
 
 /// How one cell enters the witness problem.
 #[derive(Debug, Clone, Copy)]
@@ -34,16 +35,20 @@ struct Witness<'t> {
     scale: f64,
     /// Divisor of every cost (a power of two).
     cost_scale: f64,
+    /// Constraints added so far.
+    rows: usize,
 }
 
 /// Released cells (ascending) to withhold so that `cell` can be seen at
-/// `target`; `None` when no table at all puts it there.
+/// `target`; `None` when no table at all puts it there. The solve is
+/// charged to `work` before it starts.
 pub(crate) fn witness_support(
     table: &Table<'_>,
     withheld: &[bool],
     cost: &[f64],
     cell: usize,
     target: f64,
+    work: &mut WorkBudget,
 ) -> Result<Option<Vec<usize>>, AuditError> {
     let facts = table.facts();
     let numbers = facts.iter().flat_map(|f| [f.value, f.lower, f.upper]);
@@ -52,6 +57,7 @@ pub(crate) fn witness_support(
         problem: Problem::new(OptimizationDirection::Minimize),
         scale: scale_for(max_finite_abs(numbers.chain([target]))),
         cost_scale: scale_for(max_finite_abs(cost.iter().copied())),
+        rows: 0,
     };
     let slots: Vec<Slot> = (0..withheld.len())
         .map(|i| {
@@ -70,6 +76,7 @@ pub(crate) fn witness_support(
     for equation in table.equations() {
         witness.add_equation(&slots, &vars, cells_of(equation));
     }
+    work.charge(lp_units(witness.rows, vars.len()))?;
     witness.support(&slots, cell)
 }
 
@@ -137,6 +144,7 @@ impl Witness<'_> {
             let row = row.into_iter().map(|(v, c)| (vars[v], c));
             self.problem
                 .add_constraint(row, ComparisonOp::Eq, rhs / self.scale);
+            self.rows += 1;
         }
     }
 

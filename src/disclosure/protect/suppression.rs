@@ -1,0 +1,260 @@
+//! Secondary suppression of a judged table within its audit limits, and
+//! the release gate: the whole attacker audit once more on the final
+//! pattern. Not responsible for the primary rules or for publishing.
+
+use super::{AuditLimits, DisclosureError};
+use crate::disclosure::audit::{
+    audit, audit_work, cube_equations, suppress_secondary_within, AuditError, CellFacts, Equation,
+    Protection, WorkBudget,
+};
+use crate::disclosure::primary::Judgement;
+use crate::disclosure::CellStatus;
+use crate::tabulate::TableStats;
+
+/// What the attacker audit of a table works on.
+#[derive(Debug)]
+pub(super) struct AuditInput {
+    equations: Vec<Equation>,
+    facts: Vec<CellFacts>,
+    /// The primary pattern.
+    withheld: Vec<bool>,
+    protections: Vec<Protection>,
+    cost: Vec<f64>,
+}
+
+impl AuditInput {
+    pub(super) fn new(stats: &TableStats, judgements: &[Judgement], values: &[f64]) -> Self {
+        let facts = judgements
+            .iter()
+            .zip(values)
+            .map(|(j, &value)| CellFacts {
+                value,
+                lower: j.lower,
+                upper: j.upper,
+            })
+            .collect();
+        let protections = judgements
+            .iter()
+            .enumerate()
+            .filter_map(|(cell, j)| {
+                j.protection
+                    .map(|(lower, upper)| Protection { cell, lower, upper })
+            })
+            .collect();
+        // Prefer withholding small cells; a released zero (zeros not disclosive)
+        // is a poor choice, since its status would tell it apart.
+        let cost = values
+            .iter()
+            .map(|v| if *v == 0.0 { 1e12 } else { v.abs() + 1.0 })
+            .collect();
+        AuditInput {
+            equations: cube_equations(stats.cube.sizes()),
+            facts,
+            withheld: judgements
+                .iter()
+                .map(|j| j.status != CellStatus::Released)
+                .collect(),
+            protections,
+            cost,
+        }
+    }
+
+    /// The work of auditing every protection once on the primary pattern.
+    pub(super) fn primary_work(&self) -> Result<u64, DisclosureError> {
+        self.gate_work(&self.withheld)
+    }
+
+    /// The work of auditing every protection once on `withheld`.
+    fn gate_work(&self, withheld: &[bool]) -> Result<u64, DisclosureError> {
+        audit_work(&self.equations, &self.facts, withheld, &self.protections).map_err(from_audit)
+    }
+
+    /// Adds secondary suppressions until the attacker audit passes, and
+    /// checks it once more as the release gate; returns the added cells.
+    pub(super) fn suppress(
+        &self,
+        limits: &AuditLimits,
+        work: &mut WorkBudget,
+    ) -> Result<Vec<usize>, DisclosureError> {
+        let mut withheld = self.withheld.clone();
+        let added = suppress_secondary_within(
+            &self.equations,
+            &self.facts,
+            &mut withheld,
+            &self.protections,
+            &self.cost,
+            work,
+        )
+        .map_err(from_audit)?;
+        // The release gate: the whole attacker audit once more, on the final
+        // pattern, independent of how the pattern was found. Its work is
+        // charged in full before it starts, so the threads need no shared
+        // budget and the answer does not depend on their number.
+        work.charge(self.gate_work(&withheld)?)
+            .map_err(|o| DisclosureError::OverBudget(o.into()))?;
+        if let Some(cell) = self.first_failure(&withheld, limits.threads)? {
+            return Err(DisclosureError::Unprotected { cell });
+        }
+        Ok(added)
+    }
+
+    /// The first protection the final pattern fails, auditing on `threads`.
+    fn first_failure(
+        &self,
+        withheld: &[bool],
+        threads: usize,
+    ) -> Result<Option<usize>, DisclosureError> {
+        let chunk = self.protections.len().div_ceil(threads.max(1)).max(1);
+        let (equations, facts) = (&self.equations, &self.facts);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .protections
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || audit(equations, facts, withheld, part)))
+                .collect();
+            handles.into_iter().map(|h| h.join()).collect()
+        });
+        let mut first = None;
+        for result in results {
+            // A panicking audit thread is a bug; refuse the release.
+            let failures = result
+                .map_err(|_| DisclosureError::AuditPanicked)?
+                .map_err(from_audit)?;
+            if let Some((p, _)) = failures.first() {
+                first = Some(first.map_or(p.cell, |c: usize| c.min(p.cell)));
+            }
+        }
+        Ok(first)
+    }
+}
+
+/// An audit error as a disclosure error, an exceeded budget as such.
+fn from_audit(e: AuditError) -> DisclosureError {
+    match e {
+        AuditError::OverBudget(o) => DisclosureError::OverBudget(o.into()),
+        other => DisclosureError::Audit(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::disclosure::audit::OverBudget;
+    use crate::disclosure::{
+        judge_table, protect_table, AuditLimits, BudgetExceeded, CellStatus, DisclosureError,
+        DisclosurePolicy, TableContext, TableKind,
+    };
+    use crate::tabulate::{CountCube, TableStats};
+
+    /// A 4×4 count table with margins; cells below 10 are unsafe.
+    fn stats(interior: &[u64; 16]) -> TableStats {
+        let mut cube = CountCube::zeros(vec![4, 4]);
+        let mut values = interior.iter();
+        for i in 0..cube.len() {
+            if cube.is_interior(i) {
+                let n = *values.next().expect("16 interior cells");
+                cube.covering(i).into_iter().for_each(|c| cube.add(c, n));
+            }
+        }
+        let keys = vec![0; cube.len()];
+        TableStats {
+            cube,
+            keys,
+            magnitude: None,
+            population: Vec::new(),
+            sides: Vec::new(),
+        }
+    }
+
+    const THREE_SMALL: [u64; 16] = [3, 40, 50, 60, 45, 4, 55, 35, 70, 65, 5, 30, 25, 20, 15, 80];
+
+    fn policy() -> DisclosurePolicy {
+        DisclosurePolicy {
+            perturbation: None,
+            ..DisclosurePolicy::default()
+        }
+    }
+
+    fn ctx() -> TableContext {
+        TableContext {
+            kind: TableKind::Count,
+            holders: 1,
+            negative_values: false,
+            salt: 0,
+        }
+    }
+
+    fn limits(work: u64, threads: usize) -> AuditLimits {
+        AuditLimits {
+            work,
+            threads,
+            ..AuditLimits::default()
+        }
+    }
+
+    #[test]
+    fn the_work_and_the_pattern_do_not_depend_on_the_number_of_threads() {
+        let s = stats(&THREE_SMALL);
+        let one = protect_table(&s, &policy(), &ctx(), None, &limits(u64::MAX, 1)).unwrap();
+        let four = protect_table(&s, &policy(), &ctx(), None, &limits(u64::MAX, 4)).unwrap();
+        assert!(one.work > 0);
+        assert_eq!(one.work, four.work);
+        assert_eq!(one.cells, four.cells);
+        let secondary = one
+            .cells
+            .iter()
+            .filter(|c| c.status == CellStatus::WithheldSecondary);
+        assert!(secondary.count() > 0);
+    }
+
+    #[test]
+    fn a_table_without_unsafe_cells_needs_no_audit_and_no_work() {
+        let s = stats(&[20; 16]);
+        let exact = policy();
+        let judged = judge_table(&s, &exact, &ctx()).unwrap();
+        assert!(!judged.needs_audit());
+        let protected = judged.protect(&limits(0, 1), None).unwrap();
+        assert_eq!(protected.work, 0);
+    }
+
+    #[test]
+    fn a_table_over_budget_is_refused_the_same_way_every_time_and_never_released() {
+        let s = stats(&THREE_SMALL);
+        let full = protect_table(&s, &policy(), &ctx(), None, &limits(u64::MAX, 1)).unwrap();
+        for work in [0, full.work / 2, full.work - 1] {
+            let refusals: Vec<_> = (0..2)
+                .map(|_| protect_table(&s, &policy(), &ctx(), None, &limits(work, 2)).unwrap_err())
+                .collect();
+            for refused in &refusals {
+                assert!(
+                    matches!(refused, DisclosureError::OverBudget(BudgetExceeded::Work(OverBudget { limit, .. })) if *limit == work),
+                    "{refused:?}"
+                );
+            }
+            assert_eq!(format!("{:?}", refusals[0]), format!("{:?}", refusals[1]));
+        }
+        protect_table(&s, &policy(), &ctx(), None, &limits(full.work, 1)).unwrap();
+    }
+
+    #[test]
+    fn the_up_front_check_refuses_without_solving_what_the_audit_would_refuse_later() {
+        let s = stats(&THREE_SMALL);
+        let exact = policy();
+        let judged = judge_table(&s, &exact, &ctx()).unwrap();
+        assert_eq!(judged.unsafe_cells(), 3);
+        assert!(judged.check_limits(&limits(0, 1)).is_err());
+        let full = protect_table(&s, &policy(), &ctx(), None, &limits(u64::MAX, 1)).unwrap();
+        // The up-front bound never refuses a table the full audit fits.
+        assert!(judged.check_limits(&limits(full.work, 1)).is_ok());
+        let few = AuditLimits {
+            max_unsafe_cells: 2,
+            ..AuditLimits::default()
+        };
+        assert!(matches!(
+            judged.check_limits(&few),
+            Err(DisclosureError::OverBudget(BudgetExceeded::UnsafeCells {
+                cells: 3,
+                limit: 2
+            }))
+        ));
+    }
+}

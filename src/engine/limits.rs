@@ -1,0 +1,410 @@
+//! What one analyst's table may cost: the size of a request, the attacker
+//! audit's work budget, and how many audits run at once.
+//!
+//! One analyst must not occupy the machine. A request is refused before any
+//! work when it is larger than any sensible table needs (`INVALID_ARGUMENT`,
+//! naming the field, never echoing its value); a table whose attacker audit
+//! would exceed its budget is refused (`RESOURCE_EXHAUSTED`, with a hint to
+//! coarsen it), never released unaudited; and only a few tables that need
+//! attacker linear programs run at once, per caller and in total
+//! (`RESOURCE_EXHAUSTED` beyond), so cheap tables and other callers keep
+//! being answered.
+//!
+//! The budget is deterministic: it counts linear-programming work in units
+//! of the problems' sizes (see [`crate::disclosure::audit::budget`]), never
+//! wall time or load, so the same request always gets the same answer. Only
+//! the concurrency limit depends on what else is running.
+//!
+//! Not responsible for the audit itself (`disclosure`) or for mapping the
+//! refusals to gRPC codes (`service::status`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use super::request::{invalid, MeasureSpec, TableSpec};
+use super::EngineError;
+use crate::disclosure::AuditLimits;
+use crate::field_path::FieldPath;
+
+/// Every limit on one table request; [`Default`] gives the documented
+/// defaults, with a parallelism of 1 (the server passes in its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableLimits {
+    /// The attacker audit's budget and threads. Defaults: 25 million work
+    /// units (about six CPU-seconds), 500 unsafe cells, 1 thread.
+    pub audit: AuditLimits,
+    /// Tables one caller may have in the attacker audit at once. Default 1.
+    pub audits_per_caller: usize,
+    /// Tables in the attacker audit at once, over all callers. Default:
+    /// the parallelism (1).
+    pub audits_total: usize,
+    /// Limits on the request itself.
+    pub request: RequestLimits,
+}
+
+impl Default for TableLimits {
+    fn default() -> Self {
+        TableLimits {
+            audit: AuditLimits::default(),
+            audits_per_caller: 1,
+            audits_total: 1,
+            request: RequestLimits::default(),
+        }
+    }
+}
+
+impl TableLimits {
+    /// These limits with `threads` for the release gate and as many audits
+    /// at once in total.
+    pub fn with_parallelism(self, threads: usize) -> Self {
+        let threads = threads.max(1);
+        TableLimits {
+            audit: AuditLimits {
+                threads,
+                ..self.audit
+            },
+            audits_total: threads,
+            ..self
+        }
+    }
+}
+
+/// Limits on the size of a table request, checked before anything is
+/// looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Filters per request. Default 16.
+    pub max_filters: usize,
+    /// Values of one filter. Default 1,000 (`negate` selects the rest).
+    pub max_values_per_filter: usize,
+    /// Values over all filters. Default 5,000.
+    pub max_filter_values: usize,
+    /// Further datasets (`datasets`) per request. Default 16.
+    pub max_datasets: usize,
+    /// Bytes of a dataset or variable name or of a filter value. Default
+    /// 200 (the longest `organisation.dataset.column` is 194, the longest
+    /// category 200).
+    pub max_name_len: usize,
+    /// Characters of a project name. Default 64.
+    pub max_project_len: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            max_filters: 16,
+            max_values_per_filter: 1_000,
+            max_filter_values: 5_000,
+            max_datasets: 16,
+            max_name_len: 200,
+            max_project_len: 64,
+        }
+    }
+}
+
+impl RequestLimits {
+    /// Refuses a request larger than these limits; the error names the
+    /// field, never its value.
+    pub(super) fn check(&self, spec: &TableSpec) -> Result<(), EngineError> {
+        if !spec.project.is_empty() && !is_project_name(&spec.project, self.max_project_len) {
+            let reason = format!(
+                "a project is a lower-case name of at most {} characters: a letter, then letters, digits, `_` or `-`",
+                self.max_project_len
+            );
+            return Err(invalid(FieldPath::new("project"), reason));
+        }
+        // `group_by` is checked for its count when it is resolved.
+        for (i, name) in spec.group_by.iter().enumerate() {
+            self.check_name(FieldPath::new("group_by").index(i), name)?;
+        }
+        if let MeasureSpec::Sum(v) | MeasureSpec::Mean(v) = &spec.measure {
+            self.check_name(FieldPath::new("variable"), v)?;
+        }
+        self.check_filters(spec)?;
+        if spec.datasets.len() > self.max_datasets {
+            let reason = format!("at most {} further datasets", self.max_datasets);
+            return Err(invalid(FieldPath::new("datasets"), reason));
+        }
+        for (i, name) in spec.datasets.iter().enumerate() {
+            self.check_name(FieldPath::new("datasets").index(i), name)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a linkage request naming more datasets than a table may.
+    pub(super) fn check_datasets(&self, names: &[String]) -> Result<(), EngineError> {
+        if names.len() > self.max_datasets {
+            let reason = format!(
+                "at most {} datasets; name none for every dataset",
+                self.max_datasets
+            );
+            return Err(invalid(FieldPath::new("datasets"), reason));
+        }
+        for (i, name) in names.iter().enumerate() {
+            self.check_name(FieldPath::new("datasets").index(i), name)?;
+        }
+        Ok(())
+    }
+
+    fn check_filters(&self, spec: &TableSpec) -> Result<(), EngineError> {
+        if spec.filters.len() > self.max_filters {
+            let reason = format!("at most {} filters", self.max_filters);
+            return Err(invalid(FieldPath::new("filters"), reason));
+        }
+        let total: usize = spec.filters.iter().map(|f| f.values.len()).sum();
+        for (i, f) in spec.filters.iter().enumerate() {
+            let filter = FieldPath::new("filters").index(i);
+            self.check_name(filter.clone().field("variable"), &f.variable)?;
+            if f.values.len() > self.max_values_per_filter {
+                let reason = format!(
+                    "at most {} values per filter; use `negate` to list the others",
+                    self.max_values_per_filter
+                );
+                return Err(invalid(filter.field("values"), reason));
+            }
+            if let Some(j) = f.values.iter().position(|v| v.len() > self.max_name_len) {
+                return Err(self.too_long(filter.field("values").index(j)));
+            }
+        }
+        if total > self.max_filter_values {
+            let reason = format!("at most {} values over all filters", self.max_filter_values);
+            return Err(invalid(FieldPath::new("filters"), reason));
+        }
+        Ok(())
+    }
+
+    fn check_name(&self, field: FieldPath, name: &str) -> Result<(), EngineError> {
+        if name.len() > self.max_name_len {
+            return Err(self.too_long(field));
+        }
+        Ok(())
+    }
+
+    fn too_long(&self, field: FieldPath) -> EngineError {
+        invalid(field, format!("at most {} bytes", self.max_name_len))
+    }
+}
+
+/// A lower-case letter, then lower-case letters, digits, `_` or `-`.
+fn is_project_name(s: &str, max_len: usize) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
+        && s.len() <= max_len
+}
+
+/// Which concurrency limit a table ran into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusyScope {
+    /// The caller's own tables in the audit.
+    Caller,
+    /// Every caller's tables in the audit.
+    Server,
+}
+
+/// Counts the tables in the attacker audit, per caller and in total.
+#[derive(Debug)]
+pub(super) struct AuditSlots {
+    per_caller: usize,
+    total: usize,
+    busy: Mutex<Busy>,
+}
+
+#[derive(Debug, Default)]
+struct Busy {
+    by_caller: HashMap<String, usize>,
+    total: usize,
+}
+
+/// One table's place in the attacker audit, given back when dropped.
+#[derive(Debug)]
+pub(super) struct AuditSlot<'a> {
+    slots: &'a AuditSlots,
+    subject: String,
+}
+
+impl AuditSlots {
+    pub(super) fn new(limits: &TableLimits) -> Self {
+        AuditSlots {
+            per_caller: limits.audits_per_caller,
+            total: limits.audits_total,
+            busy: Mutex::new(Busy::default()),
+        }
+    }
+
+    /// A slot for `subject`, or [`EngineError::Busy`] when the caller's or
+    /// the server's audits are all taken.
+    pub(super) fn acquire(&self, subject: &str) -> Result<AuditSlot<'_>, EngineError> {
+        let mut busy = self.lock();
+        let mine = busy.by_caller.get(subject).copied().unwrap_or(0);
+        if mine >= self.per_caller {
+            return Err(EngineError::Busy {
+                scope: BusyScope::Caller,
+                limit: self.per_caller,
+            });
+        }
+        if busy.total >= self.total {
+            return Err(EngineError::Busy {
+                scope: BusyScope::Server,
+                limit: self.total,
+            });
+        }
+        *busy.by_caller.entry(subject.to_owned()).or_default() += 1;
+        busy.total += 1;
+        Ok(AuditSlot {
+            slots: self,
+            subject: subject.to_owned(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Busy> {
+        // The counts are updated together under the lock and nothing in
+        // between can panic, so a poisoned lock still holds good counts.
+        self.busy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for AuditSlot<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.slots.lock();
+        busy.total = busy.total.saturating_sub(1);
+        if let Some(n) = busy.by_caller.get_mut(&self.subject) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                busy.by_caller.remove(&self.subject);
+            }
+        }
+    }
+}
+
+/// Called with the table's audit slot held, just before its attacker audit
+/// starts: lets a test hold an audit in progress. Not for production use.
+#[derive(Clone)]
+pub struct AuditHook(Arc<dyn Fn() + Send + Sync>);
+
+impl AuditHook {
+    /// A hook that runs `f`.
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
+        AuditHook(Arc::new(f))
+    }
+
+    pub(super) fn call(&self) {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for AuditHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditHook")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::FilterSpec;
+
+    fn slots(per_caller: usize, total: usize) -> AuditSlots {
+        AuditSlots::new(&TableLimits {
+            audits_per_caller: per_caller,
+            audits_total: total,
+            ..TableLimits::default()
+        })
+    }
+
+    fn busy_scope(r: Result<AuditSlot<'_>, EngineError>) -> Option<BusyScope> {
+        match r {
+            Err(EngineError::Busy { scope, .. }) => Some(scope),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_caller_gets_one_audit_at_a_time_and_another_caller_still_gets_one() {
+        let s = slots(1, 2);
+        let first = s.acquire("ana").unwrap();
+        assert_eq!(busy_scope(s.acquire("ana")), Some(BusyScope::Caller));
+        let other = s.acquire("bob").unwrap();
+        assert_eq!(busy_scope(s.acquire("cas")), Some(BusyScope::Server));
+        drop(first);
+        let again = s.acquire("ana").unwrap();
+        drop((again, other));
+        assert_eq!(s.lock().total, 0);
+        assert!(s.lock().by_caller.is_empty());
+    }
+
+    #[test]
+    fn parallelism_sets_the_gate_threads_and_the_total_audits() {
+        let limits = TableLimits::default().with_parallelism(4);
+        assert_eq!(limits.audit.threads, 4);
+        assert_eq!(limits.audits_total, 4);
+        assert_eq!(limits.audits_per_caller, 1);
+        assert_eq!(TableLimits::default().with_parallelism(0).audit.threads, 1);
+    }
+
+    fn field_of(r: Result<(), EngineError>) -> String {
+        match r {
+            Err(EngineError::InvalidRequest { field, reason }) => {
+                assert!(!reason.contains("secret"), "{reason}");
+                field.to_string()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn oversized_requests_are_refused_naming_the_field_not_the_value() {
+        let limits = RequestLimits::default();
+        let filter = |values: Vec<String>| FilterSpec {
+            variable: "duo.o.niveau".into(),
+            values,
+            negate: false,
+        };
+        let spec = |f: &dyn Fn(&mut TableSpec)| {
+            let mut s = TableSpec {
+                group_by: vec!["duo.o.niveau".into()],
+                ..TableSpec::default()
+            };
+            f(&mut s);
+            limits.check(&s)
+        };
+        assert!(spec(&|_| {}).is_ok());
+        assert!(spec(&|s| s.project = "onderwijs-kansen_2".into()).is_ok());
+        let long = "secret".repeat(40);
+        assert_eq!(field_of(spec(&|s| s.project = long.clone())), "project");
+        assert_eq!(field_of(spec(&|s| s.project = "Secret".into())), "project");
+        assert_eq!(
+            field_of(spec(&|s| s.group_by[0] = long.clone())),
+            "group_by[0]"
+        );
+        let many = vec!["secret".to_owned(); 1_001];
+        assert_eq!(
+            field_of(spec(&|s| s.filters = vec![filter(many.clone())])),
+            "filters[0].values"
+        );
+        let some = vec!["secret".to_owned(); 1_000];
+        assert_eq!(
+            field_of(spec(&|s| s.filters = vec![filter(some.clone()); 6])),
+            "filters"
+        );
+        assert_eq!(
+            field_of(spec(&|s| s.filters = vec![filter(vec!["a".into()]); 17])),
+            "filters"
+        );
+        assert_eq!(
+            field_of(spec(
+                &|s| s.filters = vec![filter(vec!["a".into(), long.clone()])]
+            )),
+            "filters[0].values[1]"
+        );
+        assert_eq!(
+            field_of(spec(&|s| s.datasets = vec!["cbs.i".into(); 17])),
+            "datasets"
+        );
+        assert_eq!(
+            field_of(limits.check_datasets(std::slice::from_ref(&long))),
+            "datasets[0]"
+        );
+    }
+}
