@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod admission;
 pub mod auth;
 pub mod cli;
 pub mod client;

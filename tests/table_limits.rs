@@ -132,6 +132,11 @@ async fn a_second_audited_table_of_the_same_caller_is_refused_while_the_first_ru
     assert_eq!(second.code(), Code::ResourceExhausted, "{second:?}");
     assert_eq!(reason(&second), "AUDITS_BUSY");
     assert!(second.message().contains("busy"), "{}", second.message());
+    let audited = db_scalar(
+        s.data_dir.path(),
+        "SELECT count(*) FROM audit WHERE action = 'table.refused' AND detail LIKE '%audits_busy%'",
+    );
+    assert_eq!(audited, 1, "the busy refusal is audited");
     // A table that needs no audit is still answered.
     s.table(cheap()).await.unwrap();
 

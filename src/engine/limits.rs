@@ -18,12 +18,12 @@
 //! Not responsible for the audit itself (`disclosure`) or for mapping the
 //! refusals to gRPC codes (`service::status`).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::request::{invalid, MeasureSpec, TableSpec};
 use super::EngineError;
+use crate::admission::{Admission, Full, Permit};
 use crate::disclosure::AuditLimits;
 use crate::field_path::FieldPath;
 
@@ -206,75 +206,35 @@ pub enum BusyScope {
 /// Counts the tables in the attacker audit, per caller and in total.
 #[derive(Debug)]
 pub(super) struct AuditSlots {
+    admission: Arc<Admission>,
     per_caller: usize,
     total: usize,
-    busy: Mutex<Busy>,
-}
-
-#[derive(Debug, Default)]
-struct Busy {
-    by_caller: HashMap<String, usize>,
-    total: usize,
-}
-
-/// One table's place in the attacker audit, given back when dropped.
-#[derive(Debug)]
-pub(super) struct AuditSlot<'a> {
-    slots: &'a AuditSlots,
-    subject: String,
 }
 
 impl AuditSlots {
     pub(super) fn new(limits: &TableLimits) -> Self {
         AuditSlots {
+            admission: Admission::new(limits.audits_total, limits.audits_per_caller),
             per_caller: limits.audits_per_caller,
             total: limits.audits_total,
-            busy: Mutex::new(Busy::default()),
         }
     }
 
-    /// A slot for `subject`, or [`EngineError::Busy`] when the caller's or
-    /// the server's audits are all taken.
-    pub(super) fn acquire(&self, subject: &str) -> Result<AuditSlot<'_>, EngineError> {
-        let mut busy = self.lock();
-        let mine = busy.by_caller.get(subject).copied().unwrap_or(0);
-        if mine >= self.per_caller {
-            return Err(EngineError::Busy {
-                scope: BusyScope::Caller,
-                limit: self.per_caller,
-            });
-        }
-        if busy.total >= self.total {
-            return Err(EngineError::Busy {
-                scope: BusyScope::Server,
-                limit: self.total,
-            });
-        }
-        *busy.by_caller.entry(subject.to_owned()).or_default() += 1;
-        busy.total += 1;
-        Ok(AuditSlot {
-            slots: self,
-            subject: subject.to_owned(),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Busy> {
-        // The counts are updated together under the lock and nothing in
-        // between can panic, so a poisoned lock still holds good counts.
-        self.busy.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl Drop for AuditSlot<'_> {
-    fn drop(&mut self) {
-        let mut busy = self.slots.lock();
-        busy.total = busy.total.saturating_sub(1);
-        if let Some(n) = busy.by_caller.get_mut(&self.subject) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                busy.by_caller.remove(&self.subject);
-            }
-        }
+    /// A slot for `subject`, held until dropped, or [`EngineError::Busy`]
+    /// when the caller's or the server's audits are all taken.
+    pub(super) fn acquire(&self, subject: &str) -> Result<Permit, EngineError> {
+        self.admission
+            .try_admit(subject)
+            .map_err(|full| match full {
+                Full::PerKey => EngineError::Busy {
+                    scope: BusyScope::Caller,
+                    limit: self.per_caller,
+                },
+                Full::Total => EngineError::Busy {
+                    scope: BusyScope::Server,
+                    limit: self.total,
+                },
+            })
     }
 }
 
@@ -313,7 +273,7 @@ mod tests {
         })
     }
 
-    fn busy_scope(r: Result<AuditSlot<'_>, EngineError>) -> Option<BusyScope> {
+    fn busy_scope(r: Result<Permit, EngineError>) -> Option<BusyScope> {
         match r {
             Err(EngineError::Busy { scope, .. }) => Some(scope),
             _ => None,
@@ -330,8 +290,8 @@ mod tests {
         drop(first);
         let again = s.acquire("ana").unwrap();
         drop((again, other));
-        assert_eq!(s.lock().total, 0);
-        assert!(s.lock().by_caller.is_empty());
+        // All free again: the whole total can be taken.
+        let _all = (s.acquire("cas").unwrap(), s.acquire("dan").unwrap());
     }
 
     #[test]

@@ -165,7 +165,12 @@ impl Engine {
             return Err(self.refuse_over_budget(caller, spec, e, now));
         }
         let _slot = if judged.needs_audit() {
-            let slot = self.audit_slots.acquire(caller.subject())?;
+            let slot = match self.audit_slots.acquire(caller.subject()) {
+                Ok(slot) => slot,
+                Err(busy) => {
+                    return Err(self.audit_table_refusal(caller, spec, "audits_busy", busy, now))
+                }
+            };
             if let Some(hook) = &self.audit_hook {
                 hook.call();
             }
@@ -190,21 +195,28 @@ impl Engine {
             return e.into();
         };
         tracing::info!(?exceeded, "table over its audit budget");
-        let limit = match exceeded {
-            BudgetExceeded::UnsafeCells { .. } => "unsafe_cells",
-            BudgetExceeded::Work(_) => "work",
+        let rule = match exceeded {
+            BudgetExceeded::UnsafeCells { .. } => "audit_budget_unsafe_cells",
+            BudgetExceeded::Work(_) => "audit_budget_work",
         };
-        let detail = serde_json::json!({
-            "project": spec.project,
-            "request": spec,
-            "rule": "audit_budget",
-            "limit": limit,
-        });
+        self.audit_table_refusal(caller, spec, rule, EngineError::OverBudget(exceeded), now)
+    }
+
+    /// Audits a table refused by `rule`; returns the refusal.
+    fn audit_table_refusal(
+        &self,
+        caller: &Caller,
+        spec: &TableSpec,
+        rule: &'static str,
+        refusal: EngineError,
+        now: SystemTime,
+    ) -> EngineError {
+        let detail = serde_json::json!({ "project": spec.project, "request": spec, "rule": rule });
         match self
             .lock_store()
             .append_audit(&audit(caller, now, "table.refused", detail))
         {
-            Ok(()) => EngineError::OverBudget(exceeded),
+            Ok(()) => refusal,
             Err(store) => store.into(),
         }
     }

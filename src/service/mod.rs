@@ -3,7 +3,6 @@
 //! The upload stream ([`UploadLimits`]) awaits the network here, so that no
 //! blocking thread waits for bytes.
 
-mod admission;
 pub(crate) mod codec;
 mod convert;
 mod ingest;

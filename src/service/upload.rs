@@ -16,9 +16,9 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tonic::{Status, Streaming};
 
-use super::admission::{Admission, Full};
 use super::blocking;
 use super::status::{internal, to_status};
+use crate::admission::{Admission, Full};
 use crate::auth::Caller;
 use crate::engine::{
     BrokenUpload, Engine, EngineError, UploadEnd, UploadId, UploadMode, UploadOutcome,

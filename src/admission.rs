@@ -1,4 +1,5 @@
-//! Counting what is open, in total and per key, with a limit on each.
+//! Counting what is open, in total and per key, with a limit on each: the
+//! uploads open per organisation, the tables in the attacker audit per caller.
 //!
 //! An admission is refused at once rather than queued: a client that is
 //! told RESOURCE_EXHAUSTED can back off, while a queue of idle callers is
@@ -50,12 +51,12 @@ impl Admission {
     /// Admits one more for `key`, or says which limit is reached.
     pub(crate) fn try_admit(self: &Arc<Self>, key: &str) -> Result<Permit, Full> {
         let mut open = self.lock();
-        if open.total >= self.total {
-            return Err(Full::Total);
-        }
         let for_key = open.by_key.get(key).copied().unwrap_or(0);
         if for_key >= self.per_key {
             return Err(Full::PerKey);
+        }
+        if open.total >= self.total {
+            return Err(Full::Total);
         }
         open.total += 1;
         open.by_key.insert(key.to_owned(), for_key + 1);
@@ -96,6 +97,7 @@ mod tests {
         assert_eq!(a.try_admit("duo").unwrap_err(), Full::PerKey);
         let _c1 = a.try_admit("cbs").unwrap();
         assert_eq!(a.try_admit("cbs").unwrap_err(), Full::Total);
+        assert_eq!(a.try_admit("duo").unwrap_err(), Full::PerKey);
         drop(a1);
         assert!(a.try_admit("duo").is_ok());
         assert!(a.lock().by_key.values().all(|&n| n > 0));
