@@ -240,17 +240,7 @@ fn insert_persons(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), Store
     )?;
     let people = w.new_persons.chunks(PERSON_CHUNK);
     for (part, keys) in people.zip(w.new_record_keys.chunks(PERSON_CHUNK)) {
-        let first = part[0].1;
-        if part
-            .iter()
-            .enumerate()
-            .any(|(i, p)| p.1 as usize != first as usize + i)
-        {
-            return Err(StoreError::Corrupt(
-                "new persons are not numbered consecutively".into(),
-            ));
-        }
-        let pseudonyms: Vec<u8> = part.iter().flat_map(|(p, _)| *p.as_bytes()).collect();
+        let (first, pseudonyms) = chunk_of(part, "persons")?;
         stmt.execute(params![
             first,
             part.len() as i64,
@@ -268,17 +258,7 @@ fn insert_households(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), St
          VALUES (?1, ?2, ?3, ?4)",
     )?;
     for part in w.new_households.chunks(PERSON_CHUNK) {
-        let first = part[0].1;
-        if part
-            .iter()
-            .enumerate()
-            .any(|(i, h)| h.1 as usize != first as usize + i)
-        {
-            return Err(StoreError::Corrupt(
-                "new households are not numbered consecutively".into(),
-            ));
-        }
-        let pseudonyms: Vec<u8> = part.iter().flat_map(|(p, _)| *p.as_bytes()).collect();
+        let (first, pseudonyms) = chunk_of(part, "households")?;
         stmt.execute(params![
             first,
             part.len() as i64,
@@ -287,6 +267,25 @@ fn insert_households(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), St
         ])?;
     }
     Ok(())
+}
+
+/// The first number and the concatenated pseudonyms of a chunk of new
+/// persons or households, which must be numbered consecutively.
+fn chunk_of(part: &[(Pseudonym, u32)], what: &str) -> Result<(u32, Vec<u8>), StoreError> {
+    let first = part[0].1;
+    if part
+        .iter()
+        .enumerate()
+        .any(|(i, p)| p.1 as usize != first as usize + i)
+    {
+        return Err(StoreError::Corrupt(format!(
+            "new {what} are not numbered consecutively"
+        )));
+    }
+    Ok((
+        first,
+        part.iter().flat_map(|(p, _)| *p.as_bytes()).collect(),
+    ))
 }
 
 fn replace_categories(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), StoreError> {
