@@ -100,7 +100,8 @@ async fn a_cancelled_replace_keeps_the_acknowledged_version() {
     tx.send(message(Part::Chunk(cut.to_vec()))).await.unwrap();
     let mut ingest = s.clients.ingest.clone();
     let call = tokio::spawn(async move { ingest.upload(ReceiverStream::new(rx)).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Time for the server to open the upload (generous on a busy machine).
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
     call.abort();
     drop(tx);
     assert_eq!(wait_audited(&s, "dataset.upload_broken", 1).await, 1);
@@ -119,7 +120,7 @@ async fn an_expired_deadline_mid_file_stores_nothing() {
         .await
         .unwrap();
     let mut request = tonic::Request::new(ReceiverStream::new(rx));
-    request.set_timeout(Duration::from_millis(300));
+    request.set_timeout(Duration::from_millis(1_500));
     let status = s.clients.ingest.upload(request).await.unwrap_err();
     // tonic's client reports its own deadline as CANCELLED.
     assert!(
@@ -500,7 +501,7 @@ async fn uploads_beyond_the_limits_are_refused_and_idle_ones_cancelled() {
     let mut s = server_with(UploadLimits {
         total: 3,
         per_organisation: 2,
-        idle: Duration::from_millis(400),
+        idle: Duration::from_secs(3),
     })
     .await;
     s.create("cbs.persons", "bsn", &["leerjaar:int"]).await;
@@ -514,13 +515,14 @@ async fn uploads_beyond_the_limits_are_refused_and_idle_ones_cancelled() {
         (tx, call)
     };
     let duo = [open(&s, DS), open(&s, DS)];
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Time for the server to admit them (generous on a busy machine).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let (_tx, third) = open(&s, DS);
     let status = third.await.unwrap().unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert_eq!(reason(&status), "UPLOAD_LIMIT");
     let cbs = open(&s, "cbs.persons");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let (_tx, fourth) = open(&s, "cbs.persons");
     assert_eq!(
         fourth.await.unwrap().unwrap_err().code(),
