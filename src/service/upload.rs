@@ -123,11 +123,7 @@ impl Uploads {
                     let why = BrokenUpload::Protocol("only the first message may be a header");
                     return Err(abandon(session, why).await);
                 }
-                Err(Ok(why)) => return Err(abandon(session, why).await),
-                Err(Err(status)) => {
-                    abandon(session, BrokenUpload::Stream).await;
-                    return Err(status);
-                }
+                Err(failure) => return Err(broken_off(session, failure).await),
             }
         };
         let (session, end) = end;
@@ -142,11 +138,7 @@ impl Uploads {
                 let why = BrokenUpload::Protocol("a message followed UploadEnd");
                 return Err(abandon(session, why).await);
             }
-            Err(Ok(why)) => return Err(abandon(session, why).await),
-            Err(Err(status)) => {
-                abandon(session, BrokenUpload::Stream).await;
-                return Err(status);
-            }
+            Err(failure) => return Err(broken_off(session, failure).await),
         }
         blocking(move || session.finish(end, SystemTime::now())).await
     }
@@ -183,6 +175,19 @@ impl Slot {
             Slot::Busy(task) => task
                 .await
                 .map_err(|e| internal(&format!("upload worker failed: {e}"))),
+        }
+    }
+}
+
+/// Audits an upload whose stream failed or ended early (see
+/// [`Uploads::next`]); returns the status to answer with: the stream's own
+/// when it failed.
+async fn broken_off(session: Box<UploadSession>, failure: Result<BrokenUpload, Status>) -> Status {
+    match failure {
+        Ok(why) => abandon(session, why).await,
+        Err(status) => {
+            abandon(session, BrokenUpload::Stream).await;
+            status
         }
     }
 }
