@@ -269,6 +269,7 @@ impl Engine {
         self.lock_store().append_audit(&entry)?;
         Ok(())
     }
+
     fn commit(
         &self,
         caller: &Caller,
@@ -414,7 +415,7 @@ impl UploadSession {
     /// Checks that what arrived is what the client sent, then validates and
     /// commits the upload. A failure is audited and stores nothing.
     pub fn finish(mut self, end: UploadEnd, now: SystemTime) -> Result<UploadOutcome, EngineError> {
-        let received: [u8; 32] = self.digest.clone().finalize().into();
+        let received: [u8; 32] = std::mem::take(&mut self.digest).finalize().into();
         if end.bytes != self.bytes {
             return Err(self.abandon(BrokenUpload::SizeMismatch, now));
         }
