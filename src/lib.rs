@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`pseudonym`]: identifier validation (BSN, onderwijsnummer) and keyed hashing. Pure.
 //! - [`keys`]: the pseudonymisation key and its directory; secrets never printed.
+//! - [`classification`]: versioned code lists, their hierarchies, dependent columns. Pure.
 //! - [`schema`]: dataset definitions, validated.
 //! - [`field_path`]: the path to the field at fault in a refusal (`filters[0].values[2]`).
 //! - [`ingest`]: reading an uploaded CSV into validated, pseudonymised columns.
@@ -31,6 +32,7 @@
 
 mod admission;
 pub mod auth;
+pub mod classification;
 pub mod cli;
 pub mod client;
 pub mod columns;
