@@ -162,6 +162,7 @@ fn magnitude_stats(sizes: &[usize], interior: &[Vec<u64>]) -> (TableStats, Vec<V
             magnitude: Some(m),
             population: Vec::new(),
             sides: Vec::new(),
+            structural_zeros: Vec::new(),
         },
         contributions,
     )

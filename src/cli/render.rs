@@ -1,6 +1,8 @@
 //! Rendering released tables and linkage figures as text, CSV or JSON.
 //!
 //! Withheld cells carry their status only: there is no value to render.
+//! Text shows labels, with each subtotal after the positions it sums; CSV
+//! and JSON carry code and label.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -29,7 +31,7 @@ pub fn render_table(t: &Table, format: TableFormat) -> anyhow::Result<String> {
 
 /// Each withheld status: its name in CSV/JSON, its mark in text, and what
 /// it means in plain words.
-const STATUSES: [(CellStatus, &str, &str, &str); 8] = [
+const STATUSES: [(CellStatus, &str, &str, &str); 9] = [
     (CellStatus::Released, "released", "", "released"),
     (
         CellStatus::WithheldThreshold,
@@ -73,6 +75,12 @@ const STATUSES: [(CellStatus, &str, &str, &str); 8] = [
         "=",
         "a few persons off a figure reported before",
     ),
+    (
+        CellStatus::StructuralZero,
+        "structural_zero",
+        ".",
+        "structurally empty: the classification rules the combination out",
+    ),
 ];
 
 fn status_entry(
@@ -107,27 +115,64 @@ fn measure_name(t: &Table) -> String {
     }
 }
 
-fn label(t: &Table, dim: usize, coordinate: i32) -> Option<&str> {
+/// The code at a coordinate (`None` for the total).
+fn code(t: &Table, dim: usize, coordinate: i32) -> Option<&str> {
     usize::try_from(coordinate)
         .ok()
         .and_then(|i| t.dimensions[dim].categories.get(i))
         .map(String::as_str)
 }
 
+/// The entry at a coordinate, when the server sent entries.
+fn entry(t: &Table, dim: usize, coordinate: i32) -> Option<&crate::proto::Category> {
+    usize::try_from(coordinate)
+        .ok()
+        .and_then(|i| t.dimensions[dim].entries.get(i))
+}
+
+/// The label at a coordinate (the code when there is no entry).
+fn label(t: &Table, dim: usize, coordinate: i32) -> Option<&str> {
+    entry(t, dim, coordinate)
+        .map(|e| e.label.as_str())
+        .or_else(|| code(t, dim, coordinate))
+}
+
+/// A dimension's coordinates in reading order: each subtotal after the
+/// positions under it, the total last.
+fn reading_order(t: &Table, dim: usize) -> Vec<i32> {
+    let d = &t.dimensions[dim];
+    let n = d.categories.len() as i32;
+    let parent = |i: i32| entry(t, dim, i).map_or(-1, |e| e.parent);
+    fn visit(node: i32, n: i32, parent: &dyn Fn(i32) -> i32, out: &mut Vec<i32>) {
+        for child in (0..n).filter(|&c| parent(c) == node) {
+            visit(child, n, parent, out);
+        }
+        out.push(node);
+    }
+    let mut out = Vec::with_capacity(n as usize + 1);
+    visit(-1, n, &parent, &mut out);
+    out
+}
+
 fn text(t: &Table) -> String {
+    let structural = CellStatus::StructuralZero as i32;
     let cells: HashMap<&[i32], String> = t
         .cells
         .iter()
         .map(|c| {
-            let text = shown(c).unwrap_or_else(|| short_mark(c.status).to_owned());
+            let text = match shown(c) {
+                Some(v) if c.status != structural => v,
+                _ => short_mark(c.status).to_owned(),
+            };
             (c.coordinates.as_slice(), text)
         })
         .collect();
-    let axis = |d: usize| -> Vec<i32> {
-        let n = t.dimensions[d].categories.len() as i32;
-        (0..n).chain([-1]).collect()
+    let axis = |d: usize| reading_order(t, d);
+    let name = |d: usize, c: i32| match (label(t, d, c), entry(t, d, c)) {
+        (Some(l), Some(e)) if e.subtotal => format!("{l} (subtotal)"),
+        (Some(l), _) => l.to_owned(),
+        (None, _) => "Total".to_owned(),
     };
-    let name = |d: usize, c: i32| label(t, d, c).unwrap_or("Total").to_owned();
     let mut out = format!("{} in {}\n\n", measure_name(t), t.datasets.join(" ⋈ "));
     match t.dimensions.len() {
         1 => {
@@ -210,7 +255,11 @@ fn legend(t: &Table, out: &mut String) {
     out.push('\n');
     for (status, _, short, meaning) in &STATUSES[1..] {
         if t.cells.iter().any(|c| c.status == *status as i32) {
-            let _ = writeln!(out, "  {short}  withheld: {meaning}");
+            let kind = match status {
+                CellStatus::StructuralZero => "",
+                _ => "withheld: ",
+            };
+            let _ = writeln!(out, "  {short}  {kind}{meaning}");
         }
     }
     if let Some(p) = &t.policy {
@@ -230,9 +279,13 @@ fn legend(t: &Table, out: &mut String) {
     if let Some(s) = &t.summary {
         let _ = writeln!(
             out,
-            "  {} cells: {} released; withheld: {} threshold, {} group, {} dominance, {} p%, {} value counts, {} secondary",
+            "  {} cells: {} released; withheld: {} threshold, {} group, {} dominance, {} p%, {} value counts, {} secondary{}",
             s.cells, s.released, s.withheld_threshold, s.withheld_group, s.withheld_dominance,
-            s.withheld_p_percent, s.withheld_value_counts, s.withheld_secondary
+            s.withheld_p_percent, s.withheld_value_counts, s.withheld_secondary,
+            match s.structural_zeros {
+                0 => String::new(),
+                n => format!("; {n} structurally empty"),
+            }
         );
     }
     let _ = writeln!(out, "  release {}", t.release);
@@ -240,18 +293,32 @@ fn legend(t: &Table, out: &mut String) {
 
 fn csv(t: &Table) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<&str> = t.dimensions.iter().map(|d| d.variable.as_str()).collect();
+    let nested = |d: usize| t.dimensions[d].entries.iter().any(|e| e.subtotal);
+    let mut header: Vec<String> = Vec::new();
+    for (d, dim) in t.dimensions.iter().enumerate() {
+        header.push(dim.variable.clone());
+        header.push(format!("{}_label", dim.variable));
+        if nested(d) {
+            header.push(format!("{}_level", dim.variable));
+        }
+    }
     let figure = match MeasureKind::try_from(t.measure) {
         Ok(MeasureKind::Sum) => "sum",
         Ok(MeasureKind::Mean) => "mean",
         _ => "count",
     };
-    header.extend([figure, "status"]);
+    header.extend([figure.to_owned(), "status".to_owned()]);
     w.write_record(&header)?;
     for c in &t.cells {
-        let mut record: Vec<String> = (0..t.dimensions.len())
-            .map(|d| label(t, d, c.coordinates[d]).unwrap_or("").to_owned())
-            .collect();
+        let mut record: Vec<String> = Vec::new();
+        for d in 0..t.dimensions.len() {
+            let at = c.coordinates[d];
+            record.push(code(t, d, at).unwrap_or("").to_owned());
+            record.push(label(t, d, at).unwrap_or("").to_owned());
+            if nested(d) {
+                record.push(entry(t, d, at).map_or("", |e| e.level.as_str()).to_owned());
+            }
+        }
         record.push(shown(c).unwrap_or_default());
         record.push(mark(c.status).to_owned());
         w.write_record(&record)?;
@@ -268,7 +335,19 @@ fn json(t: &Table) -> anyhow::Result<String> {
                 .dimensions
                 .iter()
                 .enumerate()
-                .map(|(d, dim)| (dim.variable.clone(), label(t, d, c.coordinates[d]).into()))
+                .map(|(d, dim)| {
+                    let at = c.coordinates[d];
+                    let position = code(t, d, at).map(|code| {
+                        let e = entry(t, d, at);
+                        serde_json::json!({
+                            "code": code,
+                            "label": label(t, d, at),
+                            "level": e.map(|e| e.level.as_str()).filter(|l| !l.is_empty()),
+                            "subtotal": e.is_some_and(|e| e.subtotal),
+                        })
+                    });
+                    (dim.variable.clone(), position.into())
+                })
                 .collect();
             serde_json::json!({
                 "coordinates": coordinates,
@@ -358,6 +437,7 @@ mod tests {
             dimensions: vec![Dimension {
                 variable: "duo.x.niveau".into(),
                 categories: vec!["havo".into(), "vwo".into()],
+                entries: Vec::new(),
             }],
             cells: vec![
                 cell(0, Some(31), CellStatus::Released),
@@ -374,7 +454,7 @@ mod tests {
         let out = render_table(&table(), TableFormat::Csv).unwrap();
         assert_eq!(
             out,
-            "duo.x.niveau,count,status\nhavo,31,released\nvwo,,withheld_threshold\n,,withheld_secondary\n"
+            "duo.x.niveau,duo.x.niveau_label,count,status\nhavo,havo,31,released\nvwo,vwo,,withheld_threshold\n,,,withheld_secondary\n"
         );
     }
 

@@ -33,6 +33,8 @@ pub use secondary::{suppress_secondary, suppress_secondary_within};
 
 pub(crate) use lp::Side;
 
+use crate::tabulate::Axis;
+
 /// Relative tolerance of the protection check, scaled by `max(1, |value|)`.
 const REL_TOL: f64 = 1e-6;
 
@@ -130,15 +132,28 @@ pub enum AuditError {
 /// coordinate replaced by `0..sizes[d]`. Equations come in cell order, then
 /// dimension order.
 pub fn cube_equations(sizes: &[usize]) -> Vec<Equation> {
-    let strides = strides(sizes);
+    let axes: Vec<Axis> = sizes.iter().map(|&n| Axis::flat(n)).collect();
+    axis_equations(&axes)
+}
+
+/// Equations of a table cube along `axes`: for every cell whose coordinate
+/// in dimension `d` is a subtotal or the total, the cell equals the sum of
+/// the cells with that coordinate replaced by each position directly under
+/// it. With subtotals these are the published margins of every level, so
+/// that no withheld cell can be recomputed from a parent's subtotal.
+/// Equations come in cell order, then dimension order.
+pub fn axis_equations(axes: &[Axis]) -> Vec<Equation> {
+    let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
+    let strides = strides(&sizes);
     let cells: usize = sizes.iter().map(|s| s + 1).product();
     let mut equations = Vec::new();
     for total in 0..cells {
-        for (&size, &stride) in sizes.iter().zip(&strides) {
-            let coord = total / stride % (size + 1);
-            if coord == size {
-                let base = total - size * stride;
-                let parts = (0..size).map(|c| base + c * stride).collect();
+        for (axis, &stride) in axes.iter().zip(&strides) {
+            let coord = total / stride % (axis.len() + 1);
+            let children = axis.children(coord);
+            if !children.is_empty() {
+                let base = total - coord * stride;
+                let parts = children.iter().map(|&c| base + c * stride).collect();
                 equations.push(Equation { total, parts });
             }
         }

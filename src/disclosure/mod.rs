@@ -46,6 +46,18 @@ pub enum CellStatus {
     /// A linkage figure whose population differs from one reported before
     /// by a few persons.
     WithheldDifferencing,
+    /// No person can fall in this cell: the classifications rule the
+    /// combination out (no vo pupil is in groep 8). Released as zero; it
+    /// tells nobody anything, so it is never unsafe, never withheld, and
+    /// known to be zero in the attacker's linear programs.
+    StructuralZero,
+}
+
+impl CellStatus {
+    /// Whether the cell's value is withheld (by a rule or as secondary).
+    pub fn is_withheld(self) -> bool {
+        !matches!(self, CellStatus::Released | CellStatus::StructuralZero)
+    }
 }
 
 /// A table that must not be released.
@@ -79,6 +91,13 @@ pub enum DisclosureError {
     /// An audit thread panicked; the table is not released.
     #[error("the attacker audit failed unexpectedly")]
     AuditPanicked,
+    /// A cell the classifications rule out holds persons: the data and the
+    /// code lists disagree. Nothing is released.
+    #[error("cell {index} is a structural zero but holds persons")]
+    StructuralNotEmpty {
+        /// Flat index of the cell.
+        index: usize,
+    },
     /// After suppression a cell is still not protected.
     #[error("cell {cell} is not protected after secondary suppression")]
     Unprotected {

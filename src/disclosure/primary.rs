@@ -16,7 +16,28 @@
 //! count as large contributions too; X is the sum of absolute contributions.
 
 use super::{CellStatus, DisclosurePolicy};
-use crate::tabulate::{CountCube, MagnitudeStats};
+use crate::tabulate::{CountCube, MagnitudeStats, TableStats};
+
+/// A table's cube with the cells its classifications rule out.
+pub(crate) struct Structure<'a> {
+    cube: &'a CountCube,
+    zeros: &'a [bool],
+}
+
+impl<'a> Structure<'a> {
+    /// The structure of a tabulated table.
+    pub(crate) fn of(stats: &'a TableStats) -> Self {
+        Structure {
+            cube: &stats.cube,
+            zeros: &stats.structural_zeros,
+        }
+    }
+
+    /// Whether no person can fall in cell `i`.
+    fn is_structural(&self, i: usize) -> bool {
+        self.zeros.get(i).copied().unwrap_or(false)
+    }
+}
 
 /// What the primary rules decided about one cell.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,16 +62,21 @@ pub(crate) enum Sign {
 }
 
 /// Judges a count table. `group_rule` switches on zeros and 100% cells.
+/// Structural zeros are known to be zero and never unsafe.
 pub(crate) fn judge_counts(
-    cube: &CountCube,
+    structure: &Structure<'_>,
     policy: &DisclosurePolicy,
     group_rule: GroupRule,
 ) -> Vec<Judgement> {
+    let cube = structure.cube;
     let t = policy.threshold;
     let w = policy.count_protection as f64;
     let floor = if policy.zeros_disclosive { 0 } else { 1 };
     (0..cube.len())
         .map(|i| {
+            if structure.is_structural(i) {
+                return structural_cell();
+            }
             let x = cube.count(i);
             let xf = x as f64;
             if x < t && (x > 0 || policy.zeros_disclosive) {
@@ -62,7 +88,7 @@ pub(crate) fn judge_counts(
                     (w.min(xf - a), w.min(b - xf)),
                 );
             }
-            if group_rule == GroupRule::On && (x == 0 || holds_whole_slice(cube, i)) {
+            if group_rule == GroupRule::On && (x == 0 || holds_whole_slice(structure, i)) {
                 let a = if x == 0 { 0.0 } else { t as f64 };
                 return unsafe_cell(
                     CellStatus::WithheldGroup,
@@ -86,24 +112,42 @@ pub(crate) enum GroupRule {
     Off,
 }
 
-/// Whether a non-empty cell holds every unit of the margin obtained by
-/// totalling one of its category dimensions (100% of its row or column).
-fn holds_whole_slice(cube: &CountCube, index: usize) -> bool {
+/// Whether a non-empty cell holds every unit of the margin directly above
+/// it along one of its dimensions (100% of its row or column, or of its
+/// subtotal), when that margin could have held others: a cell whose
+/// siblings are all structural zeros holds its whole margin by definition.
+fn holds_whole_slice(structure: &Structure<'_>, index: usize) -> bool {
+    let cube = structure.cube;
     let x = cube.count(index);
     let coords = cube.coordinates(index);
+    let others_possible = |d: usize, position: usize, parent: usize| {
+        cube.axes()[d]
+            .children(parent)
+            .iter()
+            .filter(|&&sibling| sibling != position)
+            .any(|&sibling| {
+                let mut c = coords.clone();
+                c[d] = Some(sibling);
+                !structure.is_structural(cube.index(&c))
+            })
+    };
     x > 0
         && (0..coords.len()).any(|d| {
-            coords[d].is_some() && {
-                let mut m = coords.clone();
-                m[d] = None;
-                cube.count(cube.index(&m)) == x
-            }
+            let Some(position) = coords[d] else {
+                return false;
+            };
+            let axis = &cube.axes()[d];
+            let parent = axis.parent(position).unwrap_or(axis.len());
+            let mut m = coords.clone();
+            m[d] = (parent < axis.len()).then_some(parent);
+            cube.count(cube.index(&m)) == x && others_possible(d, position, parent)
         })
 }
 
 /// Judges a magnitude table on its sums (the value the analyst learns).
 pub(crate) fn judge_magnitudes(
     m: &MagnitudeStats,
+    structure: &Structure<'_>,
     policy: &DisclosurePolicy,
     sign: Sign,
     group_rule: GroupRule,
@@ -116,6 +160,9 @@ pub(crate) fn judge_magnitudes(
     };
     (0..m.sums.len())
         .map(|i| {
+            if structure.is_structural(i) {
+                return structural_cell();
+            }
             let x = m.sums[i] as f64;
             let abs_x = m.abs_sums[i] as f64;
             let top: Vec<f64> = m.top[i].iter().map(|&t| t as f64).collect();
@@ -165,6 +212,16 @@ fn unsafe_cell(status: CellStatus, lower: f64, upper: f64, protection: (f64, f64
         lower,
         upper,
         protection: Some((protection.0.max(0.0), protection.1.max(0.0))),
+    }
+}
+
+/// A structural zero: released as zero, and the attacker knows it is.
+fn structural_cell() -> Judgement {
+    Judgement {
+        status: CellStatus::StructuralZero,
+        lower: 0.0,
+        upper: 0.0,
+        protection: None,
     }
 }
 

@@ -15,7 +15,7 @@ mod suppression;
 
 use super::audit::{budget::DEFAULT_WORK, OverBudget, WorkBudget};
 use super::ckm::{MagnitudeNoise, PTable};
-use super::primary::{judge_counts, judge_magnitudes, GroupRule, Sign};
+use super::primary::{judge_counts, judge_magnitudes, GroupRule, Sign, Structure};
 use super::{check_margins, CellStatus, DisclosureError, DisclosurePolicy};
 use crate::tabulate::TableStats;
 use suppression::AuditInput;
@@ -141,6 +141,7 @@ pub fn judge_table<'a>(
     ctx: &TableContext,
 ) -> Result<Judged<'a>, DisclosureError> {
     check_margins(&stats.cube)?;
+    check_structural_zeros(stats)?;
     let group_rule = if policy.group_rule_applies(ctx.holders) {
         GroupRule::On
     } else {
@@ -155,19 +156,24 @@ pub fn judge_table<'a>(
                 Sign::NonNegative
             };
             let values: Vec<f64> = m.sums.iter().map(|&s| s as f64).collect();
-            (judge_magnitudes(m, policy, sign, group_rule), values)
+            let structure = Structure::of(stats);
+            (
+                judge_magnitudes(m, &structure, policy, sign, group_rule),
+                values,
+            )
         }
         _ => {
             let values: Vec<f64> = (0..stats.cube.len())
                 .map(|i| stats.cube.count(i) as f64)
                 .collect();
-            (judge_counts(&stats.cube, policy, group_rule), values)
+            let structure = Structure::of(stats);
+            (judge_counts(&structure, policy, group_rule), values)
         }
     };
     let statuses: Vec<CellStatus> = judgements.iter().map(|j| j.status).collect();
     let audit = statuses
         .iter()
-        .any(|s| *s != CellStatus::Released)
+        .any(|s| s.is_withheld())
         .then(|| AuditInput::new(stats, &judgements, &values));
     Ok(Judged {
         stats,
@@ -181,10 +187,7 @@ pub fn judge_table<'a>(
 impl Judged<'_> {
     /// Cells withheld by a primary rule.
     pub fn unsafe_cells(&self) -> usize {
-        self.statuses
-            .iter()
-            .filter(|s| **s != CellStatus::Released)
-            .count()
+        self.statuses.iter().filter(|s| s.is_withheld()).count()
     }
 
     /// Whether protecting the table needs attacker linear programs.
@@ -239,6 +242,16 @@ impl Judged<'_> {
     }
 }
 
+/// Checks that no person falls in a cell the classifications rule out.
+fn check_structural_zeros(stats: &TableStats) -> Result<(), DisclosureError> {
+    let sums = stats.magnitude.as_ref().map(|m| m.sums.as_slice());
+    let occupied = |i: usize| stats.cube.count(i) != 0 || sums.is_some_and(|s| s[i] != 0);
+    match (0..stats.structural_zeros.len()).find(|&i| stats.structural_zeros[i] && occupied(i)) {
+        Some(index) => Err(DisclosureError::StructuralNotEmpty { index }),
+        None => Ok(()),
+    }
+}
+
 fn check_sum_margins(stats: &TableStats) -> Result<(), DisclosureError> {
     let Some(m) = &stats.magnitude else {
         return Ok(());
@@ -270,7 +283,15 @@ fn publish(
     (0..stats.cube.len())
         .map(|i| {
             let status = statuses[i];
-            if status != CellStatus::Released {
+            if status == CellStatus::StructuralZero {
+                // Known to be empty by definition: no noise, nothing to hide.
+                return PublishedCell {
+                    status,
+                    count: (ctx.kind == TableKind::Count).then_some(0),
+                    value: (ctx.kind == TableKind::Sum).then_some(0.0),
+                };
+            }
+            if status.is_withheld() {
                 return PublishedCell {
                     status,
                     count: None,

@@ -6,16 +6,20 @@
 //! store's mutex; the in-memory state is swapped in only after a commit, so
 //! what tables see is always durable.
 
+mod grouping;
 mod ledger;
+mod levels;
 mod limits;
 mod release;
 mod request;
+mod structure;
 mod upload;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use grouping::{Category, TableDimension};
 pub use limits::{AuditHook, BusyScope, RequestLimits, TableLimits};
 pub use release::{LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT, POPULATION_REFUSAL};
 pub use request::{FilterSpec, MeasureSpec, TableSpec, MAX_TABLE_CELLS};
@@ -252,6 +256,12 @@ impl Engine {
     /// The limits on every table.
     pub fn table_limits(&self) -> &TableLimits {
         &self.table_limits
+    }
+
+    /// The code lists (snapshot).
+    // MERGE: replaced by the code-list branch's registry in the state.
+    pub(crate) fn classifications(&self) -> Arc<crate::classification::Classifications> {
+        Arc::default()
     }
 
     /// Every person's record key, by person number.

@@ -47,8 +47,8 @@ pub struct ProtectedTable {
     pub release: i64,
     /// The linked datasets.
     pub datasets: Vec<String>,
-    /// Each grouping variable with its categories.
-    pub dimensions: Vec<(String, Vec<String>)>,
+    /// Each grouping variable with its categories and subtotals.
+    pub dimensions: Vec<super::TableDimension>,
     /// What the cells hold.
     pub measure: MeasureSpec,
     /// Every cell and margin.
@@ -90,6 +90,7 @@ impl Engine {
             filters: r.filters,
             record_keys: &record_keys,
             magnitude: r.magnitude.as_ref().map(|m| m.spec.clone()),
+            structural_zeros: r.structural_zeros,
         };
         let started = std::time::Instant::now();
         let stats = tabulate(&query);
@@ -137,7 +138,7 @@ impl Engine {
                 .iter()
                 .map(|l| l.info.def.name().to_owned())
                 .collect(),
-            dimensions: spec.group_by.iter().cloned().zip(r.categories).collect(),
+            dimensions: r.dimensions,
             measure: spec.measure.clone(),
             cells,
             policy: self.policy,
@@ -240,11 +241,7 @@ impl Engine {
             return Err(EngineError::Refused(POPULATION_REFUSAL));
         }
         let mut withheld = std::collections::BTreeMap::<String, usize>::new();
-        for c in table
-            .cells
-            .iter()
-            .filter(|c| c.status != CellStatus::Released)
-        {
+        for c in table.cells.iter().filter(|c| c.status.is_withheld()) {
             let key = serde_json::to_value(c.status)
                 .map(|v| v.to_string())
                 .unwrap_or_default();

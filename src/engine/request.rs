@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::grouping::{group, Grouped, TableDimension, VariableRef};
+use super::levels::Levels;
+use super::structure::{code_list, Classified, Position};
 use super::{Engine, EngineError, Loaded};
+use crate::classification::Classifications;
 use crate::columns::ColumnData;
 use crate::field_path::FieldPath;
 use crate::schema::ColumnKind;
-use crate::tabulate::{CodeFilter, Dimension, MagnitudeSpec, Variable, MAX_DIMENSIONS};
+use crate::tabulate::{CodeFilter, CountCube, Dimension, MagnitudeSpec, Variable, MAX_DIMENSIONS};
 
 /// Most cells (margins included) a table may have.
 pub const MAX_TABLE_CELLS: usize = 200_000;
@@ -59,8 +63,10 @@ pub(super) struct Resolved {
     pub(super) loaded: Vec<Arc<Loaded>>,
     pub(super) group_by: Vec<Dimension>,
     pub(super) filters: Vec<CodeFilter>,
-    /// Category names shown along each dimension.
-    pub(super) categories: Vec<Vec<String>>,
+    /// What each dimension shows.
+    pub(super) dimensions: Vec<TableDimension>,
+    /// Cells no person can fall in (empty when none).
+    pub(super) structural_zeros: Vec<bool>,
     pub(super) magnitude: Option<ResolvedMagnitude>,
 }
 
@@ -81,17 +87,19 @@ impl Engine {
                 "give one to three variables",
             ));
         }
+        let registry = self.classifications();
         let mut loaded = Vec::new();
-        let mut variables = Vec::new();
+        let mut grouped = Vec::new();
         for (i, name) in spec.group_by.iter().enumerate() {
             let field = FieldPath::new("group_by").index(i);
-            let v = self.categorical(&mut loaded, name, &field)?;
-            if variables.contains(&v) {
+            let r = VariableRef::parse(name);
+            let v = self.categorical(&mut loaded, r.variable, &field)?;
+            if grouped.iter().any(|(w, _, _)| *w == v) {
                 return Err(invalid(field, "variable given twice"));
             }
-            variables.push(v);
+            grouped.push((v, r, field));
         }
-        let filters = self.filters(&mut loaded, &spec.filters)?;
+        let filters = self.filters(&mut loaded, &spec.filters, &registry)?;
         let magnitude = match &spec.measure {
             MeasureSpec::Count => None,
             MeasureSpec::Sum(name) | MeasureSpec::Mean(name) => {
@@ -101,34 +109,65 @@ impl Engine {
         for (i, name) in spec.datasets.iter().enumerate() {
             self.dataset_slot(&mut loaded, name, || FieldPath::new("datasets").index(i))?;
         }
-        // A dimension shows only the categories its filters allow.
-        let mut group_by = Vec::new();
-        let mut categories = Vec::new();
-        for v in variables {
-            let all = category_names(&loaded[v.dataset], v.column);
-            let shown: Vec<usize> = (0..all.len())
-                .filter(|&code| {
-                    filters
-                        .iter()
-                        .all(|f: &CodeFilter| f.variable != v || f.allowed[code])
-                })
-                .collect();
-            categories.push(shown.iter().map(|&c| all[c].clone()).collect());
-            group_by.push(Dimension::new(v, all.len(), &shown));
+        let mut used: Vec<Variable> = grouped.iter().map(|(v, _, _)| *v).collect();
+        used.extend(filters.iter().map(|f| f.variable));
+        let classified = Classified::new(&loaded, &registry, &used, &filters);
+        let mut dims = Vec::new();
+        for (v, r, field) in grouped {
+            let levels = classified.levels(v);
+            let level = match r.level {
+                None => 0,
+                Some(name) => level_named(levels, name, &field)?,
+            };
+            let mut subtotals = Vec::new();
+            for name in &r.subtotals {
+                let s = level_named(levels, name, &field)?;
+                if s <= level {
+                    return Err(invalid(
+                        field,
+                        "a subtotal level must be coarser than the level grouped at",
+                    ));
+                }
+                subtotals.push(s);
+            }
+            subtotals.sort_unstable();
+            subtotals.dedup();
+            let possible = classified.possible(v);
+            let order = 0..levels.len(level);
+            dims.push(group(v, levels, level, &subtotals, &possible, order));
         }
-        let cells: usize = categories
+        let cells: usize = dims
             .iter()
-            .map(|c: &Vec<String>| c.len() + 1)
+            .map(|g: &Grouped| g.categories.len() + 1)
             .product();
         if cells > MAX_TABLE_CELLS {
             let reason = format!("the table would have {cells} cells; at most {MAX_TABLE_CELLS}");
             return Err(invalid(FieldPath::new("group_by"), reason));
         }
+        let cube = CountCube::with_axes(dims.iter().map(|g| g.dimension.axis.clone()).collect());
+        let layout: Vec<(Variable, &[Position])> = dims
+            .iter()
+            .map(|g| (g.dimension.variable, g.positions.as_slice()))
+            .collect();
+        let structural_zeros = classified.structural_zeros(&cube, &layout);
+        drop(classified);
+        let (group_by, dimensions) = dims
+            .into_iter()
+            .zip(&spec.group_by)
+            .map(|(g, name)| {
+                let shown = TableDimension {
+                    variable: name.clone(),
+                    categories: g.categories,
+                };
+                (g.dimension, shown)
+            })
+            .unzip();
         Ok(Resolved {
             loaded,
             group_by,
             filters,
-            categories,
+            dimensions,
+            structural_zeros,
             magnitude,
         })
     }
@@ -137,22 +176,32 @@ impl Engine {
         &self,
         loaded: &mut Vec<Arc<Loaded>>,
         specs: &[FilterSpec],
+        registry: &Classifications,
     ) -> Result<Vec<CodeFilter>, EngineError> {
         let mut filters = Vec::new();
         for (i, f) in specs.iter().enumerate() {
             let field = FieldPath::new("filters").index(i);
-            let v = self.categorical(loaded, &f.variable, &field.clone().field("variable"))?;
-            let cats = category_names(&loaded[v.dataset], v.column);
+            let variable_field = field.clone().field("variable");
+            let r = VariableRef::parse(&f.variable);
+            if !r.subtotals.is_empty() {
+                return Err(invalid(variable_field, "a filter has no subtotals"));
+            }
+            let v = self.categorical(loaded, r.variable, &variable_field)?;
+            let l = &loaded[v.dataset];
+            let lineage = code_list(&l.info.def, v.column).and_then(|id| registry.lineage(id));
+            let levels = Levels::new(category_names(l, v.column), lineage);
+            let level = match r.level {
+                None => 0,
+                Some(name) => level_named(&levels, name, &variable_field)?,
+            };
             let values = field.field("values");
             if f.values.is_empty() {
                 return Err(invalid(values, "give at least one value"));
             }
-            let mut allowed = vec![f.negate; cats.len()];
+            let mut allowed_at_level = vec![f.negate; levels.len(level)];
             // A map, so that many values against many categories stay linear.
-            let codes: HashMap<&str, usize> = cats
-                .iter()
-                .enumerate()
-                .map(|(code, c)| (c.as_str(), code))
+            let codes: HashMap<&str, usize> = (0..levels.len(level))
+                .map(|code| (levels.code(level, code), code))
                 .collect();
             for (j, value) in f.values.iter().enumerate() {
                 // The value is not echoed: it is the caller's, not a category.
@@ -162,8 +211,13 @@ impl Engine {
                         "not a category of the filter's variable",
                     )
                 })?;
-                allowed[code] = !f.negate;
+                allowed_at_level[code] = !f.negate;
             }
+            let allowed = levels
+                .ancestors(level)
+                .iter()
+                .map(|&up| allowed_at_level[up as usize])
+                .collect();
             filters.push(CodeFilter {
                 variable: v,
                 allowed,
@@ -281,6 +335,19 @@ impl Engine {
         loaded.push(l);
         Ok(loaded.len() - 1)
     }
+}
+
+/// The level of `levels` named `name`; the name is not echoed.
+fn level_named(levels: &Levels<'_>, name: &str, field: &FieldPath) -> Result<usize, EngineError> {
+    levels.named(name).ok_or_else(|| {
+        let reason = match levels.count() {
+            1 if levels.lineage().is_none() => {
+                "the variable has no classification to group at another level of"
+            }
+            _ => "not a level of the variable's classification",
+        };
+        invalid(field.clone(), reason)
+    })
 }
 
 fn category_names(loaded: &Loaded, column: usize) -> &[String] {

@@ -161,6 +161,7 @@ pub(crate) fn status_to_proto(s: CellStatus) -> proto::CellStatus {
         CellStatus::WithheldPPercent => proto::CellStatus::WithheldPPercent,
         CellStatus::WithheldValueCounts => proto::CellStatus::WithheldValueCounts,
         CellStatus::WithheldDifferencing => proto::CellStatus::WithheldDifferencing,
+        CellStatus::StructuralZero => proto::CellStatus::StructuralZero,
     }
 }
 

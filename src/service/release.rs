@@ -81,9 +81,23 @@ fn table_to_proto(t: &ProtectedTable) -> proto::Table {
         dimensions: t
             .dimensions
             .iter()
-            .map(|(variable, categories)| proto::Dimension {
-                variable: variable.clone(),
-                categories: categories.clone(),
+            .map(|d| proto::Dimension {
+                variable: d.variable.clone(),
+                categories: d.categories.iter().map(|c| c.code.clone()).collect(),
+                entries: d
+                    .categories
+                    .iter()
+                    .map(|c| proto::Category {
+                        code: c.code.clone(),
+                        label: c.label.clone(),
+                        label_en: c.label_en.clone().unwrap_or_default(),
+                        level: c.level.clone(),
+                        subtotal: c.subtotal,
+                        parent: c
+                            .parent
+                            .map_or(-1, |p| i32::try_from(p).unwrap_or(i32::MAX)),
+                    })
+                    .collect(),
             })
             .collect(),
         cells: t
@@ -111,6 +125,7 @@ fn table_to_proto(t: &ProtectedTable) -> proto::Table {
             withheld_dominance: count(CellStatus::WithheldDominance),
             withheld_p_percent: count(CellStatus::WithheldPPercent),
             withheld_value_counts: count(CellStatus::WithheldValueCounts),
+            structural_zeros: count(CellStatus::StructuralZero),
         }),
         measure: measure as i32,
         variable,

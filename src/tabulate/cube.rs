@@ -1,27 +1,43 @@
-//! The layout of a table with all its margins: a dense array with one extra
-//! index (the total) along each dimension.
+//! The layout of a table with all its margins: a dense array with, along
+//! each dimension, its categories, any subtotals, and the total (see
+//! [`Axis`]).
 
-/// Counts per cell. Along each dimension of `n` categories, index `n` is
-/// the total over that dimension.
+use super::axis::Axis;
+
+/// Counts per cell. Along a dimension of `n` positions (categories and
+/// subtotals), index `n` is the total over that dimension.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CountCube {
-    pub(super) sizes: Vec<usize>,
+    sizes: Vec<usize>,
+    axes: Vec<Axis>,
     counts: Vec<u64>,
 }
 
 impl CountCube {
-    /// A cube of zeros with `sizes[i]` categories along dimension `i`.
+    /// A cube of zeros with `sizes[i]` categories along dimension `i`, no subtotals.
     pub fn zeros(sizes: Vec<usize>) -> Self {
+        CountCube::with_axes(sizes.into_iter().map(Axis::flat).collect())
+    }
+
+    /// A cube of zeros along `axes`.
+    pub fn with_axes(axes: Vec<Axis>) -> Self {
+        let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
         let cells = sizes.iter().map(|n| n + 1).product();
         CountCube {
             sizes,
+            axes,
             counts: vec![0; cells],
         }
     }
 
-    /// Categories per dimension (totals not included).
+    /// Positions per dimension: categories and subtotals (totals not included).
     pub fn sizes(&self) -> &[usize] {
         &self.sizes
+    }
+
+    /// How each dimension's positions nest.
+    pub fn axes(&self) -> &[Axis] {
+        &self.axes
     }
 
     /// Number of cells, margins included.
@@ -64,26 +80,27 @@ impl CountCube {
     }
 
     /// Flat indices of every cell that covers `index` (itself included):
-    /// replace any subset of its category coordinates by totals.
+    /// replace any of its coordinates by a position above it (a subtotal
+    /// or the total).
     pub fn covering(&self, index: usize) -> Vec<usize> {
-        let coords = self.coordinates(index);
-        let open: Vec<usize> = (0..coords.len()).filter(|&d| coords[d].is_some()).collect();
-        (0u32..1 << open.len())
-            .map(|mask| {
-                let mut c = coords.clone();
-                for (bit, &d) in open.iter().enumerate() {
-                    if mask & (1 << bit) != 0 {
-                        c[d] = None;
-                    }
-                }
-                self.index(&c)
-            })
-            .collect()
+        let positions: Vec<usize> = self
+            .coordinates(index)
+            .iter()
+            .zip(&self.sizes)
+            .map(|(c, &n)| c.unwrap_or(n))
+            .collect();
+        let mut out = Vec::new();
+        covering_indices(&self.axes, &strides(&self.sizes), &positions, &mut out);
+        out
     }
 
-    /// Whether the cell at `index` is an interior cell (no totals).
+    /// Whether the cell at `index` is an interior cell (categories only:
+    /// no subtotal, no total).
     pub fn is_interior(&self, index: usize) -> bool {
-        self.coordinates(index).iter().all(Option::is_some)
+        self.coordinates(index)
+            .iter()
+            .zip(&self.axes)
+            .all(|(c, axis)| c.is_some_and(|p| axis.is_leaf(p)))
     }
 }
 
@@ -96,28 +113,28 @@ pub(crate) fn strides(sizes: &[usize]) -> Vec<usize> {
     strides
 }
 
-/// The flat indices of an interior cell and every margin covering it, for
-/// coordinates `cell` (all categories): one per subset of dimensions totalled.
+/// The flat indices of the cell at positions `cell` and of every cell
+/// above it: one per choice, along each dimension, of a position on the
+/// chain from `cell[d]` to the total. The cell itself comes first.
 pub(crate) fn covering_indices(
-    sizes: &[usize],
+    axes: &[Axis],
     strides: &[usize],
     cell: &[usize],
     out: &mut Vec<usize>,
 ) {
     out.clear();
-    let k = cell.len();
-    for mask in 0u32..1 << k {
-        let index: usize = (0..k)
-            .map(|d| {
-                let c = if mask & (1 << d) != 0 {
-                    sizes[d]
-                } else {
-                    cell[d]
-                };
-                c * strides[d]
-            })
-            .sum();
-        out.push(index);
+    out.push(0);
+    for (d, &p) in cell.iter().enumerate() {
+        let chain = axes[d].chain(p);
+        let n = out.len();
+        for &above in &chain[1..] {
+            for j in 0..n {
+                out.push(out[j] + above * strides[d]);
+            }
+        }
+        for o in &mut out[..n] {
+            *o += chain[0] * strides[d];
+        }
     }
 }
 
@@ -134,10 +151,32 @@ mod tests {
         assert_eq!(cube.coordinates(cube.len() - 1), [None, None]);
         assert_eq!(cube.covering(cube.index(&[Some(1), Some(2)])).len(), 4);
         let mut out = Vec::new();
-        covering_indices(cube.sizes(), &strides(cube.sizes()), &[1, 2], &mut out);
+        covering_indices(cube.axes(), &strides(cube.sizes()), &[1, 2], &mut out);
         let mut expected = cube.covering(cube.index(&[Some(1), Some(2)]));
         expected.sort();
         out.sort();
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_category_under_a_subtotal_is_covered_by_it_and_by_the_total() {
+        // Dimension 0: categories 0, 1, 2; subtotal 3 over 0 and 1, subtotal 4 over 2.
+        let axis = Axis::new(3, vec![3, 3, 4, 5, 5]).unwrap();
+        let cube = CountCube::with_axes(vec![axis, Axis::flat(2)]);
+        let covering = cube.covering(cube.index(&[Some(1), Some(0)]));
+        let coords: Vec<_> = covering.iter().map(|&i| cube.coordinates(i)).collect();
+        assert_eq!(
+            coords,
+            [
+                [Some(1), Some(0)],
+                [Some(3), Some(0)],
+                [None, Some(0)],
+                [Some(1), None],
+                [Some(3), None],
+                [None, None],
+            ]
+        );
+        assert!(cube.is_interior(cube.index(&[Some(2), Some(1)])));
+        assert!(!cube.is_interior(cube.index(&[Some(3), Some(1)])));
     }
 }

@@ -6,7 +6,7 @@
 //! times the number of its members in that cell, so a rich household with
 //! three members in a cell is one large contributor, not three.
 
-use super::{Query, Variable};
+use super::{Axis, Query, Variable};
 use crate::columns::ColumnData;
 use crate::schema::Unit;
 
@@ -79,25 +79,25 @@ pub(super) struct MagnitudeAcc<'a> {
     values: &'a [i64],
     households: Option<&'a [u32]>,
     stats: MagnitudeStats,
-    sizes: Vec<usize>,
+    axes: Vec<Axis>,
     /// Household unit: (interior cell coordinates, household, value) per person.
     members: Vec<([u32; super::MAX_DIMENSIONS], u32, i64)>,
 }
 
 impl<'a> MagnitudeAcc<'a> {
-    pub(super) fn new(spec: &'a MagnitudeSpec, q: &Query<'a>, sizes: &[usize]) -> Self {
+    pub(super) fn new(spec: &'a MagnitudeSpec, q: &Query<'a>, axes: &[Axis]) -> Self {
         let data = q.datasets[spec.variable.dataset];
         let values = match data.column(spec.variable.column) {
             ColumnData::Numbers(v) => v.as_slice(),
             ColumnData::Codes { .. } => panic!("a magnitude variable is numeric"),
         };
-        let cells = sizes.iter().map(|n| n + 1).product();
+        let cells = axes.iter().map(|a| a.len() + 1).product();
         MagnitudeAcc {
             spec,
             values,
             households: data.households().filter(|_| spec.unit == Unit::Household),
             stats: MagnitudeStats::zeros(cells, spec.distinct_values.len()),
-            sizes: sizes.to_vec(),
+            axes: axes.to_vec(),
             members: Vec::new(),
         }
     }
@@ -131,21 +131,15 @@ impl<'a> MagnitudeAcc<'a> {
         if self.members.is_empty() {
             return self.stats;
         }
-        let k = self.sizes.len();
+        // Every category has the same number of covering cells, in the
+        // same order of margins: take one margin at a time, so that the
+        // members are sorted once per margin rather than all together.
+        let margins: usize = self.axes.iter().map(|a| a.chain(0).len()).product();
         let mut keyed: Vec<(usize, u32, i64)> = Vec::with_capacity(self.members.len());
-        for mask in 0u32..1 << k {
+        for margin in 0..margins {
             keyed.clear();
             for (coords, household, value) in &self.members {
-                let index: usize = (0..k)
-                    .map(|d| {
-                        let c = if mask & (1 << d) != 0 {
-                            self.sizes[d]
-                        } else {
-                            coords[d] as usize
-                        };
-                        c * strides[d]
-                    })
-                    .sum();
+                let index = margin_index(&self.axes, strides, coords, margin);
                 keyed.push((index, *household, *value));
             }
             keyed.sort_unstable_by_key(|&(cell, household, _)| (cell, household));
@@ -158,4 +152,22 @@ impl<'a> MagnitudeAcc<'a> {
         }
         self.stats
     }
+}
+
+/// The flat index of covering cell number `margin` of the category at
+/// `coords`, in the order of `cube::covering_indices` (dimension 0's chain
+/// varies fastest).
+fn margin_index(
+    axes: &[Axis],
+    strides: &[usize],
+    coords: &[u32; super::MAX_DIMENSIONS],
+    mut margin: usize,
+) -> usize {
+    let mut index = 0;
+    for (d, axis) in axes.iter().enumerate() {
+        let chain = axis.chain(coords[d] as usize);
+        index += chain[margin % chain.len()] * strides[d];
+        margin /= chain.len();
+    }
+    index
 }

@@ -7,9 +7,11 @@
 //! magnitude tables, the contributions of its distinct units (persons or
 //! households). This module does no I/O and knows nothing of disclosure rules.
 
+mod axis;
 mod cube;
 mod magnitude;
 
+pub use axis::{Axis, AxisError};
 pub use cube::CountCube;
 pub use magnitude::{MagnitudeSpec, MagnitudeStats, TOP_CONTRIBUTIONS};
 
@@ -19,7 +21,7 @@ use cube::{covering_indices, strides};
 use magnitude::MagnitudeAcc;
 
 /// A categorical variable: a column of one of the query's datasets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Variable {
     /// Index into [`Query::datasets`].
     pub dataset: usize,
@@ -27,15 +29,18 @@ pub struct Variable {
     pub column: usize,
 }
 
-/// A grouping variable and the categories it shows: `index_of_code[code]`
-/// is the category's position in the table, or [`HIDDEN`] for a category a
-/// filter excludes.
+/// A grouping variable and the positions it shows: `index_of_code[code]`
+/// is the table category of a value's code (several codes may share one,
+/// as when grouping at a coarser level of a classification), or [`HIDDEN`]
+/// for a value a filter excludes; `axis` adds any subtotals.
 #[derive(Clone, Debug)]
 pub struct Dimension {
     /// The variable grouped on.
     pub variable: Variable,
-    /// Table position of each category code.
+    /// Table category of each value code.
     pub index_of_code: Vec<u32>,
+    /// The categories, subtotals and total.
+    pub axis: Axis,
 }
 
 /// Marks a category that a table does not show.
@@ -51,11 +56,8 @@ impl Dimension {
         Dimension {
             variable,
             index_of_code,
+            axis: Axis::flat(shown.len()),
         }
-    }
-
-    fn size(&self) -> usize {
-        self.index_of_code.iter().filter(|&&i| i != HIDDEN).count()
     }
 }
 
@@ -81,6 +83,9 @@ pub struct Query<'a> {
     pub record_keys: &'a [u32],
     /// A numeric variable to sum, if this is a magnitude table.
     pub magnitude: Option<MagnitudeSpec>,
+    /// Cells (margins included) that the classifications rule out: no
+    /// person can fall in them. Empty when there are none.
+    pub structural_zeros: Vec<bool>,
 }
 
 /// Most grouping variables a query may have.
@@ -100,6 +105,8 @@ pub struct TableStats {
     /// For each dataset of the query, the set of its persons that pass its
     /// own filters, before linkage.
     pub sides: Vec<SetHash>,
+    /// The query's structural zeros (empty when there are none).
+    pub structural_zeros: Vec<bool>,
 }
 
 /// Scans the persons present in all of the query's datasets that pass the
@@ -109,22 +116,22 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
         ColumnData::Codes { codes, .. } => codes.as_slice(),
         ColumnData::Numbers(_) => panic!("grouping and filter variables are categorical"),
     };
-    let dims: Vec<(&[u32], &[u32], usize)> = q
+    let dims: Vec<(&[u32], &[u32])> = q
         .group_by
         .iter()
-        .map(|d| (codes(&d.variable), d.index_of_code.as_slice(), d.size()))
+        .map(|d| (codes(&d.variable), d.index_of_code.as_slice()))
         .collect();
     let filters: Vec<(&[u32], usize, &[bool])> = q
         .filters
         .iter()
         .map(|f| (codes(&f.variable), f.variable.dataset, f.allowed.as_slice()))
         .collect();
-    let mut cube = CountCube::zeros(dims.iter().map(|d| d.2).collect());
+    let mut cube = CountCube::with_axes(q.group_by.iter().map(|d| d.axis.clone()).collect());
     let mut keys = vec![0u32; cube.len()];
     let mut magnitude = q
         .magnitude
         .as_ref()
-        .map(|m| MagnitudeAcc::new(m, q, cube.sizes()));
+        .map(|m| MagnitudeAcc::new(m, q, cube.axes()));
     let strides = strides(cube.sizes());
     let Some(driver) = (0..q.datasets.len()).min_by_key(|&d| q.datasets[d].rows()) else {
         return TableStats {
@@ -133,6 +140,7 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
             magnitude: None,
             population: Vec::new(),
             sides: Vec::new(),
+            structural_zeros: q.structural_zeros.clone(),
         };
     };
     let mut rows = vec![0usize; q.datasets.len()];
@@ -155,14 +163,14 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
             }
         }
         let mut cell = [0usize; MAX_DIMENSIONS];
-        for (d, (codes, index_of_code, _)) in dims.iter().enumerate() {
+        for (d, (codes, index_of_code)) in dims.iter().enumerate() {
             match index_of_code[codes[rows[q.group_by[d].variable.dataset]] as usize] {
                 HIDDEN => continue 'persons,
                 i => cell[d] = i as usize,
             }
         }
         let cell = &cell[..dims.len()];
-        covering_indices(cube.sizes(), &strides, cell, &mut covering);
+        covering_indices(cube.axes(), &strides, cell, &mut covering);
         population.push(person);
         let record_key = q.record_keys[person as usize];
         for &i in &covering {
@@ -180,6 +188,7 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
         magnitude,
         population,
         sides: own_populations(q),
+        structural_zeros: q.structural_zeros.clone(),
     }
 }
 

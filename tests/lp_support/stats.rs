@@ -22,5 +22,6 @@ pub fn count_stats(sizes: &[usize], interior: &[u64]) -> TableStats {
         magnitude: None,
         population: Vec::new(),
         sides: Vec::new(),
+        structural_zeros: Vec::new(),
     }
 }

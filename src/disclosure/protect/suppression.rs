@@ -4,11 +4,10 @@
 
 use super::{AuditLimits, DisclosureError};
 use crate::disclosure::audit::{
-    audit, audit_work, cube_equations, suppress_secondary_within, AuditError, CellFacts, Equation,
+    audit, audit_work, axis_equations, suppress_secondary_within, AuditError, CellFacts, Equation,
     Protection, WorkBudget,
 };
 use crate::disclosure::primary::Judgement;
-use crate::disclosure::CellStatus;
 use crate::tabulate::TableStats;
 
 /// What the attacker audit of a table works on.
@@ -48,12 +47,9 @@ impl AuditInput {
             .map(|v| if *v == 0.0 { 1e12 } else { v.abs() + 1.0 })
             .collect();
         AuditInput {
-            equations: cube_equations(stats.cube.sizes()),
+            equations: axis_equations(stats.cube.axes()),
             facts,
-            withheld: judgements
-                .iter()
-                .map(|j| j.status != CellStatus::Released)
-                .collect(),
+            withheld: judgements.iter().map(|j| j.status.is_withheld()).collect(),
             protections,
             cost,
         }
@@ -162,6 +158,7 @@ mod tests {
             magnitude: None,
             population: Vec::new(),
             sides: Vec::new(),
+            structural_zeros: Vec::new(),
         }
     }
 
