@@ -120,12 +120,16 @@ fn holds_whole_slice(structure: &Structure<'_>, index: usize) -> bool {
     let cube = structure.cube;
     let x = cube.count(index);
     let coords = cube.coordinates(index);
+    // A lone category (no siblings at all) stays under the rule, as
+    // before classifications: only structural siblings excuse a cell.
     let others_possible = |d: usize, position: usize, parent: usize| {
-        cube.axes()[d]
+        let mut siblings = cube.axes()[d]
             .children(parent)
             .iter()
             .filter(|&&sibling| sibling != position)
-            .any(|&sibling| {
+            .peekable();
+        siblings.peek().is_none()
+            || siblings.any(|&sibling| {
                 let mut c = coords.clone();
                 c[d] = Some(sibling);
                 !structure.is_structural(cube.index(&c))
