@@ -338,7 +338,92 @@ fn round_to(count: u64, base: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::audit::{attacker_interval, cube_equations, CellFacts};
+    use super::super::audit::{attacker_interval, axis_equations, cube_equations, CellFacts};
+    use super::{protect_table, AuditLimits, TableContext, TableKind};
+    use crate::disclosure::{CellStatus, DisclosurePolicy};
+    use crate::tabulate::{Axis, CountCube, TableStats};
+
+    /// Leaves a = 3, b = 40 under subtotal S1; c = 30, d = 50 under S2.
+    /// Positions: a b c d S1 S2, then the total.
+    fn two_level() -> (Axis, TableStats) {
+        let axis = Axis::new(4, vec![4, 4, 5, 5, 6, 6]).unwrap();
+        let mut cube = CountCube::with_axes(vec![axis.clone()]);
+        for (leaf, n) in [3u64, 40, 30, 50].into_iter().enumerate() {
+            for c in cube.covering(leaf) {
+                cube.add(c, n);
+            }
+        }
+        let keys = vec![0; cube.len()];
+        let stats = TableStats {
+            cube,
+            keys,
+            magnitude: None,
+            population: Vec::new(),
+            sides: Vec::new(),
+            structural_zeros: Vec::new(),
+        };
+        (axis, stats)
+    }
+
+    fn facts(stats: &TableStats) -> Vec<CellFacts> {
+        (0..stats.cube.len())
+            .map(|i| CellFacts {
+                value: stats.cube.count(i) as f64,
+                lower: 0.0,
+                upper: f64::INFINITY,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_subtotal_would_give_away_a_cell_that_the_total_alone_protects() {
+        let (axis, stats) = two_level();
+        let facts = facts(&stats);
+        // Withholding a and c protects a against the total alone ...
+        let withheld = [true, false, true, false, false, false, false];
+        let total_only = [crate::disclosure::audit::Equation {
+            total: 6,
+            parts: vec![0, 1, 2, 3],
+        }];
+        let flat = attacker_interval(&total_only, &facts, &withheld, 0).unwrap();
+        assert!(flat.lo <= 0.0 && flat.hi >= 33.0, "{flat:?}");
+        // ... but the subtotal S1 = a + b pins it.
+        let equations = axis_equations(&[axis]);
+        let nested = attacker_interval(&equations, &facts, &withheld, 0).unwrap();
+        assert_eq!((nested.lo, nested.hi), (3.0, 3.0));
+    }
+
+    #[test]
+    fn suppression_protects_the_cell_across_both_levels() {
+        let (axis, stats) = two_level();
+        let policy = DisclosurePolicy {
+            perturbation: None,
+            ..DisclosurePolicy::default()
+        };
+        let ctx = TableContext {
+            kind: TableKind::Count,
+            holders: 1,
+            negative_values: false,
+            salt: 0,
+        };
+        let protected =
+            protect_table(&stats, &policy, &ctx, None, &AuditLimits::default()).unwrap();
+        let withheld: Vec<bool> = protected
+            .cells
+            .iter()
+            .map(|c| c.status.is_withheld())
+            .collect();
+        assert_eq!(protected.cells[0].status, CellStatus::WithheldThreshold);
+        assert!(withheld[1] || withheld[4], "b or S1 must go with a");
+        let equations = axis_equations(&[axis]);
+        let mut facts = facts(&stats);
+        // What the status of a tells: 1 to 9 persons.
+        facts[0].lower = 1.0;
+        facts[0].upper = 9.0;
+        let i = attacker_interval(&equations, &facts, &withheld, 0).unwrap();
+        let w = policy.count_protection as f64;
+        assert!(i.lo <= 3.0 - w.min(2.0) && i.hi >= 3.0 + w, "{i:?}");
+    }
 
     #[test]
     fn a_lone_withheld_cell_in_a_one_way_table_is_pinned() {
