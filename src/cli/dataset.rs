@@ -53,14 +53,14 @@ pub fn parse_column_spec(spec: &str) -> Result<proto::Column, String> {
         (Some("cat"), Some(values)) => (
             column::Kind::Categorical(proto::Categorical {
                 categories: values.split(',').map(str::to_owned).collect(),
-                open: false,
+                ..Default::default()
             }),
             proto::Unit::Person,
         ),
         (Some("open"), None) => (
             column::Kind::Categorical(proto::Categorical {
-                categories: Vec::new(),
                 open: true,
+                ..Default::default()
             }),
             proto::Unit::Person,
         ),
