@@ -359,4 +359,26 @@ mod tests {
             ]
         );
     }
+
+    fn on(list: &str, version: u32) -> ColumnDef {
+        let code_list = CodeListId {
+            name: list.into(),
+            version,
+        };
+        ColumnDef::new("niveau", ColumnKind::Classified { code_list })
+    }
+
+    #[test]
+    fn a_classified_column_needs_a_list_name_and_is_pinned_by_the_caller() {
+        let e =
+            DatasetDef::new("duo.x", "duo", "pgn", None, vec![on("Geheim Lijst", 0)]).unwrap_err();
+        assert_eq!(e[0].field, "schema.columns[0].categorical.code_list");
+        assert!(!e[0].reason.contains("Geheim"));
+
+        let def = DatasetDef::new("duo.x", "duo", "pgn", None, vec![on("niveau", 0)]).unwrap();
+        assert!(def.columns()[0].kind.is_categorical());
+        let pinned = def.clone().with_pinned_code_lists(|_| Some(3)).unwrap();
+        assert_eq!(pinned.code_lists()[0].map(|l| l.version), Some(3));
+        assert_eq!(def.with_pinned_code_lists(|_| None), Err(0));
+    }
 }

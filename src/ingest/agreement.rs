@@ -61,3 +61,78 @@ impl Agreements {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::classification::{Classifications, Code, CodeListDraft, CodeListId, Prepared};
+    use crate::ingest::{parse_upload, InvalidRows};
+    use crate::keys::{KeyVersion, PseudonymKey};
+    use crate::pseudonym::Pseudonymiser;
+    use crate::schema::{ColumnDef, ColumnKind, DatasetDef};
+
+    fn publish(r: &mut Classifications, name: &str, parent: Option<&str>, codes: &[(&str, &str)]) {
+        let draft = CodeListDraft {
+            name: name.into(),
+            parent: parent.map(Into::into),
+            codes: (codes.iter())
+                .map(|(code, up)| Code {
+                    code: (*code).into(),
+                    label: code.to_uppercase(),
+                    label_en: None,
+                    parent: Some((*up).to_owned()).filter(|p| !p.is_empty()),
+                })
+                .collect(),
+        };
+        let Ok(Prepared::New(list)) = r.prepare(&draft) else {
+            panic!("a new list");
+        };
+        r.insert(list);
+    }
+
+    fn on(list: &str) -> ColumnKind {
+        let code_list = CodeListId {
+            name: list.into(),
+            version: 1,
+        };
+        ColumnKind::Classified { code_list }
+    }
+
+    #[test]
+    fn a_grandparent_column_is_checked_through_the_middle_list() {
+        let mut r = Classifications::default();
+        publish(&mut r, "provincie", None, &[("nh", ""), ("zh", "")]);
+        publish(
+            &mut r,
+            "corop",
+            Some("provincie"),
+            &[("c1", "nh"), ("c2", "zh")],
+        );
+        let gemeenten = [("ams", "c1"), ("rdam", "c2"), ("haarlem", "c1")];
+        publish(&mut r, "gemeente", Some("corop"), &gemeenten);
+        let columns = vec![
+            ColumnDef::new("provincie", on("provincie")),
+            ColumnDef::new("gemeente", on("gemeente")),
+        ];
+        let def = Arc::new(DatasetDef::new("cbs.g", "cbs", "bsn", None, columns).unwrap());
+        let csv = "bsn,provincie,gemeente\n\
+                   900000004,nh,ams\n\
+                   900000016,nh,rdam\n\
+                   900000028,nh,haarlem\n\
+                   900000041,zh,rdam\n";
+        let p = Pseudonymiser::new(&PseudonymKey::from_bytes([7; 32]), KeyVersion(1));
+        let parsed = parse_upload(csv.as_bytes(), def, &r, &p, InvalidRows::Skip).unwrap();
+        assert_eq!(parsed.pseudonyms.len(), 3);
+        let problems: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            problems,
+            ["rows[2].gemeente: the `gemeente` code does not lie within the row's `provincie`"]
+        );
+        let crate::columns::ColumnData::Codes { categories, codes } = &parsed.columns[1] else {
+            panic!("codes");
+        };
+        assert_eq!(categories, &["ams", "rdam", "haarlem"], "the list's order");
+        assert_eq!(codes, &[0, 2, 1]);
+    }
+}
