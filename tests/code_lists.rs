@@ -239,6 +239,12 @@ async fn invalid_drafts_name_the_fields_at_fault_and_never_echo_a_value() {
         db_scalar(s.data_dir.path(), "SELECT count(*) FROM code_lists"),
         1
     );
+    assert_eq!(audited(&s, "code_list.refused"), 3);
+    let leaked = db_scalar(
+        s.data_dir.path(),
+        "SELECT count(*) FROM audit WHERE detail LIKE '%geheim%' OR detail LIKE '%Geheim%'",
+    );
+    assert_eq!(leaked, 0, "the audit trail names fields, not values");
     s.stop().await;
 }
 

@@ -15,7 +15,8 @@ use crate::schema::{schema_column, DatasetDef};
 
 impl Engine {
     /// Publishes a code list: a new version if the draft differs from the
-    /// latest, else the latest (stored nothing, audited as unchanged).
+    /// latest, else the latest (stored nothing, audited as unchanged). A
+    /// refused draft is audited with the fields at fault.
     pub fn create_code_list(
         &self,
         caller: &Caller,
