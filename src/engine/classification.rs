@@ -26,9 +26,16 @@ impl Engine {
         // Writers hold the store lock, so the registry read here stays current.
         let mut store = self.lock_store();
         let lists = self.classifications();
-        let prepared = lists
-            .prepare(&draft)
-            .map_err(EngineError::InvalidCodeList)?;
+        let prepared = match lists.prepare(&draft) {
+            Ok(prepared) => prepared,
+            Err(problems) => {
+                // The fields at fault, never the draft's name or codes.
+                let fields: Vec<String> = problems.iter().map(|p| p.field.to_string()).collect();
+                let detail = serde_json::json!({ "fields": fields });
+                store.append_audit(&audit(caller, now, "code_list.refused", detail))?;
+                return Err(EngineError::InvalidCodeList(problems));
+            }
+        };
         let (action, list) = match &prepared {
             Prepared::New(list) => ("code_list.create", list),
             Prepared::Unchanged(list) => ("code_list.unchanged", &**list),
