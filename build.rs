@@ -7,7 +7,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // prost-build reads PROTOC; setting it here is fine in a single-threaded build script.
     std::env::set_var("PROTOC", protoc);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    let files = ["proto/ddc/v1/ingest.proto", "proto/ddc/v1/release.proto"];
+    let files = [
+        "proto/ddc/v1/classification.proto",
+        "proto/ddc/v1/ingest.proto",
+        "proto/ddc/v1/release.proto",
+    ];
     tonic_prost_build::configure()
         // Our codec answers an undecodable message with INVALID_ARGUMENT.
         .codec_path("crate::service::codec::DdcCodec")

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use ddc::classification::Classifications;
 use ddc::ingest::{InvalidRows, UploadParser};
 use ddc::keys::{KeyVersion, PseudonymKey};
 use ddc::pseudonym::Pseudonymiser;
@@ -30,10 +31,12 @@ fn main() -> anyhow::Result<()> {
     let def = DatasetDef::new("duo.t", "duo", names[0].as_str(), None, columns)
         .map_err(|e| anyhow::anyhow!("schema: {e:?}"))?;
     let def = Arc::new(def);
+    // Open columns only: no code lists.
+    let lists = Classifications::default();
     let pseudonymiser = Pseudonymiser::new(&PseudonymKey::from_bytes([7; 32]), KeyVersion(1));
     for _ in 0..3 {
         let started = Instant::now();
-        let mut parser = UploadParser::new(Arc::clone(&def), InvalidRows::Skip);
+        let mut parser = UploadParser::new(Arc::clone(&def), &lists, InvalidRows::Skip);
         for chunk in csv.chunks(1 << 20) {
             parser.feed(chunk, &pseudonymiser);
         }

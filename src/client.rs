@@ -11,8 +11,9 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
 use crate::proto::{
-    ingest_client::IngestClient, release_client::ReleaseClient, upload_request::Part, UploadEnd,
-    UploadHeader, UploadReceipt, UploadRequest,
+    classifications_client::ClassificationsClient, ingest_client::IngestClient,
+    release_client::ReleaseClient, upload_request::Part, UploadEnd, UploadHeader, UploadReceipt,
+    UploadRequest,
 };
 use crate::server::{MAX_RELEASE_MESSAGE, UPLOAD_CHUNK};
 
@@ -21,6 +22,8 @@ use crate::server::{MAX_RELEASE_MESSAGE, UPLOAD_CHUNK};
 pub struct Clients {
     /// Data holders' service.
     pub ingest: IngestClient<Channel>,
+    /// Administrators' code lists.
+    pub classifications: ClassificationsClient<Channel>,
     /// Analysts' service.
     pub release: ReleaseClient<Channel>,
 }
@@ -30,6 +33,7 @@ pub async fn connect(url: &str) -> Result<Clients, tonic::transport::Error> {
     let channel = Endpoint::from_shared(url.to_owned())?.connect().await?;
     Ok(Clients {
         ingest: IngestClient::new(channel.clone()),
+        classifications: ClassificationsClient::new(channel.clone()),
         release: ReleaseClient::new(channel).max_decoding_message_size(MAX_RELEASE_MESSAGE),
     })
 }

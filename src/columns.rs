@@ -3,6 +3,7 @@
 //! Categorical values are dense codes into a category list whose order is the
 //! display order; numbers are exact 64-bit integers (decimals scaled).
 
+use crate::classification::Classifications;
 use crate::schema::ColumnKind;
 
 /// One column's values.
@@ -20,9 +21,17 @@ pub enum ColumnData {
 }
 
 impl ColumnData {
-    /// An empty column of `kind` (an open categorical starts with no categories).
-    pub fn empty(kind: &ColumnKind) -> Self {
+    /// An empty column of `kind`: an open categorical starts with no
+    /// categories, a classified column has its list's codes, from `lists`
+    /// (none if `lists` lacks the list; callers check it is there).
+    pub fn empty(kind: &ColumnKind, lists: &Classifications) -> Self {
         match kind {
+            ColumnKind::Classified { code_list } => ColumnData::Codes {
+                categories: lists.get(code_list).map_or_else(Vec::new, |l| {
+                    l.codes().iter().map(|c| c.code.clone()).collect()
+                }),
+                codes: Vec::new(),
+            },
             ColumnKind::Categorical { categories } => ColumnData::Codes {
                 categories: categories.clone(),
                 codes: Vec::new(),

@@ -9,6 +9,7 @@
 //! - [`pseudonym`]: identifier validation (BSN, onderwijsnummer) and keyed hashing. Pure.
 //! - [`keys`]: the pseudonymisation key and its directory; secrets never printed.
 //! - [`classification`]: versioned code lists, their hierarchies, dependent columns. Pure.
+//! - [`names`]: the lower-case names ddc declares. Pure.
 //! - [`schema`]: dataset definitions, validated.
 //! - [`field_path`]: the path to the field at fault in a refusal (`filters[0].values[2]`).
 //! - [`ingest`]: reading an uploaded CSV into validated, pseudonymised columns.
@@ -44,6 +45,7 @@ pub mod ingest;
 pub mod keys;
 pub mod ledger;
 pub mod link;
+pub mod names;
 pub mod private_fs;
 pub mod proto;
 pub mod pseudonym;

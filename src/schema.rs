@@ -7,6 +7,9 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::names::is_simple_name;
+
+use crate::classification::CodeListId;
 use crate::field_path::FieldPath;
 
 /// Most categories a closed categorical column may declare.
@@ -27,6 +30,11 @@ pub enum ColumnKind {
     },
     /// Any value; the categories are the values present.
     OpenCategorical,
+    /// The codes of a code list, in the list's order.
+    Classified {
+        /// The list version, pinned when the dataset is declared.
+        code_list: CodeListId,
+    },
     /// A 64-bit signed integer.
     Integer,
     /// A fixed-point decimal with `scale` digits after the point.
@@ -41,8 +49,18 @@ impl ColumnKind {
     pub fn is_categorical(&self) -> bool {
         matches!(
             self,
-            ColumnKind::Categorical { .. } | ColumnKind::OpenCategorical
+            ColumnKind::Categorical { .. }
+                | ColumnKind::OpenCategorical
+                | ColumnKind::Classified { .. }
         )
+    }
+
+    /// The code list of a classified column.
+    pub fn code_list(&self) -> Option<&CodeListId> {
+        match self {
+            ColumnKind::Classified { code_list } => Some(code_list),
+            _ => None,
+        }
     }
 }
 
@@ -106,14 +124,6 @@ fn err(field: FieldPath, reason: impl Into<String>) -> SchemaError {
         field,
         reason: reason.into(),
     }
-}
-
-/// Whether `s` is a lower-case identifier: a letter, then letters, digits, `_`.
-pub fn is_simple_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
-        && s.len() <= 64
 }
 
 impl DatasetDef {
@@ -227,6 +237,26 @@ impl DatasetDef {
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
+
+    /// Each column's code list (`None` for a column on none), in column
+    /// order: what [`dependencies`](crate::classification::dependencies) takes.
+    pub fn code_lists(&self) -> Vec<Option<&CodeListId>> {
+        self.columns.iter().map(|c| c.kind.code_list()).collect()
+    }
+
+    /// This definition with each classified column's list version replaced
+    /// by `pin(list)`; `Err(i)` if `pin` knows no version for column `i`.
+    pub fn with_pinned_code_lists(
+        mut self,
+        mut pin: impl FnMut(&CodeListId) -> Option<u32>,
+    ) -> Result<Self, usize> {
+        for (i, column) in self.columns.iter_mut().enumerate() {
+            if let ColumnKind::Classified { code_list } = &mut column.kind {
+                code_list.version = pin(code_list).ok_or(i)?;
+            }
+        }
+        Ok(self)
+    }
 }
 
 fn schema() -> FieldPath {
@@ -269,6 +299,12 @@ fn check_kind(kind: &ColumnKind, field: &FieldPath, problems: &mut Vec<SchemaErr
                     problems.push(err(at(), "duplicate category"));
                 }
             }
+        }
+        ColumnKind::Classified { code_list } if !is_simple_name(&code_list.name) => {
+            problems.push(err(
+                field.clone().field("categorical").field("code_list"),
+                "must be the lower-case name of a code list",
+            ))
         }
         ColumnKind::Decimal { scale } if *scale > MAX_SCALE => problems.push(err(
             field.clone().field("decimal").field("scale"),
@@ -322,5 +358,27 @@ mod tests {
                 "schema.columns[1].categorical.categories[1]"
             ]
         );
+    }
+
+    fn on(list: &str, version: u32) -> ColumnDef {
+        let code_list = CodeListId {
+            name: list.into(),
+            version,
+        };
+        ColumnDef::new("niveau", ColumnKind::Classified { code_list })
+    }
+
+    #[test]
+    fn a_classified_column_needs_a_list_name_and_is_pinned_by_the_caller() {
+        let e =
+            DatasetDef::new("duo.x", "duo", "pgn", None, vec![on("Geheim Lijst", 0)]).unwrap_err();
+        assert_eq!(e[0].field, "schema.columns[0].categorical.code_list");
+        assert!(!e[0].reason.contains("Geheim"));
+
+        let def = DatasetDef::new("duo.x", "duo", "pgn", None, vec![on("niveau", 0)]).unwrap();
+        assert!(def.columns()[0].kind.is_categorical());
+        let pinned = def.clone().with_pinned_code_lists(|_| Some(3)).unwrap();
+        assert_eq!(pinned.code_lists()[0].map(|l| l.version), Some(3));
+        assert_eq!(def.with_pinned_code_lists(|_| None), Err(0));
     }
 }

@@ -1,6 +1,6 @@
-//! Builds and runs the whole server: key, engine, gRPC services, health and
-//! reflection. `ddc serve`, `ddc demo` and the tests all start it through
-//! [`run`].
+//! Builds and runs the whole server: key, engine, gRPC services (ingest,
+//! classifications, release), health and reflection. `ddc serve`,
+//! `ddc demo` and the tests all start it through [`run`].
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -14,10 +14,11 @@ use crate::disclosure::DisclosurePolicy;
 use crate::engine::{AuditHook, Engine, EngineError, TableLimits};
 use crate::keys::{load_or_create_dev_key, CreateKey, KeyError, KeyOrigin};
 use crate::proto::{
-    ingest_server::IngestServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
+    classifications_server::ClassificationsServer, ingest_server::IngestServer,
+    release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
 };
 use crate::pseudonym::Pseudonymiser;
-use crate::service::{IngestService, ReleaseService, UploadLimits};
+use crate::service::{ClassificationService, IngestService, ReleaseService, UploadLimits};
 use crate::store::Store;
 
 /// Largest message the upload stream accepts: a 1 MiB chunk with room to spare.
@@ -109,6 +110,9 @@ pub async fn run(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<IngestServer<IngestService>>().await;
     health.set_serving::<ReleaseServer<ReleaseService>>().await;
+    health
+        .set_serving::<ClassificationsServer<ClassificationService>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -119,6 +123,8 @@ pub async fn run(
     };
     let ingest = IngestServer::new(IngestService::new(Arc::clone(&engine), upload_limits))
         .max_decoding_message_size(MAX_UPLOAD_MESSAGE);
+    let classifications =
+        ClassificationsServer::new(ClassificationService::new(Arc::clone(&engine)));
     let release = ReleaseServer::new(ReleaseService::new(engine))
         .max_decoding_message_size(MAX_RELEASE_REQUEST)
         .max_encoding_message_size(MAX_RELEASE_MESSAGE);
@@ -128,6 +134,7 @@ pub async fn run(
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
+        .add_service(classifications)
         .add_service(ingest)
         .add_service(release)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

@@ -203,7 +203,7 @@ async fn control_characters_in_declared_categories_are_refused() {
             name: "kleur".into(),
             kind: Some(proto::column::Kind::Categorical(proto::Categorical {
                 categories: vec!["ok".into(), label.into()],
-                open: false,
+                ..Default::default()
             })),
             unit: 0,
         }];

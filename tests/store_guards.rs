@@ -1,5 +1,5 @@
-//! The store opens only with its own key, for one server at a time, and
-//! keeps its files private whatever the umask.
+//! The store opens only with its own key, for one server at a time, keeps
+//! its files private whatever the umask, and migrates older schemas.
 
 mod common;
 
@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{bsns, TestServer};
+use common::{bsns, db_persons, db_scalar, TestServer};
 use ddc::disclosure::DisclosurePolicy;
 use ddc::keys::DEV_KEY_FILE;
 use ddc::server::{LocalServer, ServerError};
@@ -85,6 +85,50 @@ fn ddc_serve_exits_non_zero_naming_the_lock() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(LOCK_FILE), "{stderr}");
     runtime.block_on(s.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_store_is_migrated_to_version_3_keeping_its_data() {
+    let (data_dir, key_dir) = server_with_persons().await.stop().await;
+    // Turn the store back into what version 2 wrote: no code lists.
+    let conn = rusqlite::Connection::open(data_dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch("DROP TABLE code_lists; PRAGMA user_version = 2;")
+        .unwrap();
+    drop(conn);
+    assert_eq!(db_scalar(data_dir.path(), "PRAGMA user_version"), 2);
+
+    let mut s = TestServer::start_in(data_dir, key_dir).await;
+    // The first answer comes once the store is open (and migrated).
+    assert_eq!(
+        s.version("cbs.p").await,
+        1,
+        "the dataset and its rows are kept"
+    );
+    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 3);
+    assert_eq!(db_persons(s.data_dir.path()), 20);
+    let request = ddc::proto::CreateCodeListRequest {
+        name: "kleur".into(),
+        parent: String::new(),
+        codes: vec![ddc::proto::Code {
+            code: "rood".into(),
+            label: "Rood".into(),
+            ..Default::default()
+        }],
+    };
+    let list = s
+        .clients
+        .classifications
+        .create_code_list(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(list.version, 1);
+    let s = s.restart().await;
+    assert_eq!(
+        db_scalar(s.data_dir.path(), "SELECT count(*) FROM code_lists"),
+        1
+    );
+    s.stop().await;
 }
 
 fn mode(path: &Path) -> u32 {

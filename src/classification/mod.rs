@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use registry::{dependencies, Classifications, Dependency, Lineage, Prepared};
 
 use crate::field_path::FieldPath;
-use crate::schema::is_simple_name;
+use crate::names::is_simple_name;
 
 /// Most codes one code list may hold.
 pub const MAX_CODES: usize = 10_000;

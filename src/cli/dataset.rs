@@ -31,15 +31,16 @@ pub(super) struct CreateArgs {
     #[arg(long)]
     household: Option<String>,
     /// A column, in order: `NAME:cat:A,B,C` (closed categories),
-    /// `NAME:open` (any category), `NAME:int`, or `NAME:dec:SCALE`.
+    /// `NAME:open` (any category), `NAME:list:CODELIST` (the codes of a
+    /// code list, its latest version), `NAME:int`, or `NAME:dec:SCALE`.
     #[arg(long = "column", value_parser = parse_column_spec)]
     columns: Vec<proto::Column>,
     #[command(flatten)]
     server: ServerArg,
 }
 
-/// Parses `NAME:cat:A,B`, `NAME:open`, `NAME:int[:household]` or
-/// `NAME:dec:SCALE[:household]`.
+/// Parses `NAME:cat:A,B`, `NAME:open`, `NAME:list:CODELIST`,
+/// `NAME:int[:household]` or `NAME:dec:SCALE[:household]`.
 pub fn parse_column_spec(spec: &str) -> Result<proto::Column, String> {
     let mut parts = spec.splitn(3, ':');
     let name = parts.next().unwrap_or_default().to_owned();
@@ -53,14 +54,21 @@ pub fn parse_column_spec(spec: &str) -> Result<proto::Column, String> {
         (Some("cat"), Some(values)) => (
             column::Kind::Categorical(proto::Categorical {
                 categories: values.split(',').map(str::to_owned).collect(),
-                open: false,
+                ..Default::default()
             }),
             proto::Unit::Person,
         ),
         (Some("open"), None) => (
             column::Kind::Categorical(proto::Categorical {
-                categories: Vec::new(),
                 open: true,
+                ..Default::default()
+            }),
+            proto::Unit::Person,
+        ),
+        (Some("list"), Some(list)) => (
+            column::Kind::Categorical(proto::Categorical {
+                code_list: list.to_owned(),
+                ..Default::default()
             }),
             proto::Unit::Person,
         ),
@@ -79,8 +87,8 @@ pub fn parse_column_spec(spec: &str) -> Result<proto::Column, String> {
             )
         }
         _ => {
-            return Err("expected NAME:cat:A,B,C, NAME:open, NAME:int[:household] \
-                        or NAME:dec:SCALE[:household]"
+            return Err("expected NAME:cat:A,B,C, NAME:open, NAME:list:CODELIST, \
+                        NAME:int[:household] or NAME:dec:SCALE[:household]"
                 .into())
         }
     };
@@ -160,6 +168,12 @@ fn describe(d: &proto::Dataset) -> String {
     }
     for c in schema.columns {
         let kind = match c.kind {
+            Some(column::Kind::Categorical(cat)) if !cat.code_list.is_empty() => {
+                format!(
+                    "categorical on code list {} v{}",
+                    cat.code_list, cat.code_list_version
+                )
+            }
             Some(column::Kind::Categorical(cat)) if cat.open => "open categorical".to_owned(),
             Some(column::Kind::Categorical(cat)) => {
                 format!("categorical: {}", cat.categories.join(", "))
@@ -195,6 +209,12 @@ mod tests {
             Some(column::Kind::Decimal(proto::Decimal { scale: 2 }))
         ));
         assert!(parse_column_spec("x:float").is_err());
+        assert!(matches!(
+            parse_column_spec("niveau:list:onderwijsniveau").unwrap().kind,
+            Some(column::Kind::Categorical(ref k))
+                if k.code_list == "onderwijsniveau" && k.categories.is_empty() && !k.open
+        ));
+        assert!(parse_column_spec("niveau:list").is_err());
         let h = parse_column_spec("inkomen:dec:2:household").unwrap();
         assert_eq!(h.unit, proto::Unit::Household as i32);
         assert_eq!(

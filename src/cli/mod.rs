@@ -1,6 +1,7 @@
 //! The `ddc` command line: one file per command group. Parsing is clap's;
 //! every command talks to the server through the generated gRPC client.
 
+mod codelist;
 mod dataset;
 mod linkage;
 mod render;
@@ -10,6 +11,7 @@ mod upload;
 
 use clap::{Parser, Subcommand};
 
+pub use codelist::{parse_codes_csv, CodesFile};
 pub use dataset::parse_column_spec;
 pub use render::{render_linkage, render_table, TableFormat};
 pub use upload::describe_receipt;
@@ -36,6 +38,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the whole job on synthetic data with an in-process server.
     Demo(crate::demo::DemoArgs),
+    /// Publish, list and show code lists (administrators).
+    #[command(subcommand)]
+    Codelist(codelist::CodeListCommand),
     /// Declare, list and show datasets (data holders).
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
@@ -58,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(a) => serve::run(a).await,
             Command::Demo(a) => crate::demo::run(a).await,
+            Command::Codelist(c) => codelist::run(c).await,
             Command::Dataset(c) => dataset::run(c).await,
             Command::Upload(a) => upload::run(a).await,
             Command::Table(a) => table::run(a).await,

@@ -6,6 +6,7 @@
 //! store's mutex; the in-memory state is swapped in only after a commit, so
 //! what tables see is always durable.
 
+mod classification;
 mod grouping;
 mod ledger;
 mod levels;
@@ -29,6 +30,7 @@ pub use upload::{
 };
 
 use crate::auth::Caller;
+use crate::classification::{Classifications, CodeListError};
 use crate::columns::{ColumnData, DatasetData};
 use crate::disclosure::ckm::{PTable, PTableError, PTableParams};
 use crate::disclosure::{BudgetExceeded, DisclosureError, DisclosurePolicy, PolicyError};
@@ -58,6 +60,16 @@ pub enum EngineError {
         /// The request field holding the column's name.
         field: FieldPath,
     },
+    /// No code list of the name (or version) given in `field`; the name
+    /// is not echoed.
+    #[error("no code list is published under the name or version given in `{field}`")]
+    CodeListNotFound {
+        /// The request field holding the name or version.
+        field: FieldPath,
+    },
+    /// The code list draft is invalid.
+    #[error("invalid code list: {}", .0.first().map(ToString::to_string).unwrap_or_default())]
+    InvalidCodeList(Vec<CodeListError>),
     /// A dataset of that name exists.
     #[error("dataset `{0}` already exists")]
     DatasetExists(String),
@@ -161,6 +173,8 @@ struct Loaded {
 
 #[derive(Debug, Default)]
 struct State {
+    /// Every code list version; replaced whole when one is added.
+    classifications: Arc<Classifications>,
     datasets: BTreeMap<String, Arc<Loaded>>,
     persons: PersonIndex,
     households: PseudonymIndex,
@@ -206,6 +220,7 @@ impl Engine {
         let snapshot = store.load()?;
         let ledger = store.load_ledger()?;
         let mut state = State {
+            classifications: Arc::new(snapshot.classifications),
             datasets: BTreeMap::new(),
             persons: PersonIndex::from_parts(snapshot.pseudonyms, snapshot.record_keys),
             households: PseudonymIndex::from_pairs(snapshot.households),
@@ -258,12 +273,6 @@ impl Engine {
         &self.table_limits
     }
 
-    /// The code lists (snapshot).
-    // MERGE: replaced by the code-list branch's registry in the state.
-    pub(crate) fn classifications(&self) -> Arc<crate::classification::Classifications> {
-        Arc::default()
-    }
-
     /// Every person's record key, by person number.
     fn record_keys(&self) -> Arc<Vec<u32>> {
         self.read().persons.record_keys()
@@ -284,7 +293,8 @@ impl Engine {
         self.read().households.len()
     }
 
-    /// Declares a new, empty dataset.
+    /// Declares a new, empty dataset; a classified column's code list
+    /// version 0 is pinned to the latest.
     pub fn create_dataset(
         &self,
         caller: &Caller,
@@ -295,6 +305,8 @@ impl Engine {
         if self.read().datasets.contains_key(def.name()) {
             return Err(EngineError::DatasetExists(def.name().to_owned()));
         }
+        let lists = self.classifications();
+        let def = classification::pin_code_lists(def, &lists)?;
         let audit = audit(
             caller,
             now,
@@ -310,7 +322,7 @@ impl Engine {
             .def
             .columns()
             .iter()
-            .map(|c| ColumnData::empty(&c.kind))
+            .map(|c| ColumnData::empty(&c.kind, &lists))
             .collect();
         let households = info.def.household_column().map(|_| Vec::new());
         let data = DatasetData::new(Vec::new(), households, empty);

@@ -43,9 +43,7 @@ pub(super) struct Classified<'a> {
 
 /// The code list a column is declared on, if any.
 pub(super) fn code_list(def: &DatasetDef, column: usize) -> Option<&CodeListId> {
-    // MERGE: `ColumnKind::Classified { code_list }` arrives with the code-list branch.
-    let _ = &def.columns()[column].kind;
-    None
+    def.columns()[column].kind.code_list()
 }
 
 impl<'a> Classified<'a> {

@@ -190,7 +190,11 @@ impl Engine {
             return Ok(UploadStart::Replayed(receipt));
         }
         let info = self.upload_target(&request.dataset, request.mode)?;
-        let parser = UploadParser::new(Arc::clone(&info.def), request.on_invalid);
+        let parser = UploadParser::new(
+            Arc::clone(&info.def),
+            &self.classifications(),
+            request.on_invalid,
+        );
         Ok(UploadStart::Open(Box::new(UploadSession {
             engine: Arc::clone(self),
             caller,

@@ -2,9 +2,11 @@
 //!
 //! [`UploadParser`] checks the header against the dataset's schema, then
 //! every row: the identifier (replaced by its pseudonym at once), each
-//! value's type and category, and duplicate persons. It stores nothing; the
+//! value's type and category (a classified column's against its code list),
+//! the agreement of dependent columns, and duplicate persons. It stores nothing; the
 //! caller commits the result. No problem report ever carries a value.
 
+mod agreement;
 mod lines;
 mod parse;
 mod values;

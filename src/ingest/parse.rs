@@ -6,21 +6,24 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::agreement::Agreements;
 use super::lines::{Line, LineError, LineSplitter, Record};
 use super::values::ColumnBuilder;
 use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
+use crate::classification::Classifications;
 use crate::link::PseudonymMap;
 use crate::pseudonym::{HouseholdId, Identifier, Pseudonym, Pseudonymiser};
-use crate::schema::DatasetDef;
+use crate::schema::{ColumnKind, DatasetDef};
 
 /// Reads a whole CSV upload held in memory (tests, tools). See [`UploadParser`].
 pub fn parse_upload(
     csv: &[u8],
     def: Arc<DatasetDef>,
+    lists: &Classifications,
     pseudonymiser: &Pseudonymiser,
     on_invalid: InvalidRows,
 ) -> Result<ParsedUpload, UploadError> {
-    let mut parser = UploadParser::new(def, on_invalid);
+    let mut parser = UploadParser::new(def, lists, on_invalid);
     parser.feed(csv, pseudonymiser);
     parser.finish(pseudonymiser)
 }
@@ -51,9 +54,10 @@ impl std::fmt::Debug for UploadParser {
 }
 
 impl UploadParser {
-    /// A parser for an upload into `def`.
-    pub fn new(def: Arc<DatasetDef>, on_invalid: InvalidRows) -> Self {
-        let rows = RowSink::new(&def, on_invalid);
+    /// A parser for an upload into `def`, whose classified columns'
+    /// code lists `lists` holds.
+    pub fn new(def: Arc<DatasetDef>, lists: &Classifications, on_invalid: InvalidRows) -> Self {
+        let rows = RowSink::new(&def, lists, on_invalid);
         UploadParser {
             def,
             on_invalid,
@@ -219,6 +223,7 @@ fn header_problem(column: Option<String>, reason: &str) -> RowProblem {
 /// Accumulates accepted rows and problems.
 struct RowSink {
     builders: Vec<ColumnBuilder>,
+    agreements: Agreements,
     pseudonyms: Vec<Pseudonym>,
     households: Vec<Pseudonym>,
     /// Data row number of each accepted row.
@@ -233,13 +238,14 @@ struct RowSink {
 }
 
 impl RowSink {
-    fn new(def: &DatasetDef, on_invalid: InvalidRows) -> Self {
+    fn new(def: &DatasetDef, lists: &Classifications, on_invalid: InvalidRows) -> Self {
+        let builder = |kind: &ColumnKind| match kind.code_list().and_then(|id| lists.get(id)) {
+            Some(list) => ColumnBuilder::listed(list),
+            None => ColumnBuilder::new(kind),
+        };
         RowSink {
-            builders: def
-                .columns()
-                .iter()
-                .map(|c| ColumnBuilder::new(&c.kind))
-                .collect(),
+            builders: def.columns().iter().map(|c| builder(&c.kind)).collect(),
+            agreements: Agreements::new(def, lists),
             pseudonyms: Vec::new(),
             households: Vec::new(),
             row_numbers: Vec::new(),
@@ -311,6 +317,16 @@ impl RowSink {
                     self.problem(row, Some(&def.columns()[i].name), reason);
                     ok = false;
                 }
+            }
+        }
+        if ok {
+            let disagreements: Vec<(usize, String)> = (self.agreements)
+                .check(&self.parsed)
+                .map(|(i, reason)| (i, reason.to_owned()))
+                .collect();
+            for (i, reason) in disagreements {
+                self.problem(row, Some(&def.columns()[i].name), reason);
+                ok = false;
             }
         }
         let Some(pseudonym) = pseudonym.filter(|_| ok) else {
@@ -437,8 +453,9 @@ mod tests {
                 &PseudonymKey::from_bytes([7; 32]),
                 KeyVersion(1),
             );
-            let whole = parse_upload(file.as_bytes(), def(), &pseudonymiser, InvalidRows::Skip);
-            let mut parser = UploadParser::new(def(), InvalidRows::Skip);
+            let lists = Classifications::default();
+            let whole = parse_upload(file.as_bytes(), def(), &lists, &pseudonymiser, InvalidRows::Skip);
+            let mut parser = UploadParser::new(def(), &lists, InvalidRows::Skip);
             let mut rest = file.as_bytes();
             for cut in cuts.iter().cycle() {
                 if rest.is_empty() {

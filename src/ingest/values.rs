@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::classification::CodeList;
 use crate::columns::ColumnData;
 use crate::schema::{ColumnKind, MAX_DECLARED_CATEGORIES};
 
@@ -17,6 +18,13 @@ pub(super) enum ColumnBuilder {
     },
     Open {
         lookup: HashMap<Vec<u8>, u32>,
+        codes: Vec<u32>,
+    },
+    /// A classified column: the codes of the list `list`.
+    Listed {
+        lookup: HashMap<Vec<u8>, u32>,
+        list: String,
+        categories: Vec<String>,
         codes: Vec<u32>,
     },
     Integer(Vec<i64>),
@@ -49,11 +57,32 @@ impl ColumnBuilder {
                 lookup: HashMap::new(),
                 codes: Vec::new(),
             },
+            // Without its list (see `listed`), a classified column accepts nothing.
+            ColumnKind::Classified { code_list } => ColumnBuilder::Listed {
+                lookup: HashMap::new(),
+                list: code_list.name.clone(),
+                categories: Vec::new(),
+                codes: Vec::new(),
+            },
             ColumnKind::Integer => ColumnBuilder::Integer(Vec::new()),
             ColumnKind::Decimal { scale } => ColumnBuilder::Decimal {
                 scale: *scale,
                 values: Vec::new(),
             },
+        }
+    }
+
+    /// A builder for a column classified by `list`: its codes, in list order.
+    pub(super) fn listed(list: &CodeList) -> Self {
+        let categories: Vec<String> = list.codes().iter().map(|c| c.code.clone()).collect();
+        ColumnBuilder::Listed {
+            lookup: (0u32..)
+                .zip(&categories)
+                .map(|(i, c)| (c.as_bytes().to_vec(), i))
+                .collect(),
+            list: list.id().name.clone(),
+            categories,
+            codes: Vec::new(),
         }
     }
 
@@ -98,6 +127,17 @@ impl ColumnBuilder {
                 }
                 Ok(Parsed::NewOpenValue)
             }
+            ColumnBuilder::Listed {
+                lookup,
+                list,
+                categories,
+                ..
+            } => lookup.get(field).map(|&c| Parsed::Code(c)).ok_or_else(|| {
+                format!(
+                    "not one of the {} codes of code list `{list}`",
+                    categories.len()
+                )
+            }),
             ColumnBuilder::Integer(_) => parse_integer(field).map(Parsed::Number),
             ColumnBuilder::Decimal { scale, .. } => {
                 parse_decimal(field, *scale).map(Parsed::Number)
@@ -110,6 +150,7 @@ impl ColumnBuilder {
         match (self, parsed) {
             (ColumnBuilder::Closed { codes, .. }, Parsed::Code(c)) => codes.push(c),
             (ColumnBuilder::Open { codes, .. }, Parsed::Code(c)) => codes.push(c),
+            (ColumnBuilder::Listed { codes, .. }, Parsed::Code(c)) => codes.push(c),
             (ColumnBuilder::Open { lookup, codes }, Parsed::NewOpenValue) => {
                 let next = u32::try_from(lookup.len()).expect("bounded by MAX_DECLARED_CATEGORIES");
                 let code = *lookup.entry(field.to_vec()).or_insert(next);
@@ -129,6 +170,9 @@ impl ColumnBuilder {
                 categories, codes, ..
             } => ColumnData::Codes { categories, codes },
             ColumnBuilder::Open { lookup, codes } => sorted_open(lookup, codes),
+            ColumnBuilder::Listed {
+                categories, codes, ..
+            } => ColumnData::Codes { categories, codes },
             ColumnBuilder::Integer(v) | ColumnBuilder::Decimal { values: v, .. } => {
                 ColumnData::Numbers(v)
             }

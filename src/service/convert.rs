@@ -1,5 +1,6 @@
 //! Conversions between protobuf messages and domain types.
 
+use crate::classification::{Code, CodeList, CodeListDraft, CodeListId};
 use crate::disclosure::{CellStatus, DisclosurePolicy, Figure, GroupDisclosure};
 use crate::engine::{DatasetInfo, EngineError, FilterSpec, MeasureSpec, TableSpec};
 use crate::field_path::FieldPath;
@@ -51,6 +52,28 @@ fn column_from_proto(i: usize, c: proto::Column, problems: &mut Vec<SchemaError>
         Err(_) => return problem(schema_column(i).field("unit"), "not a known Unit value"),
     };
     let kind = match c.kind {
+        Some(column::Kind::Categorical(cat)) if !cat.code_list.is_empty() => {
+            if cat.open || !cat.categories.is_empty() {
+                return problem(
+                    schema_column(i).field("categorical"),
+                    "a column on a code list declares no categories and is not open",
+                );
+            }
+            ColumnKind::Classified {
+                code_list: CodeListId {
+                    name: cat.code_list,
+                    version: cat.code_list_version,
+                },
+            }
+        }
+        Some(column::Kind::Categorical(cat)) if cat.code_list_version != 0 => {
+            return problem(
+                schema_column(i)
+                    .field("categorical")
+                    .field("code_list_version"),
+                "a version needs the code list's name",
+            )
+        }
         Some(column::Kind::Categorical(cat)) if cat.open && cat.categories.is_empty() => {
             ColumnKind::OpenCategorical
         }
@@ -91,13 +114,20 @@ pub(crate) fn dataset_to_proto(info: &DatasetInfo) -> proto::Dataset {
                 ColumnKind::Categorical { categories } => {
                     column::Kind::Categorical(proto::Categorical {
                         categories: categories.clone(),
-                        open: false,
+                        ..Default::default()
                     })
                 }
                 ColumnKind::OpenCategorical => column::Kind::Categorical(proto::Categorical {
-                    categories: Vec::new(),
                     open: true,
+                    ..Default::default()
                 }),
+                ColumnKind::Classified { code_list } => {
+                    column::Kind::Categorical(proto::Categorical {
+                        code_list: code_list.name.clone(),
+                        code_list_version: code_list.version,
+                        ..Default::default()
+                    })
+                }
                 ColumnKind::Integer => column::Kind::Integer(proto::Integer {}),
                 ColumnKind::Decimal { scale } => {
                     column::Kind::Decimal(proto::Decimal { scale: *scale })
@@ -118,6 +148,42 @@ pub(crate) fn dataset_to_proto(info: &DatasetInfo) -> proto::Dataset {
             columns,
         }),
         version: info.version,
+    }
+}
+
+/// A code list draft as the engine takes it: empty strings are absent.
+pub(crate) fn code_list_draft_from_proto(r: proto::CreateCodeListRequest) -> CodeListDraft {
+    let present = |s: String| Some(s).filter(|s| !s.is_empty());
+    CodeListDraft {
+        name: r.name,
+        parent: present(r.parent),
+        codes: (r.codes.into_iter())
+            .map(|c| Code {
+                code: c.code,
+                label: c.label,
+                label_en: present(c.label_en),
+                parent: present(c.parent),
+            })
+            .collect(),
+    }
+}
+
+/// A code list version as the API shows it.
+pub(crate) fn code_list_to_proto(list: &CodeList) -> proto::CodeList {
+    let parent = list.parent();
+    proto::CodeList {
+        name: list.id().name.clone(),
+        version: list.id().version,
+        parent: parent.map(|p| p.name.clone()).unwrap_or_default(),
+        parent_version: parent.map_or(0, |p| p.version),
+        codes: (list.codes().iter())
+            .map(|c| proto::Code {
+                code: c.code.clone(),
+                label: c.label.clone(),
+                label_en: c.label_en.clone().unwrap_or_default(),
+                parent: c.parent.clone().unwrap_or_default(),
+            })
+            .collect(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! The upload stream ([`UploadLimits`]) awaits the network here, so that no
 //! blocking thread waits for bytes.
 
+mod classification;
 pub(crate) mod codec;
 mod convert;
 mod ingest;
@@ -11,6 +12,7 @@ mod release;
 mod status;
 mod upload;
 
+pub use classification::ClassificationService;
 pub use ingest::IngestService;
 pub use reason::{Reason, ERROR_DOMAIN};
 pub use release::ReleaseService;

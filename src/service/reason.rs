@@ -26,6 +26,10 @@ pub enum Reason {
     DatasetNotFound,
     /// The dataset has no column of the name given.
     ColumnNotFound,
+    /// The code list draft is invalid.
+    InvalidCodeList,
+    /// No code list (or list version) of the name given.
+    CodeListNotFound,
     /// A dataset of that name is already declared.
     DatasetExists,
     /// The dataset holds data and the upload does not replace it.
@@ -79,6 +83,8 @@ impl Reason {
             Reason::InvalidDefinition => "INVALID_DEFINITION",
             Reason::DatasetNotFound => "DATASET_NOT_FOUND",
             Reason::ColumnNotFound => "COLUMN_NOT_FOUND",
+            Reason::InvalidCodeList => "INVALID_CODE_LIST",
+            Reason::CodeListNotFound => "CODE_LIST_NOT_FOUND",
             Reason::DatasetExists => "DATASET_EXISTS",
             Reason::DatasetHasData => "DATASET_HAS_DATA",
             Reason::DatasetHasNoData => "DATASET_HAS_NO_DATA",

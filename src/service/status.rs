@@ -122,6 +122,13 @@ fn classify(e: EngineError) -> Refusal {
         EngineError::ColumnNotFound { field, .. } => {
             Refusal::new(Code::NotFound, Reason::ColumnNotFound).at(field)
         }
+        EngineError::CodeListNotFound { field } => {
+            Refusal::new(Code::NotFound, Reason::CodeListNotFound).at(field)
+        }
+        EngineError::InvalidCodeList(problems) => {
+            Refusal::new(Code::InvalidArgument, Reason::InvalidCodeList)
+                .violations(problems.into_iter().map(|p| (p.field, p.reason)))
+        }
         EngineError::DatasetExists(_) => Refusal::new(Code::AlreadyExists, Reason::DatasetExists),
         EngineError::InvalidDefinition(problems) => {
             Refusal::new(Code::InvalidArgument, Reason::InvalidDefinition)

@@ -2,6 +2,7 @@
 
 use super::codec::{decode_i64s, decode_u32s};
 use super::{Store, StoreError, HOUSEHOLD_COLUMN, PERSON_COLUMN};
+use crate::classification::Classifications;
 use crate::columns::ColumnData;
 use crate::link::PersonNo;
 use crate::pseudonym::Pseudonym;
@@ -10,6 +11,8 @@ use crate::schema::{ColumnKind, DatasetDef};
 /// Everything the server keeps in memory, as stored.
 #[derive(Debug)]
 pub struct Snapshot {
+    /// Every version of every code list.
+    pub classifications: Classifications,
     /// Every declared dataset with its rows.
     pub datasets: Vec<StoredDataset>,
     /// Every stored pseudonym with its person.
@@ -42,6 +45,7 @@ impl Store {
     pub fn load(&self) -> Result<Snapshot, StoreError> {
         let (pseudonyms, record_keys) = self.load_persons()?;
         let households_known = self.load_households()?;
+        let classifications = self.load_code_lists()?;
         let mut datasets = Vec::new();
         let mut stmt = self
             .conn
@@ -57,7 +61,7 @@ impl Store {
             let (id, definition, version) = row?;
             let def: DatasetDef = serde_json::from_str(&definition)
                 .map_err(|e| StoreError::Corrupt(format!("dataset {id} definition: {e}")))?;
-            let (persons, households, columns) = self.load_columns(id, &def)?;
+            let (persons, households, columns) = self.load_columns(id, &def, &classifications)?;
             let households = def.household_column().map(|_| households);
             if columns.iter().any(|c| c.len() != persons.len())
                 || households
@@ -90,6 +94,7 @@ impl Store {
             });
         }
         Ok(Snapshot {
+            classifications,
             datasets,
             pseudonyms,
             record_keys,
@@ -171,10 +176,16 @@ impl Store {
         &self,
         id: i64,
         def: &DatasetDef,
+        lists: &Classifications,
     ) -> Result<(Vec<PersonNo>, Vec<u32>, Vec<ColumnData>), StoreError> {
         let mut columns = Vec::with_capacity(def.columns().len());
         for (i, c) in def.columns().iter().enumerate() {
-            let mut column = ColumnData::empty(&c.kind);
+            if c.kind.code_list().is_some_and(|l| lists.get(l).is_none()) {
+                return Err(StoreError::Corrupt(format!(
+                    "dataset {id} column {i} is on a code list the store does not hold"
+                )));
+            }
+            let mut column = ColumnData::empty(&c.kind, lists);
             if let (ColumnKind::OpenCategorical, ColumnData::Codes { categories, .. }) =
                 (&c.kind, &mut column)
             {

@@ -1,7 +1,8 @@
 //! The durable store: one SQLite database in the data directory.
 //!
 //! Holds persons (pseudonym, key version and record key, by person
-//! number), dataset definitions, each dataset's rows and the audit trail.
+//! number), code lists, dataset definitions, each dataset's rows and the
+//! audit trail.
 //! Never a raw identifier. Every change is one transaction that also
 //! appends its audit entry; `synchronous=FULL` makes a commit durable before
 //! it is acknowledged, and `secure_delete` overwrites deleted content.
@@ -13,6 +14,7 @@
 //! row in B-tree inserts), which is what a population of 18 million needs.
 //! Lookups happen in memory, never in SQL.
 
+mod code_lists;
 mod codec;
 mod dir;
 mod load;
@@ -30,7 +32,7 @@ pub use write::{AuditEntry, PopulationRecord, ReleaseRecord, UploadWrite};
 pub const DB_FILE: &str = "ddc.sqlite";
 
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -87,8 +89,9 @@ impl Store {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let steps = match version {
-            0 => [SCHEMA, SCHEMA_V2].as_slice(),
-            1 => [SCHEMA_V2].as_slice(),
+            0 => [SCHEMA, SCHEMA_V2, SCHEMA_V3].as_slice(),
+            1 => [SCHEMA_V2, SCHEMA_V3].as_slice(),
+            2 => [SCHEMA_V3].as_slice(),
             SCHEMA_VERSION => return Ok(()),
             found => return Err(StoreError::SchemaVersion { found }),
         };
@@ -233,4 +236,15 @@ CREATE TABLE key_checks (
     check_value BLOB NOT NULL,
     recorded_ms INTEGER NOT NULL
 );
+";
+
+/// Version 3: code lists, every version of each (a `CodeList` as JSON).
+const SCHEMA_V3: &str = "
+CREATE TABLE code_lists (
+    name       TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+) WITHOUT ROWID;
 ";

@@ -303,7 +303,7 @@ fn replace_categories(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), S
     Ok(())
 }
 
-fn append(tx: &Transaction<'_>, a: &AuditEntry) -> Result<(), StoreError> {
+pub(super) fn append(tx: &Transaction<'_>, a: &AuditEntry) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO audit (at_ms, actor, action, detail) VALUES (?1, ?2, ?3, ?4)",
         params![a.at_ms, a.actor, a.action, a.detail.to_string()],
