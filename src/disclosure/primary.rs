@@ -120,15 +120,18 @@ fn holds_whole_slice(structure: &Structure<'_>, index: usize) -> bool {
     let cube = structure.cube;
     let x = cube.count(index);
     let coords = cube.coordinates(index);
-    // A lone category (no siblings at all) stays under the rule, as
-    // before classifications: only structural siblings excuse a cell.
+    // A lone category of the whole dimension stays under the rule, as
+    // before classifications; a lone category under a subtotal is the
+    // published classification's (po holds only groep), and structural
+    // siblings excuse a cell too.
     let others_possible = |d: usize, position: usize, parent: usize| {
-        let mut siblings = cube.axes()[d]
+        let axis = &cube.axes()[d];
+        let mut siblings = axis
             .children(parent)
             .iter()
             .filter(|&&sibling| sibling != position)
             .peekable();
-        siblings.peek().is_none()
+        (siblings.peek().is_none() && parent == axis.len())
             || siblings.any(|&sibling| {
                 let mut c = coords.clone();
                 c[d] = Some(sibling);
