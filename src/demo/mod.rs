@@ -67,8 +67,13 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
         data.cbs_persons,
         started.elapsed()
     );
+    publish_code_lists(&mut c).await?;
     declare(&mut c.ingest).await?;
-    println!("2. Declared {DUO} and {CBS}\n");
+    println!(
+        "2. Published code lists {SECTOR_LIST} ({} sectors) and {LEVEL_LIST} ({} levels, each within its sector);\n   declared {DUO} with sector and niveau on them, and {CBS}\n",
+        synth::SECTORS.len(),
+        synth::NIVEAUS.len()
+    );
 
     println!("3. Uploading {DUO} strictly: invalid rows reject the whole file");
     let strict = upload(&mut c.ingest, DUO, &data.duo_csv, false).await;
@@ -179,6 +184,36 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+const SECTOR_LIST: &str = "onderwijssector";
+const LEVEL_LIST: &str = "onderwijsniveau";
+
+/// The sectors, and the levels of every sector within them.
+async fn publish_code_lists(c: &mut Clients) -> anyhow::Result<()> {
+    let code = |code: &str, label: &str, parent: &str| proto::Code {
+        code: code.into(),
+        label: label.into(),
+        label_en: String::new(),
+        parent: parent.into(),
+    };
+    let sectors = proto::CreateCodeListRequest {
+        name: SECTOR_LIST.into(),
+        parent: String::new(),
+        codes: synth::SECTORS.iter().map(|(c, l)| code(c, l, "")).collect(),
+    };
+    let levels = proto::CreateCodeListRequest {
+        name: LEVEL_LIST.into(),
+        parent: SECTOR_LIST.into(),
+        codes: synth::NIVEAUS
+            .iter()
+            .map(|(c, p, l)| code(c, l, p))
+            .collect(),
+    };
+    for list in [sectors, levels] {
+        c.classifications.create_code_list(list).await?;
+    }
+    Ok(())
+}
+
 async fn declare(ingest: &mut IngestClient<Channel>) -> anyhow::Result<()> {
     use crate::cli::parse_column_spec as col;
     let cat = |name: &str, values: &[&str]| col(&format!("{name}:cat:{}", values.join(",")));
@@ -189,8 +224,8 @@ async fn declare(ingest: &mut IngestClient<Channel>) -> anyhow::Result<()> {
             DUO,
             "pgn",
             vec![
-                cat("sector", &synth::SECTORS),
-                cat("niveau", &synth::NIVEAUS),
+                col(&format!("sector:list:{SECTOR_LIST}")),
+                col(&format!("niveau:list:{LEVEL_LIST}")),
                 cat("geslacht", &["m", "v"]),
             ],
         ),
@@ -240,21 +275,16 @@ async fn upload(
     client::upload(ingest, header, Cursor::new(csv.as_bytes().to_vec()), |_| {}).await
 }
 
-/// Secondary-school pupils in the four levels, under the demo's project.
+/// Secondary-school pupils, under the demo's project: the filter on the
+/// sector shows only its levels, since the levels' code list says which
+/// sector each lies in.
 fn request_for_levels() -> TableRequest {
-    let filter = |variable: String, values: &[&str]| Filter {
-        variable,
-        values: values.iter().map(|v| v.to_string()).collect(),
-        negate: false,
-    };
     TableRequest {
-        filters: vec![
-            filter(format!("{DUO}.sector"), &["vo"]),
-            filter(
-                format!("{DUO}.niveau"),
-                &["vmbo_bk", "vmbo_gt", "havo", "vwo"],
-            ),
-        ],
+        filters: vec![Filter {
+            variable: format!("{DUO}.sector"),
+            values: vec!["vo".into()],
+            negate: false,
+        }],
         project: "equal-opportunity".into(),
         ..Default::default()
     }

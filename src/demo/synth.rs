@@ -10,12 +10,31 @@ use std::fmt::Write as _;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Education levels in the DUO file, in display order.
-pub const NIVEAUS: [&str; 9] = [
-    "po", "vmbo_bk", "vmbo_gt", "havo", "vwo", "mbo_1_2", "mbo_3_4", "hbo", "wo",
+/// Education levels of every sector, as DUO's files hold them, in display
+/// order: code, sector, label.
+pub const NIVEAUS: [(&str, &str, &str); 13] = [
+    ("groep_8", "po", "Groep 8"),
+    ("vmbo_bk", "vo", "Vmbo basis/kader"),
+    ("vmbo_gt", "vo", "Vmbo gemengd/theoretisch"),
+    ("havo", "vo", "Havo"),
+    ("vwo", "vo", "Vwo"),
+    ("mbo_1", "mbo", "Mbo niveau 1"),
+    ("mbo_2", "mbo", "Mbo niveau 2"),
+    ("mbo_3", "mbo", "Mbo niveau 3"),
+    ("mbo_4", "mbo", "Mbo niveau 4"),
+    ("ad", "ho", "Associate degree"),
+    ("bachelor", "ho", "Bachelor"),
+    ("master", "ho", "Master"),
+    ("vavo", "vavo", "Vavo"),
 ];
-/// Sectors in the DUO file.
-pub const SECTORS: [&str; 5] = ["po", "vo", "mbo", "ho", "vavo"];
+/// Sectors in the DUO file: code and label.
+pub const SECTORS: [(&str, &str); 5] = [
+    ("po", "Primair onderwijs"),
+    ("vo", "Voortgezet onderwijs"),
+    ("mbo", "Middelbaar beroepsonderwijs"),
+    ("ho", "Hoger onderwijs"),
+    ("vavo", "Voortgezet algemeen volwassenenonderwijs"),
+];
 /// Pupils in the tiny `vavo` sector (adult education towards havo/vwo):
 /// a small group whose removal the differencing rule notices.
 pub const VAVO_PUPILS: usize = 5;
@@ -73,7 +92,7 @@ pub fn generate(pupils: usize, seed: u64) -> SyntheticData {
         // About a third of pupils share a household with the previous one.
         let household = households.next(&mut rng, 0.35);
         let (sector, niveau) = if pupil < VAVO_PUPILS {
-            ("vavo", "havo")
+            ("vavo", "vavo")
         } else {
             education(&mut rng, household.decile)
         };
@@ -157,7 +176,7 @@ fn education(rng: &mut StdRng, decile: u32) -> (&'static str, &'static str) {
     };
     let p_havo_vwo = 0.20 + 0.05 * f64::from(decile);
     let niveau = match sector {
-        "po" => "po",
+        "po" => "groep_8",
         "vo" if rng.random_bool(p_havo_vwo) => {
             if rng.random_bool(0.5) {
                 "havo"
@@ -172,20 +191,15 @@ fn education(rng: &mut StdRng, decile: u32) -> (&'static str, &'static str) {
                 "vmbo_gt"
             }
         }
-        "mbo" => {
-            if rng.random_bool(0.3) {
-                "mbo_1_2"
-            } else {
-                "mbo_3_4"
-            }
-        }
-        _ => {
-            if rng.random_bool(p_havo_vwo) {
-                "wo"
-            } else {
-                "hbo"
-            }
-        }
+        "mbo" => match rng.random_range(0..10) {
+            0 => "mbo_1",
+            1..3 => "mbo_2",
+            3..6 => "mbo_3",
+            _ => "mbo_4",
+        },
+        _ if rng.random_bool(p_havo_vwo) && rng.random_bool(0.4) => "master",
+        _ if rng.random_bool(0.08) => "ad",
+        _ => "bachelor",
     };
     (sector, niveau)
 }
