@@ -76,6 +76,12 @@ pub struct SyntheticData {
 /// (so about 95% of DUO's persons link), and CBS holds twice as many
 /// persons who are not in education.
 pub fn generate(pupils: usize, seed: u64) -> SyntheticData {
+    generate_population(pupils, pupils * 2, seed)
+}
+
+/// [`generate`] with `others` CBS persons who are not in education (for
+/// population-scale measurements: 4 million pupils in 18 million persons).
+pub fn generate_population(pupils: usize, others: usize, seed: u64) -> SyntheticData {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut used = HashSet::new();
     let mut duo = String::from("pgn,sector,niveau,geslacht\n");
@@ -103,7 +109,7 @@ pub fn generate(pupils: usize, seed: u64) -> SyntheticData {
             cbs_persons += 1;
         }
     }
-    for _ in 0..pupils * 2 {
+    for _ in 0..others {
         let id = unique(&mut used, &mut rng, random_bsn);
         households.next(&mut rng, 0.5).push(&mut cbs, &id);
         cbs_persons += 1;
