@@ -75,10 +75,10 @@ impl<'a> Classified<'a> {
                 chain.extend(parents.map(|d| (var(d.parent), d.level)));
                 above.insert(var(column), chain);
             }
-            for column in 0..def.columns().len() {
+            for (column, list) in lists.iter().enumerate() {
                 let v = var(column);
                 if uses(column) || above.contains_key(&v) {
-                    let lineage = lists[column].and_then(|id| registry.lineage(id));
+                    let lineage = list.and_then(|id| registry.lineage(id));
                     levels.insert(v, Levels::new(categories(l, column), lineage));
                 }
             }
