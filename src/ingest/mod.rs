@@ -5,6 +5,7 @@
 //! value's type and category, and duplicate persons. It stores nothing; the
 //! caller commits the result. No problem report ever carries a value.
 
+mod identifier_like;
 mod lines;
 mod parse;
 mod values;
