@@ -1,11 +1,11 @@
 //! Table requests: as the analyst words them, and resolved against the
 //! catalogue into a tabulation query.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::categories::ShownCategories;
 use super::{Engine, EngineError, Loaded};
 use crate::columns::ColumnData;
 use crate::field_path::FieldPath;
@@ -105,16 +105,9 @@ impl Engine {
         let mut group_by = Vec::new();
         let mut categories = Vec::new();
         for v in variables {
-            let all = category_names(&loaded[v.dataset], v.column);
-            let shown: Vec<usize> = (0..all.len())
-                .filter(|&code| {
-                    filters
-                        .iter()
-                        .all(|f: &CodeFilter| f.variable != v || f.allowed[code])
-                })
-                .collect();
-            categories.push(shown.iter().map(|&c| all[c].clone()).collect());
-            group_by.push(Dimension::new(v, all.len(), &shown));
+            let (labels, dimension) = self.shown_categories(&loaded, v).dimension(v, &filters);
+            categories.push(labels);
+            group_by.push(dimension);
         }
         let cells: usize = categories
             .iter()
@@ -142,34 +135,34 @@ impl Engine {
         for (i, f) in specs.iter().enumerate() {
             let field = FieldPath::new("filters").index(i);
             let v = self.categorical(loaded, &f.variable, &field.clone().field("variable"))?;
-            let cats = category_names(&loaded[v.dataset], v.column);
             let values = field.field("values");
             if f.values.is_empty() {
                 return Err(invalid(values, "give at least one value"));
             }
-            let mut allowed = vec![f.negate; cats.len()];
-            // A map, so that many values against many categories stay linear.
-            let codes: HashMap<&str, usize> = cats
-                .iter()
-                .enumerate()
-                .map(|(code, c)| (c.as_str(), code))
-                .collect();
-            for (j, value) in f.values.iter().enumerate() {
-                // The value is not echoed: it is the caller's, not a category.
-                let code = codes.get(value.as_str()).copied().ok_or_else(|| {
-                    invalid(
-                        values.clone().index(j),
-                        "not a category of the filter's variable",
-                    )
+            let allowed = self
+                .shown_categories(loaded, v)
+                .allowed(&f.values, f.negate)
+                .map_err(|j| {
+                    // The value is not echoed: it is the caller's, not a
+                    // category. A rare label fails here exactly as an absent one.
+                    invalid(values.index(j), "not a category of the filter's variable")
                 })?;
-                allowed[code] = !f.negate;
-            }
             filters.push(CodeFilter {
                 variable: v,
                 allowed,
             });
         }
         Ok(filters)
+    }
+
+    /// The categories tables show for `variable`: an open column's rare
+    /// labels pooled, counted over its whole dataset.
+    fn shown_categories(&self, loaded: &[Arc<Loaded>], variable: Variable) -> ShownCategories {
+        ShownCategories::new(
+            &loaded[variable.dataset],
+            variable.column,
+            self.policy.threshold,
+        )
     }
 
     /// Resolves `dataset.column` to a categorical variable.
@@ -280,13 +273,6 @@ impl Engine {
         }
         loaded.push(l);
         Ok(loaded.len() - 1)
-    }
-}
-
-fn category_names(loaded: &Loaded, column: usize) -> &[String] {
-    match loaded.data.column(column) {
-        ColumnData::Codes { categories, .. } => categories,
-        ColumnData::Numbers(_) => &[],
     }
 }
 

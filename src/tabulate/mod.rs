@@ -54,8 +54,14 @@ impl Dimension {
         }
     }
 
+    /// Positions shown; several codes may share one.
     fn size(&self) -> usize {
-        self.index_of_code.iter().filter(|&&i| i != HIDDEN).count()
+        self.index_of_code
+            .iter()
+            .filter(|&&i| i != HIDDEN)
+            .map(|&i| i as usize + 1)
+            .max()
+            .unwrap_or(0)
     }
 }
 
