@@ -15,6 +15,8 @@
 //! - [`ingest`]: reading an uploaded CSV into validated, pseudonymised columns.
 //! - [`link`]: the person index, pseudonym → person number. Pure.
 //! - [`columns`]: a dataset's rows in memory, as columns.
+//! - [`open_categories`]: which labels of an open column a table may show, pooling the
+//!   rare ones; natural order. Pure.
 //! - [`tabulate`]: counting persons over linked datasets, with margins. Pure.
 //! - [`disclosure`]: policy, primary rules, LP-proven secondary suppression, cell-key perturbation. Pure.
 //! - [`ledger`]: released populations, the defence against differencing. Pure.
@@ -46,6 +48,7 @@ pub mod keys;
 pub mod ledger;
 pub mod link;
 pub mod names;
+pub mod open_categories;
 pub mod private_fs;
 pub mod proto;
 pub mod pseudonym;

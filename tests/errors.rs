@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bsns, said, table_request, TestServer};
+use common::{bsns, fields, reason, said, table_request, TestServer};
 use ddc::disclosure::DisclosurePolicy;
 use ddc::proto::{self, Filter, TableRequest};
 use prost::bytes::{Buf, BufMut};
@@ -17,7 +17,6 @@ use tonic_reflection::pb::v1::{
     server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
     server_reflection_response::MessageResponse, ServerReflectionRequest,
 };
-use tonic_types::StatusExt;
 
 const DS: &str = "duo.err";
 /// A valid BSN (it passes the eleven test), typed where names and values go.
@@ -37,22 +36,6 @@ async fn server_with_data() -> TestServer {
         .await
         .unwrap();
     s
-}
-
-/// `(reason, metadata field)` of the status's ErrorInfo, checking the domain.
-fn reason(status: &Status) -> (String, Option<String>) {
-    let info = status
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo on {status:?}"));
-    assert_eq!(info.domain, "ddc.v1");
-    (info.reason, info.metadata.get("field").cloned())
-}
-
-fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 /// Whether `s` follows the documented path grammar:

@@ -92,7 +92,7 @@ fn build(h: &Hierarchy, layout: &Layout, counts: &[u64]) -> Built {
             let index = |p0: usize, p1: usize| p0 * width + p1;
             let columns: Vec<usize> = if n > 0 { (0..=n).collect() } else { vec![0] };
             for (k, &c) in counts.iter().enumerate() {
-                let (leaf, col) = if n > 0 { (k / n, k % n) } else { (k, 0) };
+                let (leaf, col) = (k.checked_div(n).unwrap_or(k), k.checked_rem(n).unwrap_or(0));
                 let rows = [leaf, subtotal(h.group_of[leaf]), total0];
                 let cols: Vec<usize> = if n > 0 { vec![col, n] } else { vec![0] };
                 for &r in &rows {

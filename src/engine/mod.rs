@@ -6,6 +6,7 @@
 //! store's mutex; the in-memory state is swapped in only after a commit, so
 //! what tables see is always durable.
 
+mod categories;
 mod classification;
 mod grouping;
 mod ledger;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::categories::ShownCategories;
 use super::grouping::{group, Grouped, TableDimension, VariableRef};
 use super::levels::Levels;
 use super::structure::{code_list, Classified, Position};
@@ -133,6 +134,11 @@ impl Engine {
             subtotals.sort_unstable();
             subtotals.dedup();
             let possible = classified.possible(v);
+            if self.is_open(&loaded, v) {
+                // An open column has one level; its rare labels are pooled.
+                dims.push(self.shown_categories(&loaded, v).grouped(v, &filters));
+                continue;
+            }
             let order = 0..levels.len(level);
             dims.push(group(v, levels, level, &subtotals, &possible, order));
         }
@@ -198,6 +204,21 @@ impl Engine {
             if f.values.is_empty() {
                 return Err(invalid(values, "give at least one value"));
             }
+            if self.is_open(loaded, v) && level == 0 {
+                let allowed = self
+                    .shown_categories(loaded, v)
+                    .allowed(&f.values, f.negate)
+                    .map_err(|j| {
+                        // The value is not echoed: it is the caller's, not a
+                        // category. A rare label fails here exactly as an absent one.
+                        invalid(values.index(j), "not a category of the filter's variable")
+                    })?;
+                filters.push(CodeFilter {
+                    variable: v,
+                    allowed,
+                });
+                continue;
+            }
             let mut allowed_at_level = vec![f.negate; levels.len(level)];
             // A map, so that many values against many categories stay linear.
             let codes: HashMap<&str, usize> = (0..levels.len(level))
@@ -224,6 +245,22 @@ impl Engine {
             });
         }
         Ok(filters)
+    }
+
+    /// Whether `variable` is an open categorical column.
+    fn is_open(&self, loaded: &[Arc<Loaded>], variable: Variable) -> bool {
+        let def = &loaded[variable.dataset].info.def;
+        def.columns()[variable.column].kind == ColumnKind::OpenCategorical
+    }
+
+    /// The categories tables show for `variable`: an open column's rare
+    /// labels pooled, counted over its whole dataset.
+    fn shown_categories(&self, loaded: &[Arc<Loaded>], variable: Variable) -> ShownCategories {
+        ShownCategories::new(
+            &loaded[variable.dataset],
+            variable.column,
+            self.policy.threshold,
+        )
     }
 
     /// Resolves `dataset.column` to a categorical variable.

@@ -7,6 +7,7 @@
 //! caller commits the result. No problem report ever carries a value.
 
 mod agreement;
+mod identifier_like;
 mod lines;
 mod parse;
 mod values;

@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 
+use super::identifier_like::is_identifier_like;
 use crate::classification::CodeList;
 use crate::columns::ColumnData;
+use crate::open_categories::POOLED_LABEL;
 use crate::schema::{ColumnKind, MAX_DECLARED_CATEGORIES};
 
 /// Longest value of an open categorical column, in bytes.
@@ -120,6 +122,21 @@ impl ColumnBuilder {
                     // escape sequence there is trouble, never a category.
                     return Err("category must not contain control characters".into());
                 }
+                if is_identifier_like(text) {
+                    // Tables release labels; an identifier in any spelling
+                    // must not become one.
+                    return Err(
+                        "looks like an identifier (eight or more digits, or a number \
+                         of eight or more digits in exponent form); categories may not"
+                            .into(),
+                    );
+                }
+                if text == POOLED_LABEL {
+                    // Named without quoting it, as no reason quotes a value.
+                    return Err(
+                        "the label of the pooled category of rare values is reserved".into(),
+                    );
+                }
                 if lookup.len() >= MAX_DECLARED_CATEGORIES {
                     return Err(format!(
                         "more than {MAX_DECLARED_CATEGORIES} distinct categories"
@@ -163,7 +180,8 @@ impl ColumnBuilder {
     }
 
     /// Finishes the column, keeping the rows at `keep`. Open categories are
-    /// sorted, so codes follow display order.
+    /// sorted by string, so that stores stay as they were; tables show them
+    /// in natural order.
     pub(super) fn finish(self, keep: &[usize]) -> ColumnData {
         let data = match self {
             ColumnBuilder::Closed {
@@ -261,6 +279,36 @@ mod tests {
             assert!(reason.contains("control characters"), "{reason}");
         }
         assert!(b.check("caf\u{e9}".as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn open_categories_refuse_identifier_spellings_without_echoing_them() {
+        let b = ColumnBuilder::new(&ColumnKind::OpenCategorical);
+        for bad in [
+            "486297135.0",
+            "0579403063",
+            "BSN047938808",
+            "497-513-845",
+            "7.34778181E+08",
+        ] {
+            let reason = b.check(bad.as_bytes()).err().expect("refused");
+            assert!(reason.contains("looks like an identifier"), "{reason}");
+            assert!(!reason.contains(bad), "{reason}");
+        }
+        for good in ["12-14 jaar", "1234AB", "groep 8", "2.5E+3"] {
+            assert!(b.check(good.as_bytes()).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn open_categories_refuse_the_pooled_label() {
+        let b = ColumnBuilder::new(&ColumnKind::OpenCategorical);
+        let reason = b.check(b"(other)").err().expect("refused");
+        assert!(
+            reason.contains("reserved") && !reason.contains("(other)"),
+            "{reason}"
+        );
+        assert!(b.check(b"(others)").is_ok());
     }
 
     #[test]

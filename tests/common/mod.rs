@@ -286,3 +286,22 @@ pub fn said(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
     format!("{} {:?}", status.message(), status.get_error_details())
 }
+
+/// `(reason, metadata field)` of the status's ErrorInfo, checking the domain.
+pub fn reason(status: &tonic::Status) -> (String, Option<String>) {
+    use tonic_types::StatusExt;
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo on {status:?}"));
+    assert_eq!(info.domain, "ddc.v1");
+    (info.reason, info.metadata.get("field").cloned())
+}
+
+/// The fields of the status's BadRequest violations.
+pub fn fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
