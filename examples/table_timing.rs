@@ -21,41 +21,18 @@ async fn main() -> anyhow::Result<()> {
     let server = LocalServer::start(config).await?;
     let mut c = server.connect().await?;
     let data = ddc::demo::synth::generate(pupils, 1);
-    for (name, id, household, columns) in [
-        (
-            "cbs.i",
-            "bsn",
-            "huishouden",
-            vec![
-                "decile:cat:1,2,3,4,5,6,7,8,9,10",
-                "provincie:open",
-                "huishoudinkomen:int:household",
-            ],
-        ),
-        (
-            "duo.o",
-            "pgn",
-            "",
-            vec!["sector:cat:po,vo,mbo,ho", "niveau:open", "geslacht:cat:m,v"],
-        ),
-    ] {
-        let columns = columns
-            .iter()
-            .map(|s| ddc::cli::parse_column_spec(s))
-            .collect::<Result<_, _>>()
-            .map_err(anyhow::Error::msg)?;
-        let schema = proto::Schema {
-            identifier_column: id.into(),
-            household_column: household.into(),
-            columns,
-        };
-        let request = proto::CreateDatasetRequest {
-            name: name.into(),
-            organisation: name[..3].into(),
-            schema: Some(schema),
-        };
-        c.ingest.create_dataset(request).await?;
-    }
+    let cbs = [
+        "decile:cat:1,2,3,4,5,6,7,8,9,10",
+        "provincie:open",
+        "huishoudinkomen:int:household",
+    ];
+    let duo = [
+        "sector:cat:po,vo,mbo,ho,vavo",
+        "niveau:open",
+        "geslacht:cat:m,v",
+    ];
+    ddc::demo::declare_dataset(&mut c.ingest, "cbs.i", "bsn", "huishouden", &cbs).await?;
+    ddc::demo::declare_dataset(&mut c.ingest, "duo.o", "pgn", "", &duo).await?;
     for (name, csv) in [("cbs.i", data.cbs_csv), ("duo.o", data.duo_csv)] {
         let header = UploadHeader {
             dataset: name.into(),

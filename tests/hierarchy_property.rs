@@ -157,14 +157,9 @@ fn build(h: &Hierarchy, layout: &Layout, counts: &[u64]) -> Built {
 }
 
 fn stats(cube: CountCube, structural_zeros: Vec<bool>) -> TableStats {
-    let keys = vec![0; cube.len()];
     TableStats {
-        cube,
-        keys,
-        magnitude: None,
-        population: Vec::new(),
-        sides: Vec::new(),
         structural_zeros,
+        ..TableStats::of_counts(cube)
     }
 }
 

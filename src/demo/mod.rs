@@ -184,11 +184,14 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-const SECTOR_LIST: &str = "onderwijssector";
-const LEVEL_LIST: &str = "onderwijsniveau";
+/// The demo's code list of sectors.
+pub const SECTOR_LIST: &str = "onderwijssector";
+/// The demo's code list of levels, within sectors.
+pub const LEVEL_LIST: &str = "onderwijsniveau";
 
-/// The sectors, and the levels of every sector within them.
-async fn publish_code_lists(c: &mut Clients) -> anyhow::Result<()> {
+/// Publishes the sectors, and the levels of every sector within them, as
+/// the code lists `onderwijssector` and `onderwijsniveau`.
+pub async fn publish_code_lists(c: &mut Clients) -> anyhow::Result<()> {
     let code = |code: &str, label: &str, parent: &str| proto::Code {
         code: code.into(),
         label: label.into(),
@@ -215,48 +218,47 @@ async fn publish_code_lists(c: &mut Clients) -> anyhow::Result<()> {
 }
 
 async fn declare(ingest: &mut IngestClient<Channel>) -> anyhow::Result<()> {
-    use crate::cli::parse_column_spec as col;
-    let cat = |name: &str, values: &[&str]| col(&format!("{name}:cat:{}", values.join(",")));
     let deciles: Vec<String> = (1..=10).map(|d| d.to_string()).collect();
-    let deciles: Vec<&str> = deciles.iter().map(String::as_str).collect();
-    let datasets = [
-        (
-            DUO,
-            "pgn",
-            vec![
-                col(&format!("sector:list:{SECTOR_LIST}")),
-                col(&format!("niveau:list:{LEVEL_LIST}")),
-                cat("geslacht", &["m", "v"]),
-            ],
-        ),
-        (
-            CBS,
-            "bsn",
-            vec![
-                cat("decile", &deciles),
-                cat("provincie", &synth::PROVINCIES),
-                col("huishoudinkomen:int"),
-            ],
-        ),
+    let duo = [
+        format!("sector:list:{SECTOR_LIST}"),
+        format!("niveau:list:{LEVEL_LIST}"),
+        "geslacht:cat:m,v".to_owned(),
     ];
-    for (name, identifier, columns) in datasets {
-        let household = if name == CBS { "huishouden" } else { "" };
-        let columns = columns
-            .into_iter()
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(anyhow::Error::msg)?;
-        ingest
-            .create_dataset(proto::CreateDatasetRequest {
-                name: name.into(),
-                organisation: name.split('.').next().unwrap_or_default().into(),
-                schema: Some(proto::Schema {
-                    identifier_column: identifier.into(),
-                    household_column: household.into(),
-                    columns,
-                }),
-            })
-            .await?;
-    }
+    let cbs = [
+        format!("decile:cat:{}", deciles.join(",")),
+        format!("provincie:cat:{}", synth::PROVINCIES.join(",")),
+        "huishoudinkomen:int".to_owned(),
+    ];
+    declare_dataset(ingest, DUO, "pgn", "", &duo).await?;
+    declare_dataset(ingest, CBS, "bsn", "huishouden", &cbs).await
+}
+
+/// Declares `name` (its organisation the part before the dot) with the
+/// identifier and household columns and the columns in `ddc dataset
+/// create --column` syntax.
+pub async fn declare_dataset(
+    ingest: &mut IngestClient<Channel>,
+    name: &str,
+    identifier: &str,
+    household: &str,
+    columns: &[impl AsRef<str>],
+) -> anyhow::Result<()> {
+    let columns = columns
+        .iter()
+        .map(|c| crate::cli::parse_column_spec(c.as_ref()))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(anyhow::Error::msg)?;
+    ingest
+        .create_dataset(proto::CreateDatasetRequest {
+            name: name.into(),
+            organisation: name.split('.').next().unwrap_or_default().into(),
+            schema: Some(proto::Schema {
+                identifier_column: identifier.into(),
+                household_column: household.into(),
+                columns,
+            }),
+        })
+        .await?;
     Ok(())
 }
 

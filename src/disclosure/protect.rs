@@ -353,16 +353,7 @@ mod tests {
                 cube.add(c, n);
             }
         }
-        let keys = vec![0; cube.len()];
-        let stats = TableStats {
-            cube,
-            keys,
-            magnitude: None,
-            population: Vec::new(),
-            sides: Vec::new(),
-            structural_zeros: Vec::new(),
-        };
-        (axis, stats)
+        (axis, TableStats::of_counts(cube))
     }
 
     fn facts(stats: &TableStats) -> Vec<CellFacts> {

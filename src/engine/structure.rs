@@ -183,19 +183,31 @@ impl<'a> Classified<'a> {
     }
 
     /// For each position of a dimension on the column `level` levels above
-    /// X: the feasible codes of X under it.
+    /// X: the feasible codes of X under it. One pass over X's codes per
+    /// level the positions lie at.
     fn position_bits(&self, x: Variable, level: usize, positions: &[Position]) -> Vec<Bits> {
         let lx = &self.levels[&x];
         let feasible = &self.feasible[&x];
-        positions
+        let mut bits: Vec<Bits> = positions
             .iter()
-            .map(|p| {
-                let to = level + p.level;
-                Bits::from_fn(feasible.len(), |code| {
-                    feasible[code] && lx.ancestor(code as u32, 0, to) == p.code
-                })
-            })
-            .collect()
+            .map(|_| Bits::new(feasible.len()))
+            .collect();
+        let mut at_level: Vec<usize> = positions.iter().map(|p| p.level).collect();
+        at_level.sort_unstable();
+        at_level.dedup();
+        for l in at_level {
+            let position: HashMap<u32, usize> = (positions.iter().enumerate())
+                .filter(|(_, p)| p.level == l)
+                .map(|(i, p)| (p.code, i))
+                .collect();
+            let up = lx.ancestors(level + l);
+            for code in (0..feasible.len()).filter(|&c| feasible[c]) {
+                if let Some(&i) = position.get(&up[code]) {
+                    bits[i].insert(code);
+                }
+            }
+        }
+        bits
     }
 }
 
@@ -211,12 +223,12 @@ fn categories(l: &Loaded, column: usize) -> &[String] {
 struct Bits(Vec<u64>);
 
 impl Bits {
-    fn from_fn(n: usize, f: impl Fn(usize) -> bool) -> Self {
-        let mut words = vec![0u64; n.div_ceil(64)];
-        for i in (0..n).filter(|&i| f(i)) {
-            words[i / 64] |= 1 << (i % 64);
-        }
-        Bits(words)
+    fn new(n: usize) -> Self {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+
+    fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
     }
 
     /// Whether the sets have no code in common.

@@ -171,3 +171,27 @@ fn margin_index(
     }
     index
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cube::{covering_indices, strides};
+    use super::{margin_index, Axis};
+
+    #[test]
+    fn margins_are_numbered_as_the_covering_cells_are() {
+        // Categories 0, 1 under subtotal 3, category 2 under subtotal 4; × 2.
+        let axes = [Axis::new(3, vec![3, 3, 4, 5, 5]).unwrap(), Axis::flat(2)];
+        let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
+        let strides = strides(&sizes);
+        let mut covering = Vec::new();
+        for (a, b) in [(0, 0), (1, 1), (2, 0)] {
+            covering_indices(&axes, &strides, &[a, b], &mut covering);
+            let mut coords = [0u32; super::super::MAX_DIMENSIONS];
+            (coords[0], coords[1]) = (a as u32, b as u32);
+            let by_margin: Vec<usize> = (0..covering.len())
+                .map(|m| margin_index(&axes, &strides, &coords, m))
+                .collect();
+            assert_eq!(by_margin, covering);
+        }
+    }
+}

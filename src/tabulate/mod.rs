@@ -109,6 +109,22 @@ pub struct TableStats {
     pub structural_zeros: Vec<bool>,
 }
 
+impl TableStats {
+    /// A count table from its cube alone (zero cell keys, no persons), for
+    /// checking disclosure rules on tables built by hand.
+    pub fn of_counts(cube: CountCube) -> Self {
+        let keys = vec![0; cube.len()];
+        TableStats {
+            cube,
+            keys,
+            magnitude: None,
+            population: Vec::new(),
+            sides: Vec::new(),
+            structural_zeros: Vec::new(),
+        }
+    }
+}
+
 /// Scans the persons present in all of the query's datasets that pass the
 /// filters and counts them (and their values) into every cell and margin.
 pub fn tabulate(q: &Query<'_>) -> TableStats {

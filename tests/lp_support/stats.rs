@@ -15,13 +15,5 @@ pub fn count_stats(sizes: &[usize], interior: &[u64]) -> TableStats {
             }
         }
     }
-    let keys = vec![0; cube.len()];
-    TableStats {
-        cube,
-        keys,
-        magnitude: None,
-        population: Vec::new(),
-        sides: Vec::new(),
-        structural_zeros: Vec::new(),
-    }
+    TableStats::of_counts(cube)
 }

@@ -151,15 +151,7 @@ mod tests {
                 cube.covering(i).into_iter().for_each(|c| cube.add(c, n));
             }
         }
-        let keys = vec![0; cube.len()];
-        TableStats {
-            cube,
-            keys,
-            magnitude: None,
-            population: Vec::new(),
-            sides: Vec::new(),
-            structural_zeros: Vec::new(),
-        }
+        TableStats::of_counts(cube)
     }
 
     const THREE_SMALL: [u64; 16] = [3, 40, 50, 60, 45, 4, 55, 35, 70, 65, 5, 30, 25, 20, 15, 80];
