@@ -16,7 +16,9 @@ pub mod protect;
 
 use serde::Serialize;
 
-pub use policy::{DisclosurePolicy, GroupDisclosure, Perturbation, PolicyError};
+pub use policy::{
+    DisclosurePolicy, GroupDisclosure, MagnitudeNoiseKind, Perturbation, PolicyError, MAX_THRESHOLD,
+};
 pub use protect::{
     judge_table, protect_table, AuditLimits, BudgetExceeded, Judged, Protected, PublishedCell,
     TableContext, TableKind,

@@ -17,6 +17,23 @@ pub enum GroupDisclosure {
     Never,
 }
 
+/// Whose random key draws the noise of a sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MagnitudeNoiseKind {
+    /// Each unit's value is multiplied by 1 ± f, f in
+    /// `[magnitude_min, magnitude_max]`, drawn once per unit and variable
+    /// from the unit's own key: the same in every cell, so no number of
+    /// tables averages it away, and additive, so margins are the sums of
+    /// their cells.
+    PerUnit,
+    /// The cell's sum gets ± f times its largest contribution, f drawn from
+    /// the cell key: fresh for every distinct set of persons, so averaging
+    /// many unions recovers the sum. Kept to show what `PerUnit` defends
+    /// against; not for production.
+    PerCell,
+}
+
 /// The cell-key perturbation applied to released values.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Perturbation {
@@ -26,20 +43,27 @@ pub struct Perturbation {
     pub variance: f64,
     /// No perturbed count lies in 1..=js.
     pub js: u32,
-    /// Magnitude noise is between this and twice this fraction of the
-    /// cell's largest unit contribution.
-    pub magnitude_multiplier: f64,
+    /// How sums are perturbed.
+    pub magnitude_kind: MagnitudeNoiseKind,
+    /// Smallest relative magnitude noise (at least p%).
+    pub magnitude_min: f64,
+    /// Largest relative magnitude noise.
+    pub magnitude_max: f64,
 }
 
 impl Default for Perturbation {
     fn default() -> Self {
-        // Destatis' example parameters; the magnitude multiplier equals the
-        // default p% so that no contribution is recoverable within p%.
+        // Destatis' example count parameters. Magnitudes: every unit's value
+        // is off by 15 to 25%, which exceeds the default p% = 10 by five
+        // points, the room an attacker who estimates the rest of a cell
+        // within 5% of its largest contribution would need.
         Perturbation {
             max_noise: 2,
             variance: 1.05,
             js: 1,
-            magnitude_multiplier: 0.10,
+            magnitude_kind: MagnitudeNoiseKind::PerUnit,
+            magnitude_min: 0.15,
+            magnitude_max: 0.25,
         }
     }
 }
@@ -96,6 +120,10 @@ impl Default for DisclosurePolicy {
     }
 }
 
+/// Largest threshold: the release ledger's screen counts persons modulo 256
+/// and reads differences below 128 exactly.
+pub const MAX_THRESHOLD: u64 = 100;
+
 /// A policy parameter out of range.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("disclosure policy: {0}")]
@@ -120,9 +148,13 @@ impl DisclosurePolicy {
         if self.table_rounding < 1 || self.rounding_base < 1 {
             return fail("rounding bases must be at least 1");
         }
+        if self.threshold > MAX_THRESHOLD {
+            return fail("threshold must be at most 100");
+        }
         if let Some(p) = &self.perturbation {
-            if !(p.magnitude_multiplier >= 0.0 && p.magnitude_multiplier.is_finite()) {
-                return fail("magnitude multiplier must be a non-negative number");
+            if !(p.magnitude_min >= 0.0 && p.magnitude_min <= p.magnitude_max && p.magnitude_max < 1.0)
+            {
+                return fail("magnitude noise must satisfy 0 <= min <= max < 1");
             }
         }
         Ok(())

@@ -279,7 +279,7 @@ fn publish(
 ) -> Vec<PublishedCell> {
     let magnitude_noise = policy
         .perturbation
-        .and_then(|p| MagnitudeNoise::new(p.magnitude_multiplier).ok());
+        .and_then(|p| MagnitudeNoise::new(p.magnitude_min).ok());
     (0..stats.cube.len())
         .map(|i| {
             let status = statuses[i];

@@ -251,7 +251,13 @@ pub(crate) fn policy_to_proto(p: &DisclosurePolicy) -> proto::DisclosurePolicy {
             max_noise: q.max_noise,
             variance: q.variance,
             js: q.js,
-            magnitude_multiplier: q.magnitude_multiplier,
+            magnitude_kind: match q.magnitude_kind {
+                crate::disclosure::MagnitudeNoiseKind::PerUnit => "per_unit",
+                crate::disclosure::MagnitudeNoiseKind::PerCell => "per_cell",
+            }
+            .to_owned(),
+            magnitude_min: q.magnitude_min,
+            magnitude_max: q.magnitude_max,
         }),
         table_rounding: p.table_rounding,
         release_ledger: p.release_ledger,
