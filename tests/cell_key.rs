@@ -39,7 +39,11 @@ fn in_r1(i: usize) -> bool {
 }
 
 async fn server() -> (TestServer, [u64; 8]) {
-    let mut s = TestServer::start_with_policy(DisclosurePolicy::default()).await;
+    server_with(DisclosurePolicy::default()).await
+}
+
+async fn server_with(policy: DisclosurePolicy) -> (TestServer, [u64; 8]) {
+    let mut s = TestServer::start_with_policy(policy).await;
     s.create(
         DS,
         "bsn",
@@ -156,7 +160,34 @@ async fn a_re_upload_keeps_every_persons_record_key_and_so_the_noise() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sum_minus_the_same_sum_filtered_no_longer_gives_one_persons_value() {
+    // The women of category a in r1 are fewer than the threshold: with the
+    // release ledger on, the second table is refused outright.
     let (mut s, _) = server().await;
+    let sum = |filters: Vec<Filter>| TableRequest {
+        measure: MeasureKind::Sum as i32,
+        variable: "cbs.ck.income".into(),
+        filters,
+        ..table_request(&["cbs.ck.cel"], &[])
+    };
+    s.table(sum(vec![filter("cbs.ck.region", &["r1"], false)]))
+        .await
+        .unwrap();
+    let refused = s
+        .table(sum(vec![
+            filter("cbs.ck.region", &["r1"], false),
+            filter("cbs.ck.sex", &["m"], false),
+        ]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.message(), ddc::engine::POPULATION_REFUSAL);
+    s.stop().await;
+
+    // Without the ledger, the noise alone keeps the difference inexact.
+    let (mut s, _) = server_with(DisclosurePolicy {
+        release_ledger: false,
+        ..DisclosurePolicy::default()
+    })
+    .await;
     // Sum of income in each category of region r1, then the same sum over
     // the men only: the difference for category a is the women's income.
     let sum = |filters: Vec<Filter>| TableRequest {

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{bsns, db_persons, db_scalar, TestServer};
+use common::{bsns, db_persons, db_scalar, table_request, TestServer};
 use ddc::disclosure::DisclosurePolicy;
 use ddc::keys::DEV_KEY_FILE;
 use ddc::server::{LocalServer, ServerError};
@@ -26,9 +26,11 @@ async fn refusal(data_dir: &tempfile::TempDir, key_dir: &tempfile::TempDir) -> S
 
 async fn server_with_persons() -> TestServer {
     let mut s = TestServer::start().await;
-    s.create("cbs.p", "bsn", &["x:int"]).await;
-    let body: String = bsns(20).iter().map(|b| format!("{b},1\n")).collect();
-    s.upload("cbs.p", &format!("bsn,x\n{body}")).await.unwrap();
+    s.create("cbs.p", "bsn", &["x:int", "g:cat:a"]).await;
+    let body: String = bsns(20).iter().map(|b| format!("{b},1,a\n")).collect();
+    s.upload("cbs.p", &format!("bsn,x,g\n{body}"))
+        .await
+        .unwrap();
     s
 }
 
@@ -88,12 +90,25 @@ fn ddc_serve_exits_non_zero_naming_the_lock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_2_store_is_migrated_to_version_3_keeping_its_data() {
+async fn a_version_2_store_is_migrated_to_version_4_keeping_its_data() {
     let (data_dir, key_dir) = server_with_persons().await.stop().await;
-    // Turn the store back into what version 2 wrote: no code lists.
+    // Turn the store back into what version 2 wrote: no code lists, and
+    // released populations (here persons 0, 1, …, 19) instead of cells.
     let conn = rusqlite::Connection::open(data_dir.path().join(DB_FILE)).unwrap();
-    conn.execute_batch("DROP TABLE code_lists; PRAGMA user_version = 2;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE code_lists; DROP TABLE secrets; DROP TABLE release_cells;
+         INSERT INTO releases (project, at_ms, actor, request, policy, cells)
+             VALUES ('p', 0, 'a', '{}', '{}', '[]');
+         CREATE TABLE release_populations (
+             id INTEGER PRIMARY KEY, release INTEGER NOT NULL, datasets TEXT NOT NULL,
+             size INTEGER NOT NULL, digest BLOB NOT NULL, sides BLOB NOT NULL,
+             persons BLOB NOT NULL);
+         INSERT INTO release_populations (release, datasets, size, digest, sides, persons)
+             VALUES (1, 'cbs.p', 20, zeroblob(32), zeroblob(32),
+                     X'0001010101010101010101010101010101010101');
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
     drop(conn);
     assert_eq!(db_scalar(data_dir.path(), "PRAGMA user_version"), 2);
 
@@ -104,8 +119,22 @@ async fn a_version_2_store_is_migrated_to_version_3_keeping_its_data() {
         1,
         "the dataset and its rows are kept"
     );
-    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 3);
+    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 4);
     assert_eq!(db_persons(s.data_dir.path()), 20);
+    // The population became the print of one released cell, with sides
+    // digested the old way: the same total asked again is refused
+    // (conservative), since its sides cannot be compared.
+    let refused = s.table(table_request(&["cbs.p.g"], &[])).await.unwrap_err();
+    assert_eq!(refused.message(), ddc::engine::POPULATION_REFUSAL);
+    let dir = s.data_dir.path();
+    assert_eq!(db_scalar(dir, "SELECT count(*) FROM release_cells"), 1);
+    assert_eq!(
+        db_scalar(
+            dir,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'release_populations'"
+        ),
+        0
+    );
     let request = ddc::proto::CreateCodeListRequest {
         name: "kleur".into(),
         parent: String::new(),

@@ -152,7 +152,9 @@ impl DisclosurePolicy {
             return fail("threshold must be at most 100");
         }
         if let Some(p) = &self.perturbation {
-            if !(p.magnitude_min >= 0.0 && p.magnitude_min <= p.magnitude_max && p.magnitude_max < 1.0)
+            if !(p.magnitude_min >= 0.0
+                && p.magnitude_min <= p.magnitude_max
+                && p.magnitude_max < 1.0)
             {
                 return fail("magnitude noise must satisfy 0 <= min <= max < 1");
             }

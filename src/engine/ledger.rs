@@ -1,17 +1,17 @@
 //! The engine's side of the release ledger: the store and the in-memory
-//! ledger locked together from the check of a population to its record, so
-//! that two requests cannot slip past each other.
+//! ledger locked together from the check of a table's cells to their
+//! record, so that two requests cannot slip past each other.
 
 use std::sync::MutexGuard;
 
 use super::{Engine, EngineError};
-use crate::ledger::{check, LedgerEntry, Population};
-use crate::store::{AuditEntry, PopulationRecord, ReleaseRecord, Store};
+use crate::ledger::{Ledger, LedgerCell};
+use crate::store::{AuditEntry, ReleaseCells, ReleaseRecord, Store};
 
 /// The store and the ledger, locked (in that order).
 pub(super) struct LedgerGuard<'a> {
     pub(super) store: MutexGuard<'a, Store>,
-    ledger: MutexGuard<'a, Vec<LedgerEntry>>,
+    ledger: MutexGuard<'a, Ledger>,
     threshold: u64,
     enabled: bool,
 }
@@ -30,46 +30,35 @@ impl Engine {
 }
 
 impl LedgerGuard<'_> {
-    /// Whether `population` may be released: always, with the ledger off;
-    /// otherwise unless it differs from an earlier one over the same
-    /// datasets by 1 to threshold − 1 persons.
-    pub(super) fn admits(&mut self, population: &Population<'_>) -> Result<bool, EngineError> {
+    /// Whether a table of `cells` over `datasets` may be released: always,
+    /// with the ledger off; otherwise unless one of its cells is near an
+    /// earlier one (see [`Ledger::check`]).
+    pub(super) fn admits(&self, datasets: &str, cells: &[LedgerCell]) -> bool {
         if !self.enabled {
-            return Ok(true);
+            return true;
         }
         let started = std::time::Instant::now();
-        let store = &self.store;
-        let verdict = check(&self.ledger, population, self.threshold, |p| {
-            store.release_population(p)
-        })?;
+        let verdict = self.ledger.check(datasets, cells, self.threshold);
         tracing::info!(
-            ledger_ms = started.elapsed().as_millis() as u64,
-            populations = self.ledger.len(),
+            ledger_us = started.elapsed().as_micros() as u64,
+            cells = cells.len(),
+            known = self.ledger.len(),
             "ledger checked"
         );
-        Ok(verdict.is_ok())
+        verdict.is_ok()
     }
 
-    /// Stores a release with its populations and audit entry, and adds the
-    /// populations to the ledger. Returns the release's number.
+    /// Stores a release with its cells and audit entry, and adds the cells
+    /// to the ledger. Returns the release's number.
     pub(super) fn commit(
         &mut self,
         record: &ReleaseRecord,
-        populations: &[&Population<'_>],
+        cells: &[ReleaseCells<'_>],
         entry: &AuditEntry,
     ) -> Result<i64, EngineError> {
-        let stored: Vec<PopulationRecord<'_>> = populations
-            .iter()
-            .map(|p| PopulationRecord {
-                datasets: &p.datasets,
-                persons: p.persons,
-                digest: &p.digest,
-                sides: &p.sides,
-            })
-            .collect();
-        let (release, ids) = self.store.record_release(record, &stored, entry)?;
-        for (p, id) in populations.iter().zip(ids) {
-            self.ledger.push(p.entry(id));
+        let release = self.store.record_release(record, cells, entry)?;
+        for c in cells {
+            self.ledger.insert(c.datasets, c.cells);
         }
         Ok(release)
     }

@@ -189,8 +189,10 @@ pub struct Engine {
     pseudonymiser: Pseudonymiser,
     policy: DisclosurePolicy,
     ptable: Option<PTable>,
-    /// Released populations (sizes and digests); locked after the store.
-    ledger: Mutex<Vec<crate::ledger::LedgerEntry>>,
+    /// Every distinct admitted cell (prints only); locked after the store.
+    ledger: Mutex<crate::ledger::Ledger>,
+    /// Keys the persons' tags in the ledger's cell prints.
+    print_key: crate::ledger::PrintKey,
     /// What one table may cost.
     table_limits: TableLimits,
     /// Tables in the attacker audit, per caller and in total.
@@ -220,6 +222,7 @@ impl Engine {
         verify_key(&mut store, &pseudonymiser)?;
         let snapshot = store.load()?;
         let ledger = store.load_ledger()?;
+        let print_key = store.print_key()?;
         let mut state = State {
             classifications: Arc::new(snapshot.classifications),
             datasets: BTreeMap::new(),
@@ -245,6 +248,7 @@ impl Engine {
             policy,
             ptable,
             ledger: Mutex::new(ledger),
+            print_key,
             table_limits: TableLimits::default(),
             audit_slots: limits::AuditSlots::new(&TableLimits::default()),
             audit_hook: None,

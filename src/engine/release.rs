@@ -14,15 +14,15 @@ use crate::disclosure::{
     judge_table, protect_figure, BudgetExceeded, CellStatus, DisclosureError, DisclosurePolicy,
     Figure, Protected, TableContext, TableKind,
 };
-use crate::ledger::{Population, SetHash};
-use crate::store::ReleaseRecord;
+use crate::ledger::{datasets_key, print_of, LedgerCell, SetHash};
+use crate::store::{ReleaseCells, ReleaseRecord};
 use crate::tabulate::{tabulate, Query, TableStats};
 
 /// What a refused differencing request is told: the rule, nothing more.
 pub const POPULATION_REFUSAL: &str =
-    "refused: this table's population differs from that of an earlier \
-     release over the same datasets by fewer persons than the threshold; widen or narrow the \
-     population by more, or ask for exactly the earlier one";
+    "refused: a cell of this table covers persons that differ from those of a cell released \
+     before over the same datasets by fewer persons than the threshold; widen or narrow the \
+     population or its categories by more, or ask for exactly the earlier cells";
 
 /// Project name used when a request names none.
 pub const DEFAULT_PROJECT: &str = "default";
@@ -89,6 +89,7 @@ impl Engine {
             group_by: r.group_by,
             filters: r.filters,
             record_keys: &record_keys,
+            print_key: &self.print_key,
             magnitude: r.magnitude.as_ref().map(|m| m.spec.clone()),
             structural_zeros: r.structural_zeros,
         };
@@ -130,7 +131,15 @@ impl Engine {
             })
             .collect();
         let names: Vec<&str> = r.loaded.iter().map(|l| l.info.def.name()).collect();
-        let population = Population::new(&names, &stats.population, &stats.sides);
+        let ledger_cells: Vec<LedgerCell> = stats
+            .prints
+            .iter()
+            .zip(&protected.cells)
+            .map(|(&print, c)| LedgerCell {
+                print,
+                released: c.status == CellStatus::Released,
+            })
+            .collect();
         let mut table = ProtectedTable {
             release: 0,
             datasets: r
@@ -143,7 +152,11 @@ impl Engine {
             cells,
             policy: self.policy,
         };
-        table.release = self.record(caller, &spec, &table, &population, now)?;
+        let cells = ReleaseCells {
+            datasets: &datasets_key(&names),
+            cells: &ledger_cells,
+        };
+        table.release = self.record(caller, &spec, &table, &cells, now)?;
         Ok(table)
     }
 
@@ -222,18 +235,18 @@ impl Engine {
         }
     }
 
-    /// Checks the population against the ledger, then stores the release
-    /// (request, policy, released cells, population) and its audit entry.
+    /// Checks the table's cells against the ledger, then stores the release
+    /// (request, policy, released cells, cell prints) and its audit entry.
     fn record(
         &self,
         caller: &Caller,
         spec: &TableSpec,
         table: &ProtectedTable,
-        population: &Population<'_>,
+        cells: &ReleaseCells<'_>,
         now: SystemTime,
     ) -> Result<i64, EngineError> {
         let mut guard = self.lock_ledger();
-        if !guard.admits(population)? {
+        if !guard.admits(cells.datasets, cells.cells) {
             let detail = serde_json::json!({ "project": spec.project, "request": spec, "rule": "population_difference" });
             guard
                 .store
@@ -264,7 +277,7 @@ impl Engine {
         };
         guard.commit(
             &record,
-            &[population],
+            std::slice::from_ref(cells),
             &audit(caller, now, "table.release", detail),
         )
     }
@@ -333,11 +346,12 @@ impl Engine {
                 linked_sets.push((name(a), name(b), linked));
             }
         }
+        let key = &self.print_key;
         let own: std::collections::HashMap<String, SetHash> = loaded
             .iter()
             .map(|l| {
                 let mut h = SetHash::default();
-                l.data.persons().iter().for_each(|&p| h.add(p));
+                l.data.persons().iter().for_each(|&p| h.add(key.tag(p)));
                 (name(l), h)
             })
             .collect();
@@ -345,10 +359,13 @@ impl Engine {
         let mut pairs = Vec::new();
         let mut admitted = Vec::new();
         for (a, b, linked) in &linked_sets {
-            let sides = [SetHash::default(), own[a], own[b]];
-            let population = Population::new(&["linkage", a, b], linked, &sides);
-            let figure = if guard.admits(&population)? {
-                admitted.push(population);
+            let cell = LedgerCell {
+                print: print_of(key, linked, &mut [own[a], own[b]]),
+                released: true,
+            };
+            let datasets = datasets_key(&["linkage", a, b]);
+            let figure = if guard.admits(&datasets, std::slice::from_ref(&cell)) {
+                admitted.push((datasets, cell));
                 protect(linked)
             } else {
                 Figure {
@@ -375,8 +392,14 @@ impl Engine {
             "linkage.release",
             serde_json::json!({ "datasets": names }),
         );
-        let populations: Vec<&Population<'_>> = admitted.iter().collect();
-        guard.commit(&record, &populations, &entry)?;
+        let cells: Vec<ReleaseCells<'_>> = admitted
+            .iter()
+            .map(|(datasets, cell)| ReleaseCells {
+                datasets,
+                cells: std::slice::from_ref(cell),
+            })
+            .collect();
+        guard.commit(&record, &cells, &entry)?;
         Ok(figures)
     }
 }

@@ -229,50 +229,6 @@ impl Store {
     }
 }
 
-impl Store {
-    /// The ledger of released populations: sizes and digests only.
-    pub fn load_ledger(&self) -> Result<Vec<crate::ledger::LedgerEntry>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, datasets, size, digest, sides FROM release_populations ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-                r.get::<_, Vec<u8>>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (population, datasets, size, digest, sides) = row?;
-            let wrong = |_| StoreError::Corrupt("population digest of wrong length".into());
-            let digest: [u8; 32] = digest.try_into().map_err(wrong)?;
-            let sides: [u8; 32] = sides.try_into().map_err(wrong)?;
-            out.push(crate::ledger::LedgerEntry {
-                population,
-                datasets,
-                size: u64::try_from(size).unwrap_or(0),
-                digest,
-                sides,
-            });
-        }
-        Ok(out)
-    }
-
-    /// The persons of a stored population, ascending.
-    pub fn release_population(&self, population: i64) -> Result<Vec<PersonNo>, StoreError> {
-        let bytes: Vec<u8> = self.conn.query_row(
-            "SELECT persons FROM release_populations WHERE id = ?1",
-            [population],
-            |r| r.get(0),
-        )?;
-        crate::ledger::decode(&bytes)
-            .ok_or_else(|| StoreError::Corrupt(format!("population {population}")))
-    }
-}
-
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }

@@ -17,6 +17,7 @@
 mod code_lists;
 mod codec;
 mod dir;
+mod ledger;
 mod load;
 mod write;
 
@@ -25,14 +26,15 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension};
 
 pub use dir::LOCK_FILE;
+pub use ledger::ReleaseCells;
 pub use load::{Snapshot, StoredDataset};
-pub use write::{AuditEntry, PopulationRecord, ReleaseRecord, UploadWrite};
+pub use write::{AuditEntry, ReleaseRecord, UploadWrite};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "ddc.sqlite";
 
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,7 @@ impl Store {
             0 => [SCHEMA, SCHEMA_V2, SCHEMA_V3].as_slice(),
             1 => [SCHEMA_V2, SCHEMA_V3].as_slice(),
             2 => [SCHEMA_V3].as_slice(),
+            3 => [].as_slice(),
             SCHEMA_VERSION => return Ok(()),
             found => return Err(StoreError::SchemaVersion { found }),
         };
@@ -99,6 +102,7 @@ impl Store {
         for step in steps {
             tx.execute_batch(step)?;
         }
+        ledger::migrate_to_v4(&tx)?;
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         tx.commit()?;
         Ok(())

@@ -40,19 +40,6 @@ pub struct ReleaseRecord {
     pub cells: serde_json::Value,
 }
 
-/// The population a release covered, for the ledger.
-#[derive(Debug)]
-pub struct PopulationRecord<'a> {
-    /// The datasets key.
-    pub datasets: &'a str,
-    /// Persons covered, ascending.
-    pub persons: &'a [crate::link::PersonNo],
-    /// Their digest.
-    pub digest: &'a [u8; 32],
-    /// Digest of each dataset's own population.
-    pub sides: &'a [u8; 32],
-}
-
 /// Everything an upload commit writes.
 #[derive(Debug)]
 pub struct UploadWrite<'a> {
@@ -149,48 +136,6 @@ impl Store {
         append(&tx, audit)?;
         tx.commit()?;
         Ok(())
-    }
-
-    /// Stores a release, the populations it covered and its audit entry;
-    /// returns the release's number and each population's.
-    pub fn record_release(
-        &mut self,
-        r: &ReleaseRecord,
-        populations: &[PopulationRecord<'_>],
-        audit: &AuditEntry,
-    ) -> Result<(i64, Vec<i64>), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO releases (project, at_ms, actor, request, policy, cells) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                r.project,
-                audit.at_ms,
-                audit.actor,
-                r.request.to_string(),
-                r.policy.to_string(),
-                r.cells.to_string()
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        let mut ids = Vec::with_capacity(populations.len());
-        for population in populations {
-            tx.execute(
-                "INSERT INTO release_populations (release, datasets, size, digest, sides, persons)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    id,
-                    population.datasets,
-                    population.persons.len() as i64,
-                    &population.digest[..],
-                    &population.sides[..],
-                    crate::ledger::encode(population.persons)
-                ],
-            )?;
-            ids.push(tx.last_insert_rowid());
-        }
-        append(&tx, audit)?;
-        tx.commit()?;
-        Ok((id, ids))
     }
 
     /// The dataset id and receipt of a committed upload id, if any.

@@ -10,15 +10,17 @@
 mod axis;
 mod cube;
 mod magnitude;
+mod prints;
 
 pub use axis::{Axis, AxisError};
 pub use cube::CountCube;
 pub use magnitude::{MagnitudeSpec, MagnitudeStats, TOP_CONTRIBUTIONS};
 
 use crate::columns::{ColumnData, DatasetData};
-use crate::ledger::SetHash;
+use crate::ledger::{CellPrint, PrintKey};
 use cube::{covering_indices, strides};
 use magnitude::MagnitudeAcc;
+use prints::PrintAcc;
 
 /// A categorical variable: a column of one of the query's datasets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +83,8 @@ pub struct Query<'a> {
     pub filters: Vec<CodeFilter>,
     /// Every person's record key, by person number (for cell keys).
     pub record_keys: &'a [u32],
+    /// The key of the persons' tags in the cells' prints.
+    pub print_key: &'a PrintKey,
     /// A numeric variable to sum, if this is a magnitude table.
     pub magnitude: Option<MagnitudeSpec>,
     /// Cells (margins included) that the classifications rule out: no
@@ -100,11 +104,9 @@ pub struct TableStats {
     pub keys: Vec<u32>,
     /// Sums and unit contributions, for a magnitude table.
     pub magnitude: Option<MagnitudeStats>,
-    /// The persons counted (the grand total's contributors), ascending.
-    pub population: Vec<crate::link::PersonNo>,
-    /// For each dataset of the query, the set of its persons that pass its
-    /// own filters, before linkage.
-    pub sides: Vec<SetHash>,
+    /// Each cell's print for the release ledger (empty for a table built
+    /// by hand).
+    pub prints: Vec<CellPrint>,
     /// The query's structural zeros (empty when there are none).
     pub structural_zeros: Vec<bool>,
 }
@@ -118,8 +120,7 @@ impl TableStats {
             cube,
             keys,
             magnitude: None,
-            population: Vec::new(),
-            sides: Vec::new(),
+            prints: Vec::new(),
             structural_zeros: Vec::new(),
         }
     }
@@ -149,19 +150,19 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
         .as_ref()
         .map(|m| MagnitudeAcc::new(m, q, cube.axes()));
     let strides = strides(cube.sizes());
+    let mut prints = PrintAcc::new(q.print_key, cube.len());
     let Some(driver) = (0..q.datasets.len()).min_by_key(|&d| q.datasets[d].rows()) else {
+        let prints = prints.finish(q, &cube);
         return TableStats {
             cube,
             keys,
             magnitude: None,
-            population: Vec::new(),
-            sides: Vec::new(),
+            prints,
             structural_zeros: q.structural_zeros.clone(),
         };
     };
     let mut rows = vec![0usize; q.datasets.len()];
     let mut covering = Vec::with_capacity(1 << dims.len());
-    let mut population = Vec::new();
     'persons: for (row, &person) in q.datasets[driver].persons().iter().enumerate() {
         for (d, data) in q.datasets.iter().enumerate() {
             rows[d] = if d == driver {
@@ -187,7 +188,7 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
         }
         let cell = &cell[..dims.len()];
         covering_indices(cube.axes(), &strides, cell, &mut covering);
-        population.push(person);
+        prints.add(person, &covering);
         let record_key = q.record_keys[person as usize];
         for &i in &covering {
             cube.add(i, 1);
@@ -198,41 +199,12 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
         }
     }
     let magnitude = magnitude.map(|m| m.finish(&strides));
+    let prints = prints.finish(q, &cube);
     TableStats {
         cube,
         keys,
         magnitude,
-        population,
-        sides: own_populations(q),
+        prints,
         structural_zeros: q.structural_zeros.clone(),
     }
-}
-
-/// Each dataset's persons that pass the filters on its own columns.
-fn own_populations(q: &Query<'_>) -> Vec<SetHash> {
-    (0..q.datasets.len())
-        .map(|d| {
-            let filters: Vec<(&[u32], &[bool])> = q
-                .filters
-                .iter()
-                .filter(|f| f.variable.dataset == d)
-                .filter_map(|f| match q.datasets[d].column(f.variable.column) {
-                    ColumnData::Codes { codes, .. } => {
-                        Some((codes.as_slice(), f.allowed.as_slice()))
-                    }
-                    ColumnData::Numbers(_) => None,
-                })
-                .collect();
-            let mut hash = SetHash::default();
-            for (row, &person) in q.datasets[d].persons().iter().enumerate() {
-                if filters
-                    .iter()
-                    .all(|(codes, allowed)| allowed[codes[row] as usize])
-                {
-                    hash.add(person);
-                }
-            }
-            hash
-        })
-        .collect()
 }

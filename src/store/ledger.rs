@@ -1,0 +1,165 @@
+//! The release ledger's storage: each release's cell prints, and the
+//! deployment's print key.
+
+use ring::rand::{SecureRandom, SystemRandom};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::write::{append, AuditEntry, ReleaseRecord};
+use super::{Store, StoreError};
+use crate::ledger::{
+    decode_cells, decode_persons, encode_cells, print_of, Ledger, LedgerCell, PrintKey,
+};
+
+/// The cells of one release over one set of datasets.
+#[derive(Debug)]
+pub struct ReleaseCells<'a> {
+    /// The datasets key.
+    pub datasets: &'a str,
+    /// Every cell, released or withheld.
+    pub cells: &'a [LedgerCell],
+}
+
+/// Version 4: cell prints instead of whole populations, and the secret
+/// that keys them.
+const SCHEMA_V4: &str = "
+-- Secrets of this deployment that are not pseudonymisation keys: the print
+-- key keys the persons' tags in the release ledger.
+CREATE TABLE secrets (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+-- Every cell of every release (see ledger::encode_cells), per datasets key.
+CREATE TABLE release_cells (
+    id       INTEGER PRIMARY KEY,
+    release  INTEGER NOT NULL REFERENCES releases(id),
+    datasets TEXT NOT NULL,
+    cells    BLOB NOT NULL
+);
+";
+
+const PRINT_KEY: &str = "print_key";
+
+/// Creates the version-4 tables and turns each population of version 3
+/// into the print of its grand total. Its sides were digested differently,
+/// so a table released before can be asked again only if its linked
+/// population differs by at least the threshold: conservative, never lax.
+pub(super) fn migrate_to_v4(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(SCHEMA_V4)?;
+    let mut bytes = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| StoreError::Corrupt("no system randomness for the print key".into()))?;
+    tx.execute(
+        "INSERT INTO secrets (name, value) VALUES (?1, ?2)",
+        params![PRINT_KEY, &bytes[..]],
+    )?;
+    let key = PrintKey::from_bytes(bytes);
+    let old: bool = tx.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'release_populations'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !old {
+        return Ok(());
+    }
+    let mut stmt = tx
+        .prepare("SELECT release, datasets, sides, persons FROM release_populations ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(stmt);
+    for (release, datasets, sides, persons) in rows {
+        let persons = decode_persons(&persons)
+            .ok_or_else(|| StoreError::Corrupt(format!("population of release {release}")))?;
+        let mut print = print_of(&key, &persons, &mut []);
+        print.sides = sides
+            .get(..16)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or_default();
+        let cell = LedgerCell {
+            print,
+            released: true,
+        };
+        tx.execute(
+            "INSERT INTO release_cells (release, datasets, cells) VALUES (?1, ?2, ?3)",
+            params![release, datasets, encode_cells(&[cell])],
+        )?;
+    }
+    tx.execute_batch("DROP TABLE release_populations")?;
+    Ok(())
+}
+
+impl Store {
+    /// The key of the release ledger's person tags.
+    pub fn print_key(&self) -> Result<PrintKey, StoreError> {
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT value FROM secrets WHERE name = ?1",
+                [PRINT_KEY],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let bytes: [u8; 16] = bytes
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| StoreError::Corrupt("print key missing or of wrong length".into()))?;
+        Ok(PrintKey::from_bytes(bytes))
+    }
+
+    /// Every admitted cell, in release order.
+    pub fn load_ledger(&self) -> Result<Ledger, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT datasets, cells FROM release_cells ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut ledger = Ledger::default();
+        for row in rows {
+            let (datasets, bytes) = row?;
+            let cells = decode_cells(&bytes)
+                .ok_or_else(|| StoreError::Corrupt("release cells malformed".into()))?;
+            ledger.insert(&datasets, &cells);
+        }
+        Ok(ledger)
+    }
+
+    /// Stores a release, the prints of its cells and its audit entry in one
+    /// transaction; returns the release's number.
+    pub fn record_release(
+        &mut self,
+        r: &ReleaseRecord,
+        cells: &[ReleaseCells<'_>],
+        audit: &AuditEntry,
+    ) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO releases (project, at_ms, actor, request, policy, cells) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                r.project,
+                audit.at_ms,
+                audit.actor,
+                r.request.to_string(),
+                r.policy.to_string(),
+                r.cells.to_string()
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        for c in cells {
+            tx.execute(
+                "INSERT INTO release_cells (release, datasets, cells) VALUES (?1, ?2, ?3)",
+                params![id, c.datasets, encode_cells(c.cells)],
+            )?;
+        }
+        append(&tx, audit)?;
+        tx.commit()?;
+        Ok(id)
+    }
+}
