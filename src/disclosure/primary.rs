@@ -8,6 +8,8 @@
 //! - (n,k)-dominance: `(100/k)·(x1+…+xn) − X` (tau-Argus), both ways;
 //! - p%: `p/100·x1 − (X − x1 − x2)`, both ways;
 //! - too few units: `p/100·|X|`;
+//! - every unit with the same value (group rule): `p/100·|X|`, at least
+//!   `count_protection` times that value (at least one);
 //! - a few-valued variable with some value held by 1 to threshold − 1 units
 //!   (or, with the group rule, by every unit): `p/100·|X|`, at least
 //!   `count_protection` times the largest unit contribution.
@@ -187,6 +189,12 @@ pub(crate) fn judge_magnitudes(
             let p_rule = rest < p * top[0];
             let (status, needed) = if few_units {
                 (CellStatus::WithheldThreshold, p * x.abs())
+            } else if group_rule == GroupRule::On && m.all_equal(i) {
+                // Equal means would show it: every unit's value is known.
+                (
+                    CellStatus::WithheldGroup,
+                    (p * x.abs()).max(w * top[0].max(1.0)),
+                )
             } else if value_counts {
                 (
                     CellStatus::WithheldValueCounts,

@@ -14,9 +14,9 @@
 mod suppression;
 
 use super::audit::{budget::DEFAULT_WORK, OverBudget, WorkBudget};
-use super::ckm::{MagnitudeNoise, PTable};
-use super::primary::{judge_counts, judge_magnitudes, GroupRule, Sign, Structure};
-use super::{check_margins, CellStatus, DisclosureError, DisclosurePolicy};
+use super::ckm::{mix, PTable};
+use super::primary::{judge_counts, judge_magnitudes, GroupRule, Judgement, Sign, Structure};
+use super::{check_margins, CellStatus, DisclosureError, DisclosurePolicy, MagnitudeNoiseKind};
 use crate::tabulate::TableStats;
 use suppression::AuditInput;
 
@@ -93,9 +93,10 @@ pub struct TableContext {
 /// One cell as released: a value only when the status is `Released`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PublishedCell {
-    /// Released, or why withheld.
+    /// Released, or why withheld (for a sum or mean table: its value).
     pub status: CellStatus,
-    /// The (perturbed, rounded) count, for a count table.
+    /// The (perturbed, rounded) count, where the count table of the same
+    /// request releases it (also alongside a sum or mean).
     pub count: Option<u64>,
     /// The (perturbed) sum or mean, in stored units, for a magnitude table.
     pub value: Option<f64>,
@@ -111,14 +112,24 @@ pub struct Protected {
 }
 
 /// A table with the primary rules applied, before secondary suppression.
+///
+/// A sum or mean table is judged twice: as the count table of the same
+/// request (its counts are released alongside, and a count the count table
+/// withholds is never given away by a sum, a mean or their noise), and on
+/// its magnitudes. Suppression runs in that order: the count table's
+/// pattern first, then the magnitudes' on top of it. Withholding more
+/// never helps an attacker, so the final pattern protects both.
 #[derive(Debug)]
 pub struct Judged<'a> {
     stats: &'a TableStats,
     policy: &'a DisclosurePolicy,
     ctx: TableContext,
-    statuses: Vec<CellStatus>,
-    /// The attacker audit's input; `None` when no cell is unsafe.
-    audit: Option<AuditInput>,
+    /// The count table's primary statuses.
+    counts: Vec<CellStatus>,
+    /// The count table's attacker audit; `None` when no count is unsafe.
+    count_audit: Option<AuditInput>,
+    /// A magnitude table's judgements and sums.
+    magnitudes: Option<(Vec<Judgement>, Vec<f64>)>,
 }
 
 /// Applies the whole policy to a table: [`judge_table`], then
@@ -147,7 +158,16 @@ pub fn judge_table<'a>(
     } else {
         GroupRule::Off
     };
-    let (judgements, values) = match (&stats.magnitude, ctx.kind) {
+    let structure = Structure::of(stats);
+    let judgements = judge_counts(&structure, policy, group_rule);
+    let counts: Vec<CellStatus> = judgements.iter().map(|j| j.status).collect();
+    let count_audit = counts.iter().any(|s| s.is_withheld()).then(|| {
+        let values: Vec<f64> = (0..stats.cube.len())
+            .map(|i| stats.cube.count(i) as f64)
+            .collect();
+        AuditInput::new(stats, &judgements, &values)
+    });
+    let magnitudes = match (&stats.magnitude, ctx.kind) {
         (Some(m), TableKind::Sum | TableKind::Mean) => {
             check_sum_margins(stats)?;
             let sign = if ctx.negative_values {
@@ -156,43 +176,50 @@ pub fn judge_table<'a>(
                 Sign::NonNegative
             };
             let values: Vec<f64> = m.sums.iter().map(|&s| s as f64).collect();
-            let structure = Structure::of(stats);
-            (
+            Some((
                 judge_magnitudes(m, &structure, policy, sign, group_rule),
                 values,
-            )
+            ))
         }
-        _ => {
-            let values: Vec<f64> = (0..stats.cube.len())
-                .map(|i| stats.cube.count(i) as f64)
-                .collect();
-            let structure = Structure::of(stats);
-            (judge_counts(&structure, policy, group_rule), values)
-        }
+        _ => None,
     };
-    let statuses: Vec<CellStatus> = judgements.iter().map(|j| j.status).collect();
-    let audit = statuses
-        .iter()
-        .any(|s| s.is_withheld())
-        .then(|| AuditInput::new(stats, &judgements, &values));
     Ok(Judged {
         stats,
         policy,
         ctx: *ctx,
-        statuses,
-        audit,
+        counts,
+        count_audit,
+        magnitudes,
     })
 }
 
 impl Judged<'_> {
-    /// Cells withheld by a primary rule.
+    /// Cells withheld by a primary rule (of the counts or the magnitudes).
     pub fn unsafe_cells(&self) -> usize {
-        self.statuses.iter().filter(|s| s.is_withheld()).count()
+        (0..self.counts.len())
+            .filter(|&i| {
+                self.counts[i].is_withheld()
+                    || self
+                        .magnitudes
+                        .as_ref()
+                        .is_some_and(|(j, _)| j[i].status.is_withheld())
+            })
+            .count()
     }
 
     /// Whether protecting the table needs attacker linear programs.
     pub fn needs_audit(&self) -> bool {
-        self.audit.is_some()
+        self.unsafe_cells() > 0
+    }
+
+    /// The magnitude audit on its own primary pattern (a lower bound of
+    /// the one [`Judged::protect`] runs on top of the count pattern).
+    fn magnitude_audit_alone(&self) -> Option<AuditInput> {
+        let (judgements, values) = self.magnitudes.as_ref()?;
+        judgements
+            .iter()
+            .any(|j| j.status.is_withheld())
+            .then(|| AuditInput::new(self.stats, judgements, values))
     }
 
     /// Refuses, before any solve, a table whose audit cannot fit `limits`:
@@ -202,10 +229,10 @@ impl Judged<'_> {
     /// release gate once more, each over at least its primary component, so
     /// a table refused here would be refused later too, only later.
     pub fn check_limits(&self, limits: &AuditLimits) -> Result<(), DisclosureError> {
-        let Some(input) = &self.audit else {
-            return Ok(());
-        };
         let cells = self.unsafe_cells();
+        if cells == 0 {
+            return Ok(());
+        }
         if cells > limits.max_unsafe_cells {
             return Err(BudgetExceeded::UnsafeCells {
                 cells,
@@ -213,7 +240,13 @@ impl Judged<'_> {
             }
             .into());
         }
-        let estimate = input.primary_work()?.saturating_mul(2);
+        let mut estimate = 0u64;
+        for input in [self.count_audit.as_ref(), self.magnitude_audit_alone().as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            estimate = estimate.saturating_add(input.primary_work()?.saturating_mul(2));
+        }
         WorkBudget::new(limits.work)
             .ensure_room(estimate)
             .map_err(|o| BudgetExceeded::Work(o).into())
@@ -227,14 +260,44 @@ impl Judged<'_> {
         ptable: Option<&PTable>,
     ) -> Result<Protected, DisclosureError> {
         self.check_limits(limits)?;
-        let mut statuses = self.statuses.clone();
         let mut work = WorkBudget::new(limits.work);
-        if let Some(input) = &self.audit {
+        let mut counts = self.counts.clone();
+        if let Some(input) = &self.count_audit {
             for cell in input.suppress(limits, &mut work)? {
-                statuses[cell] = CellStatus::WithheldSecondary;
+                counts[cell] = CellStatus::WithheldSecondary;
             }
         }
-        let cells = publish(self.stats, &statuses, self.policy, &self.ctx, ptable);
+        let values = match &self.magnitudes {
+            None => counts.clone(),
+            Some((judgements, sums)) => {
+                // A cell the count table withholds is withheld here too,
+                // with the magnitude rules' requirement if it has one.
+                let judgements: Vec<Judgement> = judgements
+                    .iter()
+                    .zip(&counts)
+                    .map(|(j, &count)| {
+                        if count.is_withheld() && !j.status.is_withheld() {
+                            Judgement { status: count, ..*j }
+                        } else {
+                            *j
+                        }
+                    })
+                    .collect();
+                let mut statuses: Vec<CellStatus> = judgements
+                    .iter()
+                    .zip(&counts)
+                    .map(|(j, &count)| if count.is_withheld() { count } else { j.status })
+                    .collect();
+                if statuses.iter().any(|s| s.is_withheld()) {
+                    let input = AuditInput::new(self.stats, &judgements, sums);
+                    for cell in input.suppress(limits, &mut work)? {
+                        statuses[cell] = CellStatus::WithheldSecondary;
+                    }
+                }
+                statuses
+            }
+        };
+        let cells = publish(self.stats, &counts, &values, self.policy, &self.ctx, ptable);
         Ok(Protected {
             cells,
             work: work.spent(),
@@ -269,63 +332,73 @@ fn check_sum_margins(stats: &TableStats) -> Result<(), DisclosureError> {
     }
 }
 
-/// The released value of each cell: perturbed by the cell key, rounded.
+/// The released value of each cell: counts perturbed by the cell key and
+/// rounded where `counts` releases them; sums and means perturbed where
+/// `values` releases them (for a count table the two are the same).
 fn publish(
     stats: &TableStats,
-    statuses: &[CellStatus],
+    counts: &[CellStatus],
+    values: &[CellStatus],
     policy: &DisclosurePolicy,
     ctx: &TableContext,
     ptable: Option<&PTable>,
 ) -> Vec<PublishedCell> {
-    let magnitude_noise = policy
-        .perturbation
-        .and_then(|p| MagnitudeNoise::new(p.magnitude_min).ok());
     (0..stats.cube.len())
         .map(|i| {
-            let status = statuses[i];
+            let status = values[i];
             if status == CellStatus::StructuralZero {
                 // Known to be empty by definition: no noise, nothing to hide.
                 return PublishedCell {
                     status,
-                    count: (ctx.kind == TableKind::Count).then_some(0),
+                    count: Some(0),
                     value: (ctx.kind == TableKind::Sum).then_some(0.0),
                 };
             }
-            if status.is_withheld() {
-                return PublishedCell {
-                    status,
-                    count: None,
-                    value: None,
-                };
-            }
-            let key = stats.keys[i];
-            let true_count = stats.cube.count(i);
-            let count = ptable.map_or(true_count, |t| t.perturb(true_count, key));
-            let count = round_to(count, policy.table_rounding);
-            let value = stats.magnitude.as_ref().map(|m| {
-                let largest = m.top[i][0] as f64;
-                let noise = magnitude_noise.map_or(0.0, |n| n.noise(key, ctx.salt, largest));
-                m.sums[i] as f64 + noise
+            let count = (!counts[i].is_withheld()).then(|| {
+                let true_count = stats.cube.count(i);
+                let count = ptable.map_or(true_count, |t| t.perturb(true_count, stats.keys[i]));
+                round_to(count, policy.table_rounding)
             });
-            match ctx.kind {
-                TableKind::Count => PublishedCell {
-                    status,
-                    count: Some(count),
-                    value: None,
-                },
-                TableKind::Sum => PublishedCell {
-                    status,
-                    count: None,
-                    value,
-                },
-                TableKind::Mean => PublishedCell {
-                    status,
-                    count: None,
-                    value: value.map(|v| v / count.max(1) as f64),
-                },
+            let value = match (&stats.magnitude, status.is_withheld()) {
+                (Some(m), false) if ctx.kind != TableKind::Count => {
+                    let sum = m.sums[i] as f64 + magnitude_noise(m, i, stats.keys[i], policy, ctx);
+                    match ctx.kind {
+                        TableKind::Mean => Some(sum / count.unwrap_or(1).max(1) as f64),
+                        _ => Some(sum),
+                    }
+                }
+                _ => None,
+            };
+            PublishedCell {
+                status,
+                count,
+                value,
             }
         })
         .collect()
+}
+
+/// The noise of cell `i`'s sum under the policy's perturbation.
+fn magnitude_noise(
+    m: &crate::tabulate::MagnitudeStats,
+    i: usize,
+    key: u32,
+    policy: &DisclosurePolicy,
+    ctx: &TableContext,
+) -> f64 {
+    let Some(p) = policy.perturbation else {
+        return 0.0;
+    };
+    let (lo, spread) = (p.magnitude_min, p.magnitude_max - p.magnitude_min);
+    match p.magnitude_kind {
+        MagnitudeNoiseKind::PerUnit => lo * m.signed[i] as f64 + spread * m.fractional[i],
+        MagnitudeNoiseKind::PerCell => {
+            let key = mix(key, ctx.salt);
+            let sign = if key >> 31 == 1 { -1.0 } else { 1.0 };
+            let fraction = f64::from(key & 0x7FFF_FFFF) / 2_147_483_648.0;
+            sign * m.top[i][0] as f64 * (lo + spread * fraction)
+        }
+    }
 }
 
 fn round_to(count: u64, base: u64) -> u64 {

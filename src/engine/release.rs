@@ -108,7 +108,7 @@ impl Engine {
             kind,
             holders: holders.len(),
             negative_values: r.magnitude.as_ref().is_some_and(|m| m.negative_values),
-            salt: salt(variable),
+            salt: salt(variable) as u32,
         };
         let protected = self.protect(caller, &spec, &stats, &ctx, now)?;
         tracing::info!(
@@ -405,7 +405,7 @@ impl Engine {
 }
 
 /// A variable's salt for magnitude noise: stable across requests.
-fn salt(variable: &str) -> u32 {
+pub(super) fn salt(variable: &str) -> u64 {
     let digest = Sha256::digest(variable.as_bytes());
-    u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]])
+    u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
 }

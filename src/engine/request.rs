@@ -320,6 +320,7 @@ impl Engine {
             variable,
             unit,
             distinct_values: distinct,
+            salt: super::release::salt(name),
         };
         Ok(ResolvedMagnitude {
             spec,

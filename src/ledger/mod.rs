@@ -27,7 +27,9 @@ pub mod index;
 pub mod print;
 
 pub use index::{Ledger, LedgerCell, TooClose};
-pub use print::{print_of, sides_digest, CellPrint, PrintKey, Screen, SetHash, Tag, PRINT_BYTES};
+pub use print::{
+    print_of, sides_digest, CellPrint, Draw, PrintKey, Screen, SetHash, Tag, UnitKind, PRINT_BYTES,
+};
 
 use crate::link::PersonNo;
 

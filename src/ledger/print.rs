@@ -40,6 +40,22 @@ impl PrintKey {
         }
     }
 
+    /// A unit's draw for the variable `salt`: keyed, so an attacker who
+    /// learns some units' draws learns nothing of the key or of the others.
+    pub fn draw(&self, kind: UnitKind, unit: u32, salt: u64) -> Draw {
+        let mut h = SipHasher13::new_with_keys(self.k0 ^ salt, self.k1);
+        h.write_u8(match kind {
+            UnitKind::Person => 1,
+            UnitKind::Household => 2,
+        });
+        h.write_u32(unit);
+        let bits = h.finish();
+        Draw {
+            negative: bits >> 63 == 1,
+            fraction: (bits & ((1 << 53) - 1)) as f64 / (1u64 << 53) as f64,
+        }
+    }
+
     /// A person's tag: 128 keyed pseudo-random bits.
     pub fn tag(&self, person: PersonNo) -> Tag {
         let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
@@ -50,6 +66,24 @@ impl PrintKey {
             hi: out.h2,
         }
     }
+}
+
+/// Whose draw [`PrintKey::draw`] makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitKind {
+    /// A person, by person number.
+    Person,
+    /// A household, by household number.
+    Household,
+}
+
+/// A unit's draw for one variable's magnitude noise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Draw {
+    /// Whether its value is perturbed downwards.
+    pub negative: bool,
+    /// Where in the noise range, in `[0, 1)`.
+    pub fraction: f64,
 }
 
 /// A person's keyed tag.

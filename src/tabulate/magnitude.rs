@@ -5,9 +5,16 @@
 //! variable's unit is the household: its contribution to a cell is its value
 //! times the number of its members in that cell, so a rich household with
 //! three members in a cell is one large contributor, not three.
+//!
+//! Each unit also draws, once per variable, a sign and a fraction from its
+//! own keyed draw ([`PrintKey::draw`]); the cell sums `Σ sign·value` and
+//! `Σ sign·fraction·value` let the disclosure code perturb every unit's
+//! value by its own factor without seeing the units (see
+//! [`MagnitudeStats::signed`]).
 
 use super::{Axis, Query, Variable};
 use crate::columns::ColumnData;
+use crate::ledger::{PrintKey, UnitKind};
 use crate::schema::Unit;
 
 /// Largest unit contributions kept per cell (enough for (n,k)-dominance
@@ -24,6 +31,9 @@ pub struct MagnitudeSpec {
     /// The variable's distinct values, ascending, when there are few enough
     /// to check the table as counts of each value; empty otherwise.
     pub distinct_values: Vec<i64>,
+    /// Separates the units' draws for this variable from their draws for
+    /// any other.
+    pub salt: u64,
 }
 
 /// Per-cell sums and unit contributions (margins included).
@@ -39,6 +49,17 @@ pub struct MagnitudeStats {
     pub abs_sums: Vec<u128>,
     /// Units per distinct value (indexed like `distinct_values`), when few.
     pub value_units: Vec<Vec<u64>>,
+    /// `Σ sign·value` over the cell's persons, each with the sign drawn by
+    /// its unit (±1).
+    pub signed: Vec<i128>,
+    /// `Σ sign·fraction·value`, the fraction in `[0, 1)` drawn by the unit.
+    /// A unit's value perturbed by `1 + sign·(min + (max − min)·fraction)`
+    /// sums to `sum + min·signed + (max − min)·fractional` over a cell.
+    pub fractional: Vec<f64>,
+    /// Smallest and largest unit value in the cell (`i64::MAX`/`MIN` when empty).
+    pub min: Vec<i64>,
+    /// See `min`.
+    pub max: Vec<i64>,
 }
 
 impl MagnitudeStats {
@@ -53,7 +74,16 @@ impl MagnitudeStats {
             } else {
                 vec![vec![0; distinct]; cells]
             },
+            signed: vec![0; cells],
+            fractional: vec![0.0; cells],
+            min: vec![i64::MAX; cells],
+            max: vec![i64::MIN; cells],
         }
+    }
+
+    /// Whether every unit of cell `i` has the same value (and there is one).
+    pub fn all_equal(&self, i: usize) -> bool {
+        self.units[i] > 0 && self.min[i] == self.max[i]
     }
 
     fn add_unit(&mut self, cell: usize, contribution: i128, value: i64, distinct: &[i64]) {
@@ -76,6 +106,7 @@ impl MagnitudeStats {
 /// Accumulates a magnitude query while persons are scanned.
 pub(super) struct MagnitudeAcc<'a> {
     spec: &'a MagnitudeSpec,
+    key: &'a PrintKey,
     values: &'a [i64],
     households: Option<&'a [u32]>,
     stats: MagnitudeStats,
@@ -94,6 +125,7 @@ impl<'a> MagnitudeAcc<'a> {
         let cells = axes.iter().map(|a| a.len() + 1).product();
         MagnitudeAcc {
             spec,
+            key: q.print_key,
             values,
             households: data.households().filter(|_| spec.unit == Unit::Household),
             stats: MagnitudeStats::zeros(cells, spec.distinct_values.len()),
@@ -102,12 +134,33 @@ impl<'a> MagnitudeAcc<'a> {
         }
     }
 
-    /// Adds one person in interior cell `cell`, whose covering cells are `covering`.
-    pub(super) fn add_person(&mut self, cell: &[usize], covering: &[usize], rows: &[usize]) {
+    /// Adds `person` in interior cell `cell`, whose covering cells are `covering`.
+    pub(super) fn add_person(
+        &mut self,
+        person: crate::link::PersonNo,
+        cell: &[usize],
+        covering: &[usize],
+        rows: &[usize],
+    ) {
         let row = rows[self.spec.variable.dataset];
         let value = self.values[row];
+        let draw = match self.households {
+            Some(households) => self.key.draw(UnitKind::Household, households[row], self.spec.salt),
+            None => self.key.draw(UnitKind::Person, person, self.spec.salt),
+        };
+        let signed = if draw.negative {
+            -i128::from(value)
+        } else {
+            i128::from(value)
+        };
+        let fractional = signed as f64 * draw.fraction;
+        let s = &mut self.stats;
         for &i in covering {
-            self.stats.sums[i] += i128::from(value);
+            s.sums[i] += i128::from(value);
+            s.signed[i] += signed;
+            s.fractional[i] += fractional;
+            s.min[i] = s.min[i].min(value);
+            s.max[i] = s.max[i].max(value);
         }
         match self.households {
             None => {

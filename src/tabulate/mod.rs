@@ -195,7 +195,7 @@ pub fn tabulate(q: &Query<'_>) -> TableStats {
             keys[i] = keys[i].wrapping_add(record_key);
         }
         if let Some(m) = magnitude.as_mut() {
-            m.add_person(cell, &covering, &rows);
+            m.add_person(person, cell, &covering, &rows);
         }
     }
     let magnitude = magnitude.map(|m| m.finish(&strides));
