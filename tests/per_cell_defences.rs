@@ -557,3 +557,107 @@ async fn the_per_cell_ledger_refuses_union_membership_probes_alike_in_both_world
         assert_eq!(at.details(), not.details());
     }
 }
+
+// ---------------------------------------------------------------------------
+// d. Equal means
+// ---------------------------------------------------------------------------
+
+/// CBS regions r1 and r2 (30 persons each) and z1..z3 (13 each); DUO's
+/// credits: 60 distinct values in r1 and r2 (too many for the few-values
+/// rule), and 0 for every person of z1..z3, who have not studied.
+async fn credits_server(policy: DisclosurePolicy) -> TestServer {
+    let mut s = TestServer::start_with_policy(policy).await;
+    s.create("cbs.people", "bsn", &["region:cat:r1,r2,z1,z2,z3"])
+        .await;
+    s.create("duo.pupils", "pgn", &["credits:int"]).await;
+    let ids = bsns(2 * 30 + 3 * 13);
+    let mut ids = ids.iter();
+    let mut cbs = Csv::new("bsn,region");
+    let mut duo = Csv::new("pgn,credits");
+    for (r, region) in ["r1", "r2"].iter().enumerate() {
+        for i in 0..30 {
+            let id = ids.next().unwrap();
+            cbs.row(&[id, region]);
+            duo.row(&[id, &(3 + 4 * (30 * r + i)).to_string()]);
+        }
+    }
+    for region in ["z1", "z2", "z3"] {
+        for _ in 0..13 {
+            let id = ids.next().unwrap();
+            cbs.row(&[id, region]);
+            duo.row(&[id, "0"]);
+        }
+    }
+    s.upload("cbs.people", &cbs.0).await.unwrap();
+    s.upload("duo.pupils", &duo.0).await.unwrap();
+    s
+}
+
+fn credits_tables() -> [TableRequest; 2] {
+    let by = count_request(&["cbs.people.region"], vec![]);
+    [MeasureKind::Mean, MeasureKind::Sum].map(|m| magnitude(&by, m, "duo.pupils.credits"))
+}
+
+/// Without the group rule a mean (or sum) over persons who all hold the
+/// same value is released as that value exactly: 0 times any noise scaled
+/// by the largest contribution, or by each unit's value, is 0. The table
+/// says that none of z1's, z2's or z3's 13 persons has a single credit.
+/// (On this branch the default policy releases these zeros as well: its
+/// group rule covers count tables only, and credits has too many distinct
+/// values for the few-values rule.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mean_over_equal_values_reveals_every_persons_value_without_the_group_rule() {
+    let policy = DisclosurePolicy {
+        group_disclosure: GroupDisclosure::Never,
+        ..DisclosurePolicy::default()
+    };
+    let mut s = credits_server(policy).await;
+    for request in credits_tables() {
+        let t = s.table(request).await.unwrap();
+        for z in ["z1", "z2", "z3"] {
+            assert_eq!(
+                value(&t, &[pos(&t, 0, z)]),
+                (Some(0.0), CellStatus::Released),
+                "{z}, measure {}",
+                t.measure
+            );
+        }
+        assert!(released_value(&t, &[pos(&t, 0, "r1")]) > 0.0);
+    }
+    s.stop().await;
+}
+
+/// With the group rule (on by default for a table over CBS and DUO) such a
+/// cell is withheld, and no two released cells carry the same value (equal
+/// values would say the cells hold the same persons, or persons of one
+/// value; distinct sets get distinct noise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_group_rule_withholds_a_mean_over_equal_values() {
+    let mut s = credits_server(DisclosurePolicy::default()).await;
+    for request in credits_tables() {
+        let t = s.table(request).await.unwrap();
+        for z in ["z1", "z2", "z3"] {
+            assert_eq!(
+                value(&t, &[pos(&t, 0, z)]),
+                (None, CellStatus::WithheldGroup),
+                "{z}, measure {}",
+                t.measure
+            );
+        }
+        let values: Vec<f64> = t
+            .cells
+            .iter()
+            .filter(|c| c.status == CellStatus::Released as i32)
+            .map(|c| c.value.unwrap())
+            .collect();
+        assert!(!values.is_empty());
+        assert!(values.iter().all(|&v| v != 0.0), "{values:?}");
+        for (i, a) in values.iter().enumerate() {
+            assert!(
+                values[i + 1..].iter().all(|b| b != a),
+                "equal released values: {values:?}"
+            );
+        }
+    }
+    s.stop().await;
+}
