@@ -661,3 +661,139 @@ async fn the_group_rule_withholds_a_mean_over_equal_values() {
     }
     s.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// e. Counts given away by sums and means
+// ---------------------------------------------------------------------------
+
+/// Persons (havo, vwo) of each CBS region, all at DUO: r1's are all havo
+/// (a 100% cell beside a zero), r2 has 5 vwo pupils (below the threshold).
+const LEVELS_BY_REGION: [(&str, [usize; 2]); 4] = [
+    ("r1", [20, 0]),
+    ("r2", [15, 5]),
+    ("r3", [20, 20]),
+    ("r4", [25, 15]),
+];
+
+/// Every person has a distinct number of credits.
+async fn levels_server(policy: DisclosurePolicy) -> TestServer {
+    let mut s = TestServer::start_with_policy(policy).await;
+    s.create("cbs.people", "bsn", &["region:cat:r1,r2,r3,r4"])
+        .await;
+    s.create("duo.pupils", "pgn", &["level:cat:havo,vwo", "credits:int"])
+        .await;
+    let ids = bsns(120);
+    let mut ids = ids.iter();
+    let (mut cbs, mut duo) = (Csv::new("bsn,region"), Csv::new("pgn,level,credits"));
+    let mut credits = 5;
+    for (region, sizes) in LEVELS_BY_REGION {
+        for (level, n) in ["havo", "vwo"].into_iter().zip(sizes) {
+            for _ in 0..n {
+                let id = ids.next().unwrap();
+                cbs.row(&[id, region]);
+                duo.row(&[id, level, &credits.to_string()]);
+                credits += 3;
+            }
+        }
+    }
+    s.upload("cbs.people", &cbs.0).await.unwrap();
+    s.upload("duo.pupils", &duo.0).await.unwrap();
+    s
+}
+
+/// The true count of a region × level cell (-1: total).
+fn level_count(coords: &[i32]) -> usize {
+    LEVELS_BY_REGION
+        .iter()
+        .enumerate()
+        .filter(|(r, _)| coords[0] < 0 || coords[0] == *r as i32)
+        .flat_map(|(_, (_, sizes))| {
+            sizes
+                .iter()
+                .enumerate()
+                .filter(|(l, _)| coords[1] < 0 || coords[1] == *l as i32)
+                .map(|(_, n)| *n)
+        })
+        .sum()
+}
+
+/// The count table of region × level withholds cells (r1's 100% havo cell
+/// and its margin partners by the group rule, r1's zero and r2's 5 vwo
+/// pupils by the threshold, others as secondary suppressions). On this
+/// branch the sum and mean tables of the same request judge their cells by
+/// the magnitude rules alone and release some of those cells; a released
+/// mean is the perturbed sum over the perturbed count, with the same cell
+/// key, and the released sum is that same perturbed sum, so sum / mean is
+/// the withheld count (perturbed). The checks below first confirm that each
+/// such reading is an integer within the noise of the true count (the
+/// attack), then require that there are none: every cell the count table
+/// withholds, the sum and mean tables withhold, and where both release, the
+/// magnitude table's `count` is the count table's. On this branch the count
+/// table withholds the margins of r1 and r2 as secondary suppressions (with
+/// r1's havo cell, its zero and r2's vwo cell) while the sum and mean
+/// tables, which suppress r1's and r2's havo cells instead, release both
+/// margins: sum / mean reads each region's (perturbed) count, e.g. 19 for
+/// r1's 20 persons. Which rules differ does not depend on the keys; the
+/// three servers vary only the noise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sums_and_means_withhold_every_count_the_count_table_withholds() {
+    for _ in 0..3 {
+        let mut s = levels_server(DisclosurePolicy::default()).await;
+        let request = count_request(&["cbs.people.region", "duo.pupils.level"], vec![]);
+        let counts = s.table(request.clone()).await.unwrap();
+        let sums = s
+            .table(magnitude(&request, MeasureKind::Sum, "duo.pupils.credits"))
+            .await
+            .unwrap();
+        let means = s
+            .table(magnitude(&request, MeasureKind::Mean, "duo.pupils.credits"))
+            .await
+            .unwrap();
+        let withheld = counts
+            .cells
+            .iter()
+            .filter(|c| c.status != CellStatus::Released as i32)
+            .count();
+        assert!(withheld > 0, "the count table withholds cells");
+        let (mut leaks, mut counts_differ) = (Vec::new(), Vec::new());
+        for c in &counts.cells {
+            let coords = c.coordinates.as_slice();
+            let (sum, mean) = (value(&sums, coords), value(&means, coords));
+            let count_status = CellStatus::try_from(c.status).unwrap();
+            if count_status == CellStatus::Released {
+                for (t, v) in [(&sums, sum), (&means, mean)] {
+                    if v.1 == CellStatus::Released {
+                        let m = t.cells.iter().find(|m| m.coordinates == coords).unwrap();
+                        if m.count != c.count {
+                            counts_differ.push((coords.to_vec(), t.measure, m.count, c.count));
+                        }
+                    }
+                }
+                continue;
+            }
+            if let ((Some(sum), _), (Some(mean), _)) = (sum, mean) {
+                let read = sum / mean;
+                let truth = level_count(coords) as f64;
+                assert!(
+                    (read - read.round()).abs() < 1e-6 && (read - truth).abs() <= 2.0,
+                    "{coords:?}: sum / mean = {read}, true count {truth}"
+                );
+                leaks.push((coords.to_vec(), count_status, read.round() as u64));
+            } else {
+                assert!(
+                    sum.0.is_none() && mean.0.is_none(),
+                    "{coords:?} withheld in the count table ({count_status:?}) but sum {sum:?}, mean {mean:?}"
+                );
+            }
+        }
+        assert!(
+            leaks.is_empty(),
+            "cells the count table withholds, read off sum / mean: {leaks:?}"
+        );
+        assert!(
+            counts_differ.is_empty(),
+            "(cell, measure, magnitude table's count, count table's): {counts_differ:?}"
+        );
+        s.stop().await;
+    }
+}
