@@ -122,7 +122,11 @@ fn released_value(t: &Table, coords: &[i32]) -> f64 {
 #[track_caller]
 fn assert_refused(result: Result<Table, tonic::Status>, what: &str) -> tonic::Status {
     let status = result.expect_err(&format!("{what}: refused by the release ledger"));
-    assert_eq!(status.code(), Code::FailedPrecondition, "{what}: {status:?}");
+    assert_eq!(
+        status.code(),
+        Code::FailedPrecondition,
+        "{what}: {status:?}"
+    );
     assert_eq!(status.message(), POPULATION_REFUSAL, "{what}");
     status
 }
@@ -534,11 +538,8 @@ async fn union_differences_reveal_whether_a_person_links_without_the_per_cell_le
 async fn the_per_cell_ledger_refuses_union_membership_probes_alike_in_both_worlds() {
     let mut refusals: Vec<Vec<tonic::Status>> = Vec::new();
     for at_duo in [true, false] {
-        let mut s = membership_server(
-            DisclosurePolicy::default(),
-            &[at_duo; MEMBERSHIP_TARGETS],
-        )
-        .await;
+        let mut s =
+            membership_server(DisclosurePolicy::default(), &[at_duo; MEMBERSHIP_TARGETS]).await;
         let mut world = Vec::new();
         for x in membership_xs().iter().take(5) {
             let (with, without) = membership_pair(x, "t00");
@@ -562,19 +563,21 @@ async fn the_per_cell_ledger_refuses_union_membership_probes_alike_in_both_world
 // d. Equal means
 // ---------------------------------------------------------------------------
 
-/// CBS regions r1 and r2 (30 persons each) and z1..z3 (13 each); DUO's
-/// credits: 60 distinct values in r1 and r2 (too many for the few-values
-/// rule), and 0 for every person of z1..z3, who have not studied.
+/// CBS regions r1..r4 (30 persons each) and z1..z3 (13 each); DUO's
+/// credits: 120 distinct values in r1..r4 (too many for the few-values
+/// rule), and 0 for every person of z1..z3, who have not studied. (Four
+/// ordinary regions, so that secondary suppression of the z cells, once
+/// they are withheld, leaves released cells to check.)
 async fn credits_server(policy: DisclosurePolicy) -> TestServer {
     let mut s = TestServer::start_with_policy(policy).await;
-    s.create("cbs.people", "bsn", &["region:cat:r1,r2,z1,z2,z3"])
+    s.create("cbs.people", "bsn", &["region:cat:r1,r2,r3,r4,z1,z2,z3"])
         .await;
     s.create("duo.pupils", "pgn", &["credits:int"]).await;
-    let ids = bsns(2 * 30 + 3 * 13);
+    let ids = bsns(4 * 30 + 3 * 13);
     let mut ids = ids.iter();
     let mut cbs = Csv::new("bsn,region");
     let mut duo = Csv::new("pgn,credits");
-    for (r, region) in ["r1", "r2"].iter().enumerate() {
+    for (r, region) in ["r1", "r2", "r3", "r4"].iter().enumerate() {
         for i in 0..30 {
             let id = ids.next().unwrap();
             cbs.row(&[id, region]);
@@ -818,7 +821,9 @@ fn giant(r: usize) -> i64 {
 
 /// `n` (even) offsets ±`step`, ±2`step`, ...: they sum to zero.
 fn offsets(n: usize, step: i64) -> Vec<i64> {
-    (1..=n as i64 / 2).flat_map(|j| [j * step, -j * step]).collect()
+    (1..=n as i64 / 2)
+        .flat_map(|j| [j * step, -j * step])
+        .collect()
 }
 
 /// Regions g00..g59, each with its giant and 100 ordinary incomes, and a
@@ -1011,7 +1016,10 @@ async fn union_differences(policy: DisclosurePolicy) -> Vec<Vec<f64>> {
     }
     let mut differences = Vec::new();
     for h in names("h", UNION_GIANTS) {
-        let young = vec![region(&[h.clone()]), within("cbs.rich.age", &["young"])];
+        let young = vec![
+            region(std::slice::from_ref(&h)),
+            within("cbs.rich.age", &["young"]),
+        ];
         let young = income_sum(&mut s, young).await;
         let mut d = Vec::new();
         for (x, other) in other_regions().into_iter().zip(&others) {
@@ -1041,10 +1049,7 @@ fn union_estimates(d: &[f64], truth: f64) -> (f64, f64) {
     } else {
         (mean(&below) + mean(&above)) / 2.0
     };
-    (
-        (mean(d) / truth - 1.0).abs(),
-        (bands / truth - 1.0).abs(),
-    )
+    ((mean(d) / truth - 1.0).abs(), (bands / truth - 1.0).abs())
 }
 
 /// With noise drawn from each cell's key, every union gives the giant a
