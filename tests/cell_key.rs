@@ -262,14 +262,19 @@ async fn per_unit_noise_adds_up_and_counts_come_alongside() {
                 .expect("released")
         };
         let total = value(-1);
-        assert!((value(0) + value(1) - total).abs() < 1e-6 * total, "row {c}");
+        assert!(
+            (value(0) + value(1) - total).abs() < 1e-6 * total,
+            "row {c}"
+        );
     }
     // The counts are the count table's.
     for (a, b) in sums.cells.iter().zip(&counts.cells) {
         assert_eq!(a.count, b.count);
     }
     assert_eq!(
-        (0..8).map(|c| cell(&sums, &[c, 0]).0.is_some()).collect::<Vec<_>>(),
+        (0..8)
+            .map(|c| cell(&sums, &[c, 0]).0.is_some())
+            .collect::<Vec<_>>(),
         r1.map(|n| n >= 10).to_vec()
     );
     s.stop().await;

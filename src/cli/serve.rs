@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::disclosure::{DisclosurePolicy, Perturbation};
+use crate::disclosure::{DisclosurePolicy, MagnitudeNoiseKind, Perturbation};
 use crate::engine::TableLimits;
 use crate::server::{run as run_server, ServerConfig};
 use crate::service::UploadLimits;
@@ -50,10 +50,20 @@ pub(super) struct ServeArgs {
     /// Release exact values instead of cell-key perturbed ones (not advised).
     #[arg(long)]
     no_perturbation: bool,
-    /// Do not refuse tables whose population differs from an earlier
-    /// release's by a few persons (not advised).
+    /// Do not refuse tables with a cell whose persons differ from those of
+    /// an earlier released cell by a few (not advised).
     #[arg(long)]
     no_release_ledger: bool,
+    /// Smallest and largest relative noise of a unit's value in sums and
+    /// means: each unit's value counts as value × (1 ± f), f in [MIN, MAX].
+    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"],
+          default_values_t = [Perturbation::default().magnitude_min, Perturbation::default().magnitude_max])]
+    magnitude_noise: Vec<f64>,
+    /// Perturb each sum by noise drawn from its cell key (± MIN–MAX of its
+    /// largest contribution) instead of per unit: averageable over unions,
+    /// kept only to show what per-unit noise defends against (not advised).
+    #[arg(long)]
+    per_cell_magnitude_noise: bool,
     /// Most uploads open at once, over all organisations.
     #[arg(long, default_value_t = UploadLimits::default().total)]
     max_uploads: usize,
@@ -142,7 +152,16 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
             dominance_n: a.dominance_n,
             dominance_k: a.dominance_k,
             p_percent: a.p_percent,
-            perturbation: (!a.no_perturbation).then(Perturbation::default),
+            perturbation: (!a.no_perturbation).then(|| Perturbation {
+                magnitude_kind: if a.per_cell_magnitude_noise {
+                    MagnitudeNoiseKind::PerCell
+                } else {
+                    MagnitudeNoiseKind::PerUnit
+                },
+                magnitude_min: a.magnitude_noise[0],
+                magnitude_max: a.magnitude_noise[1],
+                ..Perturbation::default()
+            }),
             table_rounding: a.table_rounding,
             release_ledger: !a.no_release_ledger,
             ..DisclosurePolicy::default()

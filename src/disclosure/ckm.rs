@@ -9,8 +9,12 @@
 //!   with `i + v >= 0`, `i + v` outside `1..=js`, mean 0 and variance `V`, built by maximum
 //!   entropy. The cell key, read as uniform on `[0, 2^32)`, picks the noise through exact
 //!   integer thresholds. Zeros stay zeros.
-//! * Magnitudes: [`MagnitudeNoise`] adds `±x1·m·(1+f)`, with `x1` the largest contribution by
-//!   unit, so the noise is never smaller than `m·x1` (the p% rule's protection).
+//! * Magnitudes, per cell: [`MagnitudeNoise`] adds `±x1·m·(1+f)`, with `x1` the largest
+//!   contribution by unit, so the noise is never smaller than `m·x1` (the p% rule's protection).
+//!   Drawn from the cell key, it is fresh for every distinct set of persons, so averaging many
+//!   unions that hold the same large unit removes it. The server's default is therefore noise
+//!   per unit, drawn in tabulation (`tabulate::MagnitudeStats::signed`); this one is kept as
+//!   the policy's `MagnitudeNoiseKind::PerCell`.
 //!
 //! Not here: drawing or storing record keys, deciding which cells may be released (thresholds,
 //! dominance), aggregating contributions by unit, and any I/O. Perturbed tables are not
@@ -356,22 +360,35 @@ pub enum MagnitudeNoiseError {
 pub struct MagnitudeNoise {
     /// The multiplier `m`: the p of the p% rule as a fraction (default 0.10).
     pub multiplier: f64,
+    /// The largest relative noise (default `2m`).
+    pub max: f64,
 }
 
 impl Default for MagnitudeNoise {
     /// `m = 0.10`, the p% rule's p = 10 recommended in Europe.
     fn default() -> Self {
-        Self { multiplier: 0.10 }
+        Self {
+            multiplier: 0.10,
+            max: 0.20,
+        }
     }
 }
 
 impl MagnitudeNoise {
     /// Noise with multiplier `m`, which must be finite and positive.
     pub fn new(multiplier: f64) -> Result<Self, MagnitudeNoiseError> {
-        if multiplier.is_finite() && multiplier > 0.0 {
-            Ok(Self { multiplier })
+        Self::with_range(multiplier, 2.0 * multiplier)
+    }
+
+    /// Noise between `min` and `max` times the largest contribution.
+    pub fn with_range(min: f64, max: f64) -> Result<Self, MagnitudeNoiseError> {
+        if min.is_finite() && min > 0.0 && max.is_finite() && max >= min {
+            Ok(Self {
+                multiplier: min,
+                max,
+            })
         } else {
-            Err(MagnitudeNoiseError::InvalidMultiplier(multiplier))
+            Err(MagnitudeNoiseError::InvalidMultiplier(min))
         }
     }
 
@@ -380,7 +397,8 @@ impl MagnitudeNoise {
         let key = mix(cell_key, salt);
         let sign = if key >> 31 == 1 { -1.0 } else { 1.0 };
         let fraction = f64::from(key & 0x7FFF_FFFF) / 2_147_483_648.0;
-        sign * largest_contribution.abs() * self.multiplier * (1.0 + fraction)
+        sign * largest_contribution.abs()
+            * (self.multiplier + (self.max - self.multiplier) * fraction)
     }
 
     /// The perturbed sum: `total + noise`.

@@ -14,7 +14,7 @@
 mod suppression;
 
 use super::audit::{budget::DEFAULT_WORK, OverBudget, WorkBudget};
-use super::ckm::{mix, PTable};
+use super::ckm::{MagnitudeNoise, PTable};
 use super::primary::{judge_counts, judge_magnitudes, GroupRule, Judgement, Sign, Structure};
 use super::{check_margins, CellStatus, DisclosureError, DisclosurePolicy, MagnitudeNoiseKind};
 use crate::tabulate::TableStats;
@@ -241,9 +241,12 @@ impl Judged<'_> {
             .into());
         }
         let mut estimate = 0u64;
-        for input in [self.count_audit.as_ref(), self.magnitude_audit_alone().as_ref()]
-            .into_iter()
-            .flatten()
+        for input in [
+            self.count_audit.as_ref(),
+            self.magnitude_audit_alone().as_ref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             estimate = estimate.saturating_add(input.primary_work()?.saturating_mul(2));
         }
@@ -277,7 +280,10 @@ impl Judged<'_> {
                     .zip(&counts)
                     .map(|(j, &count)| {
                         if count.is_withheld() && !j.status.is_withheld() {
-                            Judgement { status: count, ..*j }
+                            Judgement {
+                                status: count,
+                                ..*j
+                            }
                         } else {
                             *j
                         }
@@ -392,12 +398,8 @@ fn magnitude_noise(
     let (lo, spread) = (p.magnitude_min, p.magnitude_max - p.magnitude_min);
     match p.magnitude_kind {
         MagnitudeNoiseKind::PerUnit => lo * m.signed[i] as f64 + spread * m.fractional[i],
-        MagnitudeNoiseKind::PerCell => {
-            let key = mix(key, ctx.salt);
-            let sign = if key >> 31 == 1 { -1.0 } else { 1.0 };
-            let fraction = f64::from(key & 0x7FFF_FFFF) / 2_147_483_648.0;
-            sign * m.top[i][0] as f64 * (lo + spread * fraction)
-        }
+        MagnitudeNoiseKind::PerCell => MagnitudeNoise::with_range(lo, p.magnitude_max)
+            .map_or(0.0, |n| n.noise(key, ctx.salt, m.top[i][0] as f64)),
     }
 }
 

@@ -145,7 +145,9 @@ impl<'a> MagnitudeAcc<'a> {
         let row = rows[self.spec.variable.dataset];
         let value = self.values[row];
         let draw = match self.households {
-            Some(households) => self.key.draw(UnitKind::Household, households[row], self.spec.salt),
+            Some(households) => self
+                .key
+                .draw(UnitKind::Household, households[row], self.spec.salt),
             None => self.key.draw(UnitKind::Person, person, self.spec.salt),
         };
         let signed = if draw.negative {
