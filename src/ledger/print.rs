@@ -1,20 +1,24 @@
 //! What the ledger keeps of one cell: its print.
 //!
 //! A print holds a keyed set hash of the cell's linked persons (equal sets,
-//! equal hashes; different sets collide with probability 2^-128 under a key
-//! the attacker never sees), a digest of each data holder's own side of the
+//! equal hashes; different sets collide only by chance, about 2^-128, as
+//! the attacker never sees a tag or the key), a digest of each data holder's own side of the
 //! cell, and a screen: the persons counted modulo 256 in 64 buckets chosen
-//! by the keyed hash. The screen proves two sets far apart cheaply: each
-//! bucket's difference is at most the sets' symmetric difference, so when
-//! the symmetric difference is below 128 the circular difference of the
-//! bucket counts is exact, and the sum over buckets is a lower bound of it.
+//! by the keyed hash, twice over with independent bucket choices. The
+//! screen proves two sets far apart cheaply: each bucket's difference is at
+//! most the sets' symmetric difference, so when the symmetric difference
+//! is below 128 the circular difference of the bucket counts is exact, and
+//! the sum over one bucketing's buckets is a lower bound of it. Two
+//! unrelated small sets can look close in one bucketing when their persons
+//! happen to share buckets; in two independent ones the chance of that is
+//! squared (about one pair in 10^12 for cells of 10 to 60 persons).
 
-use siphasher::sip128::{Hasher128, SipHasher13};
+use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
 
 use crate::link::PersonNo;
 
-/// Buckets of a [`Screen`].
+/// Buckets of one bucketing of a [`Screen`].
 pub const BUCKETS: usize = 64;
 
 /// The secret key of person tags, fixed per deployment.
@@ -56,16 +60,27 @@ impl PrintKey {
         }
     }
 
-    /// A person's tag: 128 keyed pseudo-random bits.
+    /// A person's tag: 128 keyed pseudo-random bits. Tags are computed for
+    /// every row of every dataset a table scans, so they come from a fast
+    /// keyed mixer (murmur3's finalizer over the person number offset by
+    /// the secret key), not a MAC: they never leave the server, and what an
+    /// attacker can observe of them is whether a table was refused.
     pub fn tag(&self, person: PersonNo) -> Tag {
-        let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
-        h.write_u32(person);
-        let out = h.finish128();
+        let x = u64::from(person) ^ self.k0;
         Tag {
-            lo: out.h1,
-            hi: out.h2,
+            lo: fmix64(x),
+            hi: fmix64(x.wrapping_add(self.k1) ^ 0x9E37_79B9_7F4A_7C15),
         }
     }
+}
+
+/// Murmur3's 64-bit finalizer: xorshifts and odd multiplications.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
 }
 
 /// Whose draw [`PrintKey::draw`] makes.
@@ -94,9 +109,12 @@ pub struct Tag {
 }
 
 impl Tag {
-    /// The screen bucket the person counts in.
-    pub fn bucket(self) -> usize {
-        (self.hi >> 58) as usize
+    /// The screen buckets the person counts in, one per bucketing.
+    pub fn buckets(self) -> [usize; 2] {
+        [
+            (self.hi >> 58) as usize,
+            BUCKETS + ((self.hi >> 52) & 63) as usize,
+        ]
     }
 }
 
@@ -142,34 +160,46 @@ impl SetHash {
     }
 }
 
-/// Persons per bucket, modulo 256.
+/// Persons per bucket, modulo 256, in two bucketings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Screen(pub [u8; BUCKETS]);
+pub struct Screen(pub [u8; 2 * BUCKETS]);
 
 impl Default for Screen {
     fn default() -> Self {
-        Screen([0; BUCKETS])
+        Screen([0; 2 * BUCKETS])
     }
 }
 
 impl Screen {
     /// Counts one person.
     pub fn add(&mut self, tag: Tag) {
-        let b = &mut self.0[tag.bucket()];
-        *b = b.wrapping_add(1);
+        for i in tag.buckets() {
+            self.0[i] = self.0[i].wrapping_add(1);
+        }
     }
 
-    /// A lower bound of the symmetric difference of the two sets, exact
-    /// per bucket while that difference is below 128.
+    /// Counts the persons of another screen's set, disjoint from this one's.
+    pub fn merge(&mut self, other: &Screen) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a = a.wrapping_add(*b);
+        }
+    }
+
+    /// A lower bound of the symmetric difference of the two sets: the
+    /// larger of the two bucketings' bounds, each exact per bucket while
+    /// that difference is below 128.
     pub fn distance(&self, other: &Screen) -> u64 {
-        self.0
-            .iter()
-            .zip(&other.0)
-            .map(|(&a, &b)| {
-                let d = a.wrapping_sub(b);
-                u64::from(d.min(d.wrapping_neg()))
-            })
-            .sum()
+        let half = |range: std::ops::Range<usize>| -> u64 {
+            self.0[range.clone()]
+                .iter()
+                .zip(&other.0[range])
+                .map(|(&a, &b)| {
+                    let d = a.wrapping_sub(b);
+                    u64::from(d.min(d.wrapping_neg()))
+                })
+                .sum()
+        };
+        half(0..BUCKETS).max(half(BUCKETS..2 * BUCKETS))
     }
 }
 
@@ -185,7 +215,7 @@ pub struct CellPrint {
 }
 
 /// Bytes of a stored print.
-pub const PRINT_BYTES: usize = 24 + 16 + BUCKETS;
+pub const PRINT_BYTES: usize = 24 + 16 + 2 * BUCKETS;
 
 impl CellPrint {
     /// Whether `self` and `other` hold the same persons with the same sides:

@@ -30,17 +30,26 @@ impl<'a> PrintAcc<'a> {
         }
     }
 
-    /// Adds one person to the cells `covering`.
+    /// Adds one person to its category cell, `covering[0]` (the margins
+    /// are summed from the category cells in [`PrintAcc::finish`]).
     pub(super) fn add(&mut self, person: PersonNo, covering: &[usize]) {
         let tag = self.key.tag(person);
-        for &i in covering {
-            self.persons[i].add(tag);
-            self.screens[i].add(tag);
-        }
+        self.persons[covering[0]].add(tag);
+        self.screens[covering[0]].add(tag);
     }
 
     /// Every cell's print, with the sides of the query's datasets.
-    pub(super) fn finish(self, q: &Query<'_>, cube: &CountCube) -> Vec<CellPrint> {
+    pub(super) fn finish(mut self, q: &Query<'_>, cube: &CountCube) -> Vec<CellPrint> {
+        let leaves: Vec<usize> = (0..cube.len())
+            .filter(|&i| self.persons[i].count > 0 && cube.is_interior(i))
+            .collect();
+        for leaf in leaves {
+            let (hash, screen) = (self.persons[leaf], self.screens[leaf]);
+            for margin in cube.covering(leaf).into_iter().skip(1) {
+                self.persons[margin].merge(&hash);
+                self.screens[margin].merge(&screen);
+            }
+        }
         let sides: Vec<Side> = (0..q.datasets.len())
             .map(|d| Side::scan(q, d, self.key))
             .collect();
@@ -96,24 +105,36 @@ impl Side {
                 Some((codes(g.variable.column)?, g.index_of_code.as_slice()))
             })
             .collect();
-        let mut cell = vec![0usize; dims.len()];
-        let mut covering = Vec::with_capacity(1 << dims.len());
+        // Each row into its category cell only; the margins are summed
+        // from those afterwards (set hashes of disjoint sets add up).
+        let mut leaves = vec![SetHash::default(); hashes.len()];
         'rows: for (row, &person) in data.persons().iter().enumerate() {
             for (codes, allowed) in &filters {
                 if !allowed[codes[row] as usize] {
                     continue 'rows;
                 }
             }
-            for (c, (codes, index_of_code)) in cell.iter_mut().zip(&grouped) {
+            let mut index = 0;
+            for ((codes, index_of_code), stride) in grouped.iter().zip(&strides) {
                 match index_of_code[codes[row] as usize] {
                     HIDDEN => continue 'rows,
-                    i => *c = i as usize,
+                    i => index += i as usize * stride,
                 }
             }
-            covering_indices(&axes, &strides, &cell, &mut covering);
             let tag: Tag = key.tag(person);
+            leaves[index].add(tag);
+        }
+        let mut covering = Vec::with_capacity(1 << dims.len());
+        let mut cell = vec![0usize; dims.len()];
+        for (index, leaf) in leaves.iter().enumerate().filter(|(_, l)| l.count > 0) {
+            let mut rest = index;
+            for (c, stride) in cell.iter_mut().zip(&strides) {
+                *c = rest / stride;
+                rest %= stride;
+            }
+            covering_indices(&axes, &strides, &cell, &mut covering);
             for &i in &covering {
-                hashes[i].add(tag);
+                hashes[i].merge(leaf);
             }
         }
         Side {
@@ -134,5 +155,92 @@ impl Side {
             .map(|((&k, axis), stride)| coords[k].unwrap_or(axis.len()) * stride)
             .sum::<usize>();
         self.hashes[index]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{tabulate, CodeFilter, Dimension, Query, Variable};
+    use crate::columns::{ColumnData, DatasetData};
+    use crate::ledger::{print_of, PrintKey, SetHash};
+
+    fn codes(n: usize, f: impl Fn(usize) -> u32) -> ColumnData {
+        ColumnData::Codes {
+            categories: vec!["a".into(), "b".into(), "c".into()],
+            codes: (0..n).map(f).collect(),
+        }
+    }
+
+    #[test]
+    fn every_cells_print_is_that_of_its_persons_and_sides() {
+        // A holds persons 0..60 (x = p % 3), B holds 20..100 (y = p % 2,
+        // z = p % 3, filtered to z != 2).
+        let a = DatasetData::new((0..60).collect(), None, vec![codes(60, |r| r as u32 % 3)]);
+        let b_persons: Vec<u32> = (20..100).collect();
+        let b = DatasetData::new(
+            b_persons.clone(),
+            None,
+            vec![
+                codes(80, |r| b_persons[r] % 2),
+                codes(80, |r| b_persons[r] % 3),
+            ],
+        );
+        let key = PrintKey::from_bytes([5; 16]);
+        let keys = vec![0u32; 100];
+        let q = Query {
+            datasets: vec![&a, &b],
+            group_by: vec![
+                Dimension::new(
+                    Variable {
+                        dataset: 0,
+                        column: 0,
+                    },
+                    3,
+                    &[0, 1, 2],
+                ),
+                Dimension::new(
+                    Variable {
+                        dataset: 1,
+                        column: 0,
+                    },
+                    3,
+                    &[0, 1],
+                ),
+            ],
+            filters: vec![CodeFilter {
+                variable: Variable {
+                    dataset: 1,
+                    column: 1,
+                },
+                allowed: vec![true, true, false],
+            }],
+            record_keys: &keys,
+            print_key: &key,
+            magnitude: None,
+            structural_zeros: Vec::new(),
+        };
+        let stats = tabulate(&q);
+        let in_a = |p: u32, x: Option<usize>| p < 60 && x.is_none_or(|x| p % 3 == x as u32);
+        let in_b = |p: u32, y: Option<usize>| {
+            (20..100).contains(&p) && p % 3 != 2 && y.is_none_or(|y| p % 2 == y as u32)
+        };
+        for i in 0..stats.cube.len() {
+            let c = stats.cube.coordinates(i);
+            let side = |f: &dyn Fn(u32) -> bool| {
+                let mut h = SetHash::default();
+                (0..100).filter(|&p| f(p)).for_each(|p| h.add(key.tag(p)));
+                h
+            };
+            let linked: Vec<u32> = (0..100)
+                .filter(|&p| in_a(p, c[0]) && in_b(p, c[1]))
+                .collect();
+            let mut sides = [side(&|p| in_a(p, c[0])), side(&|p| in_b(p, c[1]))];
+            assert_eq!(
+                stats.prints[i],
+                print_of(&key, &linked, &mut sides),
+                "cell {c:?}"
+            );
+            assert_eq!(stats.prints[i].persons.count, stats.cube.count(i));
+        }
     }
 }
