@@ -98,13 +98,21 @@ fn short_mark(status: i32) -> &'static str {
     status_entry(status).map_or("?", |e| e.2)
 }
 
-/// A released cell's figure as text.
-fn shown(c: &crate::proto::Cell) -> Option<String> {
-    match (c.count, c.value) {
-        (Some(n), _) => Some(n.to_string()),
-        (None, Some(v)) => Some(format!("{v:.2}")),
-        (None, None) => None,
+/// A released cell's figure as text: the count of a count table, the sum
+/// or mean of a magnitude table (whose cells carry their counts as well).
+fn shown(t: &Table, c: &crate::proto::Cell) -> Option<String> {
+    if is_magnitude(t) {
+        c.value.map(|v| format!("{v:.2}"))
+    } else {
+        c.count.map(|n| n.to_string())
     }
+}
+
+fn is_magnitude(t: &Table) -> bool {
+    matches!(
+        MeasureKind::try_from(t.measure),
+        Ok(MeasureKind::Sum | MeasureKind::Mean)
+    )
 }
 
 fn measure_name(t: &Table) -> String {
@@ -160,7 +168,7 @@ fn text(t: &Table) -> String {
         .cells
         .iter()
         .map(|c| {
-            let text = match shown(c) {
+            let text = match shown(t, c) {
                 Some(v) if c.status != structural => v,
                 _ => short_mark(c.status).to_owned(),
             };
@@ -264,15 +272,25 @@ fn legend(t: &Table, out: &mut String) {
     }
     if let Some(p) = &t.policy {
         let perturbation = match &p.perturbation {
+            Some(q) if is_magnitude(t) && q.magnitude_kind == "per_unit" => format!(
+                "each unit's value perturbed by ±{:.0}–{:.0}%, the same in every table{}",
+                100.0 * q.magnitude_min,
+                100.0 * q.magnitude_max,
+                if t.measure == MeasureKind::Sum as i32 {
+                    "; sums add up"
+                } else {
+                    "; a mean is the perturbed sum over the released count"
+                }
+            ),
             Some(q) => format!(
-                "values perturbed by the cell-key method (counts ±{} at most)",
+                "values perturbed by the cell-key method (counts ±{} at most); totals need not add up",
                 q.max_noise
             ),
             None => "values exact".to_owned(),
         };
         let _ = writeln!(
             out,
-            "  policy: threshold {}, ({}, {}%)-dominance, p% {}, {perturbation}; totals need not add up",
+            "  policy: threshold {}, ({}, {}%)-dominance, p% {}, {perturbation}",
             p.threshold, p.dominance_n, p.dominance_k, p.p_percent
         );
     }
@@ -307,7 +325,11 @@ fn csv(t: &Table) -> anyhow::Result<String> {
         Ok(MeasureKind::Mean) => "mean",
         _ => "count",
     };
-    header.extend([figure.to_owned(), "status".to_owned()]);
+    header.push(figure.to_owned());
+    if is_magnitude(t) {
+        header.push("count".to_owned());
+    }
+    header.push("status".to_owned());
     w.write_record(&header)?;
     for c in &t.cells {
         let mut record: Vec<String> = Vec::new();
@@ -319,7 +341,10 @@ fn csv(t: &Table) -> anyhow::Result<String> {
                 record.push(entry(t, d, at).map_or("", |e| e.level.as_str()).to_owned());
             }
         }
-        record.push(shown(c).unwrap_or_default());
+        record.push(shown(t, c).unwrap_or_default());
+        if is_magnitude(t) {
+            record.push(c.count.map(|n| n.to_string()).unwrap_or_default());
+        }
         record.push(mark(c.status).to_owned());
         w.write_record(&record)?;
     }
@@ -457,6 +482,24 @@ mod tests {
         assert_eq!(
             out,
             "duo.x.niveau,duo.x.niveau_label,count,status\nhavo,havo,31,released\nvwo,vwo,,withheld_threshold\n,,,withheld_secondary\n"
+        );
+    }
+
+    #[test]
+    fn a_mean_table_shows_its_means_with_the_counts_alongside() {
+        let mut t = table();
+        t.measure = MeasureKind::Mean as i32;
+        t.variable = "cbs.i.inkomen".into();
+        t.cells[0].value = Some(41_250.5);
+        let csv = render_table(&t, TableFormat::Csv).unwrap();
+        assert_eq!(
+            csv,
+            "duo.x.niveau,duo.x.niveau_label,mean,count,status\nhavo,havo,41250.50,31,released\nvwo,vwo,,,withheld_threshold\n,,,,withheld_secondary\n"
+        );
+        let text = render_table(&t, TableFormat::Text).unwrap();
+        assert!(
+            text.contains("41250.50") && !text.contains(" 31 "),
+            "{text}"
         );
     }
 

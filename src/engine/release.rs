@@ -247,7 +247,7 @@ impl Engine {
     ) -> Result<i64, EngineError> {
         let mut guard = self.lock_ledger();
         if !guard.admits(cells.datasets, cells.cells) {
-            let detail = serde_json::json!({ "project": spec.project, "request": spec, "rule": "population_difference" });
+            let detail = serde_json::json!({ "project": spec.project, "request": spec, "rule": "cell_difference" });
             guard
                 .store
                 .append_audit(&audit(caller, now, "table.refused", detail))?;
