@@ -135,6 +135,8 @@ impl Engine {
             .prints
             .iter()
             .zip(&protected.cells)
+            // An empty cell is near nothing: not kept.
+            .filter(|(print, _)| print.persons.count > 0)
             .map(|(&print, c)| LedgerCell {
                 print,
                 released: c.status == CellStatus::Released,

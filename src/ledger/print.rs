@@ -11,7 +11,7 @@
 //! the sum over one bucketing's buckets is a lower bound of it. Two
 //! unrelated small sets can look close in one bucketing when their persons
 //! happen to share buckets; in two independent ones the chance of that is
-//! squared (about one pair in 10^12 for cells of 10 to 60 persons).
+//! about squared (`examples/ledger_timing.rs` measures it).
 
 use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
