@@ -304,13 +304,9 @@ const F_SIZE: usize = 7;
 /// Pairs asked for.
 const UNIONS: usize = 40;
 
-/// Region f holds 7 persons; regions x00..x11 15 each, all urban; padding
-/// regions q1 and q2 15 each, not urban.
-async fn union_server(policy: DisclosurePolicy) -> TestServer {
-    let xs = names("x", 12);
-    let mut regions = vec!["f".to_owned()];
-    regions.extend(xs.iter().cloned());
-    regions.extend(["q1".to_owned(), "q2".to_owned()]);
+/// A server with CBS's `cbs.people`: a region (one of `regions`) and
+/// whether it is urban, per person.
+async fn people_server(policy: DisclosurePolicy, regions: &[String]) -> TestServer {
     let mut s = TestServer::start_with_policy(policy).await;
     s.create(
         "cbs.people",
@@ -321,6 +317,17 @@ async fn union_server(policy: DisclosurePolicy) -> TestServer {
         ],
     )
     .await;
+    s
+}
+
+/// Region f holds 7 persons; regions x00..x11 15 each, all urban; padding
+/// regions q1 and q2 15 each, not urban.
+async fn union_server(policy: DisclosurePolicy) -> TestServer {
+    let xs = names("x", 12);
+    let mut regions = vec!["f".to_owned()];
+    regions.extend(xs.iter().cloned());
+    regions.extend(["q1".to_owned(), "q2".to_owned()]);
+    let mut s = people_server(policy, &regions).await;
     let ids = bsns(F_SIZE + 14 * 15);
     let mut ids = ids.iter();
     let mut csv = Csv::new("bsn,region,urban");
@@ -430,16 +437,7 @@ async fn membership_server(policy: DisclosurePolicy, in_duo: &[bool]) -> TestSer
     let mut regions = targets.clone();
     regions.extend(xs.iter().cloned());
     regions.extend(["q1".to_owned(), "q2".to_owned()]);
-    let mut s = TestServer::start_with_policy(policy).await;
-    s.create(
-        "cbs.people",
-        "bsn",
-        &[
-            &format!("region:cat:{}", regions.join(",")),
-            "urban:cat:yes,no",
-        ],
-    )
-    .await;
+    let mut s = people_server(policy, &regions).await;
     s.create("duo.pupils", "pgn", &["level:cat:havo,vwo"]).await;
     let ids = bsns(MEMBERSHIP_TARGETS + 10 * 24);
     let mut cbs = Csv::new("bsn,region,urban");
