@@ -139,7 +139,8 @@ impl Engine {
             .filter(|(print, _)| print.persons.count > 0)
             .map(|(&print, c)| LedgerCell {
                 print,
-                released: c.status == CellStatus::Released,
+                // A sum table shows the count even where it withholds the sum.
+                released: c.status == CellStatus::Released || c.count.is_some(),
             })
             .collect();
         let mut table = ProtectedTable {
