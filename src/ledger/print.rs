@@ -360,6 +360,43 @@ mod tests {
         assert_eq!(CellPrint::from_bytes(&[0; 3]), None);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// The direction privacy depends on: a set a few persons off another
+        /// (removed, added or both) is never judged far, whatever the sets
+        /// and the key.
+        #[test]
+        fn a_difference_below_the_threshold_is_never_judged_far(
+            seed in proptest::prelude::any::<[u8; 16]>(),
+            base in proptest::collection::btree_set(0u32..5_000_000, 1..3_000),
+            removed in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..10),
+            added in proptest::collection::btree_set(5_000_000u32..6_000_000, 0..10),
+            threshold in 2u64..=100,
+        ) {
+            let key = PrintKey::from_bytes(seed);
+            let base: Vec<u32> = base.into_iter().collect();
+            let mut other: std::collections::BTreeSet<u32> = base.iter().copied().collect();
+            for i in &removed {
+                other.remove(&base[i.index(base.len())]);
+            }
+            other.extend(&added);
+            let other: Vec<u32> = other.into_iter().collect();
+            let difference = (base.len() - (other.len() - added.len()) + added.len()) as u64;
+            let side = |persons: &[u32]| {
+                let mut h = SetHash::default();
+                persons.iter().for_each(|&p| h.add(key.tag(p)));
+                h
+            };
+            let a = print_of(&key, &base, &mut [side(&base)]);
+            let b = print_of(&key, &other, &mut [side(&other)]);
+            proptest::prop_assert!(a.screen.distance(&b.screen) <= difference);
+            if difference > 0 && difference < threshold && !other.is_empty() {
+                proptest::prop_assert!(a.near(&b, threshold), "{difference} < {threshold}");
+            }
+        }
+    }
+
     #[test]
     fn tags_depend_on_the_key() {
         let other = PrintKey::from_bytes([8; 16]);
