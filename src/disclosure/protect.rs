@@ -11,13 +11,15 @@
 //! bound of the audit's work) and enforced before every solve, so a table
 //! over its budget is refused, never released unaudited.
 
+mod publish;
 mod suppression;
 
 use super::audit::{budget::DEFAULT_WORK, OverBudget, WorkBudget};
-use super::ckm::{MagnitudeNoise, PTable};
+use super::ckm::PTable;
 use super::primary::{judge_counts, judge_magnitudes, GroupRule, Judgement, Sign, Structure};
-use super::{check_margins, CellStatus, DisclosureError, DisclosurePolicy, MagnitudeNoiseKind};
+use super::{check_margins, CellStatus, DisclosureError, DisclosurePolicy};
 use crate::tabulate::TableStats;
+use publish::publish;
 use suppression::AuditInput;
 
 /// Default of [`AuditLimits::max_unsafe_cells`]: the attacker audit solves
@@ -335,79 +337,6 @@ fn check_sum_margins(stats: &TableStats) -> Result<(), DisclosureError> {
     match (0..cube.len()).find(|&i| sums[i] != m.sums[i]) {
         Some(index) => Err(DisclosureError::SumMismatch { index }),
         None => Ok(()),
-    }
-}
-
-/// The released value of each cell: counts perturbed by the cell key and
-/// rounded where `counts` releases them; sums and means perturbed where
-/// `values` releases them (for a count table the two are the same).
-fn publish(
-    stats: &TableStats,
-    counts: &[CellStatus],
-    values: &[CellStatus],
-    policy: &DisclosurePolicy,
-    ctx: &TableContext,
-    ptable: Option<&PTable>,
-) -> Vec<PublishedCell> {
-    (0..stats.cube.len())
-        .map(|i| {
-            let status = values[i];
-            if status == CellStatus::StructuralZero {
-                // Known to be empty by definition: no noise, nothing to hide.
-                return PublishedCell {
-                    status,
-                    count: Some(0),
-                    value: (ctx.kind == TableKind::Sum).then_some(0.0),
-                };
-            }
-            let count = (!counts[i].is_withheld()).then(|| {
-                let true_count = stats.cube.count(i);
-                let count = ptable.map_or(true_count, |t| t.perturb(true_count, stats.keys[i]));
-                round_to(count, policy.table_rounding)
-            });
-            let value = match (&stats.magnitude, status.is_withheld()) {
-                (Some(m), false) if ctx.kind != TableKind::Count => {
-                    let sum = m.sums[i] as f64 + magnitude_noise(m, i, stats.keys[i], policy, ctx);
-                    match ctx.kind {
-                        TableKind::Mean => Some(sum / count.unwrap_or(1).max(1) as f64),
-                        _ => Some(sum),
-                    }
-                }
-                _ => None,
-            };
-            PublishedCell {
-                status,
-                count,
-                value,
-            }
-        })
-        .collect()
-}
-
-/// The noise of cell `i`'s sum under the policy's perturbation.
-fn magnitude_noise(
-    m: &crate::tabulate::MagnitudeStats,
-    i: usize,
-    key: u32,
-    policy: &DisclosurePolicy,
-    ctx: &TableContext,
-) -> f64 {
-    let Some(p) = policy.perturbation else {
-        return 0.0;
-    };
-    let (lo, spread) = (p.magnitude_min, p.magnitude_max - p.magnitude_min);
-    match p.magnitude_kind {
-        MagnitudeNoiseKind::PerUnit => lo * m.signed[i] as f64 + spread * m.fractional[i],
-        MagnitudeNoiseKind::PerCell => MagnitudeNoise::with_range(lo, p.magnitude_max)
-            .map_or(0.0, |n| n.noise(key, ctx.salt, m.top[i][0] as f64)),
-    }
-}
-
-fn round_to(count: u64, base: u64) -> u64 {
-    if base <= 1 {
-        count
-    } else {
-        (count + base / 2) / base * base
     }
 }
 
