@@ -1,8 +1,6 @@
-//! The pseudonymisation key and where it lives.
-//!
-//! Until the key-management work lands, the server keeps one random
-//! development key, version 1, in a key directory of its own that must not
-//! lie inside the data directory. Key material never appears in `Debug`
+//! The pseudonymisation key and where it lives: the sealed key store
+//! ([`crate::keystore`]) in a key directory of its own that must not lie
+//! inside the data directory. Key material never appears in `Debug`
 //! output and is zeroed on drop.
 //!
 //! A key is identified without being revealed by its check value,
@@ -12,14 +10,10 @@
 
 use std::fmt;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
-
-/// File name of the development key inside the key directory.
-pub const DEV_KEY_FILE: &str = "pseudonym-key-v1.hex";
 
 /// The fixed message whose HMAC under a key is that key's check value.
 pub const KEY_CHECK_LABEL: &[u8] = b"ddc key check value v1";
@@ -35,6 +29,11 @@ impl PseudonymKey {
     /// Wraps key bytes (e.g. a test key).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         PseudonymKey(Zeroizing::new(bytes))
+    }
+
+    /// Wraps key bytes already in a zeroed-on-drop buffer.
+    pub(crate) fn from_zeroizing(bytes: Zeroizing<[u8; 32]>) -> Self {
+        PseudonymKey(bytes)
     }
 
     /// Draws a fresh key from the system's secure random generator.
@@ -83,12 +82,28 @@ pub enum KeyError {
         "key file {0} may be read by other users; make it readable by its owner only (chmod 600)"
     )]
     Exposed(PathBuf),
-    /// No key file, and creating one is not allowed (the store holds persons).
-    #[error("no key in {0}, but the store holds persons pseudonymised under a key; start with the key directory the store was created with")]
+    /// No key store, and creating one is not allowed.
+    #[error("no key store in {0}: create one with `ddc keys init`, or start with the key directory the data was written with")]
     Missing(PathBuf),
-    /// The key file exists but is not 64 hex digits.
-    #[error("key file {0} is corrupt (expected 64 hex digits)")]
+    /// The key store is not a ddc key store.
+    #[error("key store {0} is corrupt")]
     Corrupt(PathBuf),
+    /// The key store fails authentication: a wrong master key, or a file
+    /// that was changed.
+    #[error("key store {0} fails authentication: wrong master key, or the file was tampered with")]
+    Unauthenticated(PathBuf),
+    /// `ddc keys init` found a key store already.
+    #[error("{0} exists already; a key store is never replaced")]
+    KeyStoreExists(PathBuf),
+    /// The master key file lies inside the data directory.
+    #[error("the master key file {0} must not lie inside the data directory")]
+    MasterKeyInDataDir(PathBuf),
+    /// No master key was given.
+    #[error("no master key: give --master-key-file (or DDC_MASTER_KEY_FILE), or DDC_MASTER_KEY for development")]
+    NoMasterKey,
+    /// The master key is not 64 hex digits.
+    #[error("the master key must be 64 hex digits")]
+    MasterKeyFormat,
     /// Reading or writing the key directory failed.
     #[error("key directory {path}: {source}")]
     Io {
@@ -99,32 +114,36 @@ pub enum KeyError {
     },
 }
 
-/// Whether [`load_or_create_dev_key`] may make a key when it finds none.
+/// Whether [`open_key_store`] may make a key store when it finds none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CreateKey {
-    /// Make one: the store is new.
+    /// Make one: the data store is new and the caller allows it.
     IfMissing,
-    /// Never: the store already holds persons under some key.
+    /// Never (`ddc serve`: keys come from `ddc keys init`; a data store that
+    /// holds persons was written under some key).
     Never,
 }
 
-/// Whether [`load_or_create_dev_key`] found a key or made one.
+/// Whether [`open_key_store`] found a key store or made one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyOrigin {
-    /// An existing key file was read.
+    /// An existing key store was opened.
     Loaded,
-    /// A new random key was written.
+    /// A new key store was made.
     Created,
 }
 
-/// Loads the development key from `key_dir`, creating a random one on first
-/// use if `create` allows. Refuses a key directory inside `data_dir` and a
-/// key file that others may read.
-pub fn load_or_create_dev_key(
+/// Opens the key store in `key_dir` under `master`, creating one (with a
+/// fresh hash key) if `create` allows. Refuses a key directory inside
+/// `data_dir`.
+pub fn open_key_store(
     key_dir: &Path,
     data_dir: &Path,
+    master: &crate::keystore::MasterKey,
     create: CreateKey,
-) -> Result<(PseudonymKey, KeyVersion, KeyOrigin), KeyError> {
+    now_ms: u64,
+) -> Result<(crate::keystore::KeyStore, KeyOrigin), KeyError> {
+    use crate::keystore::KeyStore;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| KeyError::Io { path, source }
@@ -139,93 +158,40 @@ pub fn load_or_create_dev_key(
             });
         }
     }
-    let path = key_abs.join(DEV_KEY_FILE);
-    match fs::read_to_string(&path).map(Zeroizing::new) {
-        Ok(text) => {
-            if crate::private_fs::is_exposed(&path).map_err(io(&path))? {
-                return Err(KeyError::Exposed(path));
-            }
-            let key = decode_hex(text.trim()).ok_or_else(|| KeyError::Corrupt(path.clone()))?;
-            Ok((key, KeyVersion(1), KeyOrigin::Loaded))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create == CreateKey::Never => {
-            Err(KeyError::Missing(key_abs))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = PseudonymKey::generate()?;
-            write_key_file(&path, &key).map_err(io(&path))?;
-            Ok((key, KeyVersion(1), KeyOrigin::Created))
-        }
-        Err(e) => Err(io(&path)(e)),
+    match KeyStore::open(&key_abs, master) {
+        Err(KeyError::Missing(_)) if create == CreateKey::IfMissing => Ok((
+            KeyStore::init(&key_abs, master, now_ms)?,
+            KeyOrigin::Created,
+        )),
+        Err(e) => Err(e),
+        Ok(store) => Ok((store, KeyOrigin::Loaded)),
     }
-}
-
-fn write_key_file(path: &Path, key: &PseudonymKey) -> std::io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    let hex = Zeroizing::new(encode_hex(key.expose()));
-    file.write_all(hex.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
-}
-
-fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(text: &str) -> Option<PseudonymKey> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
-        let pair = std::str::from_utf8(pair).ok()?;
-        bytes[i] = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(PseudonymKey(bytes))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keystore::{MasterKey, KEY_STORE_FILE};
 
     #[test]
-    fn key_is_created_once_and_then_loaded() {
+    fn a_key_store_is_created_once_and_then_opened() {
         let dir = tempfile::tempdir().unwrap();
-        let keys = dir.path().join("keys");
-        let data = dir.path().join("data");
-        let (k1, _, o1) = load_or_create_dev_key(&keys, &data, CreateKey::IfMissing).unwrap();
-        let (k2, _, o2) = load_or_create_dev_key(&keys, &data, CreateKey::Never).unwrap();
+        let (keys, data) = (dir.path().join("keys"), dir.path().join("data"));
+        let master = MasterKey::generate().unwrap();
+        let (a, o1) = open_key_store(&keys, &data, &master, CreateKey::IfMissing, 1).unwrap();
+        let (b, o2) = open_key_store(&keys, &data, &master, CreateKey::Never, 2).unwrap();
         assert_eq!((o1, o2), (KeyOrigin::Created, KeyOrigin::Loaded));
-        assert_eq!(k1.expose(), k2.expose());
-        assert_eq!(k1.check_value(), k2.check_value());
+        assert_eq!(a.status(), b.status());
     }
 
     #[test]
-    fn a_missing_key_is_not_created_when_creation_is_not_allowed() {
+    fn a_missing_key_store_is_not_created_when_creation_is_not_allowed() {
         let dir = tempfile::tempdir().unwrap();
         let keys = dir.path().join("keys");
-        let err = load_or_create_dev_key(&keys, &dir.path().join("d"), CreateKey::Never);
+        let master = MasterKey::generate().unwrap();
+        let err = open_key_store(&keys, &dir.path().join("d"), &master, CreateKey::Never, 1);
         assert!(matches!(err, Err(KeyError::Missing(_))));
-        assert!(!keys.join(DEV_KEY_FILE).exists());
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_key_file_readable_by_others_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = dir.path().join("keys");
-        let data = dir.path().join("data");
-        load_or_create_dev_key(&keys, &data, CreateKey::IfMissing).unwrap();
-        crate::private_fs::set_mode(&keys.join(DEV_KEY_FILE), 0o644).unwrap();
-        let err = load_or_create_dev_key(&keys, &data, CreateKey::Never);
-        assert!(matches!(err, Err(KeyError::Exposed(_))));
+        assert!(!keys.join(KEY_STORE_FILE).exists());
     }
 
     #[test]
@@ -241,8 +207,15 @@ mod tests {
     #[test]
     fn key_dir_inside_data_dir_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load_or_create_dev_key(&dir.path().join("k"), dir.path(), CreateKey::IfMissing)
-            .unwrap_err();
+        let master = MasterKey::generate().unwrap();
+        let err = open_key_store(
+            &dir.path().join("k"),
+            dir.path(),
+            &master,
+            CreateKey::IfMissing,
+            1,
+        )
+        .unwrap_err();
         assert!(matches!(err, KeyError::InsideDataDir { .. }));
     }
 

@@ -45,6 +45,7 @@ pub mod engine;
 pub mod field_path;
 pub mod ingest;
 pub mod keys;
+pub mod keystore;
 pub mod ledger;
 pub mod link;
 pub mod names;

@@ -12,7 +12,8 @@ use tonic::transport::Server;
 
 use crate::disclosure::DisclosurePolicy;
 use crate::engine::{AuditHook, Engine, EngineError, TableLimits};
-use crate::keys::{load_or_create_dev_key, CreateKey, KeyError, KeyOrigin};
+use crate::keys::{open_key_store, CreateKey, KeyError, KeyOrigin};
+use crate::keystore::{KeyPurpose, MasterKeySource};
 use crate::proto::{
     classifications_server::ClassificationsServer, ingest_server::IngestServer,
     release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
@@ -35,8 +36,14 @@ pub const MAX_RELEASE_REQUEST: usize = 1 << 20;
 pub struct ServerConfig {
     /// Where the database lives.
     pub data_dir: PathBuf,
-    /// Where the pseudonymisation key lives; never inside `data_dir`.
+    /// Where the key store lives; never inside `data_dir`.
     pub key_dir: PathBuf,
+    /// The master key that unseals the key store.
+    pub master_key: MasterKeySource,
+    /// Whether a new data store may get a new key store on first start
+    /// (the demo, the examples, the tests); `ddc serve` never does: its
+    /// keys come from `ddc keys init`.
+    pub create_keys: bool,
     /// The disclosure policy for every release.
     pub policy: DisclosurePolicy,
     /// How many uploads may be open, and how long one may stay silent.
@@ -51,11 +58,14 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration with every limit at its default, the parallelism
-    /// (audit threads, audits at once) that of this machine.
+    /// (audit threads, audits at once) that of this machine, and a
+    /// throwaway master key that may create a key store.
     pub fn new(data_dir: PathBuf, key_dir: PathBuf, policy: DisclosurePolicy) -> Self {
         ServerConfig {
             data_dir,
             key_dir,
+            master_key: MasterKeySource::ephemeral(),
+            create_keys: true,
             policy,
             upload_limits: UploadLimits::default(),
             table_limits: TableLimits::default().with_parallelism(machine_parallelism()),
@@ -151,19 +161,36 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
             .key_check(crate::keys::KeyVersion(1))
             .map_err(EngineError::from)?
             .is_some();
-    let create = if written {
+    let create = if written || !config.create_keys {
         CreateKey::Never
     } else {
         CreateKey::IfMissing
     };
-    let (key, version, origin) = load_or_create_dev_key(&config.key_dir, &config.data_dir, create)?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if let MasterKeySource::File(path) = &config.master_key {
+        let inside = std::fs::canonicalize(path)
+            .ok()
+            .zip(std::fs::canonicalize(&config.data_dir).ok())
+            .is_some_and(|(m, d)| m.starts_with(d));
+        if inside {
+            return Err(KeyError::MasterKeyInDataDir(path.clone()).into());
+        }
+    }
+    let (keys, origin) = config
+        .master_key
+        .with(|master| open_key_store(&config.key_dir, &config.data_dir, master, create, now_ms))?;
     if origin == KeyOrigin::Created {
         tracing::warn!(
             key_dir = %config.key_dir.display(),
-            "created a random development pseudonymisation key; for development only"
+            "created a key store with a fresh pseudonymisation key"
         );
     }
-    let pseudonymiser = Pseudonymiser::new(&key, version);
+    let (version, key) = keys
+        .active(KeyPurpose::Hash)
+        .ok_or_else(|| KeyError::Corrupt(config.key_dir.clone()))?;
+    let pseudonymiser = Pseudonymiser::new(key, version);
     let engine = Engine::open(store, pseudonymiser, config.policy)?;
     Ok(engine
         .with_table_limits(config.table_limits)

@@ -82,11 +82,8 @@ async fn no_raw_identifier_reaches_disk_log_or_response() {
 
     // A known key, so that pseudonyms (and so the file bytes) are deterministic.
     let key = [0x33u8; 32];
-    let key_dir = tempfile::tempdir().unwrap();
     let key_hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    let key_file = key_dir.path().join(ddc::keys::DEV_KEY_FILE);
-    std::fs::write(&key_file, &key_hex).unwrap();
-    ddc::private_fs::set_mode(&key_file, 0o600).unwrap();
+    let key_dir = common::key_dir_with(key);
     let mut s = TestServer::start_in(tempfile::tempdir().unwrap(), key_dir).await;
 
     let ids = bsns(40);
@@ -168,4 +165,8 @@ async fn no_raw_identifier_reaches_disk_log_or_response() {
     let log = log.0.lock().unwrap().clone();
     assert!(contains(&log, b"upload committed"), "the log capture works");
     assert_absent(&all_ids, "the server log", &log);
+    assert!(
+        !contains(&log, &key) && !contains(&log, key_hex.as_bytes()),
+        "the key is in the log"
+    );
 }

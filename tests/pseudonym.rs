@@ -43,11 +43,7 @@ fn the_domain_prefix_is_part_of_the_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_pseudonyms_equal_an_independent_hmac_under_the_known_key() {
     let key = [0x5au8; 32];
-    let key_dir = tempfile::tempdir().unwrap();
-    let hex_key: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    let key_file = key_dir.path().join(ddc::keys::DEV_KEY_FILE);
-    std::fs::write(&key_file, hex_key).unwrap();
-    ddc::private_fs::set_mode(&key_file, 0o600).unwrap();
+    let key_dir = common::key_dir_with(key);
     let mut s = TestServer::start_in(tempfile::tempdir().unwrap(), key_dir).await;
     s.create("cbs.p", "bsn", &["x:cat:a"]).await;
     let ids = bsns(3);

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::{bsns, db_persons, db_scalar, table_request, TestServer};
 use ddc::disclosure::DisclosurePolicy;
-use ddc::keys::DEV_KEY_FILE;
+use ddc::keystore::KEY_STORE_FILE;
 use ddc::server::{LocalServer, ServerError};
 use ddc::store::{DB_FILE, LOCK_FILE};
 
@@ -41,7 +41,7 @@ async fn another_key_directory_is_refused_and_no_key_is_made_for_a_store_with_pe
     let why = refusal(&data_dir, &empty).await;
     assert!(why.contains("no key"), "{why}");
     assert!(
-        !empty.path().join(DEV_KEY_FILE).exists(),
+        !empty.path().join(KEY_STORE_FILE).exists(),
         "no key was created"
     );
 
@@ -81,12 +81,72 @@ fn ddc_serve_exits_non_zero_naming_the_lock() {
         .arg(s.data_dir.path())
         .arg("--key-dir")
         .arg(s.key_dir.path())
+        .arg("--master-key-file")
+        .arg(s.key_dir.path().join(common::TEST_MASTER_KEY))
+        .env_remove("DDC_MASTER_KEY")
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(LOCK_FILE), "{stderr}");
     runtime.block_on(s.stop());
+}
+
+/// Runs `ddc serve` on the directories with `master` as its master key
+/// argument (none if `None`); it must exit non-zero. Returns its stderr.
+fn serve_refusal(data: &Path, keys: &Path, master: Option<&Path>) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ddc"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .arg("--key-dir")
+        .arg(keys)
+        .env_remove("DDC_MASTER_KEY")
+        .env_remove("DDC_MASTER_KEY_FILE");
+    if let Some(m) = master {
+        command.arg("--master-key-file").arg(m);
+    }
+    let output = command.output().unwrap();
+    assert!(!output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn ddc_serve_refuses_a_missing_or_wrong_master_key_and_a_tampered_key_store() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (data, keys) = runtime.block_on(async { server_with_persons().await.stop().await });
+    let why = serve_refusal(data.path(), keys.path(), None);
+    assert!(why.contains("no master key"), "{why}");
+    let wrong = tempfile::tempdir().unwrap();
+    let wrong_key = wrong.path().join("master.key");
+    ddc::keystore::MasterKey::generate()
+        .unwrap()
+        .write_new_file(&wrong_key)
+        .unwrap();
+    let why = serve_refusal(data.path(), keys.path(), Some(&wrong_key));
+    assert!(why.contains("fails authentication"), "{why}");
+    // The right master key, but a key store with one byte changed.
+    let store = keys.path().join(KEY_STORE_FILE);
+    let mut bytes = std::fs::read(&store).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&store, &bytes).unwrap();
+    let master = keys.path().join(common::TEST_MASTER_KEY);
+    let why = serve_refusal(data.path(), keys.path(), Some(&master));
+    assert!(why.contains("fails authentication"), "{why}");
+    // A master key kept in the data directory is refused.
+    let inside = data.path().join("master.key");
+    std::fs::copy(&master, &inside).unwrap();
+    let why = serve_refusal(data.path(), keys.path(), Some(&inside));
+    assert!(
+        why.contains("must not lie inside the data directory"),
+        "{why}"
+    );
+    // `ddc serve` never makes a key store, even for a new data directory.
+    let (fresh_data, fresh_keys) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let why = serve_refusal(fresh_data.path(), fresh_keys.path(), Some(&master));
+    assert!(why.contains("ddc keys init"), "{why}");
+    assert!(!fresh_keys.path().join(KEY_STORE_FILE).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +244,7 @@ async fn files_are_private_whatever_the_umask_and_an_exposed_key_is_refused() {
     for dir in [&data, &keys] {
         assert_eq!(mode(dir), 0o700, "{}", dir.display());
     }
-    let mut files = vec![keys.join(DEV_KEY_FILE), data.join(LOCK_FILE)];
+    let mut files = vec![keys.join(KEY_STORE_FILE), data.join(LOCK_FILE)];
     for suffix in ["", "-wal", "-shm"] {
         files.push(data.join(format!("{DB_FILE}{suffix}")));
     }
@@ -194,7 +254,7 @@ async fn files_are_private_whatever_the_umask_and_an_exposed_key_is_refused() {
     drop(clients);
     server.stop().await.unwrap();
 
-    ddc::private_fs::set_mode(&keys.join(DEV_KEY_FILE), 0o644).unwrap();
+    ddc::private_fs::set_mode(&keys.join(KEY_STORE_FILE), 0o644).unwrap();
     let server = LocalServer::start(config).await.unwrap();
     let why = server.stop().await.unwrap_err().to_string();
     assert!(why.contains("may be read by other users"), "{why}");

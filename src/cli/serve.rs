@@ -26,6 +26,12 @@ pub(super) struct ServeArgs {
     /// directory). Default: the data directory's path with `.keys` appended.
     #[arg(long, env = "DDC_KEY_DIR")]
     key_dir: Option<PathBuf>,
+    /// File holding the master key that unseals the key store (64 hex
+    /// digits, readable by its owner only: a systemd credential or a
+    /// mounted secret). Without it, DDC_MASTER_KEY (64 hex digits) is used,
+    /// for development only.
+    #[arg(long, env = "DDC_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "DDC_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
@@ -167,6 +173,8 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
             ..DisclosurePolicy::default()
         },
     );
+    config.master_key = super::keys::master_key_source(a.master_key_file.clone())?;
+    config.create_keys = false;
     config.upload_limits = UploadLimits {
         total: a.max_uploads,
         per_organisation: a.max_uploads_per_organisation,

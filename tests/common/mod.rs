@@ -7,10 +7,27 @@ use std::path::Path;
 
 use ddc::client::{self, Clients};
 use ddc::disclosure::DisclosurePolicy;
+use ddc::keystore::{MasterKey, MasterKeySource};
 use ddc::proto::{self, CreateDatasetRequest, Filter, TableRequest, UploadHeader, UploadReceipt};
 use ddc::server::{LocalServer, ServerConfig};
 use ddc::service::UploadLimits;
 use tempfile::TempDir;
+
+/// The test servers' master key file, in their key directory.
+pub const TEST_MASTER_KEY: &str = "test-master.key";
+
+/// A key directory whose key store holds `key` as its hash key (and the
+/// test master key file that unseals it).
+pub fn key_dir_with(key: [u8; 32]) -> TempDir {
+    let key_dir = tempfile::tempdir().unwrap();
+    let master = MasterKey::generate().unwrap();
+    master
+        .write_new_file(&key_dir.path().join(TEST_MASTER_KEY))
+        .unwrap();
+    let known = ddc::keys::PseudonymKey::from_bytes(key);
+    ddc::keystore::KeyStore::init_with_key(key_dir.path(), &master, known, 0).unwrap();
+    key_dir
+}
 
 /// A running server and a connected client.
 pub struct TestServer {
@@ -48,13 +65,24 @@ impl TestServer {
         Self::start_full(data_dir, key_dir, DisclosurePolicy::default()).await
     }
 
-    /// The configuration of a test server on these directories.
+    /// The configuration of a test server on these directories. Its
+    /// master key is a file in the key directory (made on first use), so
+    /// that a restart on the same directories opens the same key store.
     pub fn config(data_dir: &TempDir, key_dir: &TempDir, policy: DisclosurePolicy) -> ServerConfig {
-        ServerConfig::new(
+        let master = key_dir.path().join(TEST_MASTER_KEY);
+        if !master.exists() {
+            MasterKey::generate()
+                .unwrap()
+                .write_new_file(&master)
+                .unwrap();
+        }
+        let mut config = ServerConfig::new(
             data_dir.path().to_path_buf(),
             key_dir.path().to_path_buf(),
             policy,
-        )
+        );
+        config.master_key = MasterKeySource::File(master);
+        config
     }
 
     /// Starts a server on fresh directories with `policy`, its

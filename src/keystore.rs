@@ -1,0 +1,421 @@
+//! The key store: every pseudonymisation key ddc holds, with its version
+//! and times, sealed at rest with ChaCha20-Poly1305 under a master key the
+//! operator supplies at start (a file such as a systemd credential; an
+//! environment variable for development only).
+//!
+//! The sealed file is `MAGIC ‖ nonce ‖ AEAD(master, nonce, MAGIC, JSON)`,
+//! written to a temporary file, synced and renamed, so a crash leaves the
+//! old store or the new one, never half of either. A wrong master key and
+//! a tampered file both fail authentication and are refused. Key bytes
+//! live in zeroed-on-drop buffers, are not `Clone`, and never appear in
+//! `Debug` output or errors.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::keys::{KeyError, KeyVersion, PseudonymKey};
+
+/// File name of the sealed key store inside the key directory.
+pub const KEY_STORE_FILE: &str = "keys.sealed";
+
+/// Identifies the file and its format; authenticated with the contents.
+const MAGIC: &[u8] = b"ddc key store v1\n";
+
+/// The operator's master key: 32 bytes. Zeroed on drop, never printed.
+pub struct MasterKey(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+impl MasterKey {
+    /// A fresh random master key.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        SystemRandom::new()
+            .fill(bytes.as_mut())
+            .map_err(|_| KeyError::Random)?;
+        Ok(MasterKey(bytes))
+    }
+
+    /// Parses 64 hex digits (surrounding white space ignored).
+    pub fn from_hex(text: &str) -> Result<Self, KeyError> {
+        decode_hex(text.trim())
+            .map(MasterKey)
+            .ok_or(KeyError::MasterKeyFormat)
+    }
+
+    /// Reads a master key file of 64 hex digits, refusing one that others
+    /// may read.
+    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+        let text = fs::read_to_string(path)
+            .map(Zeroizing::new)
+            .map_err(|source| KeyError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if crate::private_fs::is_exposed(path).map_err(|source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })? {
+            return Err(KeyError::Exposed(path.to_path_buf()));
+        }
+        Self::from_hex(&text)
+    }
+
+    /// Writes the key as 64 hex digits to a new file readable by its owner
+    /// only (for `ddc keys init --new-master-key` and tests).
+    pub fn write_new_file(&self, path: &Path) -> Result<(), KeyError> {
+        let hex = Zeroizing::new(encode_hex(self.0.as_ref()));
+        write_private(path, format!("{}\n", hex.as_str()).as_bytes(), false)
+    }
+
+    fn aead(&self) -> LessSafeKey {
+        // CHACHA20_POLY1305 takes any 32-byte key.
+        let key = UnboundKey::new(&CHACHA20_POLY1305, self.0.as_ref()).expect("32-byte key");
+        LessSafeKey::new(key)
+    }
+}
+
+/// Where the server gets its master key.
+#[derive(Clone, Debug)]
+pub enum MasterKeySource {
+    /// A file of 64 hex digits readable by its owner only: a systemd
+    /// credential or a mounted secret. Never in the data directory.
+    File(PathBuf),
+    /// 64 hex digits in this environment variable: for development only,
+    /// since `/proc` exposes a process's environment.
+    Env(String),
+    /// A throwaway key made once by this process (the demo, the examples):
+    /// shared by every clone of the configuration, gone when it exits.
+    Ephemeral(std::sync::Arc<std::sync::OnceLock<MasterKey>>),
+}
+
+impl MasterKeySource {
+    /// A throwaway key, made on first use.
+    pub fn ephemeral() -> Self {
+        MasterKeySource::Ephemeral(Default::default())
+    }
+
+    /// Runs `f` with the master key.
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&MasterKey) -> Result<T, KeyError>,
+    ) -> Result<T, KeyError> {
+        match self {
+            MasterKeySource::File(path) => f(&MasterKey::from_file(path)?),
+            MasterKeySource::Env(var) => {
+                let text = Zeroizing::new(std::env::var(var).map_err(|_| KeyError::NoMasterKey)?);
+                f(&MasterKey::from_hex(&text)?)
+            }
+            MasterKeySource::Ephemeral(cell) => {
+                if cell.get().is_none() {
+                    let _ = cell.set(MasterKey::generate()?);
+                }
+                f(cell.get().ok_or(KeyError::Random)?)
+            }
+        }
+    }
+}
+
+/// What a key is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPurpose {
+    /// The HMAC key of the pseudonyms.
+    Hash,
+}
+
+/// What the key store says of one key, without the key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// What it is for.
+    pub purpose: KeyPurpose,
+    /// Its version.
+    pub version: u32,
+    /// When it was made (ms since the epoch).
+    pub created_ms: u64,
+    /// When it became the active key of its purpose, if it did.
+    pub activated_ms: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    #[serde(flatten)]
+    info: KeyInfo,
+    /// 64 hex digits.
+    key: String,
+}
+
+impl Drop for StoredKey {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.key.zeroize();
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Contents {
+    keys: Vec<StoredKey>,
+}
+
+/// An opened key store.
+pub struct KeyStore {
+    path: PathBuf,
+    keys: Vec<(KeyInfo, PseudonymKey)>,
+}
+
+impl fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("path", &self.path)
+            .field("keys", &self.status())
+            .finish()
+    }
+}
+
+impl KeyStore {
+    /// Creates a key store in `key_dir` with a fresh hash key, version 1,
+    /// active from `now_ms`. Refuses to replace an existing one.
+    pub fn init(key_dir: &Path, master: &MasterKey, now_ms: u64) -> Result<Self, KeyError> {
+        Self::init_with_key(key_dir, master, PseudonymKey::generate()?, now_ms)
+    }
+
+    /// Creates a key store whose hash key, version 1, is `key`: for a key
+    /// that exists already (a store written before the key store, a test's
+    /// known key). Refuses to replace an existing key store.
+    pub fn init_with_key(
+        key_dir: &Path,
+        master: &MasterKey,
+        key: PseudonymKey,
+        now_ms: u64,
+    ) -> Result<Self, KeyError> {
+        crate::private_fs::create_private_dir(key_dir).map_err(|source| KeyError::Io {
+            path: key_dir.to_path_buf(),
+            source,
+        })?;
+        let path = key_dir.join(KEY_STORE_FILE);
+        if path.exists() {
+            return Err(KeyError::KeyStoreExists(path));
+        }
+        let store = KeyStore {
+            path,
+            keys: vec![(
+                KeyInfo {
+                    purpose: KeyPurpose::Hash,
+                    version: 1,
+                    created_ms: now_ms,
+                    activated_ms: Some(now_ms),
+                },
+                key,
+            )],
+        };
+        store.seal(master, true)?;
+        Ok(store)
+    }
+
+    /// Opens and authenticates the key store in `key_dir`.
+    pub fn open(key_dir: &Path, master: &MasterKey) -> Result<Self, KeyError> {
+        let path = key_dir.join(KEY_STORE_FILE);
+        let sealed = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(KeyError::Missing(key_dir.to_path_buf()))
+            }
+            Err(source) => return Err(KeyError::Io { path, source }),
+        };
+        if crate::private_fs::is_exposed(&path).map_err(|source| KeyError::Io {
+            path: path.clone(),
+            source,
+        })? {
+            return Err(KeyError::Exposed(path));
+        }
+        let rest = sealed
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| KeyError::Corrupt(path.clone()))?;
+        if rest.len() < NONCE_LEN {
+            return Err(KeyError::Corrupt(path));
+        }
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| KeyError::Corrupt(path.clone()))?;
+        let mut plain = Zeroizing::new(ciphertext.to_vec());
+        let opened = master
+            .aead()
+            .open_in_place(nonce, Aad::from(MAGIC), plain.as_mut())
+            .map_err(|_| KeyError::Unauthenticated(path.clone()))?;
+        let contents: Contents =
+            serde_json::from_slice(opened).map_err(|_| KeyError::Corrupt(path.clone()))?;
+        let mut keys = Vec::with_capacity(contents.keys.len());
+        for k in &contents.keys {
+            let bytes = decode_hex(&k.key).ok_or_else(|| KeyError::Corrupt(path.clone()))?;
+            keys.push((k.info.clone(), PseudonymKey::from_zeroizing(bytes)));
+        }
+        Ok(KeyStore { path, keys })
+    }
+
+    /// Every key's version, purpose and times; never a key.
+    pub fn status(&self) -> Vec<KeyInfo> {
+        self.keys.iter().map(|(info, _)| info.clone()).collect()
+    }
+
+    /// The active key of `purpose` and its version.
+    pub fn active(&self, purpose: KeyPurpose) -> Option<(KeyVersion, &PseudonymKey)> {
+        self.keys
+            .iter()
+            .filter(|(info, _)| info.purpose == purpose && info.activated_ms.is_some())
+            .max_by_key(|(info, _)| (info.activated_ms, info.version))
+            .map(|(info, key)| (KeyVersion(info.version), key))
+    }
+
+    fn seal(&self, master: &MasterKey, new: bool) -> Result<(), KeyError> {
+        let contents = Contents {
+            keys: self
+                .keys
+                .iter()
+                .map(|(info, key)| StoredKey {
+                    info: info.clone(),
+                    key: encode_hex(key.expose()),
+                })
+                .collect(),
+        };
+        let mut plain =
+            Zeroizing::new(serde_json::to_vec(&contents).map_err(|_| KeyError::Random)?);
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| KeyError::Random)?;
+        let tag = master
+            .aead()
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(MAGIC),
+                plain.as_mut_slice(),
+            )
+            .map_err(|_| KeyError::Random)?;
+        let mut sealed = Vec::with_capacity(MAGIC.len() + NONCE_LEN + plain.len() + 16);
+        sealed.extend_from_slice(MAGIC);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&plain);
+        sealed.extend_from_slice(tag.as_ref());
+        write_private(&self.path, &sealed, !new)
+    }
+}
+
+/// Writes `bytes` to `path` (mode 0600) through a synced temporary file and
+/// a rename; `replace` allows an existing file to be replaced.
+fn write_private(path: &Path, bytes: &[u8], replace: bool) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if !replace && path.exists() {
+        return Err(KeyError::KeyStoreExists(path.to_path_buf()));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)?;
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    Ok(())
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex(text: &str) -> Option<Zeroizing<[u8; 32]>> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+        let pair = std::str::from_utf8(pair).ok()?;
+        bytes[i] = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_store_opens_with_its_master_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::generate().unwrap();
+        let made = KeyStore::init(dir.path(), &master, 1_000).unwrap();
+        let opened = KeyStore::open(dir.path(), &master).unwrap();
+        assert_eq!(opened.status(), made.status());
+        let (v, key) = opened.active(KeyPurpose::Hash).unwrap();
+        assert_eq!(v, KeyVersion(1));
+        let made_key = made.active(KeyPurpose::Hash).unwrap().1;
+        assert_eq!(key.check_value(), made_key.check_value());
+        let other = MasterKey::generate().unwrap();
+        assert!(matches!(
+            KeyStore::open(dir.path(), &other),
+            Err(KeyError::Unauthenticated(_))
+        ));
+        assert!(matches!(
+            KeyStore::init(dir.path(), &master, 2_000),
+            Err(KeyError::KeyStoreExists(_))
+        ));
+    }
+
+    #[test]
+    fn a_tampered_key_store_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::generate().unwrap();
+        KeyStore::init(dir.path(), &master, 1_000).unwrap();
+        let path = dir.path().join(KEY_STORE_FILE);
+        let mut bytes = fs::read(&path).unwrap();
+        let last = bytes.len() - 20;
+        bytes[last] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            KeyStore::open(dir.path(), &master),
+            Err(KeyError::Unauthenticated(_))
+        ));
+        fs::write(&path, b"not a key store").unwrap();
+        assert!(matches!(
+            KeyStore::open(dir.path(), &master),
+            Err(KeyError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn the_sealed_file_holds_no_key_in_the_clear_and_debug_shows_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::from_hex(&"ab".repeat(32)).unwrap();
+        let store = KeyStore::init(dir.path(), &master, 1_000).unwrap();
+        let key = store.active(KeyPurpose::Hash).unwrap().1;
+        let sealed = fs::read(dir.path().join(KEY_STORE_FILE)).unwrap();
+        let hex = encode_hex(key.expose());
+        assert!(!sealed.windows(32).any(|w| w == key.expose()));
+        assert!(!sealed.windows(64).any(|w| w == hex.as_bytes()));
+        let debug = format!("{store:?} {master:?}");
+        assert!(!debug.contains(&hex) && !debug.contains("abab"), "{debug}");
+        assert!(matches!(
+            MasterKey::from_hex("12"),
+            Err(KeyError::MasterKeyFormat)
+        ));
+    }
+}
