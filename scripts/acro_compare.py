@@ -103,7 +103,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         server = f"http://127.0.0.1:{port}"
+        master = f"{tmp}/master.key"
+        subprocess.run([DDC, "keys", "init", "--key-dir", f"{tmp}/keys", "--master-key-file", master,
+                        "--new-master-key"], check=True, capture_output=True)
         proc = subprocess.Popen([DDC, "serve", "--data-dir", f"{tmp}/data", "--key-dir", f"{tmp}/keys",
+                                 "--master-key-file", master,
                                  "--listen", f"127.0.0.1:{port}", "--no-perturbation"],
                                 stderr=subprocess.DEVNULL)
         try:
