@@ -38,11 +38,7 @@ impl PseudonymKey {
 
     /// Draws a fresh key from the system's secure random generator.
     pub fn generate() -> Result<Self, KeyError> {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        SystemRandom::new()
-            .fill(bytes.as_mut())
-            .map_err(|_| KeyError::Random)?;
-        Ok(PseudonymKey(bytes))
+        random_key_bytes().map(PseudonymKey)
     }
 
     /// The key bytes, for the HMAC only.
@@ -54,6 +50,15 @@ impl PseudonymKey {
     pub fn check_value(&self) -> [u8; 32] {
         crate::pseudonym::KeyedHash::new(self.expose(), b"").digest(KEY_CHECK_LABEL)
     }
+}
+
+/// 32 bytes from the system's secure random generator, zeroed on drop.
+pub(crate) fn random_key_bytes() -> Result<Zeroizing<[u8; 32]>, KeyError> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    SystemRandom::new()
+        .fill(bytes.as_mut())
+        .map_err(|_| KeyError::Random)?;
+    Ok(bytes)
 }
 
 impl fmt::Debug for PseudonymKey {

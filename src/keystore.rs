@@ -40,11 +40,7 @@ impl fmt::Debug for MasterKey {
 impl MasterKey {
     /// A fresh random master key.
     pub fn generate() -> Result<Self, KeyError> {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        SystemRandom::new()
-            .fill(bytes.as_mut())
-            .map_err(|_| KeyError::Random)?;
-        Ok(MasterKey(bytes))
+        crate::keys::random_key_bytes().map(MasterKey)
     }
 
     /// Parses 64 hex digits (surrounding white space ignored).

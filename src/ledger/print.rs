@@ -21,8 +21,8 @@ use crate::link::PersonNo;
 /// Buckets of one bucketing of a [`Screen`].
 pub const BUCKETS: usize = 64;
 
-/// The secret key of person tags, fixed per deployment.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// The secret key of person tags and unit draws, fixed per deployment.
+/// Not `Clone`; zeroed on drop; `Debug` prints nothing of it.
 pub struct PrintKey {
     k0: u64,
     k1: u64,
@@ -31,6 +31,14 @@ pub struct PrintKey {
 impl std::fmt::Debug for PrintKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PrintKey(..)")
+    }
+}
+
+impl Drop for PrintKey {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.k0.zeroize();
+        self.k1.zeroize();
     }
 }
 
@@ -101,11 +109,18 @@ pub struct Draw {
     pub fraction: f64,
 }
 
-/// A person's keyed tag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A person's keyed tag: as good as a pseudonym of the person number, so
+/// `Debug` prints nothing of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Tag {
     lo: u64,
     hi: u64,
+}
+
+impl std::fmt::Debug for Tag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tag(..)")
+    }
 }
 
 impl Tag {
