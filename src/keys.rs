@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use ring::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
+use crate::keystore::KeyPurpose;
+
 /// The fixed message whose HMAC under a key is that key's check value.
 pub const KEY_CHECK_LABEL: &[u8] = b"ddc key check value v1";
 
@@ -117,6 +119,55 @@ pub enum KeyError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+/// The opened key store with the source of its master key: what the
+/// server changes when it rotates a key. Each change is sealed before the
+/// method returns.
+#[derive(Debug)]
+pub struct KeyCustody {
+    master: crate::keystore::MasterKeySource,
+    keys: crate::keystore::KeyStore,
+}
+
+impl KeyCustody {
+    /// Custody of `keys`, resealed under the key from `master`.
+    pub fn new(keys: crate::keystore::KeyStore, master: crate::keystore::MasterKeySource) -> Self {
+        KeyCustody { master, keys }
+    }
+
+    /// The key store.
+    pub fn keys(&self) -> &crate::keystore::KeyStore {
+        &self.keys
+    }
+
+    /// See [`crate::keystore::KeyStore::ensure_key`].
+    pub fn ensure_key(&mut self, purpose: KeyPurpose, now_ms: u64) -> Result<bool, KeyError> {
+        let keys = &mut self.keys;
+        self.master.with(|m| keys.ensure_key(purpose, m, now_ms))
+    }
+
+    /// See [`crate::keystore::KeyStore::add_pending`].
+    pub fn add_pending(
+        &mut self,
+        purpose: KeyPurpose,
+        now_ms: u64,
+    ) -> Result<KeyVersion, KeyError> {
+        let keys = &mut self.keys;
+        self.master.with(|m| keys.add_pending(purpose, m, now_ms))
+    }
+
+    /// See [`crate::keystore::KeyStore::activate`].
+    pub fn activate(
+        &mut self,
+        purpose: KeyPurpose,
+        version: KeyVersion,
+        now_ms: u64,
+    ) -> Result<(), KeyError> {
+        let keys = &mut self.keys;
+        self.master
+            .with(|m| keys.activate(purpose, version, m, now_ms))
+    }
 }
 
 /// Whether [`open_key_store`] may make a key store when it finds none.

@@ -1,5 +1,5 @@
-//! The key store: every pseudonymisation key ddc holds, with its version
-//! and times, sealed at rest with ChaCha20-Poly1305 under a master key the
+//! The key store: every key ddc holds (the hash key and the storage key,
+//! see [`crate::sealing`]), with versions and times, sealed at rest with ChaCha20-Poly1305 under a master key the
 //! operator supplies at start (a file such as a systemd credential; an
 //! environment variable for development only).
 //!
@@ -127,8 +127,20 @@ impl MasterKeySource {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyPurpose {
-    /// The HMAC key of the pseudonyms.
+    /// The HMAC key of the pseudonyms: changing it needs the identifiers.
     Hash,
+    /// The AES key that seals stored pseudonyms: rotated without them.
+    Storage,
+}
+
+impl KeyPurpose {
+    /// The purpose's name, as in the key store and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Hash => "hash",
+            KeyPurpose::Storage => "storage",
+        }
+    }
 }
 
 /// What the key store says of one key, without the key.
@@ -140,22 +152,35 @@ pub struct KeyInfo {
     pub version: u32,
     /// When it was made (ms since the epoch).
     pub created_ms: u64,
-    /// When it became the active key of its purpose, if it did.
+    /// When it became the active key of its purpose; `None` while a
+    /// rotation to it is under way.
     pub activated_ms: Option<u64>,
+    /// When it was retired and its bytes destroyed, if it was.
+    #[serde(default)]
+    pub retired_ms: Option<u64>,
+}
+
+impl KeyInfo {
+    /// Made for a rotation that has not completed.
+    pub fn is_pending(&self) -> bool {
+        self.activated_ms.is_none() && self.retired_ms.is_none()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
 struct StoredKey {
     #[serde(flatten)]
     info: KeyInfo,
-    /// 64 hex digits.
-    key: String,
+    /// 64 hex digits; `None` once the key is destroyed.
+    key: Option<String>,
 }
 
 impl Drop for StoredKey {
     fn drop(&mut self) {
         use zeroize::Zeroize;
-        self.key.zeroize();
+        if let Some(key) = &mut self.key {
+            key.zeroize();
+        }
     }
 }
 
@@ -164,10 +189,10 @@ struct Contents {
     keys: Vec<StoredKey>,
 }
 
-/// An opened key store.
+/// An opened key store. A key's bytes are `None` once it is retired.
 pub struct KeyStore {
     path: PathBuf,
-    keys: Vec<(KeyInfo, PseudonymKey)>,
+    keys: Vec<(KeyInfo, Option<PseudonymKey>)>,
 }
 
 impl fmt::Debug for KeyStore {
@@ -180,15 +205,16 @@ impl fmt::Debug for KeyStore {
 }
 
 impl KeyStore {
-    /// Creates a key store in `key_dir` with a fresh hash key, version 1,
-    /// active from `now_ms`. Refuses to replace an existing one.
+    /// Creates a key store in `key_dir` with a fresh hash key and storage
+    /// key, each version 1, active from `now_ms`. Refuses to replace an
+    /// existing one.
     pub fn init(key_dir: &Path, master: &MasterKey, now_ms: u64) -> Result<Self, KeyError> {
         Self::init_with_key(key_dir, master, PseudonymKey::generate()?, now_ms)
     }
 
-    /// Creates a key store whose hash key, version 1, is `key`: for a key
-    /// that exists already (a store written before the key store, a test's
-    /// known key). Refuses to replace an existing key store.
+    /// Creates a key store whose hash key, version 1, is `key` (a test's
+    /// known key, a key that exists already), with a fresh storage key.
+    /// Refuses to replace an existing key store.
     pub fn init_with_key(
         key_dir: &Path,
         master: &MasterKey,
@@ -203,17 +229,19 @@ impl KeyStore {
         if path.exists() {
             return Err(KeyError::KeyStoreExists(path));
         }
+        let active = |purpose| KeyInfo {
+            purpose,
+            version: 1,
+            created_ms: now_ms,
+            activated_ms: Some(now_ms),
+            retired_ms: None,
+        };
         let store = KeyStore {
             path,
-            keys: vec![(
-                KeyInfo {
-                    purpose: KeyPurpose::Hash,
-                    version: 1,
-                    created_ms: now_ms,
-                    activated_ms: Some(now_ms),
-                },
-                key,
-            )],
+            keys: vec![
+                (active(KeyPurpose::Hash), Some(key)),
+                (active(KeyPurpose::Storage), Some(PseudonymKey::generate()?)),
+            ],
         };
         store.seal(master, true)?;
         Ok(store)
@@ -253,8 +281,16 @@ impl KeyStore {
             serde_json::from_slice(opened).map_err(|_| KeyError::Corrupt(path.clone()))?;
         let mut keys = Vec::with_capacity(contents.keys.len());
         for k in &contents.keys {
-            let bytes = decode_hex(&k.key).ok_or_else(|| KeyError::Corrupt(path.clone()))?;
-            keys.push((k.info.clone(), PseudonymKey::from_zeroizing(bytes)));
+            let key = match &k.key {
+                Some(hex) => Some(PseudonymKey::from_zeroizing(
+                    decode_hex(hex).ok_or_else(|| KeyError::Corrupt(path.clone()))?,
+                )),
+                None => None,
+            };
+            if key.is_none() != k.info.retired_ms.is_some() {
+                return Err(KeyError::Corrupt(path));
+            }
+            keys.push((k.info.clone(), key));
         }
         Ok(KeyStore { path, keys })
     }
@@ -268,9 +304,112 @@ impl KeyStore {
     pub fn active(&self, purpose: KeyPurpose) -> Option<(KeyVersion, &PseudonymKey)> {
         self.keys
             .iter()
-            .filter(|(info, _)| info.purpose == purpose && info.activated_ms.is_some())
+            .filter(|(info, _)| {
+                info.purpose == purpose && info.activated_ms.is_some() && info.retired_ms.is_none()
+            })
             .max_by_key(|(info, _)| (info.activated_ms, info.version))
-            .map(|(info, key)| (KeyVersion(info.version), key))
+            .and_then(|(info, key)| Some((KeyVersion(info.version), key.as_ref()?)))
+    }
+
+    /// The key of `purpose` and `version`, unless it was destroyed.
+    pub fn key(&self, purpose: KeyPurpose, version: KeyVersion) -> Option<&PseudonymKey> {
+        self.keys
+            .iter()
+            .find(|(info, _)| info.purpose == purpose && info.version == version.0)
+            .and_then(|(_, key)| key.as_ref())
+    }
+
+    /// The key of `purpose` made for a rotation that has not completed.
+    pub fn pending(&self, purpose: KeyPurpose) -> Option<(KeyVersion, &PseudonymKey)> {
+        self.keys
+            .iter()
+            .find(|(info, _)| info.purpose == purpose && info.is_pending())
+            .and_then(|(info, key)| Some((KeyVersion(info.version), key.as_ref()?)))
+    }
+
+    /// Gives `purpose` an active key, version 1, if it has no key at all (a
+    /// key store made before storage keys existed). Returns whether it did.
+    pub fn ensure_key(
+        &mut self,
+        purpose: KeyPurpose,
+        master: &MasterKey,
+        now_ms: u64,
+    ) -> Result<bool, KeyError> {
+        if self.keys.iter().any(|(info, _)| info.purpose == purpose) {
+            return Ok(false);
+        }
+        let info = KeyInfo {
+            purpose,
+            version: 1,
+            created_ms: now_ms,
+            activated_ms: Some(now_ms),
+            retired_ms: None,
+        };
+        self.keys.push((info, Some(PseudonymKey::generate()?)));
+        self.seal(master, false)?;
+        Ok(true)
+    }
+
+    /// Gives `purpose` a pending key for a rotation, sealed before it is
+    /// used, unless it has one already (a rotation that did not complete).
+    pub fn add_pending(
+        &mut self,
+        purpose: KeyPurpose,
+        master: &MasterKey,
+        now_ms: u64,
+    ) -> Result<KeyVersion, KeyError> {
+        if let Some((version, _)) = self.pending(purpose) {
+            return Ok(version);
+        }
+        let version = self
+            .keys
+            .iter()
+            .filter(|(info, _)| info.purpose == purpose)
+            .map(|(info, _)| info.version)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let info = KeyInfo {
+            purpose,
+            version,
+            created_ms: now_ms,
+            activated_ms: None,
+            retired_ms: None,
+        };
+        self.keys.push((info, Some(PseudonymKey::generate()?)));
+        self.seal(master, false)?;
+        Ok(KeyVersion(version))
+    }
+
+    /// Makes `version` the active key of `purpose` and destroys every other
+    /// key of that purpose: what ends a rotation once the store is sealed
+    /// under `version`. Sealed before it returns.
+    pub fn activate(
+        &mut self,
+        purpose: KeyPurpose,
+        version: KeyVersion,
+        master: &MasterKey,
+        now_ms: u64,
+    ) -> Result<(), KeyError> {
+        if !self
+            .keys
+            .iter()
+            .any(|(i, k)| i.purpose == purpose && i.version == version.0 && k.is_some())
+        {
+            return Err(KeyError::Corrupt(self.path.clone()));
+        }
+        for (info, key) in &mut self.keys {
+            if info.purpose != purpose {
+                continue;
+            }
+            if info.version == version.0 {
+                info.activated_ms.get_or_insert(now_ms);
+            } else if key.is_some() {
+                info.retired_ms = Some(now_ms);
+                *key = None;
+            }
+        }
+        self.seal(master, false)
     }
 
     fn seal(&self, master: &MasterKey, new: bool) -> Result<(), KeyError> {
@@ -280,12 +419,13 @@ impl KeyStore {
                 .iter()
                 .map(|(info, key)| StoredKey {
                     info: info.clone(),
-                    key: encode_hex(key.expose()),
+                    key: key.as_ref().map(|k| encode_hex(k.expose())),
                 })
                 .collect(),
         };
-        let mut plain =
-            Zeroizing::new(serde_json::to_vec(&contents).map_err(|_| KeyError::Random)?);
+        let mut plain = Zeroizing::new(
+            serde_json::to_vec(&contents).map_err(|_| KeyError::Corrupt(self.path.clone()))?,
+        );
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
@@ -353,6 +493,40 @@ fn decode_hex(text: &str) -> Option<Zeroizing<[u8; 32]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotation_adds_a_pending_key_then_destroys_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::generate().unwrap();
+        let mut store = KeyStore::init(dir.path(), &master, 1).unwrap();
+        let old = store.active(KeyPurpose::Storage).unwrap().1.check_value();
+        let v2 = store.add_pending(KeyPurpose::Storage, &master, 2).unwrap();
+        assert_eq!(v2, KeyVersion(2));
+        // Asked again before it completes: the same pending key.
+        assert_eq!(
+            store.add_pending(KeyPurpose::Storage, &master, 3).unwrap(),
+            v2
+        );
+        let reopened = KeyStore::open(dir.path(), &master).unwrap();
+        assert_eq!(reopened.pending(KeyPurpose::Storage).unwrap().0, v2);
+        assert_eq!(
+            reopened.active(KeyPurpose::Storage).unwrap().0,
+            KeyVersion(1)
+        );
+        store.activate(KeyPurpose::Storage, v2, &master, 4).unwrap();
+        let after = KeyStore::open(dir.path(), &master).unwrap();
+        assert_eq!(after.active(KeyPurpose::Storage).unwrap().0, v2);
+        assert!(after.pending(KeyPurpose::Storage).is_none());
+        assert_eq!(after.active(KeyPurpose::Hash).unwrap().0, KeyVersion(1));
+        let retired = &after.status()[1];
+        assert_eq!((retired.version, retired.retired_ms), (1, Some(4)));
+        // The old storage key is gone from the sealed file, not just unused.
+        assert!(after
+            .keys
+            .iter()
+            .flat_map(|(_, k)| k.as_ref())
+            .all(|k| k.check_value() != old));
+    }
 
     #[test]
     fn a_key_store_opens_with_its_master_key_only() {

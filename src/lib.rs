@@ -54,6 +54,7 @@ pub mod private_fs;
 pub mod proto;
 pub mod pseudonym;
 pub mod schema;
+pub mod sealing;
 pub mod server;
 pub mod service;
 pub mod store;

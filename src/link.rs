@@ -81,10 +81,11 @@ pub struct Resolution {
 pub struct IndexFull;
 
 impl PseudonymIndex {
-    /// Builds the index from stored `(pseudonym, number)` pairs.
-    pub fn from_pairs(pairs: Vec<(Pseudonym, u32)>) -> Self {
-        let mut numbers = PseudonymMap::with_capacity_and_hasher(pairs.len(), PseudonymHashBuilder);
-        numbers.extend(pairs);
+    /// Builds the index from pseudonyms in number order (0, 1, …).
+    pub fn from_ordered(pseudonyms: &[Pseudonym]) -> Self {
+        let mut numbers =
+            PseudonymMap::with_capacity_and_hasher(pseudonyms.len(), PseudonymHashBuilder);
+        numbers.extend(pseudonyms.iter().copied().zip(0u32..));
         PseudonymIndex { numbers }
     }
 
@@ -135,11 +136,10 @@ pub struct PersonIndex {
 }
 
 impl PersonIndex {
-    /// Builds the index from stored `(pseudonym, person)` pairs and the
-    /// record keys in person order.
-    pub fn from_parts(pairs: Vec<(Pseudonym, PersonNo)>, record_keys: Vec<u32>) -> Self {
+    /// Builds the index from pseudonyms and record keys, both in person order.
+    pub fn from_parts(pseudonyms: &[Pseudonym], record_keys: Vec<u32>) -> Self {
         PersonIndex {
-            numbers: PseudonymIndex::from_pairs(pairs),
+            numbers: PseudonymIndex::from_ordered(pseudonyms),
             record_keys: std::sync::Arc::new(record_keys),
         }
     }
@@ -182,7 +182,7 @@ mod tests {
     use super::*;
 
     fn p(b: u8) -> Pseudonym {
-        Pseudonym::from_bytes([b; 32])
+        Pseudonym::from_bytes([b; 16])
     }
 
     #[test]

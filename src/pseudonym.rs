@@ -1,12 +1,16 @@
 //! Person identifiers and their keyed-hash pseudonyms.
 //!
 //! An [`Identifier`] can only be built by validating a BSN or onderwijsnummer;
-//! a [`Pseudonymiser`] turns it into a [`Pseudonym`] with HMAC-SHA256 under the
-//! service key. Neither type prints its value. This module does no I/O.
+//! a [`Pseudonymiser`] turns it into a [`Pseudonym`]: HMAC-SHA256 under the
+//! hash key, truncated to 128 bits. A pseudonym is what links records in
+//! memory; it is never stored as it is (the store keeps it sealed under the
+//! storage key, see [`crate::sealing`]). None of these types prints its
+//! value, and the prepared key states are not `Clone` and are zeroed on
+//! drop (hmac and sha2 with their `zeroize` feature). This module does no I/O.
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use zeroize::Zeroize;
 
@@ -17,6 +21,13 @@ use crate::keys::{KeyVersion, PseudonymKey};
 pub const PERSON_DOMAIN: &[u8] = b"ddc/v1/person\0";
 /// Domain-separation prefix for household pseudonyms.
 pub const HOUSEHOLD_DOMAIN: &[u8] = b"ddc/v1/household\0";
+/// Domain-separation prefix for persons whose data holder sent a
+/// holder pseudonym instead of the identifier (see [`HolderPseudonym`]).
+pub const HOLDER_DOMAIN: &[u8] = b"ddc/v1/holder-pseudonym\0";
+/// Bytes of a pseudonym: HMAC-SHA256 truncated to 128 bits, which keeps
+/// collisions negligible (about 10^-24 for 18 million persons) and is one
+/// AES block.
+pub const PSEUDONYM_BYTES: usize = 16;
 /// Longest household identifier, in bytes.
 pub const MAX_HOUSEHOLD_ID: usize = 64;
 
@@ -151,21 +162,72 @@ impl fmt::Debug for HouseholdId<'_> {
     }
 }
 
-/// A keyed-hash pseudonym: an opaque 32-byte value under one key version.
-///
-/// It never leaves the server; `Debug` does not print it.
+/// A data holder's own pseudonym of an identifier: HMAC-SHA256 under the
+/// holders' key, which the holders share and ddc never holds, computed by
+/// the holder's `ddc` client after the eleven-test (see
+/// [`holder_pseudonym`]). ddc treats it as the identifier and hashes it
+/// again under its own key. Its `Debug` output is redacted.
+pub struct HolderPseudonym([u8; 32]);
+
+/// Why a value is not a holder pseudonym (never the value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a holder pseudonym must be 64 hex digits")]
+pub struct HolderPseudonymError;
+
+impl HolderPseudonym {
+    /// Parses 64 hex digits (surrounding ASCII spaces ignored).
+    pub fn parse(raw: &[u8]) -> Result<Self, HolderPseudonymError> {
+        let raw = raw.trim_ascii();
+        if raw.len() != 64 {
+            return Err(HolderPseudonymError);
+        }
+        let mut bytes = [0u8; 32];
+        for (b, pair) in bytes.iter_mut().zip(raw.chunks_exact(2)) {
+            let digit = |c: u8| (c as char).to_digit(16).ok_or(HolderPseudonymError);
+            *b = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
+        }
+        Ok(HolderPseudonym(bytes))
+    }
+}
+
+impl fmt::Debug for HolderPseudonym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HolderPseudonym(<redacted>)")
+    }
+}
+
+/// What a data holder's client sends instead of `id` in a dataset whose
+/// identifiers are holder pseudonyms: HMAC-SHA256(holders' key,
+/// [`HOLDER_DOMAIN`] ‖ nine digits), as 64 lower-case hex digits.
+pub fn holder_pseudonym(holders_key: &KeyedHash, id: &Identifier) -> String {
+    holders_key
+        .digest(&id.digits)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A keyed-hash pseudonym: HMAC-SHA256 under the hash key, truncated to
+/// [`PSEUDONYM_BYTES`]. Links records in memory; never stored unsealed and
+/// never leaves the server. `Debug` does not print it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pseudonym([u8; 32]);
+pub struct Pseudonym([u8; PSEUDONYM_BYTES]);
 
 impl Pseudonym {
-    /// Wraps stored pseudonym bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+    /// Wraps pseudonym bytes (unsealed by [`crate::sealing`]).
+    pub fn from_bytes(bytes: [u8; PSEUDONYM_BYTES]) -> Self {
         Pseudonym(bytes)
     }
 
-    /// The pseudonym's bytes, for storage.
-    pub fn as_bytes(&self) -> &[u8; 32] {
+    /// The pseudonym's bytes, for sealing.
+    pub fn as_bytes(&self) -> &[u8; PSEUDONYM_BYTES] {
         &self.0
+    }
+
+    fn truncate(digest: [u8; 32]) -> Self {
+        let mut bytes = [0u8; PSEUDONYM_BYTES];
+        bytes.copy_from_slice(&digest[..PSEUDONYM_BYTES]);
+        Pseudonym(bytes)
     }
 }
 
@@ -177,8 +239,8 @@ impl fmt::Debug for Pseudonym {
 
 /// HMAC-SHA256 under one key and domain, with the key state and the
 /// domain prefix absorbed once: each message then costs a clone and, for
-/// short messages, two SHA-256 compressions.
-#[derive(Clone)]
+/// short messages, two SHA-256 compressions. As good as the key: not
+/// `Clone`, and zeroed on drop (as is each per-message copy).
 pub struct KeyedHash {
     prepared: Hmac<Sha256>,
 }
@@ -186,8 +248,8 @@ pub struct KeyedHash {
 impl KeyedHash {
     /// Prepares HMAC-SHA256(key, domain ‖ ·).
     pub fn new(key: &[u8], domain: &[u8]) -> Self {
-        let mut prepared =
-            <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+        let mut prepared = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+            .expect("HMAC accepts keys of any length");
         prepared.update(domain);
         KeyedHash { prepared }
     }
@@ -206,11 +268,12 @@ impl fmt::Debug for KeyedHash {
     }
 }
 
-/// Computes person and household pseudonyms under one key version.
-#[derive(Clone)]
+/// Computes person and household pseudonyms under one key version. Not
+/// `Clone`: share one behind an `Arc`.
 pub struct Pseudonymiser {
     person: KeyedHash,
     household: KeyedHash,
+    holder: KeyedHash,
     version: KeyVersion,
     check: [u8; 32],
 }
@@ -221,6 +284,7 @@ impl Pseudonymiser {
         Pseudonymiser {
             person: KeyedHash::new(key.expose(), PERSON_DOMAIN),
             household: KeyedHash::new(key.expose(), HOUSEHOLD_DOMAIN),
+            holder: KeyedHash::new(key.expose(), HOLDER_DOMAIN),
             version,
             check: key.check_value(),
         }
@@ -231,9 +295,16 @@ impl Pseudonymiser {
         &self.check
     }
 
-    /// HMAC-SHA256(key, HOUSEHOLD_DOMAIN ‖ identifier).
+    /// HMAC-SHA256(key, HOUSEHOLD_DOMAIN ‖ identifier), truncated.
     pub fn pseudonymise_household(&self, id: &HouseholdId<'_>) -> Pseudonym {
-        Pseudonym(self.household.digest(id.0))
+        Pseudonym::truncate(self.household.digest(id.0))
+    }
+
+    /// HMAC-SHA256(key, HOLDER_DOMAIN ‖ holder pseudonym), truncated: a
+    /// person of a dataset whose holder pseudonymised it first. Never equal
+    /// to a [`Self::pseudonymise`] value, so the two modes do not link.
+    pub fn pseudonymise_holder(&self, id: &HolderPseudonym) -> Pseudonym {
+        Pseudonym::truncate(self.holder.digest(&id.0))
     }
 
     /// The key version the pseudonyms are computed under.
@@ -241,9 +312,9 @@ impl Pseudonymiser {
         self.version
     }
 
-    /// HMAC-SHA256(key, PERSON_DOMAIN ‖ nine digits).
+    /// HMAC-SHA256(key, PERSON_DOMAIN ‖ nine digits), truncated.
     pub fn pseudonymise(&self, id: &Identifier) -> Pseudonym {
-        Pseudonym(self.person.digest(&id.digits))
+        Pseudonym::truncate(self.person.digest(&id.digits))
     }
 }
 
@@ -266,6 +337,25 @@ mod tests {
             Identifier::parse(b"12345672").unwrap().kind(),
             IdentifierKind::Bsn
         );
+    }
+
+    #[test]
+    fn holder_pseudonyms_are_hex_and_link_apart_from_identifiers() {
+        let id = Identifier::parse(b"249566758").unwrap();
+        let holders = KeyedHash::new(&[3; 32], HOLDER_DOMAIN);
+        let sent = holder_pseudonym(&holders, &id);
+        assert_eq!(sent.len(), 64);
+        assert!(!sent.contains("249566758"));
+        let parsed = HolderPseudonym::parse(sent.as_bytes()).unwrap();
+        assert_eq!(parsed.0, holders.digest(b"249566758"));
+        let ddc = Pseudonymiser::new(&PseudonymKey::from_bytes([9; 32]), KeyVersion(1));
+        assert_ne!(ddc.pseudonymise_holder(&parsed), ddc.pseudonymise(&id));
+        for bad in [&b"12"[..], &[b'g'; 64][..]] {
+            assert_eq!(
+                HolderPseudonym::parse(bad).unwrap_err(),
+                HolderPseudonymError
+            );
+        }
     }
 
     #[test]

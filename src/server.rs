@@ -11,14 +11,13 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::disclosure::DisclosurePolicy;
-use crate::engine::{AuditHook, Engine, EngineError, TableLimits};
-use crate::keys::{open_key_store, CreateKey, KeyError, KeyOrigin};
+use crate::engine::{AuditHook, Engine, EngineError, RotationPause, TableLimits};
+use crate::keys::{open_key_store, CreateKey, KeyCustody, KeyError, KeyOrigin};
 use crate::keystore::{KeyPurpose, MasterKeySource};
 use crate::proto::{
     classifications_server::ClassificationsServer, ingest_server::IngestServer,
     release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
 };
-use crate::pseudonym::Pseudonymiser;
 use crate::service::{ClassificationService, IngestService, ReleaseService, UploadLimits};
 use crate::store::Store;
 
@@ -54,6 +53,9 @@ pub struct ServerConfig {
     /// Called before each attacker audit starts, with its slot held: for
     /// tests that need an audit in progress. `None` in production.
     pub audit_hook: Option<AuditHook>,
+    /// Where a storage key rotation stops for good, so that a crash test
+    /// can kill the server there. `None` in production.
+    pub rotation_pause: RotationPause,
 }
 
 impl ServerConfig {
@@ -70,6 +72,7 @@ impl ServerConfig {
             upload_limits: UploadLimits::default(),
             table_limits: TableLimits::default().with_parallelism(machine_parallelism()),
             audit_hook: None,
+            rotation_pause: None,
         }
     }
 }
@@ -158,7 +161,7 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
     // one would silently stop every later upload from linking.
     let written = store.holds_persons().map_err(EngineError::from)?
         || store
-            .key_check(crate::keys::KeyVersion(1))
+            .store_key(KeyPurpose::Hash)
             .map_err(EngineError::from)?
             .is_some();
     let create = if written || !config.create_keys {
@@ -187,14 +190,21 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
             "created a key store with a fresh pseudonymisation key"
         );
     }
-    let (version, key) = keys
-        .active(KeyPurpose::Hash)
-        .ok_or_else(|| KeyError::Corrupt(config.key_dir.clone()))?;
-    let pseudonymiser = Pseudonymiser::new(key, version);
-    let engine = Engine::open(store, pseudonymiser, config.policy)?;
-    Ok(engine
+    let custody = KeyCustody::new(keys, config.master_key.clone());
+    let engine = Engine::open(store, custody, config.policy)?
         .with_table_limits(config.table_limits)
-        .with_audit_hook(config.audit_hook.clone()))
+        .with_audit_hook(config.audit_hook.clone())
+        .with_rotation_pause(config.rotation_pause.clone());
+    if engine.rotation_pending() {
+        let rotation = engine
+            .rotate_storage_key(&crate::auth::Caller::server(), std::time::SystemTime::now())?;
+        tracing::warn!(
+            from = rotation.from.0,
+            to = rotation.to.0,
+            "completed a storage key rotation that a restart interrupted"
+        );
+    }
+    Ok(engine)
 }
 
 /// A server on an ephemeral loopback port, running in the background: what

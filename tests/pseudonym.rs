@@ -52,29 +52,27 @@ async fn stored_pseudonyms_equal_an_independent_hmac_under_the_known_key() {
     let csv = format!("bsn,x\n{},a\n{},a\n{},a\n", ids[0], eight, ids[2]);
     s.upload("cbs.p", &csv).await.unwrap();
 
+    // Stored: AES-256 under the storage key of HMAC-SHA256(hash key,
+    // domain ‖ nine digits) truncated to 16 bytes.
     let ring_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
     let mut expected: Vec<Vec<u8>> = ids
         .iter()
         .map(|id| {
             let message = [PERSON_DOMAIN, id.as_bytes()].concat();
-            ring::hmac::sign(&ring_key, &message).as_ref().to_vec()
+            ring::hmac::sign(&ring_key, &message).as_ref()[..16].to_vec()
         })
         .collect();
     expected.sort();
-    let conn = rusqlite::Connection::open(s.data_dir.path().join(ddc::store::DB_FILE)).unwrap();
-    let chunks: Vec<Vec<u8>> = conn
-        .prepare("SELECT pseudonyms FROM person_chunks WHERE key_version = 1")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let mut stored: Vec<Vec<u8>> = chunks
+    let storage = common::storage_key(s.key_dir.path());
+    let (sealed, versions) = common::sealed_pseudonyms(s.data_dir.path());
+    assert!(versions.iter().all(|&v| v == 1), "{versions:?}");
+    let mut stored: Vec<Vec<u8>> = sealed
         .iter()
-        .flat_map(|c| c.chunks(32).map(<[u8]>::to_vec))
+        .map(|b| storage.unseal(b).as_bytes().to_vec())
         .collect();
     stored.sort();
     assert_eq!(stored, expected);
-    drop(conn);
+    // Sealing hides the hash: no stored value is a truncated HMAC.
+    assert!(sealed.iter().all(|b| !expected.contains(&b.to_vec())));
     s.stop().await;
 }

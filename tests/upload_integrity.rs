@@ -437,10 +437,12 @@ async fn households_are_stored_and_survive_a_restart() {
     );
     assert_eq!(stored, 10);
     let (data_dir, key_dir) = s.stop().await;
-    let snapshot = ddc::store::Store::open(data_dir.path())
+    let store = ddc::store::Store::open(data_dir.path()).unwrap();
+    let (sealed_under, _) = store
+        .store_key(ddc::keystore::KeyPurpose::Storage)
         .unwrap()
-        .load()
         .unwrap();
+    let snapshot = store.load(sealed_under).unwrap();
     assert_eq!(snapshot.households.len(), 10);
     drop(key_dir);
 }

@@ -6,11 +6,11 @@ use std::sync::MutexGuard;
 
 use super::{Engine, EngineError};
 use crate::ledger::{Ledger, LedgerCell};
-use crate::store::{AuditEntry, ReleaseCells, ReleaseRecord, Store};
+use crate::store::{AuditEntry, ReleaseCells, ReleaseRecord};
 
 /// The store and the ledger, locked (in that order).
 pub(super) struct LedgerGuard<'a> {
-    pub(super) store: MutexGuard<'a, Store>,
+    pub(super) store: MutexGuard<'a, super::keys::Durable>,
     ledger: MutexGuard<'a, Ledger>,
     threshold: u64,
     enabled: bool,

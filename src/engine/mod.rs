@@ -9,6 +9,7 @@
 mod categories;
 mod classification;
 mod grouping;
+mod keys;
 mod ledger;
 mod levels;
 mod limits;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use grouping::{Category, TableDimension};
+pub use keys::{Rotation, RotationPause};
 pub use limits::{AuditHook, BusyScope, RequestLimits, TableLimits};
 pub use release::{LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT, POPULATION_REFUSAL};
 pub use request::{FilterSpec, MeasureSpec, TableSpec, MAX_TABLE_CELLS};
@@ -115,9 +117,17 @@ pub enum EngineError {
     /// The system random generator failed.
     #[error("the system random generator failed")]
     Random,
-    /// The key does not match the one the store was written with.
-    #[error("the pseudonymisation key (version {0}) is not the key this store was written with; start with the key directory the store was created with")]
-    KeyMismatch(u32),
+    /// A key does not match the one the store was written with.
+    #[error("the {0} key (version {1}) is not the key this store was written with; start with the key directory the store was created with")]
+    KeyMismatch(&'static str, u32),
+    /// The store is written under a key the key store does not hold (an
+    /// old copy of the store after a rotation destroyed its key, or a key
+    /// directory of another deployment).
+    #[error("the store is written under {0} key version {1}, which the key store does not hold")]
+    KeyGone(&'static str, u32),
+    /// The key store could not be read or changed.
+    #[error("key store: {0}")]
+    Keys(crate::keys::KeyError),
     /// The disclosure policy is invalid.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -184,7 +194,9 @@ struct State {
 /// The service core. See the [module docs](self).
 #[derive(Debug)]
 pub struct Engine {
-    store: Mutex<Store>,
+    store: Mutex<keys::Durable>,
+    /// The key store; locked after the store.
+    custody: Mutex<crate::keys::KeyCustody>,
     state: RwLock<State>,
     pseudonymiser: Pseudonymiser,
     policy: DisclosurePolicy,
@@ -199,14 +211,17 @@ pub struct Engine {
     audit_slots: limits::AuditSlots,
     /// Called before each attacker audit starts (tests only).
     audit_hook: Option<AuditHook>,
+    /// Where a rotation stops for a crash test (tests only).
+    rotation_pause: keys::RotationPause,
 }
 
 impl Engine {
-    /// Loads the opened `store` into memory; `pseudonymiser` must be the
-    /// one whose key the store was checked against.
+    /// Checks the opened `store` against the keys in `custody` (completing
+    /// a rotation that a crash interrupted after its rewrite) and loads it
+    /// into memory.
     pub fn open(
         store: Store,
-        pseudonymiser: Pseudonymiser,
+        custody: crate::keys::KeyCustody,
         policy: DisclosurePolicy,
     ) -> Result<Self, EngineError> {
         policy.validate()?;
@@ -218,17 +233,29 @@ impl Engine {
             })?),
             None => None,
         };
-        let mut store = store;
-        verify_key(&mut store, &pseudonymiser)?;
-        let snapshot = store.load()?;
+        let (mut store, mut custody) = (store, custody);
+        let (pseudonymiser, storage) = keys::settle(&mut store, &mut custody, SystemTime::now())?;
+        let mut snapshot = store.load(storage.version())?;
         let ledger = store.load_ledger()?;
         let print_key = store.print_key()?;
+        let unseal = |sealed: &mut Vec<crate::sealing::Sealed>| {
+            storage.unseal_in_place(sealed);
+            let open: Vec<_> = sealed
+                .iter()
+                .map(|b| crate::pseudonym::Pseudonym::from_bytes(*b))
+                .collect();
+            *sealed = Vec::new();
+            open
+        };
+        let persons = unseal(&mut snapshot.pseudonyms);
+        let households = unseal(&mut snapshot.households);
         let mut state = State {
             classifications: Arc::new(snapshot.classifications),
             datasets: BTreeMap::new(),
-            persons: PersonIndex::from_parts(snapshot.pseudonyms, snapshot.record_keys),
-            households: PseudonymIndex::from_pairs(snapshot.households),
+            persons: PersonIndex::from_parts(&persons, snapshot.record_keys),
+            households: PseudonymIndex::from_ordered(&households),
         };
+        drop((persons, households));
         for ds in snapshot.datasets {
             let name = ds.def.name().to_owned();
             let loaded = Loaded {
@@ -242,7 +269,8 @@ impl Engine {
             state.datasets.insert(name, Arc::new(loaded));
         }
         Ok(Engine {
-            store: Mutex::new(store),
+            store: Mutex::new(keys::Durable { store, storage }),
+            custody: Mutex::new(custody),
             state: RwLock::new(state),
             pseudonymiser,
             policy,
@@ -252,7 +280,16 @@ impl Engine {
             table_limits: TableLimits::default(),
             audit_slots: limits::AuditSlots::new(&TableLimits::default()),
             audit_hook: None,
+            rotation_pause: None,
         })
+    }
+
+    /// This engine stopping a rotation at `point` for good (crash tests only).
+    pub fn with_rotation_pause(self, point: keys::RotationPause) -> Self {
+        Engine {
+            rotation_pause: point,
+            ..self
+        }
     }
 
     /// This engine with `limits` on every table (instead of the defaults).
@@ -381,28 +418,10 @@ impl Engine {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_store(&self) -> MutexGuard<'_, Store> {
+    fn lock_store(&self) -> MutexGuard<'_, keys::Durable> {
         // SQLite rolls back an unfinished transaction, so the store is
         // consistent after a panic.
         self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Checks the key against the store's record of it, recording it on first use.
-fn verify_key(store: &mut Store, pseudonymiser: &Pseudonymiser) -> Result<(), EngineError> {
-    let version = pseudonymiser.version();
-    match store.key_check(version)? {
-        Some(recorded) if &recorded == pseudonymiser.check_value() => Ok(()),
-        Some(_) => Err(EngineError::KeyMismatch(version.0)),
-        None => {
-            let entry = audit(
-                &Caller::server(),
-                SystemTime::now(),
-                "key.check_recorded",
-                serde_json::json!({ "key_version": version.0 }),
-            );
-            Ok(store.record_key_check(version, pseudonymiser.check_value(), &entry)?)
-        }
     }
 }
 

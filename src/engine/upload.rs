@@ -356,14 +356,21 @@ impl Engine {
         );
         let receipt = serde_json::to_string(&outcome)
             .map_err(|e| crate::store::StoreError::Corrupt(format!("upload receipt: {e}")))?;
+        let seal = |new: &[(crate::pseudonym::Pseudonym, u32)]| -> Vec<_> {
+            new.iter()
+                .map(|(p, n)| (store.storage.seal(p), *n))
+                .collect()
+        };
+        let (sealed_persons, sealed_households) = (seal(&resolution.new), seal(new_households));
+        let key_version = store.storage.version();
         store.commit_upload(
             &UploadWrite {
                 dataset_id: loaded.id,
                 version,
-                new_persons: &resolution.new,
+                new_persons: &sealed_persons,
                 new_record_keys: &record_keys,
-                new_households,
-                key_version: self.pseudonymiser.version(),
+                new_households: &sealed_households,
+                key_version,
                 persons: &persons,
                 households: households.as_deref(),
                 columns: &columns,

@@ -159,7 +159,10 @@ fn classify(e: EngineError) -> Refusal {
         EngineError::UploadLimit(_) => Refusal::new(Code::ResourceExhausted, Reason::UploadLimit),
         EngineError::UploadIdReused => Refusal::new(Code::AlreadyExists, Reason::UploadIdReused)
             .at(FieldPath::new("header").field("upload_id")),
-        EngineError::KeyMismatch(_) => Refusal::new(Code::FailedPrecondition, Reason::KeyMismatch),
+        EngineError::KeyMismatch(..) | EngineError::KeyGone(..) => {
+            Refusal::new(Code::FailedPrecondition, Reason::KeyMismatch)
+        }
+        EngineError::Keys(_) => Refusal::internal(),
         EngineError::Store(_)
         | EngineError::Disclosure(_)
         | EngineError::Random

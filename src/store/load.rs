@@ -4,9 +4,11 @@ use super::codec::{decode_i64s, decode_u32s};
 use super::{Store, StoreError, HOUSEHOLD_COLUMN, PERSON_COLUMN};
 use crate::classification::Classifications;
 use crate::columns::ColumnData;
+use crate::keys::KeyVersion;
 use crate::link::PersonNo;
-use crate::pseudonym::Pseudonym;
+use crate::pseudonym::PSEUDONYM_BYTES;
 use crate::schema::{ColumnKind, DatasetDef};
+use crate::sealing::Sealed;
 
 /// Everything the server keeps in memory, as stored.
 #[derive(Debug)]
@@ -15,12 +17,12 @@ pub struct Snapshot {
     pub classifications: Classifications,
     /// Every declared dataset with its rows.
     pub datasets: Vec<StoredDataset>,
-    /// Every stored pseudonym with its person.
-    pub pseudonyms: Vec<(Pseudonym, PersonNo)>,
+    /// Every person's sealed pseudonym, in person order.
+    pub pseudonyms: Vec<Sealed>,
     /// Record keys in person order.
     pub record_keys: Vec<u32>,
-    /// Every stored household pseudonym with its number.
-    pub households: Vec<(Pseudonym, u32)>,
+    /// Every household's sealed pseudonym, in household order.
+    pub households: Vec<Sealed>,
 }
 
 /// One dataset as stored.
@@ -41,10 +43,11 @@ pub struct StoredDataset {
 }
 
 impl Store {
-    /// Loads the whole store.
-    pub fn load(&self) -> Result<Snapshot, StoreError> {
-        let (pseudonyms, record_keys) = self.load_persons()?;
-        let households_known = self.load_households()?;
+    /// Loads the whole store, whose pseudonyms must all be sealed under
+    /// storage key `sealed_under`.
+    pub fn load(&self, sealed_under: KeyVersion) -> Result<Snapshot, StoreError> {
+        let (pseudonyms, record_keys) = self.load_persons(sealed_under)?;
+        let households_known = self.load_households(sealed_under)?;
         let classifications = self.load_code_lists()?;
         let mut datasets = Vec::new();
         let mut stmt = self
@@ -102,33 +105,22 @@ impl Store {
         })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn load_persons(&self) -> Result<(Vec<(Pseudonym, PersonNo)>, Vec<u32>), StoreError> {
+    fn load_persons(
+        &self,
+        sealed_under: KeyVersion,
+    ) -> Result<(Vec<Sealed>, Vec<u32>), StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT first_person, count, pseudonyms, record_keys FROM person_chunks ORDER BY first_person",
+            "SELECT first_person, count, key_version, pseudonyms, record_keys
+             FROM person_chunks ORDER BY first_person",
         )?;
         let mut rows = stmt.query([])?;
         let mut pseudonyms = Vec::new();
         let mut record_keys = Vec::new();
         while let Some(row) = rows.next()? {
-            let first: i64 = row.get(0)?;
-            let count: i64 = row.get(1)?;
-            if first != record_keys.len() as i64 {
-                return Err(StoreError::Corrupt(
-                    "person chunks are not contiguous".into(),
-                ));
-            }
-            let blob = row.get_ref(2)?.as_blob().map_err(corrupt)?;
-            if blob.len() as i64 != count * 32 {
-                return Err(StoreError::Corrupt("person chunk of wrong length".into()));
-            }
-            for (i, p) in blob.chunks_exact(32).enumerate() {
-                let bytes: [u8; 32] = p.try_into().expect("chunks of 32");
-                let person = PersonNo::try_from(first + i as i64).map_err(corrupt)?;
-                pseudonyms.push((Pseudonym::from_bytes(bytes), person));
-            }
+            let blob = row.get_ref(3)?.as_blob().map_err(corrupt)?;
+            sealed_chunk(row, blob, sealed_under, &mut pseudonyms, "person")?;
             decode_u32s(
-                row.get_ref(3)?.as_blob().map_err(corrupt)?,
+                row.get_ref(4)?.as_blob().map_err(corrupt)?,
                 &mut record_keys,
             )?;
             if record_keys.len() != pseudonyms.len() {
@@ -140,38 +132,20 @@ impl Store {
         Ok((pseudonyms, record_keys))
     }
 
-    fn load_households(&self) -> Result<Vec<(Pseudonym, u32)>, StoreError> {
+    fn load_households(&self, sealed_under: KeyVersion) -> Result<Vec<Sealed>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT first_household, count, pseudonyms FROM household_chunks ORDER BY first_household",
+            "SELECT first_household, count, key_version, pseudonyms
+             FROM household_chunks ORDER BY first_household",
         )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let first: i64 = row.get(0)?;
-            let count: i64 = row.get(1)?;
-            if first != out.len() as i64 {
-                return Err(StoreError::Corrupt(
-                    "household chunks are not contiguous".into(),
-                ));
-            }
-            let blob = row.get_ref(2)?.as_blob().map_err(corrupt)?;
-            if blob.len() as i64 != count * 32 {
-                return Err(StoreError::Corrupt(
-                    "household chunk of wrong length".into(),
-                ));
-            }
-            for p in blob.chunks_exact(32) {
-                let n = u32::try_from(out.len()).map_err(corrupt)?;
-                out.push((
-                    Pseudonym::from_bytes(p.try_into().expect("chunks of 32")),
-                    n,
-                ));
-            }
+            let blob = row.get_ref(3)?.as_blob().map_err(corrupt)?;
+            sealed_chunk(row, blob, sealed_under, &mut out, "household")?;
         }
         Ok(out)
     }
 
-    #[allow(clippy::type_complexity)]
     fn load_columns(
         &self,
         id: i64,
@@ -227,6 +201,39 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(values)
     }
+}
+
+/// Appends one chunk's sealed pseudonyms (columns: first, count,
+/// key_version) to `out`, which must end where the chunk starts.
+fn sealed_chunk(
+    row: &rusqlite::Row<'_>,
+    blob: &[u8],
+    sealed_under: KeyVersion,
+    out: &mut Vec<Sealed>,
+    what: &str,
+) -> Result<(), StoreError> {
+    let first: i64 = row.get(0)?;
+    let count: i64 = row.get(1)?;
+    let version: u32 = row.get(2)?;
+    if first != out.len() as i64 {
+        return Err(StoreError::Corrupt(format!(
+            "{what} chunks are not contiguous"
+        )));
+    }
+    if version != sealed_under.0 {
+        return Err(StoreError::Corrupt(format!(
+            "a {what} chunk is sealed under storage key version {version}, not {}",
+            sealed_under.0
+        )));
+    }
+    if blob.len() as i64 != count * PSEUDONYM_BYTES as i64 {
+        return Err(StoreError::Corrupt(format!("{what} chunk of wrong length")));
+    }
+    out.extend(
+        blob.chunks_exact(PSEUDONYM_BYTES)
+            .map(|p| <Sealed>::try_from(p).expect("chunks of 16")),
+    );
+    Ok(())
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {

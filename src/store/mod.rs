@@ -1,7 +1,7 @@
 //! The durable store: one SQLite database in the data directory.
 //!
-//! Holds persons (pseudonym, key version and record key, by person
-//! number), code lists, dataset definitions, each dataset's rows and the
+//! Holds persons (sealed pseudonym, storage key version and record key, by
+//! person number; see [`crate::sealing`]), code lists, dataset definitions, each dataset's rows and the
 //! audit trail.
 //! Never a raw identifier. Every change is one transaction that also
 //! appends its audit entry; `synchronous=FULL` makes a commit durable before
@@ -17,24 +17,28 @@
 mod code_lists;
 mod codec;
 mod dir;
+mod keys;
 mod ledger;
 mod load;
+mod rewrite;
 mod write;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 pub use dir::LOCK_FILE;
+pub use keys::SealedVersions;
 pub use ledger::ReleaseCells;
 pub use load::{Snapshot, StoredDataset};
+pub use rewrite::{Rewrite, REWRITE_FILE};
 pub use write::{AuditEntry, ReleaseRecord, UploadWrite};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "ddc.sqlite";
 
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -64,24 +68,24 @@ pub enum StoreError {
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    dir: PathBuf,
     _lock: dir::DirLock,
 }
 
 impl Store {
     /// Opens (creating if needed) the database in `data_dir`, which this
-    /// store then holds exclusively until it is dropped.
+    /// store then holds exclusively until it is dropped. A rewrite that a
+    /// crash left unfinished is removed: the database is still the one
+    /// from before it.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let lock = dir::DirLock::acquire(data_dir)?;
-        let conn = Connection::open(dir::prepare_db_file(data_dir)?)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             PRAGMA secure_delete = ON;
-             PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -262144;",
-        )?;
-        let mut store = Store { conn, _lock: lock };
+        rewrite::remove_unfinished(data_dir)?;
+        let conn = open_connection(&dir::prepare_db_file(data_dir)?)?;
+        let mut store = Store {
+            conn,
+            dir: data_dir.to_path_buf(),
+            _lock: lock,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -94,7 +98,7 @@ impl Store {
             0 => [SCHEMA, SCHEMA_V2, SCHEMA_V3].as_slice(),
             1 => [SCHEMA_V2, SCHEMA_V3].as_slice(),
             2 => [SCHEMA_V3].as_slice(),
-            3 => [].as_slice(),
+            3 | 4 => [].as_slice(),
             SCHEMA_VERSION => return Ok(()),
             found => return Err(StoreError::SchemaVersion { found }),
         };
@@ -102,7 +106,10 @@ impl Store {
         for step in steps {
             tx.execute_batch(step)?;
         }
-        ledger::migrate_to_v4(&tx)?;
+        if version < 4 {
+            ledger::migrate_to_v4(&tx)?;
+        }
+        tx.execute_batch(keys::SCHEMA_V5)?;
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         tx.commit()?;
         Ok(())
@@ -115,32 +122,25 @@ impl Store {
             .query_row("SELECT count(*) FROM person_chunks", [], |r| r.get(0))?;
         Ok(n > 0)
     }
+}
 
-    /// The recorded check value of a key version, if any.
-    pub fn key_check(
-        &self,
-        version: crate::keys::KeyVersion,
-    ) -> Result<Option<[u8; 32]>, StoreError> {
-        let found: Option<Vec<u8>> = self
-            .conn
-            .query_row(
-                "SELECT check_value FROM key_checks WHERE key_version = ?1",
-                [version.0],
-                |r| r.get(0),
-            )
-            .optional()?;
-        found
-            .map(|v| {
-                v.try_into()
-                    .map_err(|_| StoreError::Corrupt("key check value of wrong length".into()))
-            })
-            .transpose()
-    }
+/// Opens a connection to the database file with ddc's settings.
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA secure_delete = ON;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -262144;",
+    )?;
+    Ok(conn)
 }
 
 /// Values per column chunk.
 pub const COLUMN_CHUNK: usize = 1 << 20;
-/// Persons per person chunk (32-byte pseudonym + 4-byte record key each).
+/// Persons per person chunk (16-byte sealed pseudonym + 4-byte record key each).
 pub const PERSON_CHUNK: usize = 1 << 18;
 /// `column_index` of the chunks holding a dataset's person numbers.
 const PERSON_COLUMN: i64 = -1;

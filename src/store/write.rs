@@ -10,8 +10,8 @@ use super::{Store, StoreError, COLUMN_CHUNK, HOUSEHOLD_COLUMN, PERSON_CHUNK, PER
 use crate::columns::ColumnData;
 use crate::keys::KeyVersion;
 use crate::link::PersonNo;
-use crate::pseudonym::Pseudonym;
 use crate::schema::DatasetDef;
+use crate::sealing::Sealed;
 
 /// One audit-trail entry. Never holds identifiers, pseudonyms or withheld values.
 #[derive(Debug, Clone)]
@@ -47,13 +47,15 @@ pub struct UploadWrite<'a> {
     pub dataset_id: i64,
     /// The dataset version this commit creates.
     pub version: u64,
-    /// Persons new to ddc, numbered consecutively after the existing ones.
-    pub new_persons: &'a [(Pseudonym, PersonNo)],
+    /// Persons new to ddc with their sealed pseudonyms, numbered
+    /// consecutively after the existing ones.
+    pub new_persons: &'a [(Sealed, PersonNo)],
     /// Record keys of the new persons, aligned with `new_persons`.
     pub new_record_keys: &'a [u32],
-    /// Households new to ddc, numbered consecutively after the existing ones.
-    pub new_households: &'a [(Pseudonym, u32)],
-    /// Key version of the pseudonyms.
+    /// Households new to ddc with their sealed pseudonyms, numbered
+    /// consecutively after the existing ones.
+    pub new_households: &'a [(Sealed, u32)],
+    /// Storage key version the pseudonyms are sealed under.
     pub key_version: KeyVersion,
     /// The person of each row, ascending.
     pub persons: &'a [PersonNo],
@@ -151,23 +153,6 @@ impl Store {
         Ok(found)
     }
 
-    /// Records the check value of a key version, with its audit entry.
-    pub fn record_key_check(
-        &mut self,
-        version: KeyVersion,
-        check: &[u8; 32],
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO key_checks (key_version, check_value, recorded_ms) VALUES (?1, ?2, ?3)",
-            params![version.0, &check[..], audit.at_ms],
-        )?;
-        append(&tx, audit)?;
-        tx.commit()?;
-        Ok(())
-    }
-
     /// Appends an audit entry on its own (for actions that change no data,
     /// such as a released table).
     pub fn append_audit(&mut self, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -216,7 +201,7 @@ fn insert_households(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), St
 
 /// The first number and the concatenated pseudonyms of a chunk of new
 /// persons or households, which must be numbered consecutively.
-fn chunk_of(part: &[(Pseudonym, u32)], what: &str) -> Result<(u32, Vec<u8>), StoreError> {
+fn chunk_of(part: &[(Sealed, u32)], what: &str) -> Result<(u32, Vec<u8>), StoreError> {
     let first = part[0].1;
     if part
         .iter()
@@ -227,10 +212,7 @@ fn chunk_of(part: &[(Pseudonym, u32)], what: &str) -> Result<(u32, Vec<u8>), Sto
             "new {what} are not numbered consecutively"
         )));
     }
-    Ok((
-        first,
-        part.iter().flat_map(|(p, _)| *p.as_bytes()).collect(),
-    ))
+    Ok((first, part.iter().flat_map(|(p, _)| *p).collect()))
 }
 
 fn replace_categories(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), StoreError> {
@@ -248,7 +230,7 @@ fn replace_categories(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), S
     Ok(())
 }
 
-pub(super) fn append(tx: &Transaction<'_>, a: &AuditEntry) -> Result<(), StoreError> {
+pub(super) fn append(tx: &rusqlite::Connection, a: &AuditEntry) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO audit (at_ms, actor, action, detail) VALUES (?1, ?2, ?3, ?4)",
         params![a.at_ms, a.actor, a.action, a.detail.to_string()],

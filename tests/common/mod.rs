@@ -29,6 +29,37 @@ pub fn key_dir_with(key: [u8; 32]) -> TempDir {
     key_dir
 }
 
+/// The active storage key of the key store in `key_dir` (opened with the
+/// test master key file there): for tests that read sealed pseudonyms.
+#[allow(dead_code)]
+pub fn storage_key(key_dir: &std::path::Path) -> ddc::sealing::StorageKey {
+    let master = MasterKey::from_file(&key_dir.join(TEST_MASTER_KEY)).unwrap();
+    let keys = ddc::keystore::KeyStore::open(key_dir, &master).unwrap();
+    let (version, key) = keys.active(ddc::keystore::KeyPurpose::Storage).unwrap();
+    ddc::sealing::StorageKey::new(key, version)
+}
+
+/// Every sealed pseudonym in the store of `data_dir`, persons then
+/// households, with the storage key versions of their chunks.
+#[allow(dead_code)]
+pub fn sealed_pseudonyms(data_dir: &std::path::Path) -> (Vec<[u8; 16]>, Vec<u32>) {
+    let conn = rusqlite::Connection::open(data_dir.join(ddc::store::DB_FILE)).unwrap();
+    let mut sealed = Vec::new();
+    let mut versions = Vec::new();
+    for table in ["person_chunks", "household_chunks"] {
+        let mut stmt = conn
+            .prepare(&format!("SELECT key_version, pseudonyms FROM {table}"))
+            .unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            versions.push(row.get::<_, u32>(0).unwrap());
+            let blob: Vec<u8> = row.get(1).unwrap();
+            sealed.extend(blob.chunks(16).map(|c| <[u8; 16]>::try_from(c).unwrap()));
+        }
+    }
+    (sealed, versions)
+}
+
 /// A running server and a connected client.
 pub struct TestServer {
     pub clients: Clients,
