@@ -11,9 +11,9 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
 use crate::proto::{
-    classifications_client::ClassificationsClient, ingest_client::IngestClient,
-    release_client::ReleaseClient, upload_request::Part, UploadEnd, UploadHeader, UploadReceipt,
-    UploadRequest,
+    admin_client::AdminClient, classifications_client::ClassificationsClient,
+    ingest_client::IngestClient, release_client::ReleaseClient, upload_request::Part, UploadEnd,
+    UploadHeader, UploadReceipt, UploadRequest,
 };
 use crate::server::{MAX_RELEASE_MESSAGE, UPLOAD_CHUNK};
 
@@ -26,6 +26,8 @@ pub struct Clients {
     pub classifications: ClassificationsClient<Channel>,
     /// Analysts' service.
     pub release: ReleaseClient<Channel>,
+    /// Administrators' keys.
+    pub admin: AdminClient<Channel>,
 }
 
 /// Connects to a ddc server, e.g. `http://127.0.0.1:50051`.
@@ -34,6 +36,7 @@ pub async fn connect(url: &str) -> Result<Clients, tonic::transport::Error> {
     Ok(Clients {
         ingest: IngestClient::new(channel.clone()),
         classifications: ClassificationsClient::new(channel.clone()),
+        admin: AdminClient::new(channel.clone()),
         release: ReleaseClient::new(channel).max_decoding_message_size(MAX_RELEASE_MESSAGE),
     })
 }

@@ -15,10 +15,12 @@ use crate::engine::{AuditHook, Engine, EngineError, RotationPause, TableLimits};
 use crate::keys::{open_key_store, CreateKey, KeyCustody, KeyError, KeyOrigin};
 use crate::keystore::{KeyPurpose, MasterKeySource};
 use crate::proto::{
-    classifications_server::ClassificationsServer, ingest_server::IngestServer,
-    release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
+    admin_server::AdminServer, classifications_server::ClassificationsServer,
+    ingest_server::IngestServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
 };
-use crate::service::{ClassificationService, IngestService, ReleaseService, UploadLimits};
+use crate::service::{
+    AdminService, ClassificationService, IngestService, ReleaseService, UploadLimits,
+};
 use crate::store::Store;
 
 /// Largest message the upload stream accepts: a 1 MiB chunk with room to spare.
@@ -126,6 +128,7 @@ pub async fn run(
     health
         .set_serving::<ClassificationsServer<ClassificationService>>()
         .await;
+    health.set_serving::<AdminServer<AdminService>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -138,6 +141,7 @@ pub async fn run(
         .max_decoding_message_size(MAX_UPLOAD_MESSAGE);
     let classifications =
         ClassificationsServer::new(ClassificationService::new(Arc::clone(&engine)));
+    let admin = AdminServer::new(AdminService::new(Arc::clone(&engine)));
     let release = ReleaseServer::new(ReleaseService::new(engine))
         .max_decoding_message_size(MAX_RELEASE_REQUEST)
         .max_encoding_message_size(MAX_RELEASE_MESSAGE);
@@ -148,6 +152,7 @@ pub async fn run(
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(classifications)
+        .add_service(admin)
         .add_service(ingest)
         .add_service(release)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

@@ -150,13 +150,42 @@ fn ddc_serve_refuses_a_missing_or_wrong_master_key_and_a_tampered_key_store() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_2_store_is_migrated_to_version_4_keeping_its_data() {
+async fn a_version_2_store_is_migrated_to_version_5_keeping_its_data_and_links() {
     let (data_dir, key_dir) = server_with_persons().await.stop().await;
-    // Turn the store back into what version 2 wrote: no code lists, and
-    // released populations (here persons 0, 1, …, 19) instead of cells.
+    // Turn the store back into what version 2 wrote: no code lists,
+    // released populations (here persons 0, 1, …, 19) instead of cells, a
+    // check value per key version, and the whole HMAC unsealed as each
+    // person's pseudonym (its first 16 bytes are the pseudonym).
     let conn = rusqlite::Connection::open(data_dir.path().join(DB_FILE)).unwrap();
+    let storage = common::storage_key(key_dir.path());
+    let chunks: Vec<(i64, Vec<u8>)> = conn
+        .prepare("SELECT first_person, pseudonyms FROM person_chunks")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (first, blob) in chunks {
+        let unsealed: Vec<u8> = blob
+            .chunks(16)
+            .flat_map(|b| {
+                let p = storage.unseal(b.try_into().unwrap());
+                [&p.as_bytes()[..], &[0xa5; 16]].concat()
+            })
+            .collect();
+        conn.execute(
+            "UPDATE person_chunks SET pseudonyms = ?1, key_version = 1 WHERE first_person = ?2",
+            rusqlite::params![unsealed, first],
+        )
+        .unwrap();
+    }
     conn.execute_batch(
-        "DROP TABLE code_lists; DROP TABLE secrets; DROP TABLE release_cells;
+        "CREATE TABLE key_checks (key_version INTEGER PRIMARY KEY,
+             check_value BLOB NOT NULL, recorded_ms INTEGER NOT NULL);
+         INSERT INTO key_checks SELECT version, check_value, since_ms
+             FROM store_keys WHERE purpose = 'hash';
+         DROP TABLE store_keys;
+         DROP TABLE code_lists; DROP TABLE secrets; DROP TABLE release_cells;
          INSERT INTO releases (project, at_ms, actor, request, policy, cells)
              VALUES ('p', 0, 'a', '{}', '{}', '[]');
          CREATE TABLE release_populations (
@@ -179,8 +208,16 @@ async fn a_version_2_store_is_migrated_to_version_4_keeping_its_data() {
         1,
         "the dataset and its rows are kept"
     );
-    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 4);
+    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 5);
     assert_eq!(db_persons(s.data_dir.path()), 20);
+    // The pseudonyms are sealed now, and still link: the same persons in a
+    // new dataset are no new persons.
+    let (sealed, versions) = common::sealed_pseudonyms(s.data_dir.path());
+    assert_eq!((sealed.len(), versions), (20, vec![1]));
+    s.create("duo.p", "bsn", &["y:int"]).await;
+    let body: String = bsns(20).iter().map(|b| format!("{b},2\n")).collect();
+    s.upload("duo.p", &format!("bsn,y\n{body}")).await.unwrap();
+    assert_eq!(db_persons(s.data_dir.path()), 20, "every person linked");
     // The population became the print of one released cell, with sides
     // digested the old way: the same total asked again is refused
     // (conservative), since its sides cannot be compared.

@@ -1,6 +1,7 @@
-//! `ddc keys`: the key store, for administrators. Works on the key
-//! directory directly (the server need not run); prints versions and times,
-//! never a key.
+//! `ddc keys`: the key store, for administrators. `init` and `status` work
+//! on the key directory directly (the server need not run); `status
+//! --server` and `rotate` ask the running server's `Admin` service.
+//! Prints versions and times, never a key.
 
 use std::path::PathBuf;
 
@@ -22,7 +23,7 @@ pub(super) struct KeyArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub(super) enum KeysCommand {
-    /// Create a key store with a fresh pseudonymisation key.
+    /// Create a key store with a fresh hash key and storage key.
     Init {
         #[command(flatten)]
         keys: KeyArgs,
@@ -30,10 +31,25 @@ pub(super) enum KeysCommand {
         #[arg(long)]
         new_master_key: bool,
     },
-    /// Show every key's version, purpose and times.
+    /// Show every key's purpose, version and times: from the key directory,
+    /// or with --server from the running server.
     Status {
+        /// Ask this running server instead of reading the key directory.
+        #[arg(long, conflicts_with_all = ["key_dir", "master_key_file"])]
+        server: Option<String>,
+        /// The key directory.
+        #[arg(long, env = "DDC_KEY_DIR", required_unless_present = "server")]
+        key_dir: Option<PathBuf>,
+        /// File holding the master key (64 hex digits, owner-only); without
+        /// it, DDC_MASTER_KEY, for development only.
+        #[arg(long, env = "DDC_MASTER_KEY_FILE")]
+        master_key_file: Option<PathBuf>,
+    },
+    /// Rotate the storage key on the running server: every stored
+    /// pseudonym is resealed under a new key, the old one is destroyed.
+    Rotate {
         #[command(flatten)]
-        keys: KeyArgs,
+        server: super::ServerArg,
     },
 }
 
@@ -51,7 +67,7 @@ pub(super) fn master_key_source(file: Option<PathBuf>) -> anyhow::Result<MasterK
     }
 }
 
-pub(super) fn run(command: KeysCommand) -> anyhow::Result<()> {
+pub(super) async fn run(command: KeysCommand) -> anyhow::Result<()> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -73,28 +89,120 @@ pub(super) fn run(command: KeysCommand) -> anyhow::Result<()> {
             println!("created key store in {}", keys.key_dir.display());
             print_status(&store);
         }
-        KeysCommand::Status { keys } => {
-            let source = master_key_source(keys.master_key_file)?;
-            let store = source.with(|m| KeyStore::open(&keys.key_dir, m))?;
+        KeysCommand::Status {
+            server: Some(server),
+            ..
+        } => {
+            let mut clients = super::connect(&super::ServerArg { server }).await?;
+            let status = clients
+                .admin
+                .key_status(crate::proto::KeyStatusRequest {})
+                .await
+                .map_err(|s| super::status_error("key status", s))?;
+            print!("{}", render_status(&status.into_inner()));
+        }
+        KeysCommand::Status {
+            key_dir,
+            master_key_file,
+            ..
+        } => {
+            let key_dir = key_dir.context("--key-dir or --server is needed")?;
+            let source = master_key_source(master_key_file)?;
+            let store = source.with(|m| KeyStore::open(&key_dir, m))?;
             print_status(&store);
+        }
+        KeysCommand::Rotate { server } => {
+            let mut clients = super::connect(&server).await?;
+            let done = clients
+                .admin
+                .rotate_storage_key(crate::proto::RotateStorageKeyRequest {})
+                .await
+                .map_err(|s| super::status_error("rotate", s))?
+                .into_inner();
+            println!(
+                "storage key rotated from version {} to {}: {} persons and {} households resealed in {:.1} s; version {} is destroyed",
+                done.from_version,
+                done.to_version,
+                done.persons,
+                done.households,
+                done.duration_ms as f64 / 1000.0,
+                done.from_version
+            );
         }
     }
     Ok(())
 }
 
 fn print_status(store: &KeyStore) {
-    for k in store.status() {
-        let active = store
-            .active(k.purpose)
-            .is_some_and(|(v, _)| v.0 == k.version);
-        println!(
-            "{:?} key version {}: created {} ms, activated {}{}",
-            k.purpose,
+    print!(
+        "{}",
+        render_status(&crate::service::key_status_to_proto(&store.status()))
+    );
+}
+
+/// One line per key: purpose, version, state and times (UTC).
+fn render_status(status: &crate::proto::KeyStatusResponse) -> String {
+    use crate::proto::KeyPurpose;
+    let mut out = String::new();
+    for k in &status.keys {
+        let purpose = match KeyPurpose::try_from(k.purpose) {
+            Ok(KeyPurpose::Hash) => "hash",
+            Ok(KeyPurpose::Storage) => "storage",
+            _ => "unknown",
+        };
+        let state = if k.active {
+            "active".to_owned()
+        } else if k.retired_ms != 0 {
+            format!("destroyed {}", utc(k.retired_ms))
+        } else if k.activated_ms == 0 {
+            "pending (a rotation under way)".to_owned()
+        } else {
+            "inactive".to_owned()
+        };
+        let activated = match k.activated_ms {
+            0 => String::new(),
+            t => format!(", activated {}", utc(t)),
+        };
+        out.push_str(&format!(
+            "{purpose:<8} v{:<3} {state:<32} created {}{activated}\n",
             k.version,
-            k.created_ms,
-            k.activated_ms
-                .map_or_else(|| "never".to_owned(), |t| format!("{t} ms")),
-            if active { " (active)" } else { "" }
-        );
+            utc(k.created_ms)
+        ));
+    }
+    out
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_as_utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        // 2024-02-29 12:34:56 UTC, a leap day.
+        assert_eq!(utc(1_709_210_096_000), "2024-02-29 12:34:56 UTC");
+        assert_eq!(utc(1_796_256_000_000), "2026-12-03 00:00:00 UTC");
     }
 }

@@ -39,7 +39,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the whole job on synthetic data with an in-process server.
     Demo(crate::demo::DemoArgs),
-    /// Create and inspect the key store (administrators).
+    /// Create, inspect and rotate keys (administrators).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Publish, list and show code lists (administrators).
@@ -67,7 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(a) => serve::run(a).await,
             Command::Demo(a) => crate::demo::run(a).await,
-            Command::Keys(c) => keys::run(c),
+            Command::Keys(c) => keys::run(c).await,
             Command::Codelist(c) => codelist::run(c).await,
             Command::Dataset(c) => dataset::run(c).await,
             Command::Upload(a) => upload::run(a).await,

@@ -35,6 +35,10 @@ pub(super) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "DDC_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// For crash tests only: stop a storage key rotation for good at this
+    /// point (key-added, copied, built, swapped, activated), to be killed.
+    #[arg(long, env = "DDC_TEST_ROTATION_PAUSE", hide = true)]
+    test_rotation_pause: Option<String>,
     /// Cells with fewer distinct persons are withheld.
     #[arg(long, default_value_t = DisclosurePolicy::default().threshold)]
     threshold: u64,
@@ -175,6 +179,7 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     );
     config.master_key = super::keys::master_key_source(a.master_key_file.clone())?;
     config.create_keys = false;
+    config.rotation_pause = a.test_rotation_pause.clone();
     config.upload_limits = UploadLimits {
         total: a.max_uploads,
         per_organisation: a.max_uploads_per_organisation,

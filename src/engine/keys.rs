@@ -207,7 +207,7 @@ fn reseal_store(
 
 /// The first 16 bytes of each `width`-byte value of `blob`.
 fn blocks_of(blob: &[u8], width: usize) -> Result<Vec<Sealed>, StoreError> {
-    if blob.len() % width != 0 {
+    if !blob.len().is_multiple_of(width) {
         return Err(StoreError::Corrupt(
             "pseudonym chunk of wrong length".into(),
         ));

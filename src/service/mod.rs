@@ -3,6 +3,7 @@
 //! The upload stream ([`UploadLimits`]) awaits the network here, so that no
 //! blocking thread waits for bytes.
 
+mod admin;
 mod classification;
 pub(crate) mod codec;
 mod convert;
@@ -12,6 +13,7 @@ mod release;
 mod status;
 mod upload;
 
+pub use admin::{key_status_to_proto, AdminService};
 pub use classification::ClassificationService;
 pub use ingest::IngestService;
 pub use reason::{Reason, ERROR_DOMAIN};

@@ -146,6 +146,7 @@ impl Store {
         Ok(out)
     }
 
+    #[allow(clippy::type_complexity)]
     fn load_columns(
         &self,
         id: i64,

@@ -31,7 +31,7 @@ pub use dir::LOCK_FILE;
 pub use keys::SealedVersions;
 pub use ledger::ReleaseCells;
 pub use load::{Snapshot, StoredDataset};
-pub use rewrite::{Rewrite, REWRITE_FILE};
+pub use rewrite::{Reseal, Rewrite, REWRITE_FILE};
 pub use write::{AuditEntry, ReleaseRecord, UploadWrite};
 
 /// File name of the database inside the data directory.

@@ -24,15 +24,18 @@ use crate::keystore::KeyPurpose;
 /// File name of a rewrite under way, inside the data directory.
 pub const REWRITE_FILE: &str = "ddc.sqlite.rewrite";
 
+/// Turns one chunk's stored pseudonyms, sealed under the version given,
+/// into the same pseudonyms sealed under the rewrite's version.
+pub type Reseal<'a> = dyn Fn(u32, &[u8]) -> Result<Vec<u8>, StoreError> + 'a;
+
 /// One rewrite of the store's sealed pseudonyms.
 pub struct Rewrite<'a> {
     /// The storage key version the new chunks are sealed under.
     pub to: KeyVersion,
     /// Its check value, recorded in the new file.
     pub check: &'a [u8; 32],
-    /// Turns one chunk's stored pseudonyms, sealed under the version given,
-    /// into the same pseudonyms sealed under `to`.
-    pub reseal: &'a dyn Fn(u32, &[u8]) -> Result<Vec<u8>, StoreError>,
+    /// Reseals one chunk.
+    pub reseal: &'a Reseal<'a>,
     /// The rewrite's audit entry, committed with the new file.
     pub audit: &'a AuditEntry,
     /// Called at each step (for the crash tests; does nothing otherwise).
