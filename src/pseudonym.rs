@@ -25,7 +25,7 @@ pub const HOUSEHOLD_DOMAIN: &[u8] = b"ddc/v1/household\0";
 /// holder pseudonym instead of the identifier (see [`HolderPseudonym`]).
 pub const HOLDER_DOMAIN: &[u8] = b"ddc/v1/holder-pseudonym\0";
 /// Bytes of a pseudonym: HMAC-SHA256 truncated to 128 bits, which keeps
-/// collisions negligible (about 10^-24 for 18 million persons) and is one
+/// collisions negligible (about 5·10^-25 for 18 million persons) and is one
 /// AES block.
 pub const PSEUDONYM_BYTES: usize = 16;
 /// Longest household identifier, in bytes.

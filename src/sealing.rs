@@ -124,6 +124,42 @@ mod tests {
         assert_ne!(blocks[0], old.seal(&p));
     }
 
+    /// Whether `T` is `Clone`, decided at compile time by method resolution
+    /// (an inherent-looking probe: `Clone` types match the first impl).
+    macro_rules! is_clone {
+        ($t:ty) => {{
+            struct Probe<T>(std::marker::PhantomData<T>);
+            #[allow(dead_code)]
+            trait Yes {
+                fn clone_probe(&self) -> bool {
+                    true
+                }
+            }
+            impl<T: Clone> Yes for Probe<T> {}
+            #[allow(dead_code)]
+            trait No {
+                fn clone_probe(&self) -> bool {
+                    false
+                }
+            }
+            impl<T> No for &Probe<T> {}
+            (&Probe::<$t>(std::marker::PhantomData)).clone_probe()
+        }};
+    }
+
+    #[test]
+    fn key_states_cannot_be_cloned() {
+        use crate::keystore::MasterKey;
+        use crate::pseudonym::{KeyedHash, Pseudonymiser};
+        assert!(is_clone!(Pseudonym), "the probe sees Clone");
+        assert!(!is_clone!(StorageKey));
+        assert!(!is_clone!(KeyedHash));
+        assert!(!is_clone!(Pseudonymiser));
+        assert!(!is_clone!(PseudonymKey));
+        assert!(!is_clone!(MasterKey));
+        assert!(!is_clone!(crate::keystore::KeyStore));
+    }
+
     #[test]
     fn aes_256_matches_fips_197() {
         // FIPS-197 appendix C.3.
