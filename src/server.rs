@@ -114,7 +114,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let upload_limits = config.upload_limits;
-    let engine = Arc::new(tokio::task::spawn_blocking(move || open_engine(&config)).await??);
+    let engine = match tokio::task::spawn_blocking(move || open_engine(&config)).await? {
+        Ok(engine) => Arc::new(engine),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return Err(e);
+        }
+    };
     tracing::info!(
         persons = engine.persons(),
         households = engine.households(),

@@ -20,6 +20,10 @@ const PERSONS: usize = 60;
 
 /// `cbs.p`: 60 persons in 20 households of three, g = a or b.
 async fn server_with_households() -> TestServer {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("ddc=warn")
+        .with_test_writer()
+        .try_init();
     let mut s = TestServer::start().await;
     s.try_create_with_households(
         "cbs.p",
@@ -307,4 +311,45 @@ fn a_server_killed_anywhere_in_a_rotation_restarts_consistent_and_complete() {
             s.stop().await;
         });
     }
+}
+
+/// Runs the `ddc` CLI; returns its stdout, asserting success.
+fn cli(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ddc"))
+        .args(args)
+        .env_remove("DDC_MASTER_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_rotates_the_storage_key_and_shows_the_key_status() {
+    let s = server_with_households().await;
+    let rotated = cli(&["keys", "rotate", "--server", &s.url]);
+    assert!(
+        rotated.contains("from version 1 to 2: 60 persons and 20 households resealed"),
+        "{rotated}"
+    );
+    let live = cli(&["keys", "status", "--server", &s.url]);
+    let key_dir = s.key_dir.path().to_str().unwrap().to_owned();
+    let master = s.key_dir.path().join(TEST_MASTER_KEY);
+    let offline = cli(&[
+        "keys",
+        "status",
+        "--key-dir",
+        &key_dir,
+        "--master-key-file",
+        master.to_str().unwrap(),
+    ]);
+    assert_eq!(live, offline, "the server and the key directory agree");
+    let lines: Vec<&str> = live.lines().collect();
+    assert_eq!(lines.len(), 3, "{live}");
+    assert!(lines[0].starts_with("hash     v1   active"), "{live}");
+    assert!(lines[1].starts_with("storage  v1   destroyed 20"), "{live}");
+    assert!(lines[2].starts_with("storage  v2   active"), "{live}");
+    assert!(live.contains(" UTC"), "{live}");
+    s.stop().await;
 }

@@ -187,9 +187,11 @@ impl Store {
                 _ => {}
             }
         }
-        fs::rename(fresh, live)?;
-        fs::File::open(&self.dir)?.sync_all()?;
+        let renamed = fs::rename(fresh, live);
+        // Whether or not the rename happened, `live` is a whole database.
         self.conn = super::open_connection(live)?;
+        renamed?;
+        fs::File::open(&self.dir)?.sync_all()?;
         Ok(())
     }
 }

@@ -140,7 +140,13 @@ impl TestServer {
         let mut config = Self::config(&data_dir, &key_dir, policy);
         configure(&mut config);
         let server = LocalServer::start(config).await.unwrap();
-        let clients = server.connect().await.expect("the server starts");
+        let clients = match server.connect().await {
+            Ok(clients) => clients,
+            Err(e) => panic!(
+                "the server does not start: {e}; it ended with {:?}",
+                server.stop().await
+            ),
+        };
         let url = server.url().to_owned();
         TestServer {
             clients,
