@@ -200,6 +200,7 @@ impl TestServer {
                 identifier_column: identifier.into(),
                 household_column: household.into(),
                 columns,
+                ..Default::default()
             }),
         };
         self.clients
