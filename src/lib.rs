@@ -27,6 +27,8 @@
 //! - [`service`]: thin tonic adapters, one per gRPC service; the upload stream with its
 //!   limits; the one error mapping with stable reason codes.
 //! - [`server`]: `run(listener, config, shutdown)`, used by `ddc serve`, the demo and tests.
+//! - [`holder`]: the data holder's side of holder pseudonyms: the holders' key, and the
+//!   rewrite of an upload file that replaces each identifier before it is sent.
 //! - [`client`]: client helpers (connect, streamed upload with its closing digest, retry)
 //!   for the CLI and tests.
 //! - [`cli`]: the `ddc` command line; [`demo`]: synthetic data and the demo.
@@ -43,6 +45,7 @@ pub mod demo;
 pub mod disclosure;
 pub mod engine;
 pub mod field_path;
+pub mod holder;
 pub mod ingest;
 pub mod keys;
 pub mod keystore;

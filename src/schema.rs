@@ -75,6 +75,19 @@ pub enum Unit {
     Household,
 }
 
+/// What a dataset's identifier column holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifierMode {
+    /// A BSN or onderwijsnummer, checked and pseudonymised by ddc.
+    #[default]
+    Identifier,
+    /// A [`HolderPseudonym`](crate::pseudonym::HolderPseudonym): the data
+    /// holder's client checked the identifier and hashed it under the
+    /// holders' key. Such datasets link only to each other.
+    HolderPseudonym,
+}
+
 /// One declared column.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnDef {
@@ -104,6 +117,9 @@ pub struct DatasetDef {
     name: String,
     organisation: String,
     identifier_column: String,
+    /// Absent in definitions stored before the mode existed.
+    #[serde(default)]
+    identifier_mode: IdentifierMode,
     #[serde(default)]
     household_column: Option<String>,
     columns: Vec<ColumnDef>,
@@ -203,6 +219,7 @@ impl DatasetDef {
             name: name.to_owned(),
             organisation: organisation.to_owned(),
             identifier_column: identifier_column.to_owned(),
+            identifier_mode: IdentifierMode::default(),
             household_column: household_column.map(str::to_owned),
             columns,
         })
@@ -221,6 +238,17 @@ impl DatasetDef {
     /// The CSV column holding the person identifier.
     pub fn identifier_column(&self) -> &str {
         &self.identifier_column
+    }
+
+    /// What the identifier column holds.
+    pub fn identifier_mode(&self) -> IdentifierMode {
+        self.identifier_mode
+    }
+
+    /// This definition with identifiers of `mode`.
+    pub fn with_identifier_mode(mut self, mode: IdentifierMode) -> Self {
+        self.identifier_mode = mode;
+        self
     }
 
     /// The CSV column holding the household identifier, if any.
@@ -358,6 +386,23 @@ mod tests {
                 "schema.columns[1].categorical.categories[1]"
             ]
         );
+    }
+
+    #[test]
+    fn a_definition_stored_without_a_mode_takes_identifiers() {
+        let def = DatasetDef::new("duo.x", "duo", "pgn", None, vec![]).unwrap();
+        let mut json: serde_json::Value = serde_json::to_value(&def).unwrap();
+        json.as_object_mut().unwrap().remove("identifier_mode");
+        let old: DatasetDef = serde_json::from_value(json).unwrap();
+        assert_eq!(old.identifier_mode(), IdentifierMode::Identifier);
+        let holder = def.with_identifier_mode(IdentifierMode::HolderPseudonym);
+        let text = serde_json::to_string(&holder).unwrap();
+        assert!(
+            text.contains(r#""identifier_mode":"holder_pseudonym""#),
+            "{text}"
+        );
+        let back: DatasetDef = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.identifier_mode(), IdentifierMode::HolderPseudonym);
     }
 
     fn on(list: &str, version: u32) -> ColumnDef {

@@ -24,9 +24,16 @@ pub(super) enum DatasetCommand {
 pub(super) struct CreateArgs {
     /// Full name, `organisation.name`, e.g. `duo.onderwijs_2024`.
     name: String,
-    /// The CSV column holding the BSN or onderwijsnummer.
+    /// The CSV column holding the BSN or onderwijsnummer (or its holder
+    /// pseudonym: see `--identifier-mode`).
     #[arg(long)]
     identifier: String,
+    /// What the identifier column holds: `identifier` (a BSN or
+    /// onderwijsnummer) or `holder-pseudonym` (the holders' HMAC of it,
+    /// computed by `ddc upload --holders-key`). Datasets link only to
+    /// datasets of the same mode.
+    #[arg(long, value_enum, default_value_t = IdentifierModeArg::Identifier)]
+    identifier_mode: IdentifierModeArg,
     /// The CSV column holding a household identifier (for household values).
     #[arg(long)]
     household: Option<String>,
@@ -37,6 +44,24 @@ pub(super) struct CreateArgs {
     columns: Vec<proto::Column>,
     #[command(flatten)]
     server: ServerArg,
+}
+
+/// `--identifier-mode` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum IdentifierModeArg {
+    /// A BSN or onderwijsnummer.
+    Identifier,
+    /// A holder pseudonym (64 hex digits).
+    HolderPseudonym,
+}
+
+impl From<IdentifierModeArg> for proto::IdentifierMode {
+    fn from(mode: IdentifierModeArg) -> Self {
+        match mode {
+            IdentifierModeArg::Identifier => proto::IdentifierMode::Identifier,
+            IdentifierModeArg::HolderPseudonym => proto::IdentifierMode::HolderPseudonym,
+        }
+    }
 }
 
 /// Parses `NAME:cat:A,B`, `NAME:open`, `NAME:list:CODELIST`,
@@ -110,6 +135,7 @@ pub(super) async fn run(command: DatasetCommand) -> anyhow::Result<()> {
                     identifier_column: a.identifier,
                     household_column: a.household.unwrap_or_default(),
                     columns: a.columns,
+                    identifier_mode: proto::IdentifierMode::from(a.identifier_mode) as i32,
                 }),
             };
             let mut clients = connect(&a.server).await?;
@@ -130,7 +156,13 @@ pub(super) async fn run(command: DatasetCommand) -> anyhow::Result<()> {
                 .map_err(|s| status_error("cannot list datasets", s))?
                 .into_inner();
             for d in list.datasets {
-                println!("{}\tversion {}", d.name, d.version);
+                let mode = d.schema.as_ref().map_or(0, |s| s.identifier_mode);
+                println!(
+                    "{}\tversion {}\t{}",
+                    d.name,
+                    d.version,
+                    identifier_mode_text(mode)
+                );
             }
         }
         DatasetCommand::Show { name, server } => {
@@ -154,10 +186,28 @@ fn unit_text(unit: i32) -> &'static str {
     }
 }
 
+/// What a dataset's identifier column holds, in words.
+fn identifier_mode_text(mode: i32) -> &'static str {
+    match proto::IdentifierMode::try_from(mode) {
+        Ok(proto::IdentifierMode::Unspecified | proto::IdentifierMode::Identifier) => "identifiers",
+        Ok(proto::IdentifierMode::HolderPseudonym) => "holder pseudonyms",
+        Err(_) => "unknown identifier mode",
+    }
+}
+
 fn describe(d: &proto::Dataset) -> String {
     let schema = d.schema.clone().unwrap_or_default();
+    let identifier = match proto::IdentifierMode::try_from(schema.identifier_mode) {
+        Ok(proto::IdentifierMode::HolderPseudonym) => {
+            "holder pseudonym (the holders' HMAC of the identifier; pseudonymised again)"
+        }
+        Ok(proto::IdentifierMode::Unspecified | proto::IdentifierMode::Identifier) => {
+            "identifier (pseudonymised)"
+        }
+        Err(_) => "identifier of a mode this client does not know",
+    };
     let mut out = format!(
-        "{} (organisation {}, version {})\n  {}: identifier (pseudonymised)\n",
+        "{} (organisation {}, version {})\n  {}: {identifier}\n",
         d.name, d.organisation, d.version, schema.identifier_column
     );
     if !schema.household_column.is_empty() {

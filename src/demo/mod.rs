@@ -256,6 +256,7 @@ pub async fn declare_dataset(
                 identifier_column: identifier.into(),
                 household_column: household.into(),
                 columns,
+                ..Default::default()
             }),
         })
         .await?;

@@ -11,13 +11,17 @@
 //! `"` (after optional blanks) is quoted and `""` inside it stands for one
 //! quote; a quote inside an unquoted field is kept as it is (as the `csv`
 //! crate does). Fields are trimmed of ASCII whitespace.
+//!
+//! The data holder's client reads files with the same rules (see
+//! [`crate::holder`]), so that it finds each row's identifier exactly
+//! where the server will, under the same row numbers.
 
 /// Longest line accepted, in bytes; a longer one is a rejected row.
 pub const MAX_LINE: usize = 64 << 10;
 
 /// Why a line is not valid CSV. Never carries the line's content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum LineError {
+pub(crate) enum LineError {
     /// A quoted field does not end on its line; `field` counts from 0.
     UnterminatedQuote {
         /// The field at fault.
@@ -34,7 +38,7 @@ pub(super) enum LineError {
 
 impl LineError {
     /// The field at fault, if one is.
-    pub(super) fn field(self) -> Option<usize> {
+    pub(crate) fn field(self) -> Option<usize> {
         match self {
             LineError::UnterminatedQuote { field } | LineError::TextAfterQuote { field } => {
                 Some(field)
@@ -44,7 +48,7 @@ impl LineError {
     }
 
     /// Why, in words.
-    pub(super) fn reason(self) -> String {
+    pub(crate) fn reason(self) -> String {
         match self {
             LineError::UnterminatedQuote { .. } => {
                 "quoted field not closed on its line (a row cannot span lines)".into()
@@ -57,29 +61,40 @@ impl LineError {
 
 /// The fields of one line, unquoted and trimmed.
 #[derive(Debug, Default)]
-pub(super) struct Record {
+pub(crate) struct Record {
     data: Vec<u8>,
     ends: Vec<usize>,
+    /// Where each field stood in the line: from just after the separator
+    /// before it to just before the separator after it (quotes and blanks
+    /// included).
+    spans: Vec<std::ops::Range<usize>>,
 }
 
 impl Record {
     /// Number of fields.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.ends.len()
     }
 
     /// The fields in order.
-    pub(super) fn iter(&self) -> impl Iterator<Item = &[u8]> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
         (0..self.len()).map(|i| &self[i])
     }
 
+    /// Where field `i` stood in the line last parsed, separators excluded.
+    pub(crate) fn span(&self, i: usize) -> std::ops::Range<usize> {
+        self.spans[i].clone()
+    }
+
     /// Splits `line` (without its line break) into fields.
-    pub(super) fn parse(&mut self, line: &[u8]) -> Result<(), LineError> {
+    pub(crate) fn parse(&mut self, line: &[u8]) -> Result<(), LineError> {
         self.data.clear();
         self.ends.clear();
+        self.spans.clear();
         let mut rest = line;
         loop {
             let field = self.ends.len();
+            let raw_start = line.len() - rest.len();
             let start = self.data.len();
             let blanks = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
             rest = if rest.get(blanks) == Some(&b'"') {
@@ -95,6 +110,7 @@ impl Record {
                 .copy_within(start + lead..start + lead + trimmed, start);
             self.data.truncate(start + trimmed);
             self.ends.push(self.data.len());
+            self.spans.push(raw_start..line.len() - rest.len());
             match rest.split_first() {
                 None => return Ok(()),
                 Some((b',', tail)) => rest = tail,
@@ -133,14 +149,14 @@ impl std::ops::Index<usize> for Record {
 
 /// Cuts a byte stream into lines, whatever the chunk boundaries.
 #[derive(Debug, Default)]
-pub(super) struct LineSplitter {
+pub(crate) struct LineSplitter {
     tail: Vec<u8>,
     /// The unfinished line passed [`MAX_LINE`]; its bytes are dropped.
     overlong: bool,
 }
 
 /// One line of the stream, without its line break (and `\r`).
-pub(super) enum Line<'a> {
+pub(crate) enum Line<'a> {
     /// A line within the length limit.
     Text(&'a [u8]),
     /// A line over [`MAX_LINE`] bytes.
@@ -149,7 +165,7 @@ pub(super) enum Line<'a> {
 
 impl LineSplitter {
     /// Calls `each` for every line that `chunk` completes.
-    pub(super) fn feed(&mut self, mut chunk: &[u8], mut each: impl FnMut(Line<'_>)) {
+    pub(crate) fn feed(&mut self, mut chunk: &[u8], mut each: impl FnMut(Line<'_>)) {
         while let Some(nl) = memchr::memchr(b'\n', chunk) {
             let (line, rest) = (&chunk[..nl], &chunk[nl + 1..]);
             if self.tail.is_empty() && !self.overlong {
@@ -165,7 +181,7 @@ impl LineSplitter {
 
     /// Calls `each` for the last line if the stream does not end with a
     /// line break.
-    pub(super) fn finish(mut self, mut each: impl FnMut(Line<'_>)) {
+    pub(crate) fn finish(mut self, mut each: impl FnMut(Line<'_>)) {
         if !self.tail.is_empty() || self.overlong {
             self.flush(&mut each);
         }
@@ -239,6 +255,16 @@ mod tests {
         );
         assert_eq!(fields("").unwrap(), [""]);
         assert_eq!(fields(r#"ab"c,d"#).unwrap(), [r#"ab"c"#, "d"]);
+    }
+
+    #[test]
+    fn spans_cover_each_field_as_written() {
+        let line = r#"a, "b,""c"" " ,,d"#;
+        let mut r = Record::default();
+        r.parse(line.as_bytes()).unwrap();
+        let spans: Vec<&str> = (0..r.len()).map(|i| &line[r.span(i)]).collect();
+        assert_eq!(spans, ["a", r#" "b,""c"" " "#, "", "d"]);
+        assert_eq!(&r[1], br#"b,"c""#);
     }
 
     #[test]

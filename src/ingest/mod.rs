@@ -8,7 +8,7 @@
 
 mod agreement;
 mod identifier_like;
-mod lines;
+pub(crate) mod lines;
 mod parse;
 mod values;
 

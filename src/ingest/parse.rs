@@ -12,8 +12,8 @@ use super::values::ColumnBuilder;
 use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
 use crate::classification::Classifications;
 use crate::link::PseudonymMap;
-use crate::pseudonym::{HouseholdId, Identifier, Pseudonym, Pseudonymiser};
-use crate::schema::{ColumnKind, DatasetDef};
+use crate::pseudonym::{HolderPseudonym, HouseholdId, Identifier, Pseudonym, Pseudonymiser};
+use crate::schema::{ColumnKind, DatasetDef, IdentifierMode};
 
 /// Reads a whole CSV upload held in memory (tests, tools). See [`UploadParser`].
 pub fn parse_upload(
@@ -290,10 +290,11 @@ impl RowSink {
         }
         let mut ok = true;
         let id_column = def.identifier_column();
-        let pseudonym = match Identifier::parse(&record[layout.identifier]) {
-            Ok(id) => Some(pseudonymiser.pseudonymise(&id)),
-            Err(e) => {
-                self.problem(row, Some(id_column), e.to_string());
+        let field = &record[layout.identifier];
+        let pseudonym = match person_pseudonym(def.identifier_mode(), field, pseudonymiser) {
+            Ok(p) => Some(p),
+            Err(reason) => {
+                self.problem(row, Some(id_column), reason);
                 ok = false;
                 None
             }
@@ -393,6 +394,23 @@ impl RowSink {
             rows_rejected: self.rejected,
             problems: self.problems,
         })
+    }
+}
+
+/// The person's pseudonym from the identifier field of a dataset in
+/// `mode`, or why there is none (never the value).
+fn person_pseudonym(
+    mode: IdentifierMode,
+    field: &[u8],
+    pseudonymiser: &Pseudonymiser,
+) -> Result<Pseudonym, String> {
+    match mode {
+        IdentifierMode::Identifier => Identifier::parse(field)
+            .map(|id| pseudonymiser.pseudonymise(&id))
+            .map_err(|e| e.to_string()),
+        IdentifierMode::HolderPseudonym => HolderPseudonym::parse(field)
+            .map(|h| pseudonymiser.pseudonymise_holder(&h))
+            .map_err(|e| e.to_string()),
     }
 }
 

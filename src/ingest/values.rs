@@ -109,6 +109,11 @@ impl ColumnBuilder {
                     // category labels that tables would show.
                     return Err("looks like a BSN or onderwijsnummer; categories may not".into());
                 }
+                if crate::pseudonym::HolderPseudonym::parse(field).is_ok() {
+                    // Whoever holds the holders' key could re-identify a
+                    // label that tables release, whatever digits it has.
+                    return Err("looks like a holder pseudonym; categories may not".into());
+                }
                 let Some(text) = std::str::from_utf8(field)
                     .ok()
                     .filter(|_| field.len() <= MAX_OPEN_VALUE_LEN)
@@ -298,6 +303,17 @@ mod tests {
         for good in ["12-14 jaar", "1234AB", "groep 8", "2.5E+3"] {
             assert!(b.check(good.as_bytes()).is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn open_categories_refuse_holder_pseudonyms_even_with_few_digits() {
+        let b = ColumnBuilder::new(&ColumnKind::OpenCategorical);
+        // Four decimal digits: not identifier-like, but a holder pseudonym.
+        let few_digits = "abcdef".repeat(10) + "1234";
+        let reason = b.check(few_digits.as_bytes()).err().expect("refused");
+        assert!(reason.contains("holder pseudonym"), "{reason}");
+        assert!(!reason.contains(&few_digits[..12]), "{reason}");
+        assert!(b.check("abcdef".repeat(10).as_bytes()).is_ok());
     }
 
     #[test]

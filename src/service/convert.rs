@@ -5,7 +5,9 @@ use crate::disclosure::{CellStatus, DisclosurePolicy, Figure, GroupDisclosure};
 use crate::engine::{DatasetInfo, EngineError, FilterSpec, MeasureSpec, TableSpec};
 use crate::field_path::FieldPath;
 use crate::proto::{self, column};
-use crate::schema::{schema_column, ColumnDef, ColumnKind, DatasetDef, SchemaError, Unit};
+use crate::schema::{
+    schema_column, ColumnDef, ColumnKind, DatasetDef, IdentifierMode, SchemaError, Unit,
+};
 
 /// Validates a dataset declaration.
 pub(crate) fn dataset_def_from_proto(
@@ -17,13 +19,15 @@ pub(crate) fn dataset_def_from_proto(
         .map(|(i, c)| column_from_proto(i, c, &mut problems))
         .collect();
     let household = Some(schema.household_column.as_str()).filter(|h| !h.is_empty());
+    let mode = identifier_mode_from_proto(schema.identifier_mode, &mut problems);
     let def = DatasetDef::new(
         &r.name,
         &r.organisation,
         &schema.identifier_column,
         household,
         columns,
-    );
+    )
+    .map(|def| def.with_identifier_mode(mode));
     match def {
         Ok(def) if problems.is_empty() => Ok(def),
         Ok(_) => Err(EngineError::InvalidDefinition(problems)),
@@ -31,6 +35,32 @@ pub(crate) fn dataset_def_from_proto(
             problems.extend(more);
             Err(EngineError::InvalidDefinition(problems))
         }
+    }
+}
+
+/// The declared identifier mode; an unknown value is a problem (and the
+/// default stands in, so the other checks still run).
+fn identifier_mode_from_proto(mode: i32, problems: &mut Vec<SchemaError>) -> IdentifierMode {
+    match proto::IdentifierMode::try_from(mode) {
+        Ok(proto::IdentifierMode::Unspecified | proto::IdentifierMode::Identifier) => {
+            IdentifierMode::Identifier
+        }
+        Ok(proto::IdentifierMode::HolderPseudonym) => IdentifierMode::HolderPseudonym,
+        Err(_) => {
+            problems.push(SchemaError {
+                field: FieldPath::new("schema").field("identifier_mode"),
+                reason: "not a known IdentifierMode value".into(),
+            });
+            IdentifierMode::Identifier
+        }
+    }
+}
+
+/// The identifier mode as the API shows it (always explicit).
+pub(crate) fn identifier_mode_to_proto(mode: IdentifierMode) -> proto::IdentifierMode {
+    match mode {
+        IdentifierMode::Identifier => proto::IdentifierMode::Identifier,
+        IdentifierMode::HolderPseudonym => proto::IdentifierMode::HolderPseudonym,
     }
 }
 
@@ -146,6 +176,7 @@ pub(crate) fn dataset_to_proto(info: &DatasetInfo) -> proto::Dataset {
             identifier_column: def.identifier_column().to_owned(),
             household_column: def.household_column().unwrap_or_default().to_owned(),
             columns,
+            identifier_mode: identifier_mode_to_proto(def.identifier_mode()) as i32,
         }),
         version: info.version,
     }

@@ -206,6 +206,7 @@ impl TestServer {
                 identifier_column: identifier.into(),
                 household_column: household.into(),
                 columns,
+                ..Default::default()
             }),
         };
         self.clients
