@@ -1,4 +1,4 @@
-//! The pseudonymisation key and where it lives: the sealed key store
+//! The keys (hash and storage, see [`crate::sealing`]) and where they live: the sealed key store
 //! ([`crate::keystore`]) in a key directory of its own that must not lie
 //! inside the data directory. Key material never appears in `Debug`
 //! output and is zeroed on drop.

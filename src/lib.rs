@@ -7,7 +7,7 @@
 //!
 //! # Layout
 //! - [`pseudonym`]: identifier validation (BSN, onderwijsnummer) and keyed hashing. Pure.
-//! - [`keys`]: the pseudonymisation key and its directory; secrets never printed.
+//! - [`keys`], [`keystore`], [`sealing`]: the hash and storage keys, their sealed store and custody, stored pseudonyms sealed with AES-256; secrets never printed.
 //! - [`classification`]: versioned code lists, their hierarchies, dependent columns. Pure.
 //! - [`names`]: the lower-case names ddc declares. Pure.
 //! - [`schema`]: dataset definitions, validated.

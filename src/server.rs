@@ -198,7 +198,7 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
     if origin == KeyOrigin::Created {
         tracing::warn!(
             key_dir = %config.key_dir.display(),
-            "created a key store with a fresh pseudonymisation key"
+            "created a key store with a fresh hash key and storage key"
         );
     }
     let custody = KeyCustody::new(keys, config.master_key.clone());

@@ -22,7 +22,7 @@ pub(super) struct ServeArgs {
     /// Directory of the database.
     #[arg(long, env = "DDC_DATA_DIR")]
     data_dir: PathBuf,
-    /// Directory of the pseudonymisation key (never inside the data
+    /// Directory of the key store (never inside the data
     /// directory). Default: the data directory's path with `.keys` appended.
     #[arg(long, env = "DDC_KEY_DIR")]
     key_dir: Option<PathBuf>,
