@@ -63,6 +63,25 @@ pub(crate) fn random_key_bytes() -> Result<Zeroizing<[u8; 32]>, KeyError> {
     Ok(bytes)
 }
 
+/// Lower-case hex digits of `bytes`.
+pub(crate) fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 64 hex digits (either case) as 32 bytes, zeroed on drop; `None` for
+/// anything else. The one decoder of keys and holder pseudonyms.
+pub(crate) fn decode_hex32(text: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    for (b, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+        let digit = |c: u8| (c as char).to_digit(16);
+        *b = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
+    }
+    Some(bytes)
+}
+
 impl fmt::Debug for PseudonymKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PseudonymKey(<redacted>)")

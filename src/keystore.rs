@@ -20,7 +20,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::keys::{KeyError, KeyVersion, PseudonymKey};
+use crate::keys::{decode_hex32, encode_hex, KeyError, KeyVersion, PseudonymKey};
 
 /// File name of the sealed key store inside the key directory.
 pub const KEY_STORE_FILE: &str = "keys.sealed";
@@ -45,7 +45,7 @@ impl MasterKey {
 
     /// Parses 64 hex digits (surrounding white space ignored).
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {
-        decode_hex(text.trim())
+        decode_hex32(text.trim().as_bytes())
             .map(MasterKey)
             .ok_or(KeyError::MasterKeyFormat)
     }
@@ -189,6 +189,18 @@ struct Contents {
     keys: Vec<StoredKey>,
 }
 
+/// The active version of `purpose` among `keys`: the one activated last
+/// and not retired.
+pub fn active_version<'a>(
+    keys: impl IntoIterator<Item = &'a KeyInfo>,
+    purpose: KeyPurpose,
+) -> Option<KeyVersion> {
+    keys.into_iter()
+        .filter(|k| k.purpose == purpose && k.activated_ms.is_some() && k.retired_ms.is_none())
+        .max_by_key(|k| (k.activated_ms, k.version))
+        .map(|k| KeyVersion(k.version))
+}
+
 /// An opened key store. A key's bytes are `None` once it is retired.
 pub struct KeyStore {
     path: PathBuf,
@@ -283,7 +295,7 @@ impl KeyStore {
         for k in &contents.keys {
             let key = match &k.key {
                 Some(hex) => Some(PseudonymKey::from_zeroizing(
-                    decode_hex(hex).ok_or_else(|| KeyError::Corrupt(path.clone()))?,
+                    decode_hex32(hex.as_bytes()).ok_or_else(|| KeyError::Corrupt(path.clone()))?,
                 )),
                 None => None,
             };
@@ -302,13 +314,8 @@ impl KeyStore {
 
     /// The active key of `purpose` and its version.
     pub fn active(&self, purpose: KeyPurpose) -> Option<(KeyVersion, &PseudonymKey)> {
-        self.keys
-            .iter()
-            .filter(|(info, _)| {
-                info.purpose == purpose && info.activated_ms.is_some() && info.retired_ms.is_none()
-            })
-            .max_by_key(|(info, _)| (info.activated_ms, info.version))
-            .and_then(|(info, key)| Some((KeyVersion(info.version), key.as_ref()?)))
+        let version = active_version(self.keys.iter().map(|(info, _)| info), purpose)?;
+        Some((version, self.key(purpose, version)?))
     }
 
     /// The key of `purpose` and `version`, unless it was destroyed.
@@ -472,22 +479,6 @@ fn write_private(path: &Path, bytes: &[u8], replace: bool) -> Result<(), KeyErro
     fs::rename(&tmp, path).map_err(io)?;
     fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
     Ok(())
-}
-
-fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(text: &str) -> Option<Zeroizing<[u8; 32]>> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
-        let pair = std::str::from_utf8(pair).ok()?;
-        bytes[i] = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(bytes)
 }
 
 #[cfg(test)]

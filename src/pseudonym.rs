@@ -177,16 +177,9 @@ pub struct HolderPseudonymError;
 impl HolderPseudonym {
     /// Parses 64 hex digits (surrounding ASCII spaces ignored).
     pub fn parse(raw: &[u8]) -> Result<Self, HolderPseudonymError> {
-        let raw = raw.trim_ascii();
-        if raw.len() != 64 {
-            return Err(HolderPseudonymError);
-        }
-        let mut bytes = [0u8; 32];
-        for (b, pair) in bytes.iter_mut().zip(raw.chunks_exact(2)) {
-            let digit = |c: u8| (c as char).to_digit(16).ok_or(HolderPseudonymError);
-            *b = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
-        }
-        Ok(HolderPseudonym(bytes))
+        crate::keys::decode_hex32(raw.trim_ascii())
+            .map(|bytes| HolderPseudonym(*bytes))
+            .ok_or(HolderPseudonymError)
     }
 }
 
@@ -200,11 +193,7 @@ impl fmt::Debug for HolderPseudonym {
 /// identifiers are holder pseudonyms: HMAC-SHA256(holders' key,
 /// [`HOLDER_DOMAIN`] ‖ nine digits), as 64 lower-case hex digits.
 pub fn holder_pseudonym(holders_key: &KeyedHash, id: &Identifier) -> String {
-    holders_key
-        .digest(&id.digits)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::keys::encode_hex(&holders_key.digest(&id.digits))
 }
 
 /// A keyed-hash pseudonym: HMAC-SHA256 under the hash key, truncated to

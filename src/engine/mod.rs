@@ -238,14 +238,13 @@ impl Engine {
         let mut snapshot = store.load(storage.version())?;
         let ledger = store.load_ledger()?;
         let print_key = store.print_key()?;
-        let unseal = |sealed: &mut Vec<crate::sealing::Sealed>| {
+        // Unsealed in place; the collect reuses the allocation (same layout).
+        let unseal = |sealed: &mut Vec<crate::sealing::Sealed>| -> Vec<_> {
             storage.unseal_in_place(sealed);
-            let open: Vec<_> = sealed
-                .iter()
-                .map(|b| crate::pseudonym::Pseudonym::from_bytes(*b))
-                .collect();
-            *sealed = Vec::new();
-            open
+            std::mem::take(sealed)
+                .into_iter()
+                .map(crate::pseudonym::Pseudonym::from_bytes)
+                .collect()
         };
         let persons = unseal(&mut snapshot.pseudonyms);
         let households = unseal(&mut snapshot.households);

@@ -49,7 +49,7 @@ impl HoldersKey {
         if crate::private_fs::is_exposed(path).map_err(io)? {
             return Err(HoldersKeyError::Exposed(path.to_path_buf()));
         }
-        let bytes = decode_hex(text.trim_ascii())
+        let bytes = crate::keys::decode_hex32(text.trim_ascii())
             .ok_or_else(|| HoldersKeyError::Malformed(path.to_path_buf()))?;
         Ok(Self::from_bytes(&bytes))
     }
@@ -69,19 +69,6 @@ impl fmt::Debug for HoldersKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("HoldersKey(<redacted>)")
     }
-}
-
-/// 64 hex digits as 32 bytes, zeroed on drop.
-fn decode_hex(text: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
-    if text.len() != 64 {
-        return None;
-    }
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    for (b, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-        let digit = |c: u8| (c as char).to_digit(16);
-        *b = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
-    }
-    Some(bytes)
 }
 
 #[cfg(test)]

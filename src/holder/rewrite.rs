@@ -60,6 +60,8 @@ pub fn check(
     identifier_column: &str,
 ) -> Result<u64, RewriteError> {
     let mut rows = Rows::new(key, identifier_column);
+    // The check needs each row's verdict, not its holder pseudonym.
+    rows.rewrite = false;
     let mut lines = LineSplitter::default();
     let mut chunk = vec![0u8; READ_CHUNK];
     let (mut problems, mut total) = (Vec::new(), 0u64);
@@ -209,6 +211,8 @@ struct Rows {
     header: HeaderState,
     /// Lines after the header so far.
     row: u64,
+    /// Whether rows are rewritten (false: only checked, nothing hashed).
+    rewrite: bool,
 }
 
 impl Rows {
@@ -219,6 +223,7 @@ impl Rows {
             record: Record::default(),
             header: HeaderState::Unread,
             row: 0,
+            rewrite: true,
         }
     }
 
@@ -264,6 +269,9 @@ impl Rows {
             let column = Some(self.identifier_column.clone());
             self.problem(column, e.to_string())
         })?;
+        if !self.rewrite {
+            return Ok(());
+        }
         let span = self.record.span(header.identifier);
         out.extend_from_slice(&text[..span.start]);
         out.extend_from_slice(self.key.pseudonym(&id).as_bytes());

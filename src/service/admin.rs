@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status};
 use super::blocking;
 use crate::auth::caller;
 use crate::engine::Engine;
-use crate::keystore::{KeyInfo, KeyPurpose};
+use crate::keys::KeyVersion;
+use crate::keystore::{active_version, KeyInfo, KeyPurpose};
 use crate::proto::{self, admin_server};
 
 /// Serves [`admin_server::Admin`] over the engine.
@@ -56,17 +57,7 @@ impl admin_server::Admin for AdminService {
 
 /// The key store's status as the proto message; shared with `ddc keys status`.
 pub fn key_status_to_proto(keys: &[KeyInfo]) -> proto::KeyStatusResponse {
-    let active: Vec<(KeyPurpose, u32)> = [KeyPurpose::Hash, KeyPurpose::Storage]
-        .into_iter()
-        .filter_map(|purpose| {
-            keys.iter()
-                .filter(|k| {
-                    k.purpose == purpose && k.activated_ms.is_some() && k.retired_ms.is_none()
-                })
-                .max_by_key(|k| (k.activated_ms, k.version))
-                .map(|k| (purpose, k.version))
-        })
-        .collect();
+    let active = |k: &KeyInfo| active_version(keys, k.purpose) == Some(KeyVersion(k.version));
     proto::KeyStatusResponse {
         keys: keys
             .iter()
@@ -79,7 +70,7 @@ pub fn key_status_to_proto(keys: &[KeyInfo]) -> proto::KeyStatusResponse {
                 created_ms: k.created_ms,
                 activated_ms: k.activated_ms.unwrap_or(0),
                 retired_ms: k.retired_ms.unwrap_or(0),
-                active: active.contains(&(k.purpose, k.version)),
+                active: active(k),
             })
             .collect(),
     }
