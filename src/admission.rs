@@ -1,5 +1,5 @@
 //! Counting what is open, in total and per key, with a limit on each: the
-//! uploads open per organisation, the tables in the attacker audit per caller.
+//! uploads open per organisation, the tables in the attacker check per caller.
 //!
 //! An admission is refused at once rather than queued: a client that is
 //! told RESOURCE_EXHAUSTED can back off, while a queue of idle callers is

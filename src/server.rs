@@ -11,7 +11,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::disclosure::DisclosurePolicy;
-use crate::engine::{AuditHook, Engine, EngineError, RotationPause, TableLimits};
+use crate::engine::{AttackerHook, Engine, EngineError, RotationPause, TableLimits};
 use crate::keys::{open_key_store, CreateKey, KeyCustody, KeyError, KeyOrigin};
 use crate::keystore::{KeyPurpose, MasterKeySource};
 use crate::proto::{
@@ -49,12 +49,12 @@ pub struct ServerConfig {
     pub policy: DisclosurePolicy,
     /// How many uploads may be open, and how long one may stay silent.
     pub upload_limits: UploadLimits,
-    /// What one table may cost: request sizes, the audit's work budget and
-    /// how many audits run at once.
+    /// What one table may cost: request sizes, the attacker check's work budget and
+    /// how many attacker checks run at once.
     pub table_limits: TableLimits,
-    /// Called before each attacker audit starts, with its slot held: for
-    /// tests that need an audit in progress. `None` in production.
-    pub audit_hook: Option<AuditHook>,
+    /// Called before each attacker check starts, with its slot held: for
+    /// tests that need an attacker check in progress. `None` in production.
+    pub attacker_hook: Option<AttackerHook>,
     /// Where a storage key rotation stops for good, so that a crash test
     /// can kill the server there. `None` in production.
     pub rotation_pause: RotationPause,
@@ -62,7 +62,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration with every limit at its default, the parallelism
-    /// (audit threads, audits at once) that of this machine, and a
+    /// (attacker-check threads, checks at once) that of this machine, and a
     /// throwaway master key that may create a key store.
     pub fn new(data_dir: PathBuf, key_dir: PathBuf, policy: DisclosurePolicy) -> Self {
         ServerConfig {
@@ -73,7 +73,7 @@ impl ServerConfig {
             policy,
             upload_limits: UploadLimits::default(),
             table_limits: TableLimits::default().with_parallelism(machine_parallelism()),
-            audit_hook: None,
+            attacker_hook: None,
             rotation_pause: None,
         }
     }
@@ -204,7 +204,7 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
     let custody = KeyCustody::new(keys, config.master_key.clone());
     let engine = Engine::open(store, custody, config.policy)?
         .with_table_limits(config.table_limits)
-        .with_audit_hook(config.audit_hook.clone())
+        .with_attacker_hook(config.attacker_hook.clone())
         .with_rotation_pause(config.rotation_pause.clone());
     if engine.rotation_pending() {
         let rotation = engine

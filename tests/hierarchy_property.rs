@@ -6,9 +6,9 @@
 
 mod lp_support;
 
-use ddc::disclosure::audit::AuditError;
+use ddc::disclosure::attacker::AttackerError;
 use ddc::disclosure::{
-    protect_table, AuditLimits, CellStatus, DisclosureError, DisclosurePolicy, GroupDisclosure,
+    protect_table, AttackerLimits, CellStatus, DisclosureError, DisclosurePolicy, GroupDisclosure,
     TableContext, TableKind,
 };
 use ddc::tabulate::{Axis, CountCube, TableStats};
@@ -183,8 +183,8 @@ proptest! {
         };
         let built = build(&h, &layout, &counts);
         let ctx = TableContext { kind: TableKind::Count, holders, negative_values: false, salt: 0 };
-        let result = protect_table(&built.stats, &policy, &ctx, None, &AuditLimits::default());
-        prop_assume!(!matches!(result, Err(DisclosureError::Audit(AuditError::Unprotectable { .. }))));
+        let result = protect_table(&built.stats, &policy, &ctx, None, &AttackerLimits::default());
+        prop_assume!(!matches!(result, Err(DisclosureError::Attacker(AttackerError::Unprotectable { .. }))));
         let protected = result.expect("released or refused as unprotectable");
         let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();
         let cube = &built.stats.cube;

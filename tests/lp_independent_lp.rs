@@ -1,4 +1,4 @@
-//! Property: after greedy secondary suppression, an attacker audit written
+//! Property: after greedy secondary suppression, an attacker check written
 //! independently of the engine (clarabel, every cell a variable) finds every
 //! protection met; when the engine gives up, withholding everything really
 //! cannot protect the cell.
@@ -8,8 +8,8 @@ mod independent;
 #[path = "lp_support/tables.rs"]
 mod tables;
 
-use ddc::disclosure::audit::{
-    attacker_interval, audit, suppress_secondary, AuditError, Protection,
+use ddc::disclosure::attacker::{
+    attacker_interval, check, suppress_secondary, AttackerError, Protection,
 };
 use independent::attacker_interval_independent;
 use proptest::prelude::*;
@@ -63,7 +63,7 @@ fn check_suppression(sizes: &[usize], interior: &[u32]) -> Result<(), TestCaseEr
         &cost,
     ) {
         Ok(added) => check_pattern(&table, &withheld, &added),
-        Err(AuditError::Unprotectable { cell }) => check_unprotectable(&table, cell),
+        Err(AttackerError::Unprotectable { cell }) => check_unprotectable(&table, cell),
         Err(error) => Err(TestCaseError::fail(format!("suppression failed: {error}"))),
     }
 }
@@ -79,9 +79,9 @@ fn check_pattern(
         prop_assert_eq!(is_withheld, expected);
         prop_assert!(!(table.primary[cell] && added.contains(&cell)));
     }
-    let failures = audit(&table.equations, &table.facts, withheld, &table.protections)
+    let failures = check(&table.equations, &table.facts, withheld, &table.protections)
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    prop_assert!(failures.is_empty(), "engine audit fails: {:?}", failures);
+    prop_assert!(failures.is_empty(), "engine check fails: {:?}", failures);
     for p in &table.protections {
         check_protection(table, withheld, p)?;
     }
@@ -148,12 +148,12 @@ fn check_unprotectable(table: &CountTable, cell: usize) -> Result<(), TestCaseEr
     Ok(())
 }
 
-/// Cases per property (`LP_AUDIT_CASES` overrides; fewer in unoptimised
+/// Cases per property (`LP_ATTACKER_CASES` overrides; fewer in unoptimised
 /// builds, where the interior-point checker is slow); failures are saved
 /// beside this file.
 fn config() -> ProptestConfig {
     let default = if cfg!(debug_assertions) { 128 } else { 1024 };
-    let cases = std::env::var("LP_AUDIT_CASES")
+    let cases = std::env::var("LP_ATTACKER_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default);

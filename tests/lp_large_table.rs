@@ -1,5 +1,5 @@
 //! A 30×30 count table with 40 small cells: suppression finishes within the
-//! default work budget, the engine audit passes, and the independent audit
+//! default work budget, the engine check passes, and the independent check
 //! agrees. Prints the time and work taken (run with `--nocapture` to see it).
 
 #[path = "lp_support/independent.rs"]
@@ -9,8 +9,8 @@ mod tables;
 
 use std::time::Instant;
 
-use ddc::disclosure::audit::budget::DEFAULT_WORK;
-use ddc::disclosure::audit::{audit, audit_within, suppress_secondary_within, WorkBudget};
+use ddc::disclosure::attacker::budget::DEFAULT_WORK;
+use ddc::disclosure::attacker::{check, check_within, suppress_secondary_within, WorkBudget};
 use independent::attacker_interval_independent;
 use tables::{CountTable, Lcg};
 
@@ -50,7 +50,7 @@ fn thirty_by_thirty_table_with_forty_small_cells_is_protected() {
         &mut work,
     )
     .expect("a 30x30 table of counts can be protected within the default budget");
-    let gate = audit_within(
+    let gate = check_within(
         &table.equations,
         &table.facts,
         &withheld,
@@ -67,13 +67,13 @@ fn thirty_by_thirty_table_with_forty_small_cells_is_protected() {
         work.spent()
     );
 
-    let failures = audit(
+    let failures = check(
         &table.equations,
         &table.facts,
         &withheld,
         &table.protections,
     )
-    .expect("audit runs");
+    .expect("check runs");
     assert!(failures.is_empty(), "{failures:?}");
     let values: Vec<f64> = table.facts.iter().map(|f| f.value).collect();
     let lower: Vec<f64> = table.facts.iter().map(|f| f.lower).collect();

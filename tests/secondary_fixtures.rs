@@ -6,9 +6,9 @@
 
 mod lp_support;
 
-use ddc::disclosure::audit::{audit, cube_equations, CellFacts, Protection};
+use ddc::disclosure::attacker::{check, cube_equations, CellFacts, Protection};
 use ddc::disclosure::{
-    protect_table, AuditLimits, CellStatus, DisclosurePolicy, TableContext, TableKind,
+    protect_table, AttackerLimits, CellStatus, DisclosurePolicy, TableContext, TableKind,
 };
 use ddc::tabulate::CountCube;
 use lp_support::independent::attacker_interval_independent;
@@ -108,7 +108,7 @@ fn two_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough() {
         naive[cell] = true;
     }
     let equations = cube_equations(cube.sizes());
-    let failures = audit(
+    let failures = check(
         &equations,
         &facts(cube, &primary),
         &naive,
@@ -128,7 +128,7 @@ fn two_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough() {
         negative_values: false,
         salt: 0,
     };
-    let protected = protect_table(&s, &policy(), &ctx, None, &AuditLimits::default()).unwrap();
+    let protected = protect_table(&s, &policy(), &ctx, None, &AttackerLimits::default()).unwrap();
     let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();
     assert_eq!(statuses[at(0, 0)], CellStatus::WithheldThreshold);
     assert_eq!(statuses[at(1, 1)], CellStatus::WithheldThreshold);
@@ -153,7 +153,7 @@ fn three_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough()
     let primary = [cube.index(&[Some(0), Some(0), Some(0)])];
     let naive: Vec<bool> = (0..cube.len()).map(|i| cube.is_interior(i)).collect();
     let equations = cube_equations(cube.sizes());
-    let failures = audit(
+    let failures = check(
         &equations,
         &facts(cube, &primary),
         &naive,
@@ -172,7 +172,7 @@ fn three_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough()
         negative_values: false,
         salt: 0,
     };
-    let protected = protect_table(&s, &policy(), &ctx, None, &AuditLimits::default()).unwrap();
+    let protected = protect_table(&s, &policy(), &ctx, None, &AttackerLimits::default()).unwrap();
     let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();
     assert_eq!(statuses[primary[0]], CellStatus::WithheldThreshold);
     assert_protected(cube, &statuses, &primary);

@@ -6,9 +6,9 @@
 
 mod lp_support;
 
-use ddc::disclosure::audit::AuditError;
+use ddc::disclosure::attacker::AttackerError;
 use ddc::disclosure::{
-    protect_table, AuditLimits, CellStatus, DisclosureError, DisclosurePolicy, GroupDisclosure,
+    protect_table, AttackerLimits, CellStatus, DisclosureError, DisclosurePolicy, GroupDisclosure,
     TableContext, TableKind,
 };
 use ddc::tabulate::{CountCube, MagnitudeStats, TableStats, TOP_CONTRIBUTIONS};
@@ -79,10 +79,10 @@ proptest! {
     ) {
         let s = count_stats(&sizes, &interior);
         let ctx = TableContext { kind: TableKind::Count, holders, negative_values: false, salt: 0 };
-        let first = protect_table(&s, &policy, &ctx, None, &AuditLimits::default());
-        prop_assume!(!matches!(first, Err(DisclosureError::Audit(AuditError::Unprotectable { .. }))));
+        let first = protect_table(&s, &policy, &ctx, None, &AttackerLimits::default());
+        prop_assume!(!matches!(first, Err(DisclosureError::Attacker(AttackerError::Unprotectable { .. }))));
         let first = first.expect("released or refused as unprotectable");
-        let again = protect_table(&s, &policy, &ctx, None, &AuditLimits::default()).unwrap();
+        let again = protect_table(&s, &policy, &ctx, None, &AttackerLimits::default()).unwrap();
         let statuses: Vec<CellStatus> = first.cells.iter().map(|c| c.status).collect();
         prop_assert_eq!(&statuses, &again.cells.iter().map(|c| c.status).collect::<Vec<_>>());
 
@@ -205,8 +205,8 @@ proptest! {
         };
         let (s, contributions) = magnitude_stats(&sizes, &interior);
         let ctx = TableContext { kind: TableKind::Sum, holders: 1, negative_values: false, salt: 0 };
-        let result = protect_table(&s, &policy, &ctx, None, &AuditLimits::default());
-        prop_assume!(!matches!(result, Err(DisclosureError::Audit(AuditError::Unprotectable { .. }))));
+        let result = protect_table(&s, &policy, &ctx, None, &AttackerLimits::default());
+        prop_assume!(!matches!(result, Err(DisclosureError::Attacker(AttackerError::Unprotectable { .. }))));
         let protected = result.expect("released or refused as unprotectable");
         let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();
         let values: Vec<f64> = contributions.iter().map(|u| u.iter().sum::<u64>() as f64).collect();

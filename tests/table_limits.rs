@@ -1,6 +1,6 @@
-//! One analyst must not occupy the machine: a table over its audit budget
+//! One analyst must not occupy the machine: a table over its attacker budget
 //! is refused (and audited) as RESOURCE_EXHAUSTED, the same way every time;
-//! a caller gets one table in the attacker audit at a time while cheap
+//! a caller gets one table in the attacker check at a time while cheap
 //! tables keep being answered; oversized requests are refused as
 //! INVALID_ARGUMENT before any work, and nothing of them is stored.
 
@@ -9,7 +9,7 @@ mod common;
 use std::sync::{mpsc, Mutex};
 
 use common::{bsns, db_scalar, exact_policy, table_request, TestServer};
-use ddc::engine::AuditHook;
+use ddc::engine::AttackerHook;
 use ddc::proto::{Filter, TableRequest};
 use ddc::server::ServerConfig;
 use tonic::Code;
@@ -45,12 +45,12 @@ async fn server(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
     s
 }
 
-/// Has unsafe cells: needs the attacker audit.
+/// Has unsafe cells: needs the attacker check.
 fn expensive() -> TableRequest {
     table_request(&["duo.t.niveau", "duo.t.regio"], &[])
 }
 
-/// Every cell and margin safe: no attacker audit.
+/// Every cell and margin safe: no attacker check.
 fn cheap() -> TableRequest {
     table_request(&["duo.t.niveau"], &[])
 }
@@ -60,12 +60,12 @@ fn releases(s: &TestServer) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_table_over_its_audit_budget_is_refused_while_a_cheap_table_is_released() {
-    let mut s = server(|c| c.table_limits.audit.work = 10).await;
+async fn a_table_over_its_attacker_budget_is_refused_while_a_cheap_table_is_released() {
+    let mut s = server(|c| c.table_limits.attacker.work = 10).await;
 
     let refused = s.table(expensive()).await.unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
-    assert_eq!(reason(&refused), "AUDIT_BUDGET_EXCEEDED");
+    assert_eq!(reason(&refused), "ATTACKER_BUDGET_EXCEEDED");
     assert!(
         refused.message().contains("coarsen"),
         "{}",
@@ -79,14 +79,14 @@ async fn a_table_over_its_audit_budget_is_refused_while_a_cheap_table_is_release
 
     let audited = db_scalar(
         s.data_dir.path(),
-        "SELECT count(*) FROM audit WHERE action = 'table.refused' AND detail LIKE '%audit_budget%'",
+        "SELECT count(*) FROM audit WHERE action = 'table.refused' AND detail LIKE '%attacker_budget%'",
     );
     assert_eq!(audited, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_over_budget_request_is_refused_again_identically() {
-    let mut s = server(|c| c.table_limits.audit.work = 10).await;
+    let mut s = server(|c| c.table_limits.attacker.work = 10).await;
     let first = s.table(expensive()).await.unwrap_err();
     let again = s.table(expensive()).await.unwrap_err();
     assert_eq!(first.code(), Code::ResourceExhausted);
@@ -106,38 +106,38 @@ async fn the_default_budget_releases_the_same_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_audited_table_of_the_same_caller_is_refused_while_the_first_runs() {
-    // The hook holds the first audit, slot taken, until `go` is dropped.
-    let (started, audit_started) = mpsc::channel::<()>();
+    // The hook holds the first attacker check, slot taken, until `go` is dropped.
+    let (started, check_started) = mpsc::channel::<()>();
     let (go, wait_for_go) = mpsc::channel::<()>();
     let wait_for_go = Mutex::new(wait_for_go);
-    let hook = AuditHook::new(move || {
+    let hook = AttackerHook::new(move || {
         let _ = started.send(());
         let _ = wait_for_go.lock().unwrap().recv();
     });
     let mut s = server(|c| {
-        c.table_limits.audits_per_caller = 1;
-        c.table_limits.audits_total = 2;
-        c.audit_hook = Some(hook);
+        c.table_limits.attacker_checks_per_caller = 1;
+        c.table_limits.attacker_checks_total = 2;
+        c.attacker_hook = Some(hook);
     })
     .await;
 
     let mut release = s.clients.release.clone();
     let first = tokio::spawn(async move { release.tabulate(expensive()).await });
-    tokio::task::spawn_blocking(move || audit_started.recv())
+    tokio::task::spawn_blocking(move || check_started.recv())
         .await
         .unwrap()
-        .expect("the first table reaches its audit");
+        .expect("the first table reaches its attacker check");
 
     let second = s.table(expensive()).await.unwrap_err();
     assert_eq!(second.code(), Code::ResourceExhausted, "{second:?}");
-    assert_eq!(reason(&second), "AUDITS_BUSY");
+    assert_eq!(reason(&second), "ATTACKER_CHECKS_BUSY");
     assert!(second.message().contains("busy"), "{}", second.message());
     let audited = db_scalar(
         s.data_dir.path(),
-        "SELECT count(*) FROM audit WHERE action = 'table.refused' AND detail LIKE '%audits_busy%'",
+        "SELECT count(*) FROM audit WHERE action = 'table.refused' AND detail LIKE '%attacker_checks_busy%'",
     );
     assert_eq!(audited, 1, "the busy refusal is audited");
-    // A table that needs no audit is still answered.
+    // A table that needs no attacker check is still answered.
     s.table(cheap()).await.unwrap();
 
     drop(go);

@@ -83,30 +83,30 @@ pub(super) struct ServeArgs {
     /// Seconds an upload may send nothing before it is cancelled (storing nothing).
     #[arg(long, default_value_t = UploadLimits::default().idle.as_secs())]
     upload_idle_secs: u64,
-    /// Linear-programming work one table's attacker audit may take, in
+    /// Linear-programming work one table's attacker check may take, in
     /// units of the problems' sizes (rows x min(rows, variables) +
     /// variables per solve; a million is about a quarter of a CPU-second). A table
     /// that needs more is refused with RESOURCE_EXHAUSTED and a hint to
-    /// coarsen it, never released unaudited. Deterministic: the same
+    /// coarsen it, never released unchecked. Deterministic: the same
     /// request always gets the same answer.
-    #[arg(long, default_value_t = limits().audit.work, help_heading = "Table limits")]
-    audit_work: u64,
+    #[arg(long, default_value_t = limits().attacker.work, help_heading = "Table limits")]
+    attacker_work: u64,
     /// Most cells unsafe on their own (withheld by a rule) that one table's
-    /// attacker audit takes; more is refused like --audit-work.
-    #[arg(long, default_value_t = limits().audit.max_unsafe_cells, help_heading = "Table limits")]
+    /// attacker check takes; more is refused like --attacker-work.
+    #[arg(long, default_value_t = limits().attacker.max_unsafe_cells, help_heading = "Table limits")]
     max_unsafe_cells: usize,
-    /// Threads one table's final audit runs on, and by default the tables
-    /// audited at once. Default: the machine's available parallelism.
+    /// Threads one table's final attacker check runs on, and by default the tables
+    /// checked at once. Default: the machine's available parallelism.
     #[arg(long, help_heading = "Table limits")]
     parallelism: Option<usize>,
-    /// Tables one caller may have in the attacker audit at once (tables
+    /// Tables one caller may have in the attacker check at once (tables
     /// with unsafe cells); more are refused with RESOURCE_EXHAUSTED.
-    #[arg(long, default_value_t = limits().audits_per_caller, help_heading = "Table limits")]
-    audits_per_caller: usize,
-    /// Tables in the attacker audit at once over all callers; more are
+    #[arg(long, default_value_t = limits().attacker_checks_per_caller, help_heading = "Table limits")]
+    attacker_checks_per_caller: usize,
+    /// Tables in the attacker check at once over all callers; more are
     /// refused with RESOURCE_EXHAUSTED. Default: --parallelism.
     #[arg(long, help_heading = "Table limits")]
-    audits_total: Option<usize>,
+    attacker_checks_total: Option<usize>,
     /// Filters per table request (INVALID_ARGUMENT beyond).
     #[arg(long, default_value_t = limits().request.max_filters, help_heading = "Table limits")]
     max_filters: usize,
@@ -130,11 +130,11 @@ impl ServeArgs {
             Some(n) => limits.with_parallelism(n),
             None => limits,
         };
-        limits.audit.work = self.audit_work;
-        limits.audit.max_unsafe_cells = self.max_unsafe_cells;
-        limits.audits_per_caller = self.audits_per_caller.max(1);
-        if let Some(n) = self.audits_total {
-            limits.audits_total = n.max(1);
+        limits.attacker.work = self.attacker_work;
+        limits.attacker.max_unsafe_cells = self.max_unsafe_cells;
+        limits.attacker_checks_per_caller = self.attacker_checks_per_caller.max(1);
+        if let Some(n) = self.attacker_checks_total {
+            limits.attacker_checks_total = n.max(1);
         }
         limits.request.max_filters = self.max_filters;
         limits.request.max_values_per_filter = self.max_values_per_filter;

@@ -2,13 +2,13 @@
 //!
 //! - [`policy`]: the rules' parameters (ACRO's defaults).
 //! - `primary`: which cells are unsafe on their own and the protection each needs.
-//! - [`audit`]: the attacker's linear programs and secondary suppression.
+//! - [`attacker`]: the attacker's linear programs and secondary suppression.
 //! - [`ckm`]: the cell-key method of perturbation.
 //! - [`protect`]: the pipeline from table statistics to released cells.
 //!
 //! No I/O here.
 
-pub mod audit;
+pub mod attacker;
 pub mod ckm;
 pub mod policy;
 mod primary;
@@ -20,7 +20,7 @@ pub use policy::{
     DisclosurePolicy, GroupDisclosure, MagnitudeNoiseKind, Perturbation, PolicyError, MAX_THRESHOLD,
 };
 pub use protect::{
-    judge_table, protect_table, AuditLimits, BudgetExceeded, Judged, Protected, PublishedCell,
+    judge_table, protect_table, AttackerLimits, BudgetExceeded, Judged, Protected, PublishedCell,
     TableContext, TableKind,
 };
 
@@ -83,16 +83,16 @@ pub enum DisclosureError {
         /// Flat index of the margin.
         index: usize,
     },
-    /// The table's attacker audit would exceed its budget; the analyst
+    /// The table's attacker check would exceed its budget; the analyst
     /// should coarsen the table. Nothing of it is released.
     #[error(transparent)]
     OverBudget(#[from] BudgetExceeded),
-    /// The attacker audit could not be run.
-    #[error("attacker audit: {0}")]
-    Audit(#[from] audit::AuditError),
-    /// An audit thread panicked; the table is not released.
-    #[error("the attacker audit failed unexpectedly")]
-    AuditPanicked,
+    /// The attacker check could not be run.
+    #[error("attacker check: {0}")]
+    Attacker(#[from] attacker::AttackerError),
+    /// A check thread panicked; the table is not released.
+    #[error("the attacker check failed unexpectedly")]
+    AttackerPanicked,
     /// A cell the classifications rule out holds persons: the data and the
     /// code lists disagree. Nothing is released.
     #[error("cell {index} is a structural zero but holds persons")]

@@ -4,45 +4,45 @@
 //! released. A table that fails any step is not released.
 //!
 //! The pipeline has two steps so that the caller can decide, between them,
-//! whether an expensive audit may start: [`judge_table`] applies the
+//! whether an expensive check may start: [`judge_table`] applies the
 //! primary rules and tells whether attacker linear programs are needed;
-//! [`Judged::protect`] runs them within [`AuditLimits`]. The limits are
+//! [`Judged::protect`] runs them within [`AttackerLimits`]. The limits are
 //! checked up front ([`Judged::check_limits`]: the unsafe cells, and a lower
-//! bound of the audit's work) and enforced before every solve, so a table
-//! over its budget is refused, never released unaudited.
+//! bound of the check's work) and enforced before every solve, so a table
+//! over its budget is refused, never released unchecked.
 
 mod publish;
 mod suppression;
 
-use super::audit::{budget::DEFAULT_WORK, OverBudget, WorkBudget};
+use super::attacker::{budget::DEFAULT_WORK, OverBudget, WorkBudget};
 use super::ckm::PTable;
 use super::primary::{judge_counts, judge_magnitudes, GroupRule, Judgement, Sign, Structure};
 use super::{check_margins, CellStatus, DisclosureError, DisclosurePolicy};
 use crate::tabulate::TableStats;
 use publish::publish;
-use suppression::AuditInput;
+use suppression::AttackerInput;
 
-/// Default of [`AuditLimits::max_unsafe_cells`]: the attacker audit solves
+/// Default of [`AttackerLimits::max_unsafe_cells`]: the attacker check solves
 /// at least four linear programs per unsafe cell.
 pub const DEFAULT_MAX_UNSAFE_CELLS: usize = 500;
 
-/// How much one table's attacker audit may take, and on how many threads.
+/// How much one table's attacker check may take, and on how many threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AuditLimits {
+pub struct AttackerLimits {
     /// Most cells unsafe on their own (withheld by a primary rule).
     /// Default [`DEFAULT_MAX_UNSAFE_CELLS`].
     pub max_unsafe_cells: usize,
     /// Linear-programming work, in the units of
-    /// [`audit::budget`](super::audit::budget). Default [`DEFAULT_WORK`].
+    /// [`attacker::budget`](super::attacker::budget). Default [`DEFAULT_WORK`].
     pub work: u64,
-    /// Threads the release gate audits on (at least 1). Default 1; the
+    /// Threads the release gate checks on (at least 1). Default 1; the
     /// server passes in its configured parallelism.
     pub threads: usize,
 }
 
-impl Default for AuditLimits {
+impl Default for AttackerLimits {
     fn default() -> Self {
-        AuditLimits {
+        AttackerLimits {
             max_unsafe_cells: DEFAULT_MAX_UNSAFE_CELLS,
             work: DEFAULT_WORK,
             threads: 1,
@@ -50,13 +50,13 @@ impl Default for AuditLimits {
     }
 }
 
-/// Which limit of [`AuditLimits`] a table exceeds. The messages hold only
+/// Which limit of [`AttackerLimits`] a table exceeds. The messages hold only
 /// the configured limit, nothing about the table's data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BudgetExceeded {
-    /// More unsafe cells than one audit takes.
-    #[error("the table has more cells that are unsafe on their own than one table's audit allows (at most {limit})")]
+    /// More unsafe cells than one check takes.
+    #[error("the table has more cells that are unsafe on their own than one table's check allows (at most {limit})")]
     UnsafeCells {
         /// Unsafe cells found (for the server log).
         cells: usize,
@@ -109,7 +109,7 @@ pub struct PublishedCell {
 pub struct Protected {
     /// Every cell, in the cube's order.
     pub cells: Vec<PublishedCell>,
-    /// Linear-programming work the audit took, in budget units.
+    /// Linear-programming work the check took, in budget units.
     pub work: u64,
 }
 
@@ -128,8 +128,8 @@ pub struct Judged<'a> {
     ctx: TableContext,
     /// The count table's primary statuses.
     counts: Vec<CellStatus>,
-    /// The count table's attacker audit; `None` when no count is unsafe.
-    count_audit: Option<AuditInput>,
+    /// The count table's attacker check; `None` when no count is unsafe.
+    count_check: Option<AttackerInput>,
     /// A magnitude table's judgements and sums.
     magnitudes: Option<(Vec<Judgement>, Vec<f64>)>,
 }
@@ -142,7 +142,7 @@ pub fn protect_table(
     policy: &DisclosurePolicy,
     ctx: &TableContext,
     ptable: Option<&PTable>,
-    limits: &AuditLimits,
+    limits: &AttackerLimits,
 ) -> Result<Protected, DisclosureError> {
     judge_table(stats, policy, ctx)?.protect(limits, ptable)
 }
@@ -163,11 +163,11 @@ pub fn judge_table<'a>(
     let structure = Structure::of(stats);
     let judgements = judge_counts(&structure, policy, group_rule);
     let counts: Vec<CellStatus> = judgements.iter().map(|j| j.status).collect();
-    let count_audit = counts.iter().any(|s| s.is_withheld()).then(|| {
+    let count_check = counts.iter().any(|s| s.is_withheld()).then(|| {
         let values: Vec<f64> = (0..stats.cube.len())
             .map(|i| stats.cube.count(i) as f64)
             .collect();
-        AuditInput::new(stats, &judgements, &values)
+        AttackerInput::new(stats, &judgements, &values)
     });
     let magnitudes = match (&stats.magnitude, ctx.kind) {
         (Some(m), TableKind::Sum | TableKind::Mean) => {
@@ -190,7 +190,7 @@ pub fn judge_table<'a>(
         policy,
         ctx: *ctx,
         counts,
-        count_audit,
+        count_check,
         magnitudes,
     })
 }
@@ -210,27 +210,27 @@ impl Judged<'_> {
     }
 
     /// Whether protecting the table needs attacker linear programs.
-    pub fn needs_audit(&self) -> bool {
+    pub fn needs_attacker_check(&self) -> bool {
         self.unsafe_cells() > 0
     }
 
-    /// The magnitude audit on its own primary pattern (a lower bound of
+    /// The magnitude check on its own primary pattern (a lower bound of
     /// the one [`Judged::protect`] runs on top of the count pattern).
-    fn magnitude_audit_alone(&self) -> Option<AuditInput> {
+    fn magnitude_check_alone(&self) -> Option<AttackerInput> {
         let (judgements, values) = self.magnitudes.as_ref()?;
         judgements
             .iter()
             .any(|j| j.status.is_withheld())
-            .then(|| AuditInput::new(self.stats, judgements, values))
+            .then(|| AttackerInput::new(self.stats, judgements, values))
     }
 
-    /// Refuses, before any solve, a table whose audit cannot fit `limits`:
+    /// Refuses, before any solve, a table whose check cannot fit `limits`:
     /// too many unsafe cells, or a lower bound of its work over the budget.
     ///
-    /// The bound: suppression audits every protection at least once and the
+    /// The bound: suppression checks every protection at least once and the
     /// release gate once more, each over at least its primary component, so
     /// a table refused here would be refused later too, only later.
-    pub fn check_limits(&self, limits: &AuditLimits) -> Result<(), DisclosureError> {
+    pub fn check_limits(&self, limits: &AttackerLimits) -> Result<(), DisclosureError> {
         let cells = self.unsafe_cells();
         if cells == 0 {
             return Ok(());
@@ -244,8 +244,8 @@ impl Judged<'_> {
         }
         let mut estimate = 0u64;
         for input in [
-            self.count_audit.as_ref(),
-            self.magnitude_audit_alone().as_ref(),
+            self.count_check.as_ref(),
+            self.magnitude_check_alone().as_ref(),
         ]
         .into_iter()
         .flatten()
@@ -261,13 +261,13 @@ impl Judged<'_> {
     /// publishes the released cells.
     pub fn protect(
         self,
-        limits: &AuditLimits,
+        limits: &AttackerLimits,
         ptable: Option<&PTable>,
     ) -> Result<Protected, DisclosureError> {
         self.check_limits(limits)?;
         let mut work = WorkBudget::new(limits.work);
         let mut counts = self.counts.clone();
-        if let Some(input) = &self.count_audit {
+        if let Some(input) = &self.count_check {
             for cell in input.suppress(limits, &mut work)? {
                 counts[cell] = CellStatus::WithheldSecondary;
             }
@@ -297,7 +297,7 @@ impl Judged<'_> {
                     .map(|(j, &count)| if count.is_withheld() { count } else { j.status })
                     .collect();
                 if statuses.iter().any(|s| s.is_withheld()) {
-                    let input = AuditInput::new(self.stats, &judgements, sums);
+                    let input = AttackerInput::new(self.stats, &judgements, sums);
                     for cell in input.suppress(limits, &mut work)? {
                         statuses[cell] = CellStatus::WithheldSecondary;
                     }
@@ -342,8 +342,8 @@ fn check_sum_margins(stats: &TableStats) -> Result<(), DisclosureError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::audit::{attacker_interval, axis_equations, cube_equations, CellFacts};
-    use super::{protect_table, AuditLimits, TableContext, TableKind};
+    use super::super::attacker::{attacker_interval, axis_equations, cube_equations, CellFacts};
+    use super::{protect_table, AttackerLimits, TableContext, TableKind};
     use crate::disclosure::{CellStatus, DisclosurePolicy};
     use crate::tabulate::{Axis, CountCube, TableStats};
 
@@ -376,7 +376,7 @@ mod tests {
         let facts = facts(&stats);
         // Withholding a and c protects a against the total alone ...
         let withheld = [true, false, true, false, false, false, false];
-        let total_only = [crate::disclosure::audit::Equation {
+        let total_only = [crate::disclosure::attacker::Equation {
             total: 6,
             parts: vec![0, 1, 2, 3],
         }];
@@ -402,7 +402,7 @@ mod tests {
             salt: 0,
         };
         let protected =
-            protect_table(&stats, &policy, &ctx, None, &AuditLimits::default()).unwrap();
+            protect_table(&stats, &policy, &ctx, None, &AttackerLimits::default()).unwrap();
         let withheld: Vec<bool> = protected
             .cells
             .iter()

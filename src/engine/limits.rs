@@ -1,21 +1,21 @@
 //! What one analyst's table may cost: the size of a request, the attacker
-//! audit's work budget, and how many audits run at once.
+//! attacker check's work budget, and how many checks run at once.
 //!
 //! One analyst must not occupy the machine. A request is refused before any
 //! work when it is larger than any sensible table needs (`INVALID_ARGUMENT`,
-//! naming the field, never echoing its value); a table whose attacker audit
+//! naming the field, never echoing its value); a table whose attacker check
 //! would exceed its budget is refused (`RESOURCE_EXHAUSTED`, with a hint to
-//! coarsen it), never released unaudited; and only a few tables that need
+//! coarsen it), never released unchecked; and only a few tables that need
 //! attacker linear programs run at once, per caller and in total
 //! (`RESOURCE_EXHAUSTED` beyond), so cheap tables and other callers keep
 //! being answered.
 //!
 //! The budget is deterministic: it counts linear-programming work in units
-//! of the problems' sizes (see [`crate::disclosure::audit::budget`]), never
+//! of the problems' sizes (see [`crate::disclosure::attacker::budget`]), never
 //! wall time or load, so the same request always gets the same answer. Only
 //! the concurrency limit depends on what else is running.
 //!
-//! Not responsible for the audit itself (`disclosure`) or for mapping the
+//! Not responsible for the attacker check itself (`disclosure`) or for mapping the
 //! refusals to gRPC codes (`service::status`).
 
 use std::fmt;
@@ -24,21 +24,21 @@ use std::sync::Arc;
 use super::request::{invalid, MeasureSpec, TableSpec};
 use super::EngineError;
 use crate::admission::{Admission, Full, Permit};
-use crate::disclosure::AuditLimits;
+use crate::disclosure::AttackerLimits;
 use crate::field_path::FieldPath;
 
 /// Every limit on one table request; [`Default`] gives the documented
 /// defaults, with a parallelism of 1 (the server passes in its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableLimits {
-    /// The attacker audit's budget and threads. Defaults: 25 million work
+    /// The attacker check's budget and threads. Defaults: 25 million work
     /// units (about six CPU-seconds), 500 unsafe cells, 1 thread.
-    pub audit: AuditLimits,
-    /// Tables one caller may have in the attacker audit at once. Default 1.
-    pub audits_per_caller: usize,
-    /// Tables in the attacker audit at once, over all callers. Default:
+    pub attacker: AttackerLimits,
+    /// Tables one caller may have in the attacker check at once. Default 1.
+    pub attacker_checks_per_caller: usize,
+    /// Tables in the attacker check at once, over all callers. Default:
     /// the parallelism (1).
-    pub audits_total: usize,
+    pub attacker_checks_total: usize,
     /// Limits on the request itself.
     pub request: RequestLimits,
 }
@@ -46,25 +46,25 @@ pub struct TableLimits {
 impl Default for TableLimits {
     fn default() -> Self {
         TableLimits {
-            audit: AuditLimits::default(),
-            audits_per_caller: 1,
-            audits_total: 1,
+            attacker: AttackerLimits::default(),
+            attacker_checks_per_caller: 1,
+            attacker_checks_total: 1,
             request: RequestLimits::default(),
         }
     }
 }
 
 impl TableLimits {
-    /// These limits with `threads` for the release gate and as many audits
+    /// These limits with `threads` for the release gate and as many checks
     /// at once in total.
     pub fn with_parallelism(self, threads: usize) -> Self {
         let threads = threads.max(1);
         TableLimits {
-            audit: AuditLimits {
+            attacker: AttackerLimits {
                 threads,
-                ..self.audit
+                ..self.attacker
             },
-            audits_total: threads,
+            attacker_checks_total: threads,
             ..self
         }
     }
@@ -197,31 +197,34 @@ fn is_project_name(s: &str, max_len: usize) -> bool {
 /// Which concurrency limit a table ran into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BusyScope {
-    /// The caller's own tables in the audit.
+    /// The caller's own tables in the attacker check.
     Caller,
-    /// Every caller's tables in the audit.
+    /// Every caller's tables in the attacker check.
     Server,
 }
 
-/// Counts the tables in the attacker audit, per caller and in total.
+/// Counts the tables in the attacker check, per caller and in total.
 #[derive(Debug)]
-pub(super) struct AuditSlots {
+pub(super) struct AttackerSlots {
     admission: Arc<Admission>,
     per_caller: usize,
     total: usize,
 }
 
-impl AuditSlots {
+impl AttackerSlots {
     pub(super) fn new(limits: &TableLimits) -> Self {
-        AuditSlots {
-            admission: Admission::new(limits.audits_total, limits.audits_per_caller),
-            per_caller: limits.audits_per_caller,
-            total: limits.audits_total,
+        AttackerSlots {
+            admission: Admission::new(
+                limits.attacker_checks_total,
+                limits.attacker_checks_per_caller,
+            ),
+            per_caller: limits.attacker_checks_per_caller,
+            total: limits.attacker_checks_total,
         }
     }
 
     /// A slot for `subject`, held until dropped, or [`EngineError::Busy`]
-    /// when the caller's or the server's audits are all taken.
+    /// when the caller's or the server's attacker checks are all taken.
     pub(super) fn acquire(&self, subject: &str) -> Result<Permit, EngineError> {
         self.admission
             .try_admit(subject)
@@ -238,15 +241,15 @@ impl AuditSlots {
     }
 }
 
-/// Called with the table's audit slot held, just before its attacker audit
-/// starts: lets a test hold an audit in progress. Not for production use.
+/// Called with the table's attacker-check slot held, just before its attacker check
+/// starts: lets a test hold an attacker check in progress. Not for production use.
 #[derive(Clone)]
-pub struct AuditHook(Arc<dyn Fn() + Send + Sync>);
+pub struct AttackerHook(Arc<dyn Fn() + Send + Sync>);
 
-impl AuditHook {
+impl AttackerHook {
     /// A hook that runs `f`.
     pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
-        AuditHook(Arc::new(f))
+        AttackerHook(Arc::new(f))
     }
 
     pub(super) fn call(&self) {
@@ -254,9 +257,9 @@ impl AuditHook {
     }
 }
 
-impl fmt::Debug for AuditHook {
+impl fmt::Debug for AttackerHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuditHook")
+        f.write_str("AttackerHook")
     }
 }
 
@@ -265,10 +268,10 @@ mod tests {
     use super::*;
     use crate::engine::FilterSpec;
 
-    fn slots(per_caller: usize, total: usize) -> AuditSlots {
-        AuditSlots::new(&TableLimits {
-            audits_per_caller: per_caller,
-            audits_total: total,
+    fn slots(per_caller: usize, total: usize) -> AttackerSlots {
+        AttackerSlots::new(&TableLimits {
+            attacker_checks_per_caller: per_caller,
+            attacker_checks_total: total,
             ..TableLimits::default()
         })
     }
@@ -297,10 +300,13 @@ mod tests {
     #[test]
     fn parallelism_sets_the_gate_threads_and_the_total_audits() {
         let limits = TableLimits::default().with_parallelism(4);
-        assert_eq!(limits.audit.threads, 4);
-        assert_eq!(limits.audits_total, 4);
-        assert_eq!(limits.audits_per_caller, 1);
-        assert_eq!(TableLimits::default().with_parallelism(0).audit.threads, 1);
+        assert_eq!(limits.attacker.threads, 4);
+        assert_eq!(limits.attacker_checks_total, 4);
+        assert_eq!(limits.attacker_checks_per_caller, 1);
+        assert_eq!(
+            TableLimits::default().with_parallelism(0).attacker.threads,
+            1
+        );
     }
 
     fn field_of(r: Result<(), EngineError>) -> String {

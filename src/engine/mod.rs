@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use grouping::{Category, TableDimension};
 pub use keys::{Rotation, RotationPause};
-pub use limits::{AuditHook, BusyScope, RequestLimits, TableLimits};
+pub use limits::{AttackerHook, BusyScope, RequestLimits, TableLimits};
 pub use release::{LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT, POPULATION_REFUSAL};
 pub use request::{FilterSpec, MeasureSpec, TableSpec, MAX_TABLE_CELLS};
 pub use upload::{
@@ -138,15 +138,15 @@ pub enum EngineError {
     /// says which rule, never which release or how many persons.
     #[error("{0}")]
     Refused(&'static str),
-    /// The table's attacker audit would exceed its budget; it is refused,
-    /// not released unaudited. The message holds only the limit.
+    /// The table's attacker check would exceed its budget; it is refused,
+    /// not released unchecked. The message holds only the limit.
     #[error("{0}; coarsen the table: fewer categories, a filter, or fewer dimensions")]
     OverBudget(BudgetExceeded),
-    /// Too many tables are in the attacker audit at once (the caller's own,
+    /// Too many tables are in the attacker check at once (the caller's own,
     /// or the server's); tables without unsafe cells are still answered.
     #[error("{}", busy_message(*.scope, *.limit))]
     Busy {
-        /// Whose audits are all taken.
+        /// Whose attacker checks are all taken.
         scope: BusyScope,
         /// The limit that was reached.
         limit: usize,
@@ -156,11 +156,11 @@ pub enum EngineError {
 fn busy_message(scope: BusyScope, limit: usize) -> String {
     match scope {
         BusyScope::Caller => format!(
-            "busy: you already have {limit} table(s) in the attacker audit, the most one \
+            "busy: you already have {limit} table(s) in the attacker check, the most one \
              caller may have at once; ask again when it is done"
         ),
         BusyScope::Server => format!(
-            "busy: the server is auditing {limit} table(s), as many as it audits at once; \
+            "busy: the server is checking {limit} table(s) against the attacker, as many as it checks at once; \
              ask again shortly"
         ),
     }
@@ -207,10 +207,10 @@ pub struct Engine {
     print_key: crate::ledger::PrintKey,
     /// What one table may cost.
     table_limits: TableLimits,
-    /// Tables in the attacker audit, per caller and in total.
-    audit_slots: limits::AuditSlots,
-    /// Called before each attacker audit starts (tests only).
-    audit_hook: Option<AuditHook>,
+    /// Tables in the attacker check, per caller and in total.
+    attacker_slots: limits::AttackerSlots,
+    /// Called before each attacker check starts (tests only).
+    attacker_hook: Option<AttackerHook>,
     /// Where a rotation stops for a crash test (tests only).
     rotation_pause: keys::RotationPause,
 }
@@ -277,8 +277,8 @@ impl Engine {
             ledger: Mutex::new(ledger),
             print_key,
             table_limits: TableLimits::default(),
-            audit_slots: limits::AuditSlots::new(&TableLimits::default()),
-            audit_hook: None,
+            attacker_slots: limits::AttackerSlots::new(&TableLimits::default()),
+            attacker_hook: None,
             rotation_pause: None,
         })
     }
@@ -294,17 +294,17 @@ impl Engine {
     /// This engine with `limits` on every table (instead of the defaults).
     pub fn with_table_limits(self, limits: TableLimits) -> Self {
         Engine {
-            audit_slots: limits::AuditSlots::new(&limits),
+            attacker_slots: limits::AttackerSlots::new(&limits),
             table_limits: limits,
             ..self
         }
     }
 
-    /// This engine calling `hook` before each attacker audit starts, with
-    /// the audit's slot held (tests only).
-    pub fn with_audit_hook(self, hook: Option<AuditHook>) -> Self {
+    /// This engine calling `hook` before each attacker check starts, with
+    /// the check's slot held (tests only).
+    pub fn with_attacker_hook(self, hook: Option<AttackerHook>) -> Self {
         Engine {
-            audit_hook: hook,
+            attacker_hook: hook,
             ..self
         }
     }

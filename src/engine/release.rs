@@ -70,7 +70,7 @@ pub struct LinkageFigures {
 
 impl Engine {
     /// Tabulates, applies disclosure control, records the release with its
-    /// full request under its project, audits it, and returns the protected table.
+    /// full request under its project, records it, and returns the protected table.
     pub fn tabulate(
         &self,
         caller: &Caller,
@@ -113,7 +113,7 @@ impl Engine {
         let protected = self.protect(caller, &spec, &stats, &ctx, now)?;
         tracing::info!(
             cells = stats.cube.len(),
-            audit_work = protected.work,
+            attacker_work = protected.work,
             tabulate_ms = tabulated.as_millis() as u64,
             protect_ms = (started.elapsed() - tabulated).as_millis() as u64,
             "table protected"
@@ -164,9 +164,9 @@ impl Engine {
     }
 
     /// Applies disclosure control within the table limits. A table over its
-    /// audit budget is refused, and the refusal audited, before any linear
+    /// attacker budget is refused, and the refusal audited, before any linear
     /// program is solved where the budget allows telling up front; one that
-    /// needs the attacker audit holds one of the caller's audit slots while
+    /// needs the attacker check holds one of the caller's attacker-check slots while
     /// it runs.
     fn protect(
         &self,
@@ -176,19 +176,25 @@ impl Engine {
         ctx: &TableContext,
         now: SystemTime,
     ) -> Result<Protected, EngineError> {
-        let limits = &self.table_limits.audit;
+        let limits = &self.table_limits.attacker;
         let judged = judge_table(stats, &self.policy, ctx)?;
         if let Err(e) = judged.check_limits(limits) {
             return Err(self.refuse_over_budget(caller, spec, e, now));
         }
-        let _slot = if judged.needs_audit() {
-            let slot = match self.audit_slots.acquire(caller.subject()) {
+        let _slot = if judged.needs_attacker_check() {
+            let slot = match self.attacker_slots.acquire(caller.subject()) {
                 Ok(slot) => slot,
                 Err(busy) => {
-                    return Err(self.audit_table_refusal(caller, spec, "audits_busy", busy, now))
+                    return Err(self.audit_table_refusal(
+                        caller,
+                        spec,
+                        "attacker_checks_busy",
+                        busy,
+                        now,
+                    ))
                 }
             };
-            if let Some(hook) = &self.audit_hook {
+            if let Some(hook) = &self.attacker_hook {
                 hook.call();
             }
             Some(slot)
@@ -211,10 +217,10 @@ impl Engine {
         let DisclosureError::OverBudget(exceeded) = e else {
             return e.into();
         };
-        tracing::info!(?exceeded, "table over its audit budget");
+        tracing::info!(?exceeded, "table over its attacker budget");
         let rule = match exceeded {
-            BudgetExceeded::UnsafeCells { .. } => "audit_budget_unsafe_cells",
-            BudgetExceeded::Work(_) => "audit_budget_work",
+            BudgetExceeded::UnsafeCells { .. } => "attacker_budget_unsafe_cells",
+            BudgetExceeded::Work(_) => "attacker_budget_work",
         };
         self.audit_table_refusal(caller, spec, rule, EngineError::OverBudget(exceeded), now)
     }

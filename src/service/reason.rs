@@ -64,12 +64,12 @@ pub enum Reason {
     PopulationDifferencing,
     /// Secondary suppression cannot protect the table as asked.
     TableUnprotectable,
-    /// Too many cells of the table are unsafe for one table's audit.
+    /// Too many cells of the table are unsafe for one table's attacker check.
     TooManyUnsafeCells,
-    /// The table's attacker audit would exceed its work budget.
-    AuditBudget,
-    /// Too many tables are in the attacker audit at once.
-    AuditsBusy,
+    /// The table's attacker check would exceed its work budget.
+    AttackerBudget,
+    /// Too many tables are in the attacker check at once.
+    AttackerChecksBusy,
     /// A fault of the server; details are in its log only.
     Internal,
 }
@@ -103,8 +103,8 @@ impl Reason {
             Reason::PopulationDifferencing => "POPULATION_DIFFERENCING",
             Reason::TableUnprotectable => "TABLE_UNPROTECTABLE",
             Reason::TooManyUnsafeCells => "TOO_MANY_UNSAFE_CELLS",
-            Reason::AuditBudget => "AUDIT_BUDGET_EXCEEDED",
-            Reason::AuditsBusy => "AUDITS_BUSY",
+            Reason::AttackerBudget => "ATTACKER_BUDGET_EXCEEDED",
+            Reason::AttackerChecksBusy => "ATTACKER_CHECKS_BUSY",
             Reason::Internal => "INTERNAL",
         }
     }

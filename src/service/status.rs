@@ -14,7 +14,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::reason::{Reason, ERROR_DOMAIN};
-use crate::disclosure::audit::AuditError;
+use crate::disclosure::attacker::AttackerError;
 use crate::disclosure::{BudgetExceeded, DisclosureError};
 use crate::engine::{BrokenUpload, EngineError};
 use crate::field_path::FieldPath;
@@ -149,12 +149,14 @@ fn classify(e: EngineError) -> Refusal {
             Refusal::new(Code::ResourceExhausted, Reason::TooManyUnsafeCells)
         }
         EngineError::OverBudget(BudgetExceeded::Work(_)) => {
-            Refusal::new(Code::ResourceExhausted, Reason::AuditBudget)
+            Refusal::new(Code::ResourceExhausted, Reason::AttackerBudget)
         }
-        EngineError::Busy { .. } => Refusal::new(Code::ResourceExhausted, Reason::AuditsBusy),
-        EngineError::Disclosure(DisclosureError::Audit(AuditError::Unprotectable { .. })) => {
-            Refusal::new(Code::FailedPrecondition, Reason::TableUnprotectable).hint(TABLE_HINT)
+        EngineError::Busy { .. } => {
+            Refusal::new(Code::ResourceExhausted, Reason::AttackerChecksBusy)
         }
+        EngineError::Disclosure(DisclosureError::Attacker(AttackerError::Unprotectable {
+            ..
+        })) => Refusal::new(Code::FailedPrecondition, Reason::TableUnprotectable).hint(TABLE_HINT),
         EngineError::UploadBroken(b) => broken_upload_refusal(b),
         EngineError::UploadLimit(_) => Refusal::new(Code::ResourceExhausted, Reason::UploadLimit),
         EngineError::UploadIdReused => Refusal::new(Code::AlreadyExists, Reason::UploadIdReused)
@@ -218,8 +220,8 @@ mod tests {
         assert_eq!(s.code(), Code::ResourceExhausted);
         assert_eq!(reason_of(&s), "TOO_MANY_UNSAFE_CELLS");
         assert!(s.message().contains("coarsen"), "{}", s.message());
-        let s = to_status(EngineError::Disclosure(DisclosureError::Audit(
-            AuditError::Unprotectable { cell: 4 },
+        let s = to_status(EngineError::Disclosure(DisclosureError::Attacker(
+            AttackerError::Unprotectable { cell: 4 },
         )));
         assert_eq!(reason_of(&s), "TABLE_UNPROTECTABLE");
     }

@@ -1,4 +1,4 @@
-//! An attacker audit written independently of the engine, for cross-checking.
+//! An attacker check written independently of the engine, for cross-checking.
 //!
 //! Every cell is a variable of one interior-point problem (clarabel): each
 //! equation is an equality row, each released cell is fixed by an equality

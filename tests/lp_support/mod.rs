@@ -1,4 +1,4 @@
-//! Test support: an attacker audit independent of the engine, and table builders.
+//! Test support: an attacker check independent of the engine, and table builders.
 #![allow(dead_code)]
 
 pub mod independent;

@@ -3,7 +3,7 @@
 //! generator so large fixtures need no extra crate.
 #![allow(dead_code)] // each test file uses a different subset
 
-use ddc::disclosure::audit::{cube_equations, CellFacts, Equation, Protection};
+use ddc::disclosure::attacker::{cube_equations, CellFacts, Equation, Protection};
 
 /// Frequency threshold: counts in `1..THRESHOLD` are primary.
 pub const THRESHOLD: f64 = 10.0;

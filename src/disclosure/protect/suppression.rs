@@ -1,18 +1,18 @@
-//! Secondary suppression of a judged table within its audit limits, and
-//! the release gate: the whole attacker audit once more on the final
+//! Secondary suppression of a judged table within its check limits, and
+//! the release gate: the whole attacker check once more on the final
 //! pattern. Not responsible for the primary rules or for publishing.
 
-use super::{AuditLimits, DisclosureError};
-use crate::disclosure::audit::{
-    audit, audit_work, axis_equations, suppress_secondary_within, AuditError, CellFacts, Equation,
-    Protection, WorkBudget,
+use super::{AttackerLimits, DisclosureError};
+use crate::disclosure::attacker::{
+    axis_equations, check, check_work, suppress_secondary_within, AttackerError, CellFacts,
+    Equation, Protection, WorkBudget,
 };
 use crate::disclosure::primary::Judgement;
 use crate::tabulate::TableStats;
 
-/// What the attacker audit of a table works on.
+/// What the attacker check of a table works on.
 #[derive(Debug)]
-pub(super) struct AuditInput {
+pub(super) struct AttackerInput {
     equations: Vec<Equation>,
     facts: Vec<CellFacts>,
     /// The primary pattern.
@@ -21,7 +21,7 @@ pub(super) struct AuditInput {
     cost: Vec<f64>,
 }
 
-impl AuditInput {
+impl AttackerInput {
     pub(super) fn new(stats: &TableStats, judgements: &[Judgement], values: &[f64]) -> Self {
         let facts = judgements
             .iter()
@@ -46,7 +46,7 @@ impl AuditInput {
             .iter()
             .map(|v| if *v == 0.0 { 1e12 } else { v.abs() + 1.0 })
             .collect();
-        AuditInput {
+        AttackerInput {
             equations: axis_equations(stats.cube.axes()),
             facts,
             withheld: judgements.iter().map(|j| j.status.is_withheld()).collect(),
@@ -55,21 +55,21 @@ impl AuditInput {
         }
     }
 
-    /// The work of auditing every protection once on the primary pattern.
+    /// The work of checking every protection once on the primary pattern.
     pub(super) fn primary_work(&self) -> Result<u64, DisclosureError> {
         self.gate_work(&self.withheld)
     }
 
-    /// The work of auditing every protection once on `withheld`.
+    /// The work of checking every protection once on `withheld`.
     fn gate_work(&self, withheld: &[bool]) -> Result<u64, DisclosureError> {
-        audit_work(&self.equations, &self.facts, withheld, &self.protections).map_err(from_audit)
+        check_work(&self.equations, &self.facts, withheld, &self.protections).map_err(from_attacker)
     }
 
-    /// Adds secondary suppressions until the attacker audit passes, and
+    /// Adds secondary suppressions until the attacker check passes, and
     /// checks it once more as the release gate; returns the added cells.
     pub(super) fn suppress(
         &self,
-        limits: &AuditLimits,
+        limits: &AttackerLimits,
         work: &mut WorkBudget,
     ) -> Result<Vec<usize>, DisclosureError> {
         let mut withheld = self.withheld.clone();
@@ -81,8 +81,8 @@ impl AuditInput {
             &self.cost,
             work,
         )
-        .map_err(from_audit)?;
-        // The release gate: the whole attacker audit once more, on the final
+        .map_err(from_attacker)?;
+        // The release gate: the whole attacker check once more, on the final
         // pattern, independent of how the pattern was found. Its work is
         // charged in full before it starts, so the threads need no shared
         // budget and the answer does not depend on their number.
@@ -94,7 +94,7 @@ impl AuditInput {
         Ok(added)
     }
 
-    /// The first protection the final pattern fails, auditing on `threads`.
+    /// The first protection the final pattern fails, checking on `threads`.
     fn first_failure(
         &self,
         withheld: &[bool],
@@ -106,16 +106,16 @@ impl AuditInput {
             let handles: Vec<_> = self
                 .protections
                 .chunks(chunk)
-                .map(|part| scope.spawn(move || audit(equations, facts, withheld, part)))
+                .map(|part| scope.spawn(move || check(equations, facts, withheld, part)))
                 .collect();
             handles.into_iter().map(|h| h.join()).collect()
         });
         let mut first = None;
         for result in results {
-            // A panicking audit thread is a bug; refuse the release.
+            // A panicking check thread is a bug; refuse the release.
             let failures = result
-                .map_err(|_| DisclosureError::AuditPanicked)?
-                .map_err(from_audit)?;
+                .map_err(|_| DisclosureError::AttackerPanicked)?
+                .map_err(from_attacker)?;
             if let Some((p, _)) = failures.first() {
                 first = Some(first.map_or(p.cell, |c: usize| c.min(p.cell)));
             }
@@ -124,19 +124,19 @@ impl AuditInput {
     }
 }
 
-/// An audit error as a disclosure error, an exceeded budget as such.
-fn from_audit(e: AuditError) -> DisclosureError {
+/// A check error as a disclosure error, an exceeded budget as such.
+fn from_attacker(e: AttackerError) -> DisclosureError {
     match e {
-        AuditError::OverBudget(o) => DisclosureError::OverBudget(o.into()),
-        other => DisclosureError::Audit(other),
+        AttackerError::OverBudget(o) => DisclosureError::OverBudget(o.into()),
+        other => DisclosureError::Attacker(other),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::disclosure::audit::OverBudget;
+    use crate::disclosure::attacker::OverBudget;
     use crate::disclosure::{
-        judge_table, protect_table, AuditLimits, BudgetExceeded, CellStatus, DisclosureError,
+        judge_table, protect_table, AttackerLimits, BudgetExceeded, CellStatus, DisclosureError,
         DisclosurePolicy, TableContext, TableKind,
     };
     use crate::tabulate::{CountCube, TableStats};
@@ -172,11 +172,11 @@ mod tests {
         }
     }
 
-    fn limits(work: u64, threads: usize) -> AuditLimits {
-        AuditLimits {
+    fn limits(work: u64, threads: usize) -> AttackerLimits {
+        AttackerLimits {
             work,
             threads,
-            ..AuditLimits::default()
+            ..AttackerLimits::default()
         }
     }
 
@@ -196,11 +196,11 @@ mod tests {
     }
 
     #[test]
-    fn a_table_without_unsafe_cells_needs_no_audit_and_no_work() {
+    fn a_table_without_unsafe_cells_needs_no_attacker_check_and_no_work() {
         let s = stats(&[20; 16]);
         let exact = policy();
         let judged = judge_table(&s, &exact, &ctx()).unwrap();
-        assert!(!judged.needs_audit());
+        assert!(!judged.needs_attacker_check());
         let protected = judged.protect(&limits(0, 1), None).unwrap();
         assert_eq!(protected.work, 0);
     }
@@ -225,18 +225,18 @@ mod tests {
     }
 
     #[test]
-    fn the_up_front_check_refuses_without_solving_what_the_audit_would_refuse_later() {
+    fn the_up_front_check_refuses_without_solving_what_the_check_would_refuse_later() {
         let s = stats(&THREE_SMALL);
         let exact = policy();
         let judged = judge_table(&s, &exact, &ctx()).unwrap();
         assert_eq!(judged.unsafe_cells(), 3);
         assert!(judged.check_limits(&limits(0, 1)).is_err());
         let full = protect_table(&s, &policy(), &ctx(), None, &limits(u64::MAX, 1)).unwrap();
-        // The up-front bound never refuses a table the full audit fits.
+        // The up-front bound never refuses a table the full check fits.
         assert!(judged.check_limits(&limits(full.work, 1)).is_ok());
-        let few = AuditLimits {
+        let few = AttackerLimits {
             max_unsafe_cells: 2,
-            ..AuditLimits::default()
+            ..AttackerLimits::default()
         };
         assert!(matches!(
             judged.check_limits(&few),

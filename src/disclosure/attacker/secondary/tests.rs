@@ -1,5 +1,5 @@
 use super::super::fixtures::{cube_table, index};
-use super::super::{attacker_interval, audit};
+use super::super::{attacker_interval, check};
 use super::*;
 
 /// A-priori bounds of a cell withheld by a frequency threshold of 10.
@@ -49,7 +49,7 @@ fn lone_primary_in_2x2_gets_the_classic_rectangle() {
         .map(|c| index(&SIZES, c))
         .collect();
     assert_eq!(added, rectangle);
-    assert!(audit(&equations, &facts, &withheld, &protections)
+    assert!(check(&equations, &facts, &withheld, &protections)
         .unwrap()
         .is_empty());
 }
@@ -67,7 +67,7 @@ fn lone_primary_in_2x2_is_protected_when_a_margin_is_cheaper() {
     let cost: Vec<f64> = facts.iter().map(|f| 1.0 + f.value).collect();
     let added = suppress_secondary(&equations, &facts, &mut withheld, &protections, &cost).unwrap();
     assert!(added.windows(2).all(|w| w[0] < w[1]));
-    assert!(audit(&equations, &facts, &withheld, &protections)
+    assert!(check(&equations, &facts, &withheld, &protections)
         .unwrap()
         .is_empty());
 }
@@ -110,7 +110,7 @@ fn two_per_line_pattern_with_a_bridge_pins_the_bridge_and_is_repaired() {
         lower: 3.0,
         upper: 3.0,
     }];
-    let failures = audit(&equations, &facts, &withheld, &protections).unwrap();
+    let failures = check(&equations, &facts, &withheld, &protections).unwrap();
     assert_eq!(failures.len(), 1);
     let (_, interval) = failures[0];
     assert!((interval.lo - 5.0).abs() < 1e-9 && (interval.hi - 5.0).abs() < 1e-9);
@@ -125,7 +125,7 @@ fn two_per_line_pattern_with_a_bridge_pins_the_bridge_and_is_repaired() {
     .unwrap();
 
     assert!(!added.is_empty());
-    assert!(audit(&equations, &facts, &withheld, &protections)
+    assert!(check(&equations, &facts, &withheld, &protections)
         .unwrap()
         .is_empty());
 }
@@ -155,7 +155,7 @@ fn lone_primary_in_2x2x2_cube_gets_protected() {
 
     // A single cell of a 3-D table needs at least the seven other corners of a box.
     assert!(added.len() >= 7, "added {added:?}");
-    assert!(audit(&equations, &facts, &withheld, &protections)
+    assert!(check(&equations, &facts, &withheld, &protections)
         .unwrap()
         .is_empty());
 }
@@ -194,7 +194,7 @@ fn same_input_gives_the_same_pattern() {
     let first = run();
     assert_eq!(first, run());
     let withheld = withhold(&first.1, facts.len());
-    assert!(audit(&equations, &facts, &withheld, &protections)
+    assert!(check(&equations, &facts, &withheld, &protections)
         .unwrap()
         .is_empty());
 }
@@ -216,7 +216,10 @@ fn protection_beyond_the_a_priori_bounds_is_unprotectable() {
         &protections,
         &values(&facts),
     );
-    assert!(matches!(result, Err(AuditError::Unprotectable { cell: 0 })));
+    assert!(matches!(
+        result,
+        Err(AttackerError::Unprotectable { cell: 0 })
+    ));
 }
 
 #[test]
@@ -256,7 +259,10 @@ fn protection_that_no_table_allows_is_unprotectable() {
         &protections,
         &values(&facts),
     );
-    assert!(matches!(result, Err(AuditError::Unprotectable { cell: 0 })));
+    assert!(matches!(
+        result,
+        Err(AttackerError::Unprotectable { cell: 0 })
+    ));
 }
 
 #[test]
@@ -277,7 +283,7 @@ fn protected_cell_must_be_withheld_on_entry() {
     );
     assert!(matches!(
         result,
-        Err(AuditError::ProtectedCellReleased { cell: 0 })
+        Err(AttackerError::ProtectedCellReleased { cell: 0 })
     ));
 }
 
@@ -311,7 +317,7 @@ fn large_non_integer_magnitudes_are_protected() {
         &values(&facts),
     )
     .unwrap();
-    assert!(audit(&equations, &facts, &withheld, &protections)
+    assert!(check(&equations, &facts, &withheld, &protections)
         .unwrap()
         .is_empty());
 }

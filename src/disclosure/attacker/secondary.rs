@@ -1,14 +1,14 @@
-//! Greedy secondary cell suppression driven by the attacker audit.
+//! Greedy secondary cell suppression driven by the attacker check.
 //!
 //! Responsible for choosing extra cells to withhold until every protection
-//! passes the audit, preferring cheap cells, deterministically. Not
+//! passes the check, preferring cheap cells, deterministically. Not
 //! responsible for the primary pattern, the costs or the protection levels,
 //! which the caller supplies. The result is a valid pattern, not a
 //! minimum-cost one.
 //!
 //! Withholding a cell only relaxes the attacker's problem, so a protection
 //! that passes keeps passing. Protections are therefore settled one at a time
-//! in cell order, which gives the same pattern as re-running the full audit
+//! in cell order, which gives the same pattern as re-running the full check
 //! after every step and fixing its first failure, with far fewer solves.
 //!
 //! A step does not try released cells one by one: one cell rarely helps on
@@ -20,10 +20,10 @@
 
 use super::witness::{target, witness_support};
 use super::{
-    AuditError, CellFacts, Equation, Interval, Protection, Shortfall, Side, Table, WorkBudget,
+    AttackerError, CellFacts, Equation, Interval, Protection, Shortfall, Side, Table, WorkBudget,
 };
 
-/// Chooses additional cells to withhold so that `audit` passes.
+/// Chooses additional cells to withhold so that `check` passes.
 ///
 /// `withheld` holds the primary pattern on entry and the final pattern on
 /// return; returns the newly withheld cells (ascending). `cost[i]` is the
@@ -33,7 +33,7 @@ use super::{
 /// Each step takes the lowest failing protected cell and its first failing
 /// side (lower before upper) and withholds every released cell that the
 /// cheapest witness table moves, cost weighted by how far each cell moves.
-/// Fails with [`AuditError::Unprotectable`] when no table at all lets the
+/// Fails with [`AttackerError::Unprotectable`] when no table at all lets the
 /// cell reach its protection target. On error `withheld` holds the pattern
 /// reached so far.
 pub fn suppress_secondary(
@@ -42,13 +42,13 @@ pub fn suppress_secondary(
     withheld: &mut [bool],
     protections: &[Protection],
     cost: &[f64],
-) -> Result<Vec<usize>, AuditError> {
+) -> Result<Vec<usize>, AttackerError> {
     let mut work = WorkBudget::unlimited();
     suppress_secondary_within(equations, facts, withheld, protections, cost, &mut work)
 }
 
 /// [`suppress_secondary`], charging every solve to `work`; fails with
-/// [`AuditError::OverBudget`] before the first solve that does not fit.
+/// [`AttackerError::OverBudget`] before the first solve that does not fit.
 pub fn suppress_secondary_within(
     equations: &[Equation],
     facts: &[CellFacts],
@@ -56,13 +56,13 @@ pub fn suppress_secondary_within(
     protections: &[Protection],
     cost: &[f64],
     work: &mut WorkBudget,
-) -> Result<Vec<usize>, AuditError> {
+) -> Result<Vec<usize>, AttackerError> {
     let table = Table::new(equations, facts)?;
     table.check_pattern(withheld)?;
     check_costs(facts, cost)?;
     let protections = table.sorted_protections(protections)?;
     if let Some(p) = protections.iter().find(|p| !withheld[p.cell]) {
-        return Err(AuditError::ProtectedCellReleased { cell: p.cell });
+        return Err(AttackerError::ProtectedCellReleased { cell: p.cell });
     }
     let mut added = Vec::new();
     for protection in &protections {
@@ -78,9 +78,9 @@ pub fn suppress_secondary_within(
 }
 
 /// Costs must cover every cell and be comparable numbers.
-fn check_costs(facts: &[CellFacts], cost: &[f64]) -> Result<(), AuditError> {
+fn check_costs(facts: &[CellFacts], cost: &[f64]) -> Result<(), AttackerError> {
     if cost.len() != facts.len() || cost.iter().any(|c| !(c.is_finite() && *c >= 0.0)) {
-        return Err(AuditError::InvalidInput {
+        return Err(AttackerError::InvalidInput {
             reason: "costs must be one finite, non-negative number per cell".to_owned(),
         });
     }
@@ -101,7 +101,7 @@ impl Step<'_> {
         withheld: &mut [bool],
         added: &mut Vec<usize>,
         work: &mut WorkBudget,
-    ) -> Result<(), AuditError> {
+    ) -> Result<(), AttackerError> {
         let (table, protection) = (self.table, self.protection);
         let facts = table.facts()[protection.cell];
         let a_priori = Interval {
@@ -109,7 +109,7 @@ impl Step<'_> {
             hi: facts.upper,
         };
         if !table.shortfall(protection, a_priori).is_met() {
-            return Err(AuditError::Unprotectable {
+            return Err(AttackerError::Unprotectable {
                 cell: protection.cell,
             });
         }
@@ -133,7 +133,7 @@ impl Step<'_> {
         withheld: &[bool],
         before: Shortfall,
         work: &mut WorkBudget,
-    ) -> Result<Vec<usize>, AuditError> {
+    ) -> Result<Vec<usize>, AttackerError> {
         let (table, protection) = (self.table, self.protection);
         let side = if before.fails(Side::Lower) {
             Side::Lower
@@ -146,11 +146,11 @@ impl Step<'_> {
         let goal = target(facts.value, protection.lower, protection.upper, side)
             .clamp(facts.lower, facts.upper);
         match witness_support(table, withheld, self.cost, protection.cell, goal, work)? {
-            None => Err(AuditError::Unprotectable {
+            None => Err(AttackerError::Unprotectable {
                 cell: protection.cell,
             }),
             Some(cells) if !cells.is_empty() => Ok(cells),
-            // The witness needs no change, yet the audit failed: the two problems
+            // The witness needs no change, yet the check failed: the two problems
             // disagree within round-off. Withholding one more cell keeps progress.
             Some(_) => cheapest_neighbour(table, withheld, protection, self.cost).map(|c| vec![c]),
         }
@@ -163,14 +163,14 @@ fn cheapest_neighbour(
     withheld: &[bool],
     protection: &Protection,
     cost: &[f64],
-) -> Result<usize, AuditError> {
+) -> Result<usize, AttackerError> {
     let component = table.component(withheld, protection.cell);
     let candidates = table.released_neighbours(&component, withheld);
     let cheapest = candidates
         .into_iter()
         .min_by(|&a, &b| cost[a].total_cmp(&cost[b]).then(a.cmp(&b)));
     // A closed component: nothing left to withhold can reach this cell.
-    cheapest.ok_or(AuditError::Unprotectable {
+    cheapest.ok_or(AttackerError::Unprotectable {
         cell: protection.cell,
     })
 }

@@ -2,13 +2,13 @@
 //!
 //! Responsible for turning a component into `min x` / `max x` problems for
 //! `microlp` and mapping its outcomes: unbounded directions become infinite
-//! bounds, infeasibility becomes [`AuditError::Inconsistent`]. Not responsible
+//! bounds, infeasibility becomes [`AttackerError::Inconsistent`]. Not responsible
 //! for deciding which cells are withheld or what counts as safe.
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
 use super::budget::lp_units;
-use super::{cells_of, AuditError, CellFacts, Table};
+use super::{cells_of, AttackerError, CellFacts, Table};
 
 /// Largest magnitude a linear program is solved at. `microlp`'s feasibility
 /// tolerance is absolute (1e-7), so problems with larger numbers are scaled
@@ -69,7 +69,7 @@ impl AttackerLp {
         for &e in &component.equations {
             let row = build_row(table, withheld, &component.cells, e);
             // A withheld cell can cancel out (listed as total and as part):
-            // what remains involves released cells only, which the audit
+            // what remains involves released cells only, which the check
             // takes as consistent, like equations with no withheld cell.
             if !row.terms.is_empty() {
                 rows.push(row);
@@ -99,7 +99,7 @@ impl AttackerLp {
     }
 
     /// The minimum or maximum of the target cell; infinite when unbounded.
-    pub(crate) fn solve(&self, facts: &[CellFacts], side: Side) -> Result<f64, AuditError> {
+    pub(crate) fn solve(&self, facts: &[CellFacts], side: Side) -> Result<f64, AttackerError> {
         let cell = self.cells[self.target];
         if self.rows.is_empty() {
             return Ok(a_priori(&facts[cell], side));
@@ -133,8 +133,8 @@ impl AttackerLp {
         match solved {
             Ok(solution) => Ok(solution.var_value(vars[self.target]) * self.scale),
             Err(microlp::Error::Unbounded) => Ok(unbounded(side)),
-            Err(microlp::Error::Infeasible) => Err(AuditError::Inconsistent { cell }),
-            Err(source) => Err(AuditError::Solver { cell, source }),
+            Err(microlp::Error::Infeasible) => Err(AttackerError::Inconsistent { cell }),
+            Err(source) => Err(AttackerError::Solver { cell, source }),
         }
     }
 }

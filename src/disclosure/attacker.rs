@@ -1,9 +1,9 @@
-//! Attacker audit of a table with withheld cells, by linear programming.
+//! Attacker check of a table with withheld cells, by linear programming.
 //!
 //! Responsible for: the additivity equations of a table cube, the interval an
 //! attacker can derive for a cell from the released values, the equations and
 //! the a-priori bounds, and the check of those intervals against protection
-//! levels. Greedy secondary suppression driven by this audit lives in
+//! levels. Greedy secondary suppression driven by this check lives in
 //! `secondary` and is re-exported as [`suppress_secondary`].
 //!
 //! Not responsible for: primary disclosure rules, choosing protection levels,
@@ -78,12 +78,12 @@ pub struct Interval {
     pub hi: f64,
 }
 
-/// Why an audit or a suppression could not be completed.
+/// Why a check or a suppression could not be completed.
 #[non_exhaustive]
 #[derive(thiserror::Error, Debug)]
-pub enum AuditError {
+pub enum AttackerError {
     /// The inputs do not describe a table (lengths, indices or numbers are wrong).
-    #[error("invalid audit input: {reason}")]
+    #[error("invalid check input: {reason}")]
     InvalidInput {
         /// What is wrong, without any cell value.
         reason: String,
@@ -118,7 +118,7 @@ pub enum AuditError {
         /// The protected cell.
         cell: usize,
     },
-    /// The audit needs more work than its budget; stopped before the solve
+    /// The check needs more work than its budget; stopped before the solve
     /// that would not fit.
     #[error(transparent)]
     OverBudget(#[from] OverBudget),
@@ -176,7 +176,7 @@ pub fn attacker_interval(
     facts: &[CellFacts],
     withheld: &[bool],
     cell: usize,
-) -> Result<Interval, AuditError> {
+) -> Result<Interval, AttackerError> {
     let table = Table::new(equations, facts)?;
     table.check_pattern(withheld)?;
     table.check_cell(cell)?;
@@ -184,13 +184,13 @@ pub fn attacker_interval(
 }
 
 /// Every protection that fails (empty = safe). Deterministic order (by cell index).
-pub fn audit(
+pub fn check(
     equations: &[Equation],
     facts: &[CellFacts],
     withheld: &[bool],
     protections: &[Protection],
-) -> Result<Vec<(Protection, Interval)>, AuditError> {
-    audit_within(
+) -> Result<Vec<(Protection, Interval)>, AttackerError> {
+    check_within(
         equations,
         facts,
         withheld,
@@ -199,14 +199,14 @@ pub fn audit(
     )
 }
 
-/// [`audit`], charging every solve to `work`.
-pub fn audit_within(
+/// [`check`], charging every solve to `work`.
+pub fn check_within(
     equations: &[Equation],
     facts: &[CellFacts],
     withheld: &[bool],
     protections: &[Protection],
     work: &mut WorkBudget,
-) -> Result<Vec<(Protection, Interval)>, AuditError> {
+) -> Result<Vec<(Protection, Interval)>, AttackerError> {
     let table = Table::new(equations, facts)?;
     table.check_pattern(withheld)?;
     let mut failures = Vec::new();
@@ -219,18 +219,18 @@ pub fn audit_within(
     Ok(failures)
 }
 
-/// The work [`audit_within`] charges for `withheld`, computed without
+/// The work [`check_within`] charges for `withheld`, computed without
 /// solving anything.
 ///
 /// Withholding more cells only grows each cell's component, so on the
-/// primary pattern this is a lower bound of what every later audit of the
+/// primary pattern this is a lower bound of what every later check of the
 /// same protections costs.
-pub fn audit_work(
+pub fn check_work(
     equations: &[Equation],
     facts: &[CellFacts],
     withheld: &[bool],
     protections: &[Protection],
-) -> Result<u64, AuditError> {
+) -> Result<u64, AttackerError> {
     let table = Table::new(equations, facts)?;
     table.check_pattern(withheld)?;
     let units = table
@@ -294,7 +294,7 @@ impl<'a> Table<'a> {
     pub(crate) fn new(
         equations: &'a [Equation],
         facts: &'a [CellFacts],
-    ) -> Result<Self, AuditError> {
+    ) -> Result<Self, AttackerError> {
         if let Some(i) = facts.iter().position(|f| !facts_are_valid(f)) {
             return Err(invalid(format!(
                 "facts of cell {i} are not a finite value with ordered bounds"
@@ -324,7 +324,7 @@ impl<'a> Table<'a> {
     }
 
     /// Checks that a pattern covers exactly the table's cells.
-    pub(crate) fn check_pattern(&self, withheld: &[bool]) -> Result<(), AuditError> {
+    pub(crate) fn check_pattern(&self, withheld: &[bool]) -> Result<(), AttackerError> {
         if withheld.len() != self.facts.len() {
             return Err(invalid(
                 "the pattern and the facts differ in length".to_owned(),
@@ -334,7 +334,7 @@ impl<'a> Table<'a> {
     }
 
     /// Checks that a cell index lies in the table.
-    fn check_cell(&self, cell: usize) -> Result<(), AuditError> {
+    fn check_cell(&self, cell: usize) -> Result<(), AttackerError> {
         if cell >= self.facts.len() {
             return Err(invalid(format!("cell {cell} is outside the table")));
         }
@@ -345,7 +345,7 @@ impl<'a> Table<'a> {
     pub(crate) fn sorted_protections(
         &self,
         protections: &[Protection],
-    ) -> Result<Vec<Protection>, AuditError> {
+    ) -> Result<Vec<Protection>, AttackerError> {
         for p in protections {
             self.check_cell(p.cell)?;
             if !(p.lower >= 0.0 && p.upper >= 0.0 && p.lower.is_finite() && p.upper.is_finite()) {
@@ -367,7 +367,7 @@ impl<'a> Table<'a> {
         withheld: &[bool],
         cell: usize,
         work: &mut WorkBudget,
-    ) -> Result<Interval, AuditError> {
+    ) -> Result<Interval, AttackerError> {
         if !withheld[cell] {
             let value = self.facts[cell].value;
             return Ok(Interval {
@@ -459,9 +459,9 @@ fn facts_are_valid(f: &CellFacts) -> bool {
         && f.upper > f64::NEG_INFINITY
 }
 
-/// Shorthand for [`AuditError::InvalidInput`].
-fn invalid(reason: String) -> AuditError {
-    AuditError::InvalidInput { reason }
+/// Shorthand for [`AttackerError::InvalidInput`].
+fn invalid(reason: String) -> AttackerError {
+    AttackerError::InvalidInput { reason }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use microlp::{ComparisonOp, OptimizationDirection, Problem, Variable};
 
 use super::budget::lp_units;
 use super::lp::{max_finite_abs, merge_terms, scale_for};
-use super::{cells_of, AuditError, Side, Table, WorkBudget};
+use super::{cells_of, AttackerError, Side, Table, WorkBudget};
 
 /// How one cell enters the witness problem.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +49,7 @@ pub(crate) fn witness_support(
     cell: usize,
     target: f64,
     work: &mut WorkBudget,
-) -> Result<Option<Vec<usize>>, AuditError> {
+) -> Result<Option<Vec<usize>>, AttackerError> {
     let facts = table.facts();
     let numbers = facts.iter().flat_map(|f| [f.value, f.lower, f.upper]);
     let mut witness = Witness {
@@ -149,7 +149,7 @@ impl Witness<'_> {
     }
 
     /// Solves, and lists the released cells that the cheapest witness moves.
-    fn support(self, slots: &[Slot], cell: usize) -> Result<Option<Vec<usize>>, AuditError> {
+    fn support(self, slots: &[Slot], cell: usize) -> Result<Option<Vec<usize>>, AttackerError> {
         let solved = self.problem.solve().and_then(|outcome| {
             // No time or node limit is set, so the solve cannot be interrupted.
             outcome
@@ -159,7 +159,7 @@ impl Witness<'_> {
         let solution = match solved {
             Ok(solution) => solution,
             Err(microlp::Error::Infeasible) => return Ok(None),
-            Err(source) => return Err(AuditError::Solver { cell, source }),
+            Err(source) => return Err(AttackerError::Solver { cell, source }),
         };
         let moved = slots
             .iter()

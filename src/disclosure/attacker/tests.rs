@@ -111,7 +111,7 @@ fn cell_in_no_equation_keeps_its_a_priori_bounds() {
 }
 
 #[test]
-fn audit_reports_failures_by_cell_index() {
+fn check_reports_failures_by_cell_index() {
     let (equations, facts) = two_by_two();
     let withheld = withhold(&[0, 4], 9);
     let protections = [
@@ -126,20 +126,20 @@ fn audit_reports_failures_by_cell_index() {
             upper: 1.0,
         },
     ];
-    let failures = audit(&equations, &facts, &withheld, &protections).unwrap();
+    let failures = check(&equations, &facts, &withheld, &protections).unwrap();
     let cells: Vec<usize> = failures.iter().map(|(p, _)| p.cell).collect();
     assert_eq!(cells, vec![0, 4]);
 }
 
 #[test]
-fn audit_passes_a_protected_rectangle() {
+fn check_passes_a_protected_rectangle() {
     let (equations, facts) = two_by_two();
     let protections = [Protection {
         cell: 0,
         lower: 2.0,
         upper: 3.0,
     }];
-    let failures = audit(&equations, &facts, &withhold(&rectangle(), 9), &protections).unwrap();
+    let failures = check(&equations, &facts, &withhold(&rectangle(), 9), &protections).unwrap();
     assert!(failures.is_empty());
 }
 
@@ -153,7 +153,10 @@ fn facts_that_contradict_the_released_values_are_reported() {
         upper: 9.0,
     };
     let result = attacker_interval(&equations, &facts, &withhold(&[0], 9), 0);
-    assert!(matches!(result, Err(AuditError::Inconsistent { cell: 0 })));
+    assert!(matches!(
+        result,
+        Err(AttackerError::Inconsistent { cell: 0 })
+    ));
 }
 
 #[test]
@@ -164,7 +167,7 @@ fn equation_outside_the_table_is_invalid_input() {
         parts: vec![1, 99],
     }];
     let result = attacker_interval(&equations, &facts, &[false; 9], 0);
-    assert!(matches!(result, Err(AuditError::InvalidInput { .. })));
+    assert!(matches!(result, Err(AttackerError::InvalidInput { .. })));
 }
 
 #[test]
@@ -196,13 +199,13 @@ fn two_small_cells() -> (Vec<Equation>, Vec<CellFacts>, Vec<bool>, Vec<Protectio
     (equations, facts, withhold(&small, 16), protections)
 }
 
-/// Runs suppression and the final audit within `work`.
-fn protect_within(work: &mut WorkBudget) -> Result<Vec<usize>, AuditError> {
+/// Runs suppression and the final check within `work`.
+fn protect_within(work: &mut WorkBudget) -> Result<Vec<usize>, AttackerError> {
     let (equations, facts, mut withheld, protections) = two_small_cells();
     let cost: Vec<f64> = facts.iter().map(|f| f.value + 1.0).collect();
     let added =
         suppress_secondary_within(&equations, &facts, &mut withheld, &protections, &cost, work)?;
-    let failures = audit_within(&equations, &facts, &withheld, &protections, work)?;
+    let failures = check_within(&equations, &facts, &withheld, &protections, work)?;
     assert!(failures.is_empty());
     Ok(added)
 }
@@ -217,9 +220,9 @@ fn the_work_of_a_protection_is_the_same_on_every_run() {
 }
 
 #[test]
-fn twice_the_primary_audit_work_is_a_lower_bound_of_the_whole_protection() {
+fn twice_the_primary_check_work_is_a_lower_bound_of_the_whole_protection() {
     let (equations, facts, withheld, protections) = two_small_cells();
-    let estimate = audit_work(&equations, &facts, &withheld, &protections).unwrap();
+    let estimate = check_work(&equations, &facts, &withheld, &protections).unwrap();
     // Each lone cell is pinned by its row: one equation over one variable.
     assert_eq!(estimate, 2 * 2 * budget::lp_units(2, 1));
     let mut work = WorkBudget::unlimited();
@@ -240,7 +243,7 @@ fn a_budget_that_runs_out_midway_stops_before_the_solve_that_does_not_fit() {
         let mut work = WorkBudget::new(limit);
         let refused = protect_within(&mut work).unwrap_err();
         assert!(
-            matches!(refused, AuditError::OverBudget(OverBudget { limit: l, needed }) if l == limit && needed > limit),
+            matches!(refused, AttackerError::OverBudget(OverBudget { limit: l, needed }) if l == limit && needed > limit),
             "{refused:?}"
         );
         assert!(work.spent() <= limit);
@@ -259,15 +262,15 @@ fn released_cells_and_free_cells_cost_no_work() {
     let withheld = withhold(&[0], 9);
     // A released cell needs no solve.
     assert_eq!(
-        audit_work(&equations, &facts, &[false; 9], &[protection]).unwrap(),
+        check_work(&equations, &facts, &[false; 9], &[protection]).unwrap(),
         0
     );
     let mut work = WorkBudget::new(0);
-    assert!(audit_within(&equations, &facts, &[false; 9], &[protection], &mut work).is_ok());
+    assert!(check_within(&equations, &facts, &[false; 9], &[protection], &mut work).is_ok());
     // A withheld one is charged both of its solves.
-    let units = audit_work(&equations, &facts, &withheld, &[protection]).unwrap();
+    let units = check_work(&equations, &facts, &withheld, &[protection]).unwrap();
     assert_eq!(units, 2 * budget::lp_units(2, 1));
     let mut work = WorkBudget::new(units);
-    audit_within(&equations, &facts, &withheld, &[protection], &mut work).unwrap();
+    check_within(&equations, &facts, &withheld, &[protection], &mut work).unwrap();
     assert_eq!(work.spent(), units);
 }

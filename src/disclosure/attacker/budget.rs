@@ -1,4 +1,4 @@
-//! The work budget of an attacker audit: how much linear programming one
+//! The work budget of an attacker check: how much linear programming one
 //! table may cost before it is refused.
 //!
 //! Responsible for the unit of work, charging it before each solve, and
@@ -25,7 +25,7 @@
 //! is charged *before* each solve: a problem that does not fit is never
 //! started, so a refused table stops at the first problem past its budget
 //! instead of burning the CPU first. Before any solve, the primary pattern
-//! gives a lower bound of the whole audit's work, so most tables over the
+//! gives a lower bound of the whole check's work, so most tables over the
 //! budget are refused without solving anything.
 //!
 //! # The default
@@ -38,7 +38,7 @@
 //! CPU-seconds; its lower bound alone is 108 million, so it is refused
 //! before any solve.
 
-/// Work a table's audit may take unless configured otherwise: see the
+/// Work a table's check may take unless configured otherwise: see the
 /// [module docs](self).
 pub const DEFAULT_WORK: u64 = 25_000_000;
 
@@ -49,7 +49,7 @@ pub fn lp_units(rows: usize, vars: usize) -> u64 {
     m.saturating_mul(m.min(n)).saturating_add(n)
 }
 
-/// Work allowed to one audit, and spent so far.
+/// Work allowed to one check, and spent so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkBudget {
     limit: u64,
@@ -97,13 +97,13 @@ impl WorkBudget {
     }
 }
 
-/// An audit that needs more work than its budget.
+/// A check that needs more work than its budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the attacker audit needs more than the {limit} units of work allowed")]
+#[error("the attacker check needs more than the {limit} units of work allowed")]
 pub struct OverBudget {
     /// The budget, in units.
     pub limit: u64,
-    /// Units the audit would have reached (a lower bound on what it needs).
+    /// Units the check would have reached (a lower bound on what it needs).
     pub needed: u64,
 }
 
