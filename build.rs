@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let files = [
         "proto/ddc/v1/admin.proto",
+        "proto/ddc/v1/audit.proto",
         "proto/ddc/v1/classification.proto",
         "proto/ddc/v1/ingest.proto",
         "proto/ddc/v1/release.proto",

@@ -13,7 +13,9 @@ use ddc::keys::{KeyCustody, KeyVersion};
 use ddc::keystore::{KeyPurpose, KeyStore, MasterKey, MasterKeySource};
 use ddc::schema::{ColumnDef, ColumnKind, DatasetDef};
 use ddc::sealing::StorageKey;
-use ddc::store::{AuditEntry, Store, UploadWrite};
+use ddc::audit::event::{Entry, Event};
+use ddc::audit::{log_signer, DEFAULT_ORIGIN};
+use ddc::store::{Store, UploadWrite};
 
 fn main() -> anyhow::Result<()> {
     let persons: usize = std::env::args()
@@ -30,11 +32,14 @@ fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     let mut store = Store::open(&data_dir)?;
-    let audit = |action| AuditEntry {
-        at_ms: 0,
-        actor: "rotation_timing".into(),
-        action,
-        detail: serde_json::Value::Null,
+    let (_, seed) = keys.active(KeyPurpose::Signing).expect("a signing key");
+    store.attach_signer(log_signer(DEFAULT_ORIGIN, seed)?);
+    let entry = |action: &str| {
+        let event = Event::Legacy {
+            action: action.to_owned(),
+            detail: "{}".to_owned(),
+        };
+        Entry::new(0, "rotation_timing", event)
     };
     let def = DatasetDef::new(
         "cbs.p",
@@ -44,12 +49,12 @@ fn main() -> anyhow::Result<()> {
         vec![ColumnDef::new("x", ColumnKind::Integer)],
     )
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let id = store.create_dataset(&def, &audit("dataset.create"))?;
+    let id = store.create_dataset(&def, &entry("dataset.create"))?;
     store.record_store_key(
         KeyPurpose::Storage,
         version,
         storage.check_value(),
-        &audit("key.check_recorded"),
+        &entry("key.check_recorded"),
     )?;
     // Any 16 bytes are the seal of some pseudonym: seal a counter.
     let mut sealed: Vec<[u8; 16]> = (0..persons as u128).map(u128::to_le_bytes).collect();
@@ -71,7 +76,7 @@ fn main() -> anyhow::Result<()> {
             upload_id: "timing",
             receipt: "{}",
         },
-        &audit("dataset.upload"),
+        &entry("dataset.upload"),
     )?;
     drop((store, new_persons, numbers));
     println!(
@@ -88,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         Store::open(&data_dir)?,
         custody,
         DisclosurePolicy::default(),
+        DEFAULT_ORIGIN,
     )?;
     println!(
         "opened it (load, unseal, index) in {:.1} s",

@@ -11,7 +11,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
 use crate::proto::{
-    admin_client::AdminClient, classifications_client::ClassificationsClient,
+    admin_client::AdminClient, audit_client::AuditClient, classifications_client::ClassificationsClient,
     ingest_client::IngestClient, release_client::ReleaseClient, upload_request::Part, UploadEnd,
     UploadHeader, UploadReceipt, UploadRequest,
 };
@@ -28,6 +28,8 @@ pub struct Clients {
     pub release: ReleaseClient<Channel>,
     /// Administrators' keys.
     pub admin: AdminClient<Channel>,
+    /// Auditors' service.
+    pub audit: AuditClient<Channel>,
 }
 
 /// Connects to a ddc server, e.g. `http://127.0.0.1:50051`.
@@ -37,6 +39,7 @@ pub async fn connect(url: &str) -> Result<Clients, tonic::transport::Error> {
         ingest: IngestClient::new(channel.clone()),
         classifications: ClassificationsClient::new(channel.clone()),
         admin: AdminClient::new(channel.clone()),
+        audit: AuditClient::new(channel.clone()),
         release: ReleaseClient::new(channel).max_decoding_message_size(MAX_RELEASE_MESSAGE),
     })
 }

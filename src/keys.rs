@@ -48,6 +48,11 @@ impl PseudonymKey {
         self.0.as_ref()
     }
 
+    /// The key bytes as an array (the log's Ed25519 seed).
+    pub(crate) fn expose_array(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// HMAC-SHA256(key, [`KEY_CHECK_LABEL`]): names the key, reveals nothing of it.
     pub fn check_value(&self) -> [u8; 32] {
         crate::pseudonym::KeyedHash::new(self.expose(), b"").digest(KEY_CHECK_LABEL)

@@ -131,6 +131,11 @@ pub enum KeyPurpose {
     Hash,
     /// The AES key that seals stored pseudonyms: rotated without them.
     Storage,
+    /// The Ed25519 seed that signs the linkage log's checkpoints; its
+    /// public half is what auditors verify with.
+    Signing,
+    /// The HMAC key of the digests the log records of upload contents.
+    Audit,
 }
 
 impl KeyPurpose {
@@ -139,6 +144,8 @@ impl KeyPurpose {
         match self {
             KeyPurpose::Hash => "hash",
             KeyPurpose::Storage => "storage",
+            KeyPurpose::Signing => "signing",
+            KeyPurpose::Audit => "audit",
         }
     }
 }
@@ -217,15 +224,15 @@ impl fmt::Debug for KeyStore {
 }
 
 impl KeyStore {
-    /// Creates a key store in `key_dir` with a fresh hash key and storage
-    /// key, each version 1, active from `now_ms`. Refuses to replace an
+    /// Creates a key store in `key_dir` with a fresh hash, storage, signing
+    /// and audit key, each version 1, active from `now_ms`. Refuses to replace an
     /// existing one.
     pub fn init(key_dir: &Path, master: &MasterKey, now_ms: u64) -> Result<Self, KeyError> {
         Self::init_with_key(key_dir, master, PseudonymKey::generate()?, now_ms)
     }
 
     /// Creates a key store whose hash key, version 1, is `key` (a test's
-    /// known key, a key that exists already), with a fresh storage key.
+    /// known key, a key that exists already), with fresh other keys.
     /// Refuses to replace an existing key store.
     pub fn init_with_key(
         key_dir: &Path,
@@ -253,6 +260,8 @@ impl KeyStore {
             keys: vec![
                 (active(KeyPurpose::Hash), Some(key)),
                 (active(KeyPurpose::Storage), Some(PseudonymKey::generate()?)),
+                (active(KeyPurpose::Signing), Some(PseudonymKey::generate()?)),
+                (active(KeyPurpose::Audit), Some(PseudonymKey::generate()?)),
             ],
         };
         store.seal(master, true)?;

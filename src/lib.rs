@@ -36,6 +36,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod admission;
+pub mod audit;
 pub mod auth;
 pub mod classification;
 pub mod cli;

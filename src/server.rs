@@ -15,11 +15,13 @@ use crate::engine::{AttackerHook, Engine, EngineError, RotationPause, TableLimit
 use crate::keys::{open_key_store, CreateKey, KeyCustody, KeyError, KeyOrigin};
 use crate::keystore::{KeyPurpose, MasterKeySource};
 use crate::proto::{
-    admin_server::AdminServer, classifications_server::ClassificationsServer,
+    admin_server::AdminServer, audit_server::AuditServer,
+    classifications_server::ClassificationsServer,
     ingest_server::IngestServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
 };
 use crate::service::{
-    AdminService, ClassificationService, IngestService, ReleaseService, UploadLimits,
+    AdminService, AuditService, ClassificationService, IngestService, ReleaseService,
+    RequestLog, UploadLimits,
 };
 use crate::store::Store;
 
@@ -58,6 +60,9 @@ pub struct ServerConfig {
     /// Where a storage key rotation stops for good, so that a crash test
     /// can kill the server there. `None` in production.
     pub rotation_pause: RotationPause,
+    /// The origin line (and key name) of the log's checkpoints: a name
+    /// unique to this deployment, e.g. `ddc.cbs.nl/log`.
+    pub log_origin: String,
 }
 
 impl ServerConfig {
@@ -75,6 +80,7 @@ impl ServerConfig {
             table_limits: TableLimits::default().with_parallelism(machine_parallelism()),
             attacker_hook: None,
             rotation_pause: None,
+            log_origin: crate::audit::DEFAULT_ORIGIN.to_owned(),
         }
     }
 }
@@ -135,6 +141,7 @@ pub async fn run(
         .set_serving::<ClassificationsServer<ClassificationService>>()
         .await;
     health.set_serving::<AdminServer<AdminService>>().await;
+    health.set_serving::<AuditServer<AuditService>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -148,21 +155,28 @@ pub async fn run(
     let classifications =
         ClassificationsServer::new(ClassificationService::new(Arc::clone(&engine)));
     let admin = AdminServer::new(AdminService::new(Arc::clone(&engine)));
+    let audit = AuditServer::new(AuditService::new(Arc::clone(&engine)));
+    let logger = Arc::clone(&engine);
     let release = ReleaseServer::new(ReleaseService::new(engine))
         .max_decoding_message_size(MAX_RELEASE_REQUEST)
         .max_encoding_message_size(MAX_RELEASE_MESSAGE);
 
     tracing::info!(addr = ?listener.local_addr().ok(), "serving");
     Server::builder()
+        .layer(RequestLog)
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(classifications)
         .add_service(admin)
+        .add_service(audit)
         .add_service(ingest)
         .add_service(release)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
+    tokio::task::spawn_blocking(move || logger.log_stopped(std::time::SystemTime::now()))
+        .await?
+        .map_err(ServerError::Engine)?;
     Ok(())
 }
 
@@ -202,7 +216,7 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
         );
     }
     let custody = KeyCustody::new(keys, config.master_key.clone());
-    let engine = Engine::open(store, custody, config.policy)?
+    let engine = Engine::open(store, custody, config.policy, &config.log_origin)?
         .with_table_limits(config.table_limits)
         .with_attacker_hook(config.attacker_hook.clone())
         .with_rotation_pause(config.rotation_pause.clone());
@@ -215,6 +229,7 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
             "completed a storage key rotation that a restart interrupted"
         );
     }
+    engine.log_started(std::time::SystemTime::now())?;
     Ok(engine)
 }
 

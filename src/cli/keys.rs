@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use super::time::utc;
 use crate::keystore::{KeyStore, MasterKey, MasterKeySource};
 
 /// The key directory and the master key.
@@ -23,7 +24,7 @@ pub(super) struct KeyArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub(super) enum KeysCommand {
-    /// Create a key store with a fresh hash key and storage key.
+    /// Create a key store with fresh hash, storage, signing and audit keys.
     Init {
         #[command(flatten)]
         keys: KeyArgs,
@@ -44,6 +45,15 @@ pub(super) enum KeysCommand {
         /// it, DDC_MASTER_KEY, for development only.
         #[arg(long, env = "DDC_MASTER_KEY_FILE")]
         master_key_file: Option<PathBuf>,
+    },
+    /// Print the linkage log's verifier key (public): publish it for
+    /// auditors, who verify checkpoints with it.
+    Verifier {
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// The log's name, as the server's --log-origin.
+        #[arg(long, env = "DDC_LOG_ORIGIN", default_value = crate::audit::DEFAULT_ORIGIN)]
+        origin: String,
     },
     /// Rotate the storage key on the running server: every stored
     /// pseudonym is resealed under a new key, the old one is destroyed.
@@ -111,6 +121,14 @@ pub(super) async fn run(command: KeysCommand) -> anyhow::Result<()> {
             let store = source.with(|m| KeyStore::open(&key_dir, m))?;
             print_status(&store);
         }
+        KeysCommand::Verifier { keys, origin } => {
+            let source = master_key_source(keys.master_key_file)?;
+            let store = source.with(|m| KeyStore::open(&keys.key_dir, m))?;
+            let (_, seed) = store
+                .active(crate::keystore::KeyPurpose::Signing)
+                .context("the key store has no signing key yet: start the server once")?;
+            println!("{}", crate::audit::log_signer(&origin, seed)?.verifier());
+        }
         KeysCommand::Rotate { server } => {
             let mut clients = super::connect(&server).await?;
             let done = clients
@@ -148,6 +166,8 @@ fn render_status(status: &crate::proto::KeyStatusResponse) -> String {
         let purpose = match KeyPurpose::try_from(k.purpose) {
             Ok(KeyPurpose::Hash) => "hash",
             Ok(KeyPurpose::Storage) => "storage",
+            Ok(KeyPurpose::Signing) => "signing",
+            Ok(KeyPurpose::Audit) => "audit",
             _ => "unknown",
         };
         let state = if k.active {
@@ -170,39 +190,4 @@ fn render_status(status: &crate::proto::KeyStatusResponse) -> String {
         ));
     }
     out
-}
-
-/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.
-fn utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_print_as_utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        // 2024-02-29 12:34:56 UTC, a leap day.
-        assert_eq!(utc(1_709_210_096_000), "2024-02-29 12:34:56 UTC");
-        assert_eq!(utc(1_796_256_000_000), "2026-12-03 00:00:00 UTC");
-    }
 }

@@ -1,13 +1,16 @@
 //! The `ddc` command line: one file per command group. Parsing is clap's;
 //! every command talks to the server through the generated gRPC client.
 
+mod audit;
 mod codelist;
 mod dataset;
 mod keys;
 mod linkage;
+mod release;
 mod render;
 mod serve;
 mod table;
+mod time;
 mod upload;
 
 use clap::{Parser, Subcommand};
@@ -54,12 +57,20 @@ enum Command {
     Table(table::TableArgs),
     /// Show protected linkage figures: persons per dataset and per pair.
     Linkage(linkage::LinkageArgs),
+    /// Read and verify the linkage log (auditors).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// List and show released tables and linkage figures.
+    #[command(subcommand)]
+    Release(release::ReleaseCommand),
 }
 
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let serving = matches!(cli.command, Command::Serve(_));
-    init_tracing(if serving { "info" } else { "warn" });
+    match &cli.command {
+        Command::Serve(a) => init_tracing("info", a.log_format),
+        _ => init_tracing("warn", LogFormat::Text),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -73,17 +84,34 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Upload(a) => upload::run(a).await,
             Command::Table(a) => table::run(a).await,
             Command::Linkage(a) => linkage::run(a).await,
+            Command::Audit(c) => audit::run(c).await,
+            Command::Release(c) => release::run(c).await,
         }
     })
 }
 
-fn init_tracing(default: &str) {
+/// How the server writes its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// One line per event for people; coloured only on a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+fn init_tracing(default: &str, format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 /// Connects, naming the address in the error.

@@ -35,6 +35,15 @@ pub(super) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "DDC_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// The name of this deployment's linkage log: the origin line and key
+    /// name of its signed checkpoints (e.g. `ddc.cbs.nl/log`). Auditors'
+    /// verifier keys carry it; keep it once chosen.
+    #[arg(long, env = "DDC_LOG_ORIGIN", default_value = crate::audit::DEFAULT_ORIGIN)]
+    log_origin: String,
+    /// How the server writes its own log: text (coloured only on a
+    /// terminal) or json (one object per line, for collectors).
+    #[arg(long, env = "DDC_LOG_FORMAT", value_enum, default_value_t = super::LogFormat::Text)]
+    pub(super) log_format: super::LogFormat,
     /// For crash tests only: stop a storage key rotation for good at this
     /// point (key-added, copied, built, swapped, activated), to be killed.
     #[arg(long, env = "DDC_TEST_ROTATION_PAUSE", hide = true)]
@@ -180,6 +189,7 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     config.master_key = super::keys::master_key_source(a.master_key_file.clone())?;
     config.create_keys = false;
     config.rotation_pause = a.test_rotation_pause.clone();
+    config.log_origin = a.log_origin.clone();
     config.upload_limits = UploadLimits {
         total: a.max_uploads,
         per_organisation: a.max_uploads_per_organisation,

@@ -1,4 +1,4 @@
-//! Code lists in the engine: publishing a version with its audit entry,
+//! Code lists in the engine: publishing a version with its log entry,
 //! reading them, and pinning a dataset's columns to list versions.
 //!
 //! The registry is an immutable snapshot behind an `Arc`, replaced whole
@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{audit, Engine, EngineError};
+use super::{entry, Engine, EngineError};
+use crate::audit::event::{CodeListShape, Event};
 use crate::auth::Caller;
 use crate::classification::{Classifications, CodeList, CodeListDraft, CodeListId, Prepared};
 use crate::field_path::FieldPath;
@@ -31,19 +32,19 @@ impl Engine {
             Err(problems) => {
                 // The fields at fault, never the draft's name or codes.
                 let fields: Vec<String> = problems.iter().map(|p| p.field.to_string()).collect();
-                let detail = serde_json::json!({ "fields": fields });
-                store.append_audit(&audit(caller, now, "code_list.refused", detail))?;
+                let event = Event::CodeListRefused { fields };
+                store.append_entry(&entry(caller, now, event))?;
                 return Err(EngineError::InvalidCodeList(problems));
             }
         };
-        let (action, list) = match &prepared {
-            Prepared::New(list) => ("code_list.create", list),
-            Prepared::Unchanged(list) => ("code_list.unchanged", &**list),
+        let event = match &prepared {
+            Prepared::New(list) => Event::CodeListCreated(shape(list)),
+            Prepared::Unchanged(list) => Event::CodeListUnchanged(shape(list)),
         };
-        let entry = audit(caller, now, action, detail(list));
+        let entry = entry(caller, now, event);
         match prepared {
             Prepared::Unchanged(list) => {
-                store.append_audit(&entry)?;
+                store.append_entry(&entry)?;
                 Ok(list)
             }
             Prepared::New(list) => {
@@ -110,11 +111,11 @@ pub(super) fn pin_code_lists(
 
 /// What the audit trail records of a list: never more than its shape, as
 /// the codes themselves are in the list.
-fn detail(list: &CodeList) -> serde_json::Value {
-    serde_json::json!({
-        "name": list.id().name,
-        "version": list.id().version,
-        "parent": list.parent(),
-        "codes": list.codes().len(),
-    })
+fn shape(list: &CodeList) -> CodeListShape {
+    CodeListShape {
+        name: list.id().name.clone(),
+        version: list.id().version,
+        parent: list.parent().map(|p| format!("{}@{}", p.name, p.version)),
+        codes: list.codes().len() as u64,
+    }
 }

@@ -14,7 +14,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::MutexGuard;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{audit, Caller, Engine, EngineError};
+use super::{entry, Caller, Engine, EngineError};
+use crate::audit::digest::ContentDigester;
+use crate::audit::event::{Event, KeyRef};
 use crate::keys::{KeyCustody, KeyError, KeyVersion};
 use crate::keystore::KeyPurpose;
 use crate::pseudonym::{Pseudonymiser, PSEUDONYM_BYTES};
@@ -68,13 +70,54 @@ fn now_ms(now: SystemTime) -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The keys the engine runs with, settled with the store.
+pub(super) struct Settled {
+    pub(super) pseudonymiser: Pseudonymiser,
+    pub(super) storage: StorageKey,
+    pub(super) digester: ContentDigester,
+    pub(super) log_verifier: crate::audit::note::Verifier,
+}
+
 /// Checks the store against the key store and completes whatever a crash
-/// interrupted; returns the keys to run with.
+/// interrupted; attaches the log's signing key (its checkpoints named
+/// `origin`) to the store; returns the keys to run with.
 pub(super) fn settle(
     store: &mut Store,
     custody: &mut KeyCustody,
+    origin: &str,
     now: SystemTime,
-) -> Result<(Pseudonymiser, StorageKey), EngineError> {
+) -> Result<Settled, EngineError> {
+    let mut created = Vec::new();
+    for purpose in [KeyPurpose::Storage, KeyPurpose::Signing, KeyPurpose::Audit] {
+        if custody.ensure_key(purpose, now_ms(now))? {
+            tracing::warn!(purpose = purpose.as_str(), "the key store had no such key: made one");
+            created.push(purpose);
+        }
+    }
+    let (signing, seed) = custody
+        .keys()
+        .active(KeyPurpose::Signing)
+        .ok_or(EngineError::KeyGone("signing", 0))?;
+    let signer = crate::audit::log_signer(origin, seed).map_err(|e| EngineError::Store(e.into()))?;
+    let log_verifier = signer.verifier();
+    store.attach_signer(signer);
+    for purpose in created {
+        let version = custody.keys().active(purpose).map_or(0, |(v, _)| v.0);
+        store.append_entry(&entry(
+            &Caller::server(),
+            now,
+            Event::KeyCreated(key_ref(purpose, version)),
+        ))?;
+    }
+    let signing_check = seed.check_value();
+    check_or_record(store, KeyPurpose::Signing, signing, &signing_check, now)?;
+    let (audit_version, audit_key) = custody
+        .keys()
+        .active(KeyPurpose::Audit)
+        .ok_or(EngineError::KeyGone("audit", 0))?;
+    let digester = ContentDigester::new(audit_key);
+    let audit_check = audit_key.check_value();
+    check_or_record(store, KeyPurpose::Audit, audit_version, &audit_check, now)?;
     let (version, key) = custody
         .keys()
         .active(KeyPurpose::Hash)
@@ -87,9 +130,6 @@ pub(super) fn settle(
         pseudonymiser.check_value(),
         now,
     )?;
-    if custody.ensure_key(KeyPurpose::Storage, now_ms(now))? {
-        tracing::warn!("the key store had no storage key: made one");
-    }
     let keys = custody.keys();
     let (active, active_key) = keys
         .active(KeyPurpose::Storage)
@@ -108,20 +148,18 @@ pub(super) fn settle(
             let key = StorageKey::new(active_key, active);
             match store.sealed_versions()? {
                 SealedVersions::None => {
-                    let entry = audit(
+                    let entry = entry(
                         &Caller::server(),
                         now,
-                        "key.check_recorded",
-                        serde_json::json!({ "purpose": "storage", "key_version": active.0 }),
+                        Event::KeyRecorded(key_ref(KeyPurpose::Storage, active.0)),
                     );
                     store.record_store_key(KeyPurpose::Storage, active, key.check_value(), &entry)?;
                 }
                 SealedVersions::One(0) => {
-                    let entry = audit(
+                    let entry = entry(
                         &Caller::server(),
                         now,
-                        "key.sealed",
-                        serde_json::json!({ "purpose": "storage", "to": active.0 }),
+                        Event::KeySealed(key_ref(KeyPurpose::Storage, active.0)),
                     );
                     reseal_store(store, None, &key, &entry, &|_| {})?;
                     tracing::warn!("sealed the pseudonyms of a store written by an earlier ddc");
@@ -143,7 +181,19 @@ pub(super) fn settle(
         storage.check_value(),
         now,
     )?;
-    Ok((pseudonymiser, storage))
+    Ok(Settled {
+        pseudonymiser,
+        storage,
+        digester,
+        log_verifier,
+    })
+}
+
+fn key_ref(purpose: KeyPurpose, version: u32) -> KeyRef {
+    KeyRef {
+        purpose: purpose.as_str().to_owned(),
+        version,
+    }
 }
 
 /// Checks a key against the store's record of it, recording it on first use.
@@ -158,11 +208,10 @@ fn check_or_record(
         Some((v, recorded)) if v == version && &recorded == check => Ok(()),
         Some(_) => Err(EngineError::KeyMismatch(purpose.as_str(), version.0)),
         None => {
-            let entry = audit(
+            let entry = entry(
                 &Caller::server(),
                 now,
-                "key.check_recorded",
-                serde_json::json!({ "purpose": purpose.as_str(), "key_version": version.0 }),
+                Event::KeyRecorded(key_ref(purpose, version.0)),
             );
             Ok(store.record_store_key(purpose, version, check, &entry)?)
         }
@@ -175,7 +224,7 @@ fn reseal_store(
     store: &mut Store,
     from: Option<&StorageKey>,
     to: &StorageKey,
-    entry: &crate::store::AuditEntry,
+    entry: &crate::audit::event::Entry,
     step: &dyn Fn(&str),
 ) -> Result<(), StoreError> {
     let reseal = |version: u32, blob: &[u8]| -> Result<Vec<u8>, StoreError> {
@@ -200,7 +249,7 @@ fn reseal_store(
         to: to.version(),
         check: to.check_value(),
         reseal: &reseal,
-        audit: entry,
+        entry,
         step,
     })
 }
@@ -258,17 +307,16 @@ impl Engine {
             persons,
             households,
         };
-        let entry = audit(
+        let entry = entry(
             caller,
             now,
-            "key.rotate",
-            serde_json::json!({
-                "purpose": "storage",
-                "from": rotation.from.0,
-                "to": rotation.to.0,
-                "persons": persons,
-                "households": households,
-            }),
+            Event::KeyRotated {
+                purpose: KeyPurpose::Storage.as_str().to_owned(),
+                from: rotation.from.0,
+                to: rotation.to.0,
+                persons,
+                households,
+            },
         );
         reseal_store(
             &mut durable.store,

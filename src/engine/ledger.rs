@@ -6,7 +6,9 @@ use std::sync::MutexGuard;
 
 use super::{Engine, EngineError};
 use crate::ledger::{Ledger, LedgerCell};
-use crate::store::{AuditEntry, ReleaseCells, ReleaseRecord};
+use crate::audit::event::Entry;
+use crate::audit::Receipt;
+use crate::store::{ReleaseCells, ReleaseRecord};
 
 /// The store and the ledger, locked (in that order).
 pub(super) struct LedgerGuard<'a> {
@@ -48,14 +50,15 @@ impl LedgerGuard<'_> {
         verdict.is_ok()
     }
 
-    /// Stores a release with its cells and audit entry, and adds the cells
-    /// to the ledger. Returns the release's number.
+    /// Stores a release with its cells and log entry (made from the
+    /// release's number), and adds the cells to the ledger. Returns the
+    /// release's number and the entry's receipt.
     pub(super) fn commit(
         &mut self,
         record: &ReleaseRecord,
         cells: &[ReleaseCells<'_>],
-        entry: &AuditEntry,
-    ) -> Result<i64, EngineError> {
+        entry: impl FnOnce(i64) -> Entry,
+    ) -> Result<(i64, Receipt), EngineError> {
         let release = self.store.record_release(record, cells, entry)?;
         for c in cells {
             self.ledger.insert(c.datasets, c.cells);

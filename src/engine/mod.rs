@@ -6,6 +6,7 @@
 //! store's mutex; the in-memory state is swapped in only after a commit, so
 //! what tables see is always durable.
 
+mod audit;
 mod categories;
 mod classification;
 mod grouping;
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use audit::{ReleaseDetail, ReleaseSummary};
 pub use grouping::{Category, TableDimension};
 pub use keys::{Rotation, RotationPause};
 pub use limits::{AttackerHook, BusyScope, RequestLimits, TableLimits};
@@ -42,7 +44,8 @@ use crate::ingest::UploadError;
 use crate::link::{IndexFull, PersonIndex, PseudonymIndex};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::{DatasetDef, SchemaError};
-use crate::store::{AuditEntry, Store, StoreError};
+use crate::audit::event::{Entry, Event};
+use crate::store::{Store, StoreError};
 
 /// Errors of the engine, mapped to gRPC codes in one place by the service layer.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,12 @@ pub enum EngineError {
     #[error("no dataset is declared under the name given in `{field}`")]
     DatasetNotFound {
         /// The request field holding the name.
+        field: FieldPath,
+    },
+    /// No release of the number given in `field`.
+    #[error("no release has the number given in `{field}`")]
+    ReleaseNotFound {
+        /// The request field holding the number.
         field: FieldPath,
     },
     /// The dataset declares no column of the name given in `field`.
@@ -199,6 +208,10 @@ pub struct Engine {
     custody: Mutex<crate::keys::KeyCustody>,
     state: RwLock<State>,
     pseudonymiser: Pseudonymiser,
+    /// Keys the digests the log records of upload contents.
+    digester: crate::audit::digest::ContentDigester,
+    /// The key the log's checkpoints verify under.
+    log_verifier: crate::audit::note::Verifier,
     policy: DisclosurePolicy,
     ptable: Option<PTable>,
     /// Every distinct admitted cell (prints only); locked after the store.
@@ -217,12 +230,14 @@ pub struct Engine {
 
 impl Engine {
     /// Checks the opened `store` against the keys in `custody` (completing
-    /// a rotation that a crash interrupted after its rewrite) and loads it
-    /// into memory.
+    /// a rotation that a crash interrupted after its rewrite), opens its log
+    /// for writing with checkpoints named `log_origin`, and loads it into
+    /// memory.
     pub fn open(
         store: Store,
         custody: crate::keys::KeyCustody,
         policy: DisclosurePolicy,
+        log_origin: &str,
     ) -> Result<Self, EngineError> {
         policy.validate()?;
         let ptable = match policy.perturbation {
@@ -234,7 +249,12 @@ impl Engine {
             None => None,
         };
         let (mut store, mut custody) = (store, custody);
-        let (pseudonymiser, storage) = keys::settle(&mut store, &mut custody, SystemTime::now())?;
+        let keys::Settled {
+            pseudonymiser,
+            storage,
+            digester,
+            log_verifier,
+        } = keys::settle(&mut store, &mut custody, log_origin, SystemTime::now())?;
         let mut snapshot = store.load(storage.version())?;
         let ledger = store.load_ledger()?;
         let print_key = store.print_key()?;
@@ -272,6 +292,8 @@ impl Engine {
             custody: Mutex::new(custody),
             state: RwLock::new(state),
             pseudonymiser,
+            digester,
+            log_verifier,
             policy,
             ptable,
             ledger: Mutex::new(ledger),
@@ -348,13 +370,18 @@ impl Engine {
         }
         let lists = self.classifications();
         let def = classification::pin_code_lists(def, &lists)?;
-        let audit = audit(
+        let definition = serde_json::to_value(&def).map_err(crate::audit::event::EntryError::Encode)
+            .map_err(crate::store::StoreError::from)?;
+        let entry = entry(
             caller,
             now,
-            "dataset.create",
-            serde_json::json!({ "dataset": def }),
+            Event::DatasetCreated {
+                dataset: def.name().to_owned(),
+                organisation: def.organisation().to_owned(),
+                definition,
+            },
         );
-        let id = store.create_dataset(&def, &audit)?;
+        let id = store.create_dataset(&def, &entry)?;
         let info = DatasetInfo {
             def: Arc::new(def),
             version: 0,
@@ -424,19 +451,10 @@ impl Engine {
     }
 }
 
-fn audit(
-    caller: &Caller,
-    now: SystemTime,
-    action: &'static str,
-    detail: serde_json::Value,
-) -> AuditEntry {
+/// The log entry of `event`, done by `caller` at `now`.
+fn entry(caller: &Caller, now: SystemTime, event: Event) -> Entry {
     let at_ms = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    AuditEntry {
-        at_ms,
-        actor: caller.subject().to_owned(),
-        action,
-        detail,
-    }
+    Entry::new(at_ms, caller.subject(), event)
 }

@@ -1,5 +1,5 @@
 //! Releasing aggregates: tabulate a resolved request, apply disclosure
-//! control, record the release and its audit entry, and hand back only
+//! control, record the release and its log entry, and hand back only
 //! protected figures.
 
 use std::time::SystemTime;
@@ -8,14 +8,16 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::request::{MeasureSpec, TableSpec};
-use super::{audit, Engine, EngineError};
+use super::{entry, Engine, EngineError};
+use crate::audit::event::{EntryError, Event};
+use crate::audit::Receipt;
 use crate::auth::Caller;
 use crate::disclosure::{
     judge_table, protect_figure, BudgetExceeded, CellStatus, DisclosureError, DisclosurePolicy,
     Figure, Protected, TableContext, TableKind,
 };
 use crate::ledger::{datasets_key, print_of, LedgerCell, SetHash};
-use crate::store::{ReleaseCells, ReleaseRecord};
+use crate::store::{ReleaseCells, ReleaseRecord, StoreError};
 use crate::tabulate::{tabulate, Query, TableStats};
 
 /// What a refused differencing request is told: the rule, nothing more.
@@ -55,6 +57,8 @@ pub struct ProtectedTable {
     pub cells: Vec<TableCell>,
     /// The policy applied.
     pub policy: DisclosurePolicy,
+    /// The release's log entry, with a signed checkpoint that includes it.
+    pub receipt: Option<Receipt>,
 }
 
 /// Protected linkage figures.
@@ -66,6 +70,8 @@ pub struct LinkageFigures {
     pub pairs: Vec<(String, String, Figure)>,
     /// The policy applied.
     pub policy: DisclosurePolicy,
+    /// The release's log entry, with a signed checkpoint that includes it.
+    pub receipt: Option<Receipt>,
 }
 
 impl Engine {
@@ -154,12 +160,15 @@ impl Engine {
             measure: spec.measure.clone(),
             cells,
             policy: self.policy,
+            receipt: None,
         };
         let cells = ReleaseCells {
             datasets: &datasets_key(&names),
             cells: &ledger_cells,
         };
-        table.release = self.record(caller, &spec, &table, &cells, now)?;
+        let (release, receipt) = self.record(caller, &spec, &table, &cells, now)?;
+        table.release = release;
+        table.receipt = Some(receipt);
         Ok(table)
     }
 
@@ -185,7 +194,7 @@ impl Engine {
             let slot = match self.attacker_slots.acquire(caller.subject()) {
                 Ok(slot) => slot,
                 Err(busy) => {
-                    return Err(self.audit_table_refusal(
+                    return Err(self.log_table_refusal(
                         caller,
                         spec,
                         "attacker_checks_busy",
@@ -206,7 +215,7 @@ impl Engine {
             .map_err(|e| self.refuse_over_budget(caller, spec, e, now))
     }
 
-    /// Audits the refusal of a table over its budget; other errors pass.
+    /// Logs the refusal of a table over its budget; other errors pass.
     fn refuse_over_budget(
         &self,
         caller: &Caller,
@@ -222,11 +231,11 @@ impl Engine {
             BudgetExceeded::UnsafeCells { .. } => "attacker_budget_unsafe_cells",
             BudgetExceeded::Work(_) => "attacker_budget_work",
         };
-        self.audit_table_refusal(caller, spec, rule, EngineError::OverBudget(exceeded), now)
+        self.log_table_refusal(caller, spec, rule, EngineError::OverBudget(exceeded), now)
     }
 
-    /// Audits a table refused by `rule`; returns the refusal.
-    fn audit_table_refusal(
+    /// Logs a table refused by `rule`; returns the refusal.
+    fn log_table_refusal(
         &self,
         caller: &Caller,
         spec: &TableSpec,
@@ -234,18 +243,16 @@ impl Engine {
         refusal: EngineError,
         now: SystemTime,
     ) -> EngineError {
-        let detail = serde_json::json!({ "project": spec.project, "request": spec, "rule": rule });
-        match self
-            .lock_store()
-            .append_audit(&audit(caller, now, "table.refused", detail))
-        {
-            Ok(()) => refusal,
-            Err(store) => store.into(),
+        let logged = refused(spec, rule)
+            .and_then(|event| Ok(self.lock_store().append_entry(&entry(caller, now, event))?));
+        match logged {
+            Ok(_) => refusal,
+            Err(failed) => failed,
         }
     }
 
     /// Checks the table's cells against the ledger, then stores the release
-    /// (request, policy, released cells, cell prints) and its audit entry.
+    /// (request, policy, released cells, cell prints) and its log entry.
     fn record(
         &self,
         caller: &Caller,
@@ -253,42 +260,37 @@ impl Engine {
         table: &ProtectedTable,
         cells: &ReleaseCells<'_>,
         now: SystemTime,
-    ) -> Result<i64, EngineError> {
+    ) -> Result<(i64, Receipt), EngineError> {
         let mut guard = self.lock_ledger();
         if !guard.admits(cells.datasets, cells.cells) {
-            let detail = serde_json::json!({ "project": spec.project, "request": spec, "rule": "cell_difference" });
-            guard
-                .store
-                .append_audit(&audit(caller, now, "table.refused", detail))?;
+            let event = refused(spec, "cell_difference")?;
+            guard.store.append_entry(&entry(caller, now, event))?;
             return Err(EngineError::Refused(POPULATION_REFUSAL));
         }
-        let mut withheld = std::collections::BTreeMap::<String, usize>::new();
-        for c in table.cells.iter().filter(|c| c.status.is_withheld()) {
-            let key = serde_json::to_value(c.status)
-                .map(|v| v.to_string())
-                .unwrap_or_default();
-            *withheld
-                .entry(key.trim_matches('"').to_owned())
-                .or_default() += 1;
+        let mut statuses = std::collections::BTreeMap::<String, u64>::new();
+        for c in &table.cells {
+            *statuses.entry(status_name(c.status)?).or_default() += 1;
         }
-        let detail = serde_json::json!({
-            "project": spec.project,
-            "request": spec,
-            "datasets": table.datasets,
-            "cells": table.cells.len(),
-            "withheld": withheld,
-        });
         let record = ReleaseRecord {
             project: spec.project.clone(),
-            request: serde_json::to_value(spec).unwrap_or_default(),
-            policy: serde_json::to_value(table.policy).unwrap_or_default(),
-            cells: serde_json::to_value(&table.cells).unwrap_or_default(),
+            request: json_text(spec)?,
+            policy: json_text(&table.policy)?,
+            cells: json_text(&table.cells)?,
         };
-        guard.commit(
-            &record,
-            std::slice::from_ref(cells),
-            &audit(caller, now, "table.release", detail),
-        )
+        let (request, policy) = (json_value(spec)?, json_value(&table.policy)?);
+        let event = |release| Event::TableReleased {
+            release,
+            project: spec.project.clone(),
+            request,
+            policy,
+            datasets: table.datasets.clone(),
+            cells: table.cells.len() as u64,
+            statuses,
+            cells_digest: hex_sha256(&record.cells),
+        };
+        guard.commit(&record, std::slice::from_ref(cells), |release| {
+            entry(caller, now, event(release))
+        })
     }
 
     /// Persons per dataset and linked persons per pair, protected, recorded
@@ -388,19 +390,23 @@ impl Engine {
             datasets,
             pairs,
             policy: self.policy,
+            receipt: None,
         };
         let record = ReleaseRecord {
             project: "linkage".into(),
-            request: serde_json::json!({ "datasets": names }),
-            policy: serde_json::to_value(self.policy).unwrap_or_default(),
-            cells: serde_json::json!({ "datasets": figures.datasets, "pairs": figures.pairs }),
+            request: json_text(&serde_json::json!({ "datasets": names }))?,
+            policy: json_text(&self.policy)?,
+            cells: json_text(
+                &serde_json::json!({ "datasets": figures.datasets, "pairs": figures.pairs }),
+            )?,
         };
-        let entry = audit(
-            caller,
-            now,
-            "linkage.release",
-            serde_json::json!({ "datasets": names }),
-        );
+        let all = figures
+            .datasets
+            .iter()
+            .map(|(_, f)| f)
+            .chain(figures.pairs.iter().map(|(_, _, f)| f));
+        let withheld = all.clone().filter(|f| f.status.is_withheld()).count() as u64;
+        let released = all.count() as u64 - withheld;
         let cells: Vec<ReleaseCells<'_>> = admitted
             .iter()
             .map(|(datasets, cell)| ReleaseCells {
@@ -408,9 +414,49 @@ impl Engine {
                 cells: std::slice::from_ref(cell),
             })
             .collect();
-        guard.commit(&record, &cells, &entry)?;
+        let datasets = figures.datasets.iter().map(|(n, _)| n.clone()).collect();
+        let (_, receipt) = guard.commit(&record, &cells, |release| {
+            let event = Event::LinkageReleased {
+                release,
+                datasets,
+                released,
+                withheld,
+            };
+            entry(caller, now, event)
+        })?;
+        let mut figures = figures;
+        figures.receipt = Some(receipt);
         Ok(figures)
     }
+}
+
+/// The log event of a table refused by `rule`.
+fn refused(spec: &TableSpec, rule: &str) -> Result<Event, EngineError> {
+    Ok(Event::TableRefused {
+        project: spec.project.clone(),
+        request: json_value(spec)?,
+        rule: rule.to_owned(),
+    })
+}
+
+fn json_value(value: &impl Serialize) -> Result<serde_json::Value, EngineError> {
+    serde_json::to_value(value).map_err(|e| StoreError::from(EntryError::Encode(e)).into())
+}
+
+fn json_text(value: &impl Serialize) -> Result<String, EngineError> {
+    serde_json::to_string(value).map_err(|e| StoreError::from(EntryError::Encode(e)).into())
+}
+
+/// A status's name as it is serialised (`withheld_threshold`).
+fn status_name(status: CellStatus) -> Result<String, EngineError> {
+    match json_value(&status)? {
+        serde_json::Value::String(name) => Ok(name),
+        other => Ok(other.to_string()),
+    }
+}
+
+fn hex_sha256(text: &str) -> String {
+    crate::keys::encode_hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// A variable's salt for magnitude noise: stable across requests.

@@ -9,7 +9,9 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{audit, DatasetInfo, Engine, EngineError, Loaded};
+use super::{entry, DatasetInfo, Engine, EngineError, Loaded};
+use crate::audit::event::{Event, UploadFailure};
+use crate::audit::Receipt;
 use crate::auth::Caller;
 use crate::columns::DatasetData;
 use crate::field_path::FieldPath;
@@ -102,8 +104,8 @@ pub enum BrokenUpload {
 }
 
 impl BrokenUpload {
-    /// The reason recorded in the audit trail.
-    fn audit_reason(self) -> &'static str {
+    /// The reason recorded in the log.
+    fn log_reason(self) -> &'static str {
         match self {
             BrokenUpload::NoEnd => "no_end",
             BrokenUpload::Stream => "stream_broken",
@@ -135,6 +137,19 @@ pub struct UploadOutcome {
     /// Whether this is the receipt of an earlier commit of the same id.
     #[serde(skip)]
     pub replayed: bool,
+    /// The log entry of this answer (the commit, or the replay) with a
+    /// signed checkpoint that includes it.
+    #[serde(skip)]
+    pub log: Option<Receipt>,
+}
+
+/// What arrived of an upload: its size and SHA-256.
+#[derive(Clone, Copy, Debug)]
+pub struct Received {
+    /// File bytes received.
+    pub bytes: u64,
+    /// Their SHA-256.
+    pub sha256: [u8; 32],
 }
 
 /// How an upload starts.
@@ -159,7 +174,7 @@ pub struct UploadSession {
     digest: Sha256,
     bytes: u64,
     started: Instant,
-    /// Finished or abandoned: nothing left to audit when dropped.
+    /// Finished or abandoned: nothing left to log when dropped.
     closed: bool,
 }
 
@@ -208,7 +223,7 @@ impl Engine {
         })))
     }
 
-    /// The receipt of an upload id that committed before, audited as a replay.
+    /// The receipt of an upload id that committed before, logged as a replay.
     fn replay(
         &self,
         caller: &Caller,
@@ -229,48 +244,61 @@ impl Engine {
         let mut outcome: UploadOutcome = serde_json::from_str(&receipt)
             .map_err(|e| crate::store::StoreError::Corrupt(format!("upload receipt: {e}")))?;
         outcome.replayed = true;
-        let entry = audit(
+        let organisation = self
+            .loaded(&request.dataset, header_dataset)
+            .map(|l| l.info.def.organisation().to_owned())?;
+        let entry = entry(
             caller,
             now,
-            "dataset.upload_replayed",
-            serde_json::json!({ "dataset": request.dataset, "version": outcome.version }),
+            Event::UploadReplayed {
+                dataset: request.dataset.clone(),
+                organisation,
+                upload_id: request.upload_id.as_str().to_owned(),
+                version: outcome.version,
+            },
         );
-        store.append_audit(&entry)?;
+        outcome.log = Some(store.append_entry(&entry)?);
         Ok(Some(outcome))
     }
 
     /// Records an upload that was refused, rejected or broke off: what was
     /// wrong, never a value.
-    pub fn audit_upload_failure(
+    pub fn log_upload_failure(
         &self,
         caller: &Caller,
         dataset: &str,
         failure: &EngineError,
-        bytes_received: u64,
+        received: Received,
         now: SystemTime,
     ) -> Result<(), EngineError> {
-        let (action, reason, rows_rejected) = match failure {
-            EngineError::Upload(UploadError::Header(_)) => ("dataset.upload_rejected", "header", 0),
+        use Event::{UploadBroken, UploadRefused, UploadRejected};
+        type Kind = fn(UploadFailure) -> Event;
+        let (kind, reason, rows_rejected): (Kind, &str, u64) = match failure {
+            EngineError::Upload(UploadError::Header(_)) => (UploadRejected, "header", 0),
             EngineError::Upload(UploadError::InvalidRows { total, .. }) => {
-                ("dataset.upload_rejected", "invalid_rows", *total)
+                (UploadRejected, "invalid_rows", *total)
             }
-            EngineError::Upload(UploadError::NoRows) => ("dataset.upload_rejected", "no_rows", 0),
-            EngineError::UploadBroken(b) => ("dataset.upload_broken", b.audit_reason(), 0),
-            EngineError::UploadLimit(_) => ("dataset.upload_refused", "upload_limit", 0),
-            _ => ("dataset.upload_failed", "other", 0),
+            EngineError::Upload(UploadError::NoRows) => (UploadRejected, "no_rows", 0),
+            EngineError::UploadBroken(b) => (UploadBroken, b.log_reason(), 0),
+            EngineError::UploadLimit(_) => (UploadRefused, "upload_limit", 0),
+            _ => (UploadBroken, "other", 0),
         };
-        let entry = audit(
+        let organisation = self
+            .loaded(dataset, header_dataset)
+            .map_or_else(|_| String::new(), |l| l.info.def.organisation().to_owned());
+        let entry = entry(
             caller,
             now,
-            action,
-            serde_json::json!({
-                "dataset": dataset,
-                "reason": reason,
-                "rows_rejected": rows_rejected,
-                "bytes_received": bytes_received,
+            kind(UploadFailure {
+                dataset: dataset.to_owned(),
+                organisation,
+                reason: reason.to_owned(),
+                rows_rejected,
+                bytes: received.bytes,
+                content_digest: self.digester.digest(&received.sha256),
             }),
         );
-        self.lock_store().append_audit(&entry)?;
+        self.lock_store().append_entry(&entry)?;
         Ok(())
     }
 
@@ -279,6 +307,7 @@ impl Engine {
         caller: &Caller,
         request: &UploadRequest,
         parsed: ParsedUpload,
+        received: Received,
         now: SystemTime,
     ) -> Result<UploadOutcome, EngineError> {
         let (dataset, mode) = (request.dataset.as_str(), request.mode);
@@ -331,7 +360,7 @@ impl Engine {
             .filter(|&i| def.columns()[i].kind == ColumnKind::OpenCategorical)
             .collect();
         let version = loaded.info.version + 1;
-        let outcome = UploadOutcome {
+        let mut outcome = UploadOutcome {
             dataset: dataset.to_owned(),
             upload_id: request.upload_id.as_str().to_owned(),
             replayed: false,
@@ -340,19 +369,23 @@ impl Engine {
             rows_stored: persons.len() as u64,
             rows_rejected: parsed.rows_rejected,
             problems: parsed.problems,
+            log: None,
         };
-        let entry = audit(
+        let entry = entry(
             caller,
             now,
-            "dataset.upload",
-            serde_json::json!({
-                "dataset": dataset,
-                "version": version,
-                "replace": mode == UploadMode::Replace,
-                "rows_read": outcome.rows_read,
-                "rows_stored": outcome.rows_stored,
-                "rows_rejected": outcome.rows_rejected,
-            }),
+            Event::UploadAccepted {
+                dataset: dataset.to_owned(),
+                organisation: loaded.info.def.organisation().to_owned(),
+                upload_id: request.upload_id.as_str().to_owned(),
+                version,
+                replace: mode == UploadMode::Replace,
+                rows_read: outcome.rows_read,
+                rows_stored: outcome.rows_stored,
+                rows_rejected: outcome.rows_rejected,
+                bytes: received.bytes,
+                content_digest: self.digester.digest(&received.sha256),
+            },
         );
         let receipt = serde_json::to_string(&outcome)
             .map_err(|e| crate::store::StoreError::Corrupt(format!("upload receipt: {e}")))?;
@@ -363,7 +396,7 @@ impl Engine {
         };
         let (sealed_persons, sealed_households) = (seal(&resolution.new), seal(new_households));
         let key_version = store.storage.version();
-        store.commit_upload(
+        let log = store.commit_upload(
             &UploadWrite {
                 dataset_id: loaded.id,
                 version,
@@ -380,6 +413,7 @@ impl Engine {
             },
             &entry,
         )?;
+        outcome.log = Some(log);
         let mut state = self.write();
         state.persons.apply(&resolution.new, &record_keys);
         state.households.apply(new_households);
@@ -414,6 +448,14 @@ impl UploadSession {
         self.bytes
     }
 
+    /// What has arrived so far.
+    fn received(&self) -> Received {
+        Received {
+            bytes: self.bytes,
+            sha256: self.digest.clone().finalize().into(),
+        }
+    }
+
     /// Hashes and parses the next piece of the file.
     pub fn feed(&mut self, chunk: &[u8]) {
         self.digest.update(chunk);
@@ -424,13 +466,13 @@ impl UploadSession {
     }
 
     /// Checks that what arrived is what the client sent, then validates and
-    /// commits the upload. A failure is audited and stores nothing.
+    /// commits the upload. A failure is logged and stores nothing.
     pub fn finish(mut self, end: UploadEnd, now: SystemTime) -> Result<UploadOutcome, EngineError> {
-        let received: [u8; 32] = std::mem::take(&mut self.digest).finalize().into();
+        let received = self.received();
         if end.bytes != self.bytes {
             return Err(self.abandon(BrokenUpload::SizeMismatch, now));
         }
-        if end.sha256 != received {
+        if end.sha256 != received.sha256 {
             return Err(self.abandon(BrokenUpload::DigestMismatch, now));
         }
         self.closed = true;
@@ -445,12 +487,12 @@ impl UploadSession {
             Err(e) => {
                 let e = EngineError::Upload(e);
                 let dataset = &self.request.dataset;
-                engine.audit_upload_failure(&self.caller, dataset, &e, self.bytes, now)?;
+                engine.log_upload_failure(&self.caller, dataset, &e, received, now)?;
                 return Err(e);
             }
         };
         let parsed_in = self.started.elapsed();
-        let outcome = engine.commit(&self.caller, &self.request, parsed, now)?;
+        let outcome = engine.commit(&self.caller, &self.request, parsed, received, now)?;
         tracing::info!(
             dataset = self.request.dataset,
             rows = outcome.rows_stored,
@@ -461,44 +503,44 @@ impl UploadSession {
         Ok(outcome)
     }
 
-    /// Ends an upload that broke off: audits it and returns its error.
+    /// Ends an upload that broke off: logs it and returns its error.
     pub fn abandon(self, why: BrokenUpload, now: SystemTime) -> EngineError {
         self.refuse(EngineError::UploadBroken(why), now)
     }
 
     /// Ends an upload that may not go on (broken off, or over a limit):
-    /// audits `error` and returns it.
+    /// logs `error` and returns it.
     pub fn refuse(mut self, error: EngineError, now: SystemTime) -> EngineError {
         self.closed = true;
-        let dataset = &self.request.dataset;
-        match (self.engine).audit_upload_failure(&self.caller, dataset, &error, self.bytes, now) {
+        let (dataset, received) = (&self.request.dataset, self.received());
+        match (self.engine).log_upload_failure(&self.caller, dataset, &error, received, now) {
             Ok(()) => error,
-            Err(audit_failed) => audit_failed,
+            Err(log_failed) => log_failed,
         }
     }
 }
 
 /// A session dropped unfinished (its call was cancelled, or its deadline
-/// expired and tonic dropped the handler) is audited as broken off.
+/// expired and tonic dropped the handler) is logged as broken off.
 impl Drop for UploadSession {
     fn drop(&mut self) {
         if self.closed {
             return;
         }
         let (engine, caller) = (Arc::clone(&self.engine), self.caller.clone());
-        let (dataset, bytes) = (self.request.dataset.clone(), self.bytes);
-        let audit = move || {
+        let (dataset, received) = (self.request.dataset.clone(), self.received());
+        let log = move || {
             let e = EngineError::UploadBroken(BrokenUpload::Stream);
             if let Err(e) =
-                engine.audit_upload_failure(&caller, &dataset, &e, bytes, SystemTime::now())
+                engine.log_upload_failure(&caller, &dataset, &e, received, SystemTime::now())
             {
-                tracing::error!(error = %e, "could not audit a dropped upload");
+                tracing::error!(error = %e, "could not log a dropped upload");
             }
         };
-        // Auditing writes to SQLite: not on an async worker if there is a runtime.
+        // Logging writes to SQLite: not on an async worker if there is a runtime.
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(audit)),
-            Err(_) => audit(),
+            Ok(runtime) => drop(runtime.spawn_blocking(log)),
+            Err(_) => log(),
         }
     }
 }

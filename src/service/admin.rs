@@ -65,6 +65,8 @@ pub fn key_status_to_proto(keys: &[KeyInfo]) -> proto::KeyStatusResponse {
                 purpose: match k.purpose {
                     KeyPurpose::Hash => proto::KeyPurpose::Hash,
                     KeyPurpose::Storage => proto::KeyPurpose::Storage,
+                    KeyPurpose::Signing => proto::KeyPurpose::Signing,
+                    KeyPurpose::Audit => proto::KeyPurpose::Audit,
                 } as i32,
                 version: k.version,
                 created_ms: k.created_ms,

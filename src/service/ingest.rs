@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use tonic::{Request, Response, Status, Streaming};
 
-use super::blocking;
+use super::{blocking, receipt_to_log};
 use super::convert::{dataset_def_from_proto, dataset_to_proto};
 use super::status::to_status;
 use super::upload::{UploadLimits, Uploads};
@@ -95,5 +95,6 @@ fn receipt_to_proto(outcome: UploadOutcome) -> proto::UploadReceipt {
             .collect(),
         upload_id: outcome.upload_id,
         replayed: outcome.replayed,
+        log: outcome.log.map(receipt_to_log),
     }
 }

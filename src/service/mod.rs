@@ -4,23 +4,35 @@
 //! blocking thread waits for bytes.
 
 mod admin;
+mod audit;
 mod classification;
 pub(crate) mod codec;
 mod convert;
 mod ingest;
 mod reason;
 mod release;
+mod request_log;
 mod status;
 mod upload;
 
 pub use admin::{key_status_to_proto, AdminService};
+pub use audit::AuditService;
 pub use classification::ClassificationService;
 pub use ingest::IngestService;
 pub use reason::{Reason, ERROR_DOMAIN};
 pub use release::ReleaseService;
+pub use request_log::{Logged, LoggedBody, RequestLog};
 pub use upload::UploadLimits;
 
 use tonic::Status;
+
+/// A log receipt as the proto message.
+pub(crate) fn receipt_to_log(r: crate::audit::Receipt) -> crate::proto::LogReceipt {
+    crate::proto::LogReceipt {
+        index: r.index,
+        checkpoint: r.checkpoint,
+    }
+}
 
 /// Runs engine work on a blocking thread and maps its error.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T, Status>

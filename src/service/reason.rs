@@ -70,6 +70,13 @@ pub enum Reason {
     AttackerBudget,
     /// Too many tables are in the attacker check at once.
     AttackerChecksBusy,
+    /// No release of the number given.
+    ReleaseNotFound,
+    /// A log proof or root of more entries than the log holds.
+    LogOutOfRange,
+    /// The stored log no longer matches its signed checkpoints; the server
+    /// signs nothing more until an auditor has looked.
+    LogTampered,
     /// A fault of the server; details are in its log only.
     Internal,
 }
@@ -105,6 +112,9 @@ impl Reason {
             Reason::TooManyUnsafeCells => "TOO_MANY_UNSAFE_CELLS",
             Reason::AttackerBudget => "ATTACKER_BUDGET_EXCEEDED",
             Reason::AttackerChecksBusy => "ATTACKER_CHECKS_BUSY",
+            Reason::ReleaseNotFound => "RELEASE_NOT_FOUND",
+            Reason::LogOutOfRange => "LOG_OUT_OF_RANGE",
+            Reason::LogTampered => "LOG_TAMPERED",
             Reason::Internal => "INTERNAL",
         }
     }

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use tonic::{Request, Response, Status};
 
-use super::blocking;
+use super::{blocking, receipt_to_log};
 use super::convert::{figure_to_proto, policy_to_proto, status_to_proto, table_spec_from_proto};
 use super::status::to_status;
 use crate::auth::caller;
@@ -66,6 +66,7 @@ impl release_server::Release for ReleaseService {
                 })
                 .collect(),
             policy: Some(policy_to_proto(&figures.policy)),
+            log: figures.receipt.clone().map(receipt_to_log),
         }))
     }
 }
@@ -130,5 +131,6 @@ fn table_to_proto(t: &ProtectedTable) -> proto::Table {
         measure: measure as i32,
         variable,
         release: u64::try_from(t.release).unwrap_or(0),
+        log: t.receipt.clone().map(receipt_to_log),
     }
 }

@@ -19,6 +19,7 @@ use crate::disclosure::{BudgetExceeded, DisclosureError};
 use crate::engine::{BrokenUpload, EngineError};
 use crate::field_path::FieldPath;
 use crate::ingest::{RowProblem, UploadError};
+use crate::store::StoreError;
 
 /// Most field violations attached to one status (they travel in a trailer).
 const MAX_VIOLATIONS: usize = 50;
@@ -163,6 +164,15 @@ fn classify(e: EngineError) -> Refusal {
             .at(FieldPath::new("header").field("upload_id")),
         EngineError::KeyMismatch(..) | EngineError::KeyGone(..) => {
             Refusal::new(Code::FailedPrecondition, Reason::KeyMismatch)
+        }
+        EngineError::ReleaseNotFound { field } => {
+            Refusal::new(Code::NotFound, Reason::ReleaseNotFound).at(field)
+        }
+        EngineError::Store(StoreError::LogRange(_)) => {
+            Refusal::new(Code::OutOfRange, Reason::LogOutOfRange)
+        }
+        EngineError::Store(StoreError::LogTampered(_)) => {
+            Refusal::new(Code::DataLoss, Reason::LogTampered)
         }
         EngineError::Keys(_) => Refusal::internal(),
         EngineError::Store(_)

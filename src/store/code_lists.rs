@@ -7,25 +7,27 @@ use std::collections::BTreeMap;
 
 use rusqlite::params;
 
-use super::write::{append, AuditEntry};
+use super::log::append;
+use crate::audit::event::Entry;
 use super::{Store, StoreError};
 use crate::classification::{Classifications, CodeList};
 
 impl Store {
-    /// Stores a new code list version with its audit entry.
+    /// Stores a new code list version with its log entry.
     pub fn create_code_list(
         &mut self,
         list: &CodeList,
-        audit: &AuditEntry,
+        entry: &Entry,
     ) -> Result<(), StoreError> {
+        let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
         let definition =
             serde_json::to_string(list).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO code_lists (name, version, definition, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![list.id().name, list.id().version, definition, audit.at_ms],
+            params![list.id().name, list.id().version, definition, entry.at_ms],
         )?;
-        append(&tx, audit)?;
+        append(&tx, signer, entry)?;
         tx.commit()?;
         Ok(())
     }

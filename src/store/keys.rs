@@ -4,7 +4,8 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::write::{append, AuditEntry};
+use super::log::append;
+use crate::audit::event::Entry;
 use super::{Store, StoreError};
 use crate::keys::KeyVersion;
 use crate::keystore::KeyPurpose;
@@ -67,20 +68,21 @@ impl Store {
     }
 
     /// Records the key of `purpose` the store is written under, with its
-    /// audit entry (for a store that has none recorded yet).
+    /// log entry (for a store that has none recorded yet).
     pub fn record_store_key(
         &mut self,
         purpose: KeyPurpose,
         version: KeyVersion,
         check: &[u8; 32],
-        audit: &AuditEntry,
+        entry: &Entry,
     ) -> Result<(), StoreError> {
+        let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO store_keys (purpose, version, check_value, since_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![purpose.as_str(), version.0, &check[..], audit.at_ms],
+            params![purpose.as_str(), version.0, &check[..], entry.at_ms],
         )?;
-        append(&tx, audit)?;
+        append(&tx, signer, entry)?;
         tx.commit()?;
         Ok(())
     }

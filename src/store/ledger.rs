@@ -4,7 +4,10 @@
 use ring::rand::{SecureRandom, SystemRandom};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::write::{append, AuditEntry, ReleaseRecord};
+use super::log::append;
+use super::write::ReleaseRecord;
+use crate::audit::event::Entry;
+use crate::audit::Receipt;
 use super::{Store, StoreError};
 use crate::ledger::{
     decode_cells, decode_persons, encode_cells, print_of, Ledger, LedgerCell, PrintKey,
@@ -131,35 +134,33 @@ impl Store {
         Ok(ledger)
     }
 
-    /// Stores a release, the prints of its cells and its audit entry in one
-    /// transaction; returns the release's number.
+    /// Stores a release, the prints of its cells and its log entry (made
+    /// by `entry` from the release's number) in one transaction; returns
+    /// the release's number and the entry's receipt.
     pub fn record_release(
         &mut self,
         r: &ReleaseRecord,
         cells: &[ReleaseCells<'_>],
-        audit: &AuditEntry,
-    ) -> Result<i64, StoreError> {
+        entry: impl FnOnce(i64) -> Entry,
+    ) -> Result<(i64, Receipt), StoreError> {
+        let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
         let tx = self.conn.transaction()?;
+        let id: i64 =
+            tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM releases", [], |r| r.get(0))?;
+        let entry = entry(id);
         tx.execute(
-            "INSERT INTO releases (project, at_ms, actor, request, policy, cells) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                r.project,
-                audit.at_ms,
-                audit.actor,
-                r.request.to_string(),
-                r.policy.to_string(),
-                r.cells.to_string()
-            ],
+            "INSERT INTO releases (id, project, at_ms, actor, request, policy, cells)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![id, r.project, entry.at_ms, entry.actor, r.request, r.policy, r.cells],
         )?;
-        let id = tx.last_insert_rowid();
         for c in cells {
             tx.execute(
                 "INSERT INTO release_cells (release, datasets, cells) VALUES (?1, ?2, ?3)",
                 params![id, c.datasets, encode_cells(c.cells)],
             )?;
         }
-        append(&tx, audit)?;
+        let receipt = append(&tx, signer, &entry)?;
         tx.commit()?;
-        Ok(id)
+        Ok((id, receipt))
     }
 }

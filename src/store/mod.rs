@@ -1,11 +1,12 @@
 //! The durable store: one SQLite database in the data directory.
 //!
 //! Holds persons (sealed pseudonym, storage key version and record key, by
-//! person number; see [`crate::sealing`]), code lists, dataset definitions, each dataset's rows and the
-//! audit trail.
+//! person number; see [`crate::sealing`]), code lists, dataset definitions,
+//! each dataset's rows, the release records and the linkage log.
 //! Never a raw identifier. Every change is one transaction that also
-//! appends its audit entry; `synchronous=FULL` makes a commit durable before
-//! it is acknowledged, and `secure_delete` overwrites deleted content.
+//! appends its log entry (the one commit path is `log::append`);
+//! `synchronous=FULL` makes a commit durable before it is acknowledged, and
+//! `secure_delete` overwrites deleted content.
 //!
 //! Bulk data is stored in chunks, not rows: persons as append-only chunks of
 //! consecutive person numbers, a dataset's columns as fixed-width
@@ -19,7 +20,9 @@ mod codec;
 mod dir;
 mod keys;
 mod ledger;
+mod releases;
 mod load;
+mod log;
 mod rewrite;
 mod write;
 
@@ -31,14 +34,16 @@ pub use dir::LOCK_FILE;
 pub use keys::SealedVersions;
 pub use ledger::ReleaseCells;
 pub use load::{Snapshot, StoredDataset};
+pub use log::{LogFilter, StoredEntry};
+pub use releases::StoredRelease;
 pub use rewrite::{Reseal, Rewrite, REWRITE_FILE};
-pub use write::{AuditEntry, ReleaseRecord, UploadWrite};
+pub use write::{ReleaseRecord, UploadWrite};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "ddc.sqlite";
 
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +61,22 @@ pub enum StoreError {
     /// Stored content does not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A log entry could not be encoded.
+    #[error(transparent)]
+    Entry(#[from] crate::audit::event::EntryError),
+    /// A checkpoint could not be signed.
+    #[error("log checkpoint: {0}")]
+    Note(#[from] crate::audit::note::NoteError),
+    /// The stored log no longer matches the checkpoints signed over it:
+    /// nothing more is signed until an auditor has looked.
+    #[error("the linkage log was changed after it was signed ({0}); ddc signs no checkpoint on top of it")]
+    LogTampered(String),
+    /// A proof or root of a tree larger than the log, or out of range.
+    #[error("{0}")]
+    LogRange(String),
+    /// An entry was appended before the log's signing key was attached.
+    #[error("the linkage log is not open for writing (no signing key attached)")]
+    LogClosed,
     /// The data directory could not be created.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
@@ -69,6 +90,8 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     dir: PathBuf,
+    /// Signs the log's checkpoints; attached once the key store is open.
+    signer: Option<crate::audit::note::Signer>,
     _lock: dir::DirLock,
 }
 
@@ -84,6 +107,7 @@ impl Store {
         let mut store = Store {
             conn,
             dir: data_dir.to_path_buf(),
+            signer: None,
             _lock: lock,
         };
         store.migrate()?;
@@ -98,7 +122,7 @@ impl Store {
             0 => [SCHEMA, SCHEMA_V2, SCHEMA_V3].as_slice(),
             1 => [SCHEMA_V2, SCHEMA_V3].as_slice(),
             2 => [SCHEMA_V3].as_slice(),
-            3 | 4 => [].as_slice(),
+            3..=5 => [].as_slice(),
             SCHEMA_VERSION => return Ok(()),
             found => return Err(StoreError::SchemaVersion { found }),
         };
@@ -109,10 +133,19 @@ impl Store {
         if version < 4 {
             ledger::migrate_to_v4(&tx)?;
         }
-        tx.execute_batch(keys::SCHEMA_V5)?;
+        if version < 5 {
+            tx.execute_batch(keys::SCHEMA_V5)?;
+        }
+        log::migrate_to_v6(&tx)?;
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Attaches the key that signs the log's checkpoints: entries can be
+    /// appended from now on.
+    pub fn attach_signer(&mut self, signer: crate::audit::note::Signer) {
+        self.signer = Some(signer);
     }
 
     /// Whether any person has been stored.

@@ -16,7 +16,8 @@ use std::path::Path;
 
 use rusqlite::{params, Connection};
 
-use super::write::{append, AuditEntry};
+use super::log::append;
+use crate::audit::event::Entry;
 use super::{Store, StoreError, DB_FILE};
 use crate::keys::KeyVersion;
 use crate::keystore::KeyPurpose;
@@ -36,8 +37,8 @@ pub struct Rewrite<'a> {
     pub check: &'a [u8; 32],
     /// Reseals one chunk.
     pub reseal: &'a Reseal<'a>,
-    /// The rewrite's audit entry, committed with the new file.
-    pub audit: &'a AuditEntry,
+    /// The rewrite's log entry, committed with the new file.
+    pub entry: &'a Entry,
     /// Called at each step (for the crash tests; does nothing otherwise).
     pub step: &'a dyn Fn(&str),
 }
@@ -129,10 +130,10 @@ impl Store {
                 KeyPurpose::Storage.as_str(),
                 rewrite.to.0,
                 &rewrite.check[..],
-                rewrite.audit.at_ms
+                rewrite.entry.at_ms
             ],
         )?;
-        append(&new, rewrite.audit)?;
+        append(&new, self.signer.as_ref().ok_or(StoreError::LogClosed)?, rewrite.entry)?;
         new.execute_batch("COMMIT")?;
         new.execute_batch("DETACH DATABASE old")?;
         new.execute_batch(&format!("PRAGMA user_version = {user_version}"))?;

@@ -1,30 +1,20 @@
-//! Transactions: declaring a dataset, committing an upload, auditing.
+//! Transactions: declaring a dataset, committing an upload.
 //!
-//! Each public method here is one SQLite transaction that includes its
-//! audit entry, so an action and its record commit or vanish together.
+//! Each public method here is one SQLite transaction that includes its log
+//! entry, so an action and its record commit or vanish together.
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::codec::{encode_i64s, encode_u32s};
+use super::log::append;
 use super::{Store, StoreError, COLUMN_CHUNK, HOUSEHOLD_COLUMN, PERSON_CHUNK, PERSON_COLUMN};
+use crate::audit::event::Entry;
+use crate::audit::Receipt;
 use crate::columns::ColumnData;
 use crate::keys::KeyVersion;
 use crate::link::PersonNo;
 use crate::schema::DatasetDef;
 use crate::sealing::Sealed;
-
-/// One audit-trail entry. Never holds identifiers, pseudonyms or withheld values.
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    /// Milliseconds since the Unix epoch.
-    pub at_ms: i64,
-    /// Who acted.
-    pub actor: String,
-    /// What kind of action, e.g. `dataset.create`.
-    pub action: &'static str,
-    /// Details as JSON.
-    pub detail: serde_json::Value,
-}
 
 /// A released table as stored: its full request, the policy applied and
 /// the cells as released (never a withheld value).
@@ -33,11 +23,11 @@ pub struct ReleaseRecord {
     /// The project the release belongs to.
     pub project: String,
     /// The request, as JSON.
-    pub request: serde_json::Value,
+    pub request: String,
     /// The policy, as JSON.
-    pub policy: serde_json::Value,
+    pub policy: String,
     /// The released cells, as JSON.
-    pub cells: serde_json::Value,
+    pub cells: String,
 }
 
 /// Everything an upload commit writes.
@@ -76,17 +66,18 @@ impl Store {
     pub fn create_dataset(
         &mut self,
         def: &DatasetDef,
-        audit: &AuditEntry,
+        entry: &Entry,
     ) -> Result<i64, StoreError> {
+        let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
         let tx = self.conn.transaction()?;
         let definition =
             serde_json::to_string(def).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.execute(
             "INSERT INTO datasets (name, organisation, definition, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![def.name(), def.organisation(), definition, audit.at_ms],
+            params![def.name(), def.organisation(), definition, entry.at_ms],
         )?;
         let id = tx.last_insert_rowid();
-        append(&tx, audit)?;
+        append(&tx, signer, entry)?;
         tx.commit()?;
         Ok(id)
     }
@@ -95,8 +86,9 @@ impl Store {
     pub fn commit_upload(
         &mut self,
         w: &UploadWrite<'_>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
+        entry: &Entry,
+    ) -> Result<Receipt, StoreError> {
+        let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
         let tx = self.conn.transaction()?;
         insert_persons(&tx, w)?;
         insert_households(&tx, w)?;
@@ -133,11 +125,11 @@ impl Store {
         )?;
         tx.execute(
             "INSERT INTO uploads (upload_id, dataset, version, at_ms, receipt) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![w.upload_id, w.dataset_id, w.version as i64, audit.at_ms, w.receipt],
+            params![w.upload_id, w.dataset_id, w.version as i64, entry.at_ms, w.receipt],
         )?;
-        append(&tx, audit)?;
+        let receipt = append(&tx, signer, entry)?;
         tx.commit()?;
-        Ok(())
+        Ok(receipt)
     }
 
     /// The dataset id and receipt of a committed upload id, if any.
@@ -151,15 +143,6 @@ impl Store {
             )
             .optional()?;
         Ok(found)
-    }
-
-    /// Appends an audit entry on its own (for actions that change no data,
-    /// such as a released table).
-    pub fn append_audit(&mut self, audit: &AuditEntry) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        append(&tx, audit)?;
-        tx.commit()?;
-        Ok(())
     }
 }
 
@@ -227,13 +210,5 @@ fn replace_categories(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), S
             }
         }
     }
-    Ok(())
-}
-
-pub(super) fn append(tx: &rusqlite::Connection, a: &AuditEntry) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO audit (at_ms, actor, action, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![a.at_ms, a.actor, a.action, a.detail.to_string()],
-    )?;
     Ok(())
 }
