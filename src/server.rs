@@ -23,7 +23,7 @@ use crate::service::{
     AdminService, AuditService, ClassificationService, IngestService, ReleaseService,
     RequestLog, UploadLimits,
 };
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Largest message the upload stream accepts: a 1 MiB chunk with room to spare.
 pub const MAX_UPLOAD_MESSAGE: usize = 4 << 20;
@@ -174,9 +174,9 @@ pub async fn run(
         .add_service(release)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
-    tokio::task::spawn_blocking(move || logger.log_stopped(std::time::SystemTime::now()))
-        .await?
-        .map_err(ServerError::Engine)?;
+    let stopped =
+        tokio::task::spawn_blocking(move || logger.log_stopped(std::time::SystemTime::now()));
+    serve_tampered(stopped.await?)?;
     Ok(())
 }
 
@@ -229,8 +229,24 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
             "completed a storage key rotation that a restart interrupted"
         );
     }
-    engine.log_started(std::time::SystemTime::now())?;
+    serve_tampered(engine.log_started(std::time::SystemTime::now()))?;
     Ok(engine)
+}
+
+/// A log that no longer matches its signed checkpoints is served anyway,
+/// so that auditors can read and verify it; every change is refused (its
+/// entry cannot be appended) until they have. Other errors pass.
+fn serve_tampered(logged: Result<(), EngineError>) -> Result<(), EngineError> {
+    match logged {
+        Err(EngineError::Store(StoreError::LogTampered(why))) => {
+            tracing::error!(
+                why,
+                "the linkage log does not match its signed checkpoints: serving it read-only"
+            );
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// A server on an ephemeral loopback port, running in the background: what

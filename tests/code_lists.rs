@@ -96,7 +96,7 @@ fn reason(status: &tonic::Status) -> String {
 fn audited(s: &TestServer, action: &str) -> i64 {
     db_scalar(
         s.data_dir.path(),
-        &format!("SELECT count(*) FROM audit WHERE action = '{action}'"),
+        &format!("SELECT count(*) FROM audit_log WHERE kind = '{action}'"),
     )
 }
 
@@ -178,15 +178,16 @@ async fn a_changed_list_is_a_new_version_an_equal_one_is_unchanged_and_both_are_
     assert_eq!(get(&mut s, SECTOR, 1).await.unwrap().codes.len(), 2);
     assert_eq!(get(&mut s, SECTOR, 0).await.unwrap().version, 2);
 
-    assert_eq!(audited(&s, "code_list.create"), 2);
+    assert_eq!(audited(&s, "code_list.created"), 2);
     assert_eq!(audited(&s, "code_list.unchanged"), 1);
     let detail = db_scalar(
         s.data_dir.path(),
-        "SELECT count(*) FROM audit WHERE action = 'code_list.create' \
-         AND json_extract(detail, '$.name') = 'onderwijssector' \
-         AND json_extract(detail, '$.version') = 2 AND json_extract(detail, '$.codes') = 3",
+        "SELECT count(*) FROM audit_log WHERE kind = 'code_list.created' \
+         AND json_extract(CAST(entry AS TEXT), '$.event.name') = 'onderwijssector' \
+         AND json_extract(CAST(entry AS TEXT), '$.event.version') = 2 \
+         AND json_extract(CAST(entry AS TEXT), '$.event.codes') = 3",
     );
-    assert_eq!(detail, 1, "the audit records name, version and size");
+    assert_eq!(detail, 1, "the log records name, version and size");
     s.stop().await;
 }
 
@@ -242,7 +243,7 @@ async fn invalid_drafts_name_the_fields_at_fault_and_never_echo_a_value() {
     assert_eq!(audited(&s, "code_list.refused"), 3);
     let leaked = db_scalar(
         s.data_dir.path(),
-        "SELECT count(*) FROM audit WHERE detail LIKE '%geheim%' OR detail LIKE '%Geheim%'",
+        "SELECT count(*) FROM audit_log WHERE CAST(entry AS TEXT) LIKE '%geheim%'",
     );
     assert_eq!(leaked, 0, "the audit trail names fields, not values");
     s.stop().await;

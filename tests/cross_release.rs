@@ -104,7 +104,7 @@ async fn the_ledger_refuses_a_population_a_few_persons_off_in_either_direction_a
     assert_eq!(
         db_scalar(
             dir,
-            "SELECT count(*) FROM audit WHERE action = 'table.refused'"
+            "SELECT count(*) FROM audit_log WHERE kind = 'table.refused'"
         ),
         1
     );

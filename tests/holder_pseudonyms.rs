@@ -323,7 +323,7 @@ fn write_file(dir: &Path, name: &str, content: &str, mode: u32) -> PathBuf {
 fn uploads_audited(s: &TestServer) -> i64 {
     db_scalar(
         s.data_dir.path(),
-        "SELECT count(*) FROM audit WHERE action LIKE 'dataset.upload%'",
+        "SELECT count(*) FROM audit_log WHERE kind LIKE 'upload.%'",
     )
 }
 

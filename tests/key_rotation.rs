@@ -287,7 +287,7 @@ fn a_server_killed_anywhere_in_a_rotation_restarts_consistent_and_complete() {
             assert_eq!(
                 db_scalar(
                     dir,
-                    "SELECT count(*) FROM audit WHERE action = 'key.rotate'"
+                    "SELECT count(*) FROM audit_log WHERE kind = 'key.rotated'"
                 ),
                 1,
                 "{point}: the rotation is recorded once"
@@ -346,10 +346,12 @@ async fn the_cli_rotates_the_storage_key_and_shows_the_key_status() {
     ]);
     assert_eq!(live, offline, "the server and the key directory agree");
     let lines: Vec<&str> = live.lines().collect();
-    assert_eq!(lines.len(), 3, "{live}");
+    assert_eq!(lines.len(), 5, "{live}");
     assert!(lines[0].starts_with("hash     v1   active"), "{live}");
     assert!(lines[1].starts_with("storage  v1   destroyed 20"), "{live}");
-    assert!(lines[2].starts_with("storage  v2   active"), "{live}");
+    assert!(lines[2].starts_with("signing  v1   active"), "{live}");
+    assert!(lines[3].starts_with("audit    v1   active"), "{live}");
+    assert!(lines[4].starts_with("storage  v2   active"), "{live}");
     assert!(live.contains(" UTC"), "{live}");
     s.stop().await;
 }

@@ -168,12 +168,12 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn suppressed_2d_tables_pass_the_independent_audit((sizes, interior) in table_2d()) {
+    fn suppressed_2d_tables_pass_the_independent_check((sizes, interior) in table_2d()) {
         check_suppression(&sizes, &interior)?;
     }
 
     #[test]
-    fn suppressed_3d_tables_pass_the_independent_audit((sizes, interior) in table_3d()) {
+    fn suppressed_3d_tables_pass_the_independent_check((sizes, interior) in table_3d()) {
         check_suppression(&sizes, &interior)?;
     }
 }

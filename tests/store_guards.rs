@@ -150,7 +150,7 @@ fn ddc_serve_refuses_a_missing_or_wrong_master_key_and_a_tampered_key_store() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_2_store_is_migrated_to_version_5_keeping_its_data_and_links() {
+async fn a_version_2_store_is_migrated_to_version_6_keeping_its_data_links_and_log() {
     let (data_dir, key_dir) = server_with_persons().await.stop().await;
     // Turn the store back into what version 2 wrote: no code lists,
     // released populations (here persons 0, 1, …, 19) instead of cells, a
@@ -186,6 +186,12 @@ async fn a_version_2_store_is_migrated_to_version_5_keeping_its_data_and_links()
              FROM store_keys WHERE purpose = 'hash';
          DROP TABLE store_keys;
          DROP TABLE code_lists; DROP TABLE secrets; DROP TABLE release_cells;
+         DROP TABLE audit_checkpoints; DROP TABLE audit_nodes; DROP TABLE audit_log;
+         CREATE TABLE audit (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+             actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
+         INSERT INTO audit (at_ms, actor, action, detail) VALUES
+             (1, 'development', 'dataset.create', '{\"dataset\":\"cbs.p\"}'),
+             (2, 'development', 'dataset.upload', '{\"dataset\":\"cbs.p\",\"rows_read\":20}');
          INSERT INTO releases (project, at_ms, actor, request, policy, cells)
              VALUES ('p', 0, 'a', '{}', '{}', '[]');
          CREATE TABLE release_populations (
@@ -208,7 +214,12 @@ async fn a_version_2_store_is_migrated_to_version_5_keeping_its_data_and_links()
         1,
         "the dataset and its rows are kept"
     );
-    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 5);
+    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 6);
+    // The old free-form entries are the log's first leaves, then the sealing.
+    let kinds = |sql: &str| db_scalar(s.data_dir.path(), sql);
+    assert_eq!(kinds("SELECT count(*) FROM audit_log WHERE kind = 'legacy' AND idx < 2"), 2);
+    assert_eq!(kinds("SELECT count(*) FROM audit_log WHERE kind = 'key.sealed'"), 1);
+    assert_eq!(kinds("SELECT count(*) FROM sqlite_master WHERE name = 'audit'"), 0);
     assert_eq!(db_persons(s.data_dir.path()), 20);
     // The pseudonyms are sealed now, and still link: the same persons in a
     // new dataset are no new persons.

@@ -79,7 +79,7 @@ async fn a_table_over_its_attacker_budget_is_refused_while_a_cheap_table_is_rele
 
     let audited = db_scalar(
         s.data_dir.path(),
-        "SELECT count(*) FROM audit WHERE action = 'table.refused' AND detail LIKE '%attacker_budget%'",
+        "SELECT count(*) FROM audit_log WHERE kind = 'table.refused' AND CAST(entry AS TEXT) LIKE '%attacker_budget%'",
     );
     assert_eq!(audited, 1);
 }
@@ -134,7 +134,7 @@ async fn a_second_audited_table_of_the_same_caller_is_refused_while_the_first_ru
     assert!(second.message().contains("busy"), "{}", second.message());
     let audited = db_scalar(
         s.data_dir.path(),
-        "SELECT count(*) FROM audit WHERE action = 'table.refused' AND detail LIKE '%attacker_checks_busy%'",
+        "SELECT count(*) FROM audit_log WHERE kind = 'table.refused' AND CAST(entry AS TEXT) LIKE '%attacker_checks_busy%'",
     );
     assert_eq!(audited, 1, "the busy refusal is audited");
     // A table that needs no attacker check is still answered.
@@ -176,7 +176,7 @@ async fn an_oversized_project_name_is_refused_and_not_stored() {
     let audit_bytes = |s: &TestServer| {
         db_scalar(
             s.data_dir.path(),
-            "SELECT coalesce(sum(length(detail)), 0) FROM audit",
+            "SELECT coalesce(sum(length(entry)), 0) FROM audit_log",
         )
     };
     let before = audit_bytes(&s);

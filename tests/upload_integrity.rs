@@ -68,7 +68,7 @@ fn reason(status: &tonic::Status) -> String {
 fn audited(s: &TestServer, action: &str) -> i64 {
     db_scalar(
         s.data_dir.path(),
-        &format!("SELECT count(*) FROM audit WHERE action = '{action}'"),
+        &format!("SELECT count(*) FROM audit_log WHERE kind = '{action}'"),
     )
 }
 
@@ -104,9 +104,9 @@ async fn a_cancelled_replace_keeps_the_acknowledged_version() {
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     call.abort();
     drop(tx);
-    assert_eq!(wait_audited(&s, "dataset.upload_broken", 1).await, 1);
+    assert_eq!(wait_audited(&s, "upload.broken", 1).await, 1);
     assert_eq!(stored_rows_and_version(&mut s).await, (3_000, 1));
-    assert_eq!(audited(&s, "dataset.upload"), 1);
+    assert_eq!(audited(&s, "upload.accepted"), 1);
     s.stop().await;
 }
 
@@ -128,7 +128,7 @@ async fn an_expired_deadline_mid_file_stores_nothing() {
         "{status:?}"
     );
     drop(tx);
-    assert_eq!(wait_audited(&s, "dataset.upload_broken", 1).await, 1);
+    assert_eq!(wait_audited(&s, "upload.broken", 1).await, 1);
     assert_eq!(stored_rows_and_version(&mut s).await, (0, 0));
     assert_eq!(db_persons(s.data_dir.path()), 0);
     s.stop().await;
@@ -155,7 +155,7 @@ async fn a_stream_that_ends_without_its_closing_message_is_refused() {
         status.message()
     );
     assert_eq!(stored_rows_and_version(&mut s).await, (0, 0));
-    assert_eq!(audited(&s, "dataset.upload_broken"), 1);
+    assert_eq!(audited(&s, "upload.broken"), 1);
     s.stop().await;
 }
 
@@ -192,7 +192,7 @@ async fn a_closing_message_that_does_not_match_the_bytes_is_refused() {
         assert_eq!(reason(&status), expected, "case {i}");
         assert_eq!(stored_rows_and_version(&mut s).await, (0, 0), "case {i}");
     }
-    assert_eq!(audited(&s, "dataset.upload_broken"), 3);
+    assert_eq!(audited(&s, "upload.broken"), 3);
     // The same file with its true closing message commits.
     let messages = vec![
         message(Part::Header(header(false))),
@@ -238,8 +238,8 @@ async fn repeating_a_committed_upload_id_returns_the_original_receipt() {
         (1, 40, 40, first.upload_id.as_str())
     );
     assert_eq!(stored_rows_and_version(&mut s).await, (40, 1));
-    assert_eq!(audited(&s, "dataset.upload"), 1);
-    assert_eq!(audited(&s, "dataset.upload_replayed"), 1);
+    assert_eq!(audited(&s, "upload.accepted"), 1);
+    assert_eq!(audited(&s, "upload.replayed"), 1);
 
     let mut elsewhere = first_header.clone();
     elsewhere.dataset = "duo.other".into();
@@ -341,7 +341,7 @@ async fn a_lost_receipt_is_recovered_by_retrying_without_a_second_version() {
     assert!(receipt.replayed, "the retry finds the committed upload");
     assert_eq!((receipt.version, receipt.rows_stored), (1, 300));
     assert_eq!(stored_rows_and_version(&mut s).await, (300, 1));
-    assert_eq!(audited(&s, "dataset.upload"), 1);
+    assert_eq!(audited(&s, "upload.accepted"), 1);
     s.stop().await;
 }
 
@@ -536,8 +536,8 @@ async fn uploads_beyond_the_limits_are_refused_and_idle_ones_cancelled() {
         assert_eq!(status.code(), Code::DeadlineExceeded);
         assert_eq!(reason(&status), "UPLOAD_IDLE");
     }
-    assert_eq!(audited(&s, "dataset.upload_refused"), 2);
-    assert_eq!(audited(&s, "dataset.upload_broken"), 3);
+    assert_eq!(audited(&s, "upload.refused"), 2);
+    assert_eq!(audited(&s, "upload.broken"), 3);
     assert_eq!(db_rows(s.data_dir.path()), 0);
     // Their permits are free again.
     assert_eq!(s.upload(DS, &file(20, 3)).await.unwrap().rows_stored, 20);

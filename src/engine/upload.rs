@@ -281,7 +281,8 @@ impl Engine {
             EngineError::Upload(UploadError::NoRows) => (UploadRejected, "no_rows", 0),
             EngineError::UploadBroken(b) => (UploadBroken, b.log_reason(), 0),
             EngineError::UploadLimit(_) => (UploadRefused, "upload_limit", 0),
-            _ => (UploadBroken, "other", 0),
+            EngineError::HasData(_) | EngineError::UploadIdReused => (UploadRefused, "conflict", 0),
+            _ => (UploadBroken, "internal", 0),
         };
         let organisation = self
             .loaded(dataset, header_dataset)
@@ -492,7 +493,15 @@ impl UploadSession {
             }
         };
         let parsed_in = self.started.elapsed();
-        let outcome = engine.commit(&self.caller, &self.request, parsed, received, now)?;
+        let outcome = match engine.commit(&self.caller, &self.request, parsed, received, now) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // Nothing was stored (the transaction rolled back); say so.
+                let dataset = &self.request.dataset;
+                engine.log_upload_failure(&self.caller, dataset, &e, received, now)?;
+                return Err(e);
+            }
+        };
         tracing::info!(
             dataset = self.request.dataset,
             rows = outcome.rows_stored,

@@ -133,7 +133,10 @@ pub(super) fn append(
     let bytes = event::encode(entry)?;
     let size = size_of(conn)?;
     let nodes = SqlNodes(conn);
-    let mut frontier = Frontier::load(&nodes, size)?;
+    let mut frontier = Frontier::load(&nodes, size).map_err(|e| match e {
+        StoreError::Corrupt(why) => StoreError::LogTampered(format!("the stored tree: {why}")),
+        other => other,
+    })?;
     check_last_checkpoint(conn, &nodes, signer, size)?;
     let datasets = serde_json::to_string(&entry.event.datasets()).map_err(event::EntryError::Encode)?;
     conn.execute(
@@ -251,6 +254,19 @@ impl Store {
         let receipt = append(&tx, signer, entry)?;
         tx.commit()?;
         Ok(receipt)
+    }
+
+    /// Appends `entries` in one transaction (each with its own signed
+    /// checkpoint): one commit for a group of actions that change no data.
+    pub fn append_entries(&mut self, entries: &[Entry]) -> Result<Vec<Receipt>, StoreError> {
+        let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
+        let tx = self.conn.transaction()?;
+        let receipts = entries
+            .iter()
+            .map(|e| append(&tx, signer, e))
+            .collect::<Result<_, _>>()?;
+        tx.commit()?;
+        Ok(receipts)
     }
 
     /// How many entries the log holds.
