@@ -22,11 +22,17 @@ fn entry(i: u64) -> Entry {
         bytes: 1_000_000 + i,
         content_digest: format!("{:064x}", i),
     };
-    Entry::new(1_796_256_000_000 + i as i64, "development", Event::UploadRejected(failure))
+    Entry::new(
+        1_796_256_000_000 + i as i64,
+        "development",
+        Event::UploadRejected(failure),
+    )
 }
 
 fn main() -> anyhow::Result<()> {
-    let total: u64 = std::env::args().nth(1).map_or(Ok(1_000_000), |a| a.parse())?;
+    let total: u64 = std::env::args()
+        .nth(1)
+        .map_or(Ok(1_000_000), |a| a.parse())?;
     let dir = tempfile::tempdir()?;
     let mut store = Store::open(dir.path())?;
     let signer = Signer::from_seed("ddc.local/log", &[9; 32])?;
@@ -61,31 +67,43 @@ fn main() -> anyhow::Result<()> {
     let size = store.log_size()?;
     let note = store.latest_checkpoint()?.expect("a checkpoint");
     let checkpoint = open_checkpoint(&note, &verifier)?;
-    let time = |what: &str, runs: u32, f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<()> {
-        let started = Instant::now();
-        for _ in 0..runs {
-            f()?;
-        }
-        println!("{what}: {:.0} µs", started.elapsed().as_secs_f64() * 1e6 / runs as f64);
-        Ok(())
-    };
+    let time =
+        |what: &str, runs: u32, f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<()> {
+            let started = Instant::now();
+            for _ in 0..runs {
+                f()?;
+            }
+            println!(
+                "{what}: {:.0} µs",
+                started.elapsed().as_secs_f64() * 1e6 / runs as f64
+            );
+            Ok(())
+        };
     time(&format!("root of {size} entries"), 100, &mut || {
         assert_eq!(store.log_root(size)?, checkpoint.root);
         Ok(())
     })?;
     let leaf = encode(&entry(size / 3))?;
-    time(&format!("inclusion proof at {size}, made and verified"), 100, &mut || {
-        let proof = store.inclusion_proof(size / 3, size)?;
-        merkle::verify_inclusion(&leaf, size / 3, size, &proof, &checkpoint.root)?;
-        Ok(())
-    })?;
+    time(
+        &format!("inclusion proof at {size}, made and verified"),
+        100,
+        &mut || {
+            let proof = store.inclusion_proof(size / 3, size)?;
+            merkle::verify_inclusion(&leaf, size / 3, size, &proof, &checkpoint.root)?;
+            Ok(())
+        },
+    )?;
     let old = size / 2 + 1;
     let old_root = store.log_root(old)?;
-    time(&format!("consistency proof {old} → {size}, made and verified"), 100, &mut || {
-        let proof = store.consistency_proof(old, size)?;
-        merkle::verify_consistency(old, &old_root, size, &checkpoint.root, &proof)?;
-        Ok(())
-    })?;
+    time(
+        &format!("consistency proof {old} → {size}, made and verified"),
+        100,
+        &mut || {
+            let proof = store.consistency_proof(old, size)?;
+            merkle::verify_consistency(old, &old_root, size, &checkpoint.root, &proof)?;
+            Ok(())
+        },
+    )?;
 
     let started = Instant::now();
     let mut auditor = LogVerifier::new(verifier);

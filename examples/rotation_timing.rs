@@ -5,6 +5,8 @@
 
 use std::time::{Instant, SystemTime};
 
+use ddc::audit::event::{Entry, Event};
+use ddc::audit::{log_signer, DEFAULT_ORIGIN};
 use ddc::auth::Caller;
 use ddc::columns::ColumnData;
 use ddc::disclosure::DisclosurePolicy;
@@ -13,8 +15,6 @@ use ddc::keys::{KeyCustody, KeyVersion};
 use ddc::keystore::{KeyPurpose, KeyStore, MasterKey, MasterKeySource};
 use ddc::schema::{ColumnDef, ColumnKind, DatasetDef};
 use ddc::sealing::StorageKey;
-use ddc::audit::event::{Entry, Event};
-use ddc::audit::{log_signer, DEFAULT_ORIGIN};
 use ddc::store::{Store, UploadWrite};
 
 fn main() -> anyhow::Result<()> {

@@ -11,9 +11,10 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
 use crate::proto::{
-    admin_client::AdminClient, audit_client::AuditClient, classifications_client::ClassificationsClient,
-    ingest_client::IngestClient, release_client::ReleaseClient, upload_request::Part, UploadEnd,
-    UploadHeader, UploadReceipt, UploadRequest,
+    admin_client::AdminClient, audit_client::AuditClient,
+    classifications_client::ClassificationsClient, ingest_client::IngestClient,
+    release_client::ReleaseClient, upload_request::Part, UploadEnd, UploadHeader, UploadReceipt,
+    UploadRequest,
 };
 use crate::server::{MAX_RELEASE_MESSAGE, UPLOAD_CHUNK};
 

@@ -20,7 +20,9 @@
 //! - [`tabulate`]: counting persons over linked datasets, with margins. Pure.
 //! - [`disclosure`]: policy, primary rules, LP-proven secondary suppression, cell-key perturbation. Pure.
 //! - [`ledger`]: released populations, the defence against differencing. Pure.
-//! - [`store`]: the SQLite database: schema, load, transactions with audit entries;
+//! - [`audit`]: the linkage log: typed entries, their canonical encoding, the RFC 6962
+//!   Merkle tree, C2SP signed checkpoints, the auditor's verification. Pure.
+//! - [`store`]: the SQLite database: schema, load, transactions with their log entry;
 //!   the data directory's lock. [`private_fs`]: owner-only files and directories.
 //! - [`engine`]: the service core that owns the store and the in-memory state.
 //! - [`auth`]: the caller's identity and the one authorisation point.

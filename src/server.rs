@@ -16,12 +16,12 @@ use crate::keys::{open_key_store, CreateKey, KeyCustody, KeyError, KeyOrigin};
 use crate::keystore::{KeyPurpose, MasterKeySource};
 use crate::proto::{
     admin_server::AdminServer, audit_server::AuditServer,
-    classifications_server::ClassificationsServer,
-    ingest_server::IngestServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
+    classifications_server::ClassificationsServer, ingest_server::IngestServer,
+    release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
 };
 use crate::service::{
-    AdminService, AuditService, ClassificationService, IngestService, ReleaseService,
-    RequestLog, UploadLimits,
+    AdminService, AuditService, ClassificationService, IngestService, ReleaseService, RequestLog,
+    UploadLimits,
 };
 use crate::store::{Store, StoreError};
 

@@ -74,14 +74,27 @@ async fn busy_server() -> TestServer {
         codes: codes(&[("po", "Primair"), ("vo", "Voortgezet")]),
         ..Default::default()
     };
-    s.clients.classifications.create_code_list(list.clone()).await.unwrap();
-    s.clients.classifications.create_code_list(list).await.unwrap();
+    s.clients
+        .classifications
+        .create_code_list(list.clone())
+        .await
+        .unwrap();
+    s.clients
+        .classifications
+        .create_code_list(list)
+        .await
+        .unwrap();
     let bad = CreateCodeListRequest {
         name: "sector".into(),
         codes: codes(&[("po", "a"), ("po", "b")]),
         ..Default::default()
     };
-    assert!(s.clients.classifications.create_code_list(bad).await.is_err());
+    assert!(s
+        .clients
+        .classifications
+        .create_code_list(bad)
+        .await
+        .is_err());
     s.create("duo.p", "pgn", &["niveau:cat:havo,vwo"]).await;
     s.create("cbs.p", "bsn", &["decile:cat:lo,hi"]).await;
     let ids = bsns(60);
@@ -90,15 +103,22 @@ async fn busy_server() -> TestServer {
         .enumerate()
         .map(|(i, id)| format!("{id},{}\n", if i % 2 == 0 { "havo" } else { "vwo" }))
         .collect();
-    s.upload("duo.p", &format!("pgn,niveau\n{duo}")).await.unwrap();
+    s.upload("duo.p", &format!("pgn,niveau\n{duo}"))
+        .await
+        .unwrap();
     let cbs: String = ids[5..]
         .iter()
         .enumerate()
         .map(|(i, id)| format!("{id},{}\n", if i < 20 { "lo" } else { "hi" }))
         .collect();
-    s.upload("cbs.p", &format!("bsn,decile\n{cbs}")).await.unwrap();
+    s.upload("cbs.p", &format!("bsn,decile\n{cbs}"))
+        .await
+        .unwrap();
     // Rejected: an invalid row.
-    assert!(s.upload_with("cbs.p", "bsn,decile\n123,lo\n", false, true).await.is_err());
+    assert!(s
+        .upload_with("cbs.p", "bsn,decile\n123,lo\n", false, true)
+        .await
+        .is_err());
     s.table(table_request(&["duo.p.niveau", "cbs.p.decile"], &[]))
         .await
         .unwrap();
@@ -137,7 +157,18 @@ async fn each_action_is_an_entry_with_its_fields() {
     let small: String = bsns(55)
         .iter()
         .enumerate()
-        .map(|(i, id)| format!("{id},{}\n", if i < 3 { "a" } else if i % 2 == 0 { "b" } else { "c" }))
+        .map(|(i, id)| {
+            format!(
+                "{id},{}\n",
+                if i < 3 {
+                    "a"
+                } else if i % 2 == 0 {
+                    "b"
+                } else {
+                    "c"
+                }
+            )
+        })
         .collect();
     s.upload("cbs.s", &format!("bsn,g\n{small}")).await.unwrap();
     let refused = s.table(table_request(&["cbs.s.g"], &[])).await.unwrap_err();
@@ -171,7 +202,10 @@ async fn each_action_is_an_entry_with_its_fields() {
     for (i, (stored, entry)) in all.iter().enumerate() {
         assert_eq!(stored.index, i as u64);
         assert_eq!(stored.kind, entry.event.kind());
-        assert!(["development", "server"].contains(&entry.actor.as_str()), "{entry:?}");
+        assert!(
+            ["development", "server"].contains(&entry.actor.as_str()),
+            "{entry:?}"
+        );
         assert!(entry.at_ms > 1_700_000_000_000, "a real time");
     }
     let accepted = of_kind(&all, "upload.accepted");
@@ -193,7 +227,10 @@ async fn each_action_is_an_entry_with_its_fields() {
     let Event::UploadRejected(f) = &of_kind(&all, "upload.rejected")[0].event else {
         unreachable!()
     };
-    assert_eq!((f.dataset.as_str(), f.reason.as_str(), f.rows_rejected), ("cbs.p", "invalid_rows", 1));
+    assert_eq!(
+        (f.dataset.as_str(), f.reason.as_str(), f.rows_rejected),
+        ("cbs.p", "invalid_rows", 1)
+    );
     let Event::TableReleased {
         release,
         request,
@@ -212,7 +249,9 @@ async fn each_action_is_an_entry_with_its_fields() {
     let record = s
         .clients
         .audit
-        .get_release(proto::GetReleaseRequest { id: *release as u64 })
+        .get_release(proto::GetReleaseRequest {
+            id: *release as u64,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -224,8 +263,15 @@ async fn each_action_is_an_entry_with_its_fields() {
     assert_eq!(&digest, cells_digest);
     // Every upload entry has its action: the upload id is committed.
     for e in &accepted {
-        let Event::UploadAccepted { upload_id, version, .. } = &e.event else { unreachable!() };
-        let sql = format!("SELECT count(*) FROM uploads WHERE upload_id = '{upload_id}' AND version = {version}");
+        let Event::UploadAccepted {
+            upload_id, version, ..
+        } = &e.event
+        else {
+            unreachable!()
+        };
+        let sql = format!(
+            "SELECT count(*) FROM uploads WHERE upload_id = '{upload_id}' AND version = {version}"
+        );
         assert_eq!(db_scalar(s.data_dir.path(), &sql), 1, "{upload_id}");
     }
     // The filters of the service.
@@ -244,7 +290,9 @@ async fn each_action_is_an_entry_with_its_fields() {
         .await;
     assert_eq!(
         uploads.len(),
-        all.iter().filter(|(e, _)| e.kind.starts_with("upload.")).count()
+        all.iter()
+            .filter(|(e, _)| e.kind.starts_with("upload."))
+            .count()
     );
     s.stop().await;
 }
@@ -269,7 +317,10 @@ async fn receipts_carry_checkpoints_that_proofs_tie_to_their_entries() {
     let late = open_checkpoint(&later.checkpoint, &key).unwrap();
     assert!(early.size > receipt.index && late.size > later.index && late.size > early.size);
     let all = entries(&mut s).await;
-    assert_eq!(all[receipt.index as usize].1.event.kind(), "upload.accepted");
+    assert_eq!(
+        all[receipt.index as usize].1.event.kind(),
+        "upload.accepted"
+    );
     assert_eq!(all[later.index as usize].1.event.kind(), "table.released");
     // Inclusion of the upload in its own receipt's tree and in the later one.
     for checkpoint in [&early, &late] {
@@ -283,13 +334,30 @@ async fn receipts_carry_checkpoints_that_proofs_tie_to_their_entries() {
             .await
             .unwrap()
             .into_inner();
-        let hashes: Vec<Hash> = proof.hashes.iter().map(|h| h[..].try_into().unwrap()).collect();
+        let hashes: Vec<Hash> = proof
+            .hashes
+            .iter()
+            .map(|h| h[..].try_into().unwrap())
+            .collect();
         let entry = &all[receipt.index as usize].0.entry;
-        merkle::verify_inclusion(entry, receipt.index, checkpoint.size, &hashes, &checkpoint.root)
-            .unwrap();
+        merkle::verify_inclusion(
+            entry,
+            receipt.index,
+            checkpoint.size,
+            &hashes,
+            &checkpoint.root,
+        )
+        .unwrap();
         let mut forged = entry.clone();
         forged[10] ^= 1;
-        assert!(merkle::verify_inclusion(&forged, receipt.index, checkpoint.size, &hashes, &checkpoint.root).is_err());
+        assert!(merkle::verify_inclusion(
+            &forged,
+            receipt.index,
+            checkpoint.size,
+            &hashes,
+            &checkpoint.root
+        )
+        .is_err());
     }
     // The old checkpoint is a prefix of the newer one.
     let proof = s
@@ -302,7 +370,11 @@ async fn receipts_carry_checkpoints_that_proofs_tie_to_their_entries() {
         .await
         .unwrap()
         .into_inner();
-    let hashes: Vec<Hash> = proof.hashes.iter().map(|h| h[..].try_into().unwrap()).collect();
+    let hashes: Vec<Hash> = proof
+        .hashes
+        .iter()
+        .map(|h| h[..].try_into().unwrap())
+        .collect();
     merkle::verify_consistency(early.size, &early.root, late.size, &late.root, &hashes).unwrap();
     // Beyond the log: OUT_OF_RANGE.
     let too_far = s
@@ -409,9 +481,14 @@ async fn ddc_audit_verify_catches_any_single_change_to_the_log_in_the_database()
         assert!(!out.status.success(), "{what}: verify passed");
         let why = stderr(&out);
         assert!(
-            ["changed after", "not contiguous", "entries were removed", "came where"]
-                .iter()
-                .any(|w| why.contains(w)),
+            [
+                "changed after",
+                "not contiguous",
+                "entries were removed",
+                "came where"
+            ]
+            .iter()
+            .any(|w| why.contains(w)),
             "{what}: {why}"
         );
         s.stop().await;
@@ -424,9 +501,11 @@ async fn ddc_audit_verify_catches_any_single_change_to_the_log_in_the_database()
 fn re_sign(data_dir: &Path, key_dir: &Path) {
     let master = MasterKey::from_file(&key_dir.join(TEST_MASTER_KEY)).unwrap();
     let keys = KeyStore::open(key_dir, &master).unwrap();
-    let signer =
-        ddc::audit::log_signer(ddc::audit::DEFAULT_ORIGIN, keys.active(KeyPurpose::Signing).unwrap().1)
-            .unwrap();
+    let signer = ddc::audit::log_signer(
+        ddc::audit::DEFAULT_ORIGIN,
+        keys.active(KeyPurpose::Signing).unwrap().1,
+    )
+    .unwrap();
     let conn = rusqlite::Connection::open(data_dir.join(ddc::store::DB_FILE)).unwrap();
     let leaves: Vec<Vec<u8>> = conn
         .prepare("SELECT entry FROM audit_log ORDER BY idx")
@@ -467,7 +546,14 @@ async fn a_log_rewritten_and_re_signed_with_the_servers_key_fails_against_a_save
     // The auditor saves the checkpoint outside ddc.
     let outside = tempfile::tempdir().unwrap();
     let saved = outside.path().join("checkpoint.txt");
-    let out = ddc(&["audit", "checkpoint", "--server", &s.url, "--out", saved.to_str().unwrap()]);
+    let out = ddc(&[
+        "audit",
+        "checkpoint",
+        "--server",
+        &s.url,
+        "--out",
+        saved.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (data, keys) = s.stop().await;
     // The attacker changes what an upload stored, rebuilds the tree and
@@ -485,7 +571,10 @@ async fn a_log_rewritten_and_re_signed_with_the_servers_key_fails_against_a_save
     let caught = verify(&s, &key, Some(&saved));
     assert!(!caught.status.success());
     let why = stderr(&caught);
-    assert!(why.contains("changed after") || why.contains("prefix"), "{why}");
+    assert!(
+        why.contains("changed after") || why.contains("prefix"),
+        "{why}"
+    );
     s.stop().await;
 }
 
@@ -495,11 +584,25 @@ async fn an_export_verifies_offline_and_a_tampered_export_does_not() {
     let key = published_key(s.key_dir.path());
     let outside = tempfile::tempdir().unwrap();
     let export = outside.path().join("log.jsonl");
-    let out = ddc(&["audit", "log", "--server", &s.url, "--export", export.to_str().unwrap()]);
+    let out = ddc(&[
+        "audit",
+        "log",
+        "--server",
+        &s.url,
+        "--export",
+        export.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     s.stop().await;
     let offline = |path: &Path| {
-        ddc(&["audit", "verify", "--key", &key.encode(), "--export", path.to_str().unwrap()])
+        ddc(&[
+            "audit",
+            "verify",
+            "--key",
+            &key.encode(),
+            "--export",
+            path.to_str().unwrap(),
+        ])
     };
     let ok = offline(&export);
     assert!(ok.status.success(), "{}", stderr(&ok));
@@ -511,7 +614,10 @@ async fn an_export_verifies_offline_and_a_tampered_export_does_not() {
         frontier.push(merkle::leaf_hash(line.as_bytes()));
     }
     let sidecar = std::fs::read_to_string(format!("{}.checkpoint", export.display())).unwrap();
-    assert_eq!(open_checkpoint(&sidecar, &key).unwrap().root, frontier.root());
+    assert_eq!(
+        open_checkpoint(&sidecar, &key).unwrap().root,
+        frontier.root()
+    );
     let tampered = text.replacen("\"development\"", "\"someone-else\"", 1);
     let bad = outside.path().join("bad.jsonl");
     std::fs::write(&bad, tampered).unwrap();
@@ -522,7 +628,11 @@ async fn an_export_verifies_offline_and_a_tampered_export_does_not() {
     .unwrap();
     let caught = offline(&bad);
     assert!(!caught.status.success());
-    assert!(stderr(&caught).contains("changed after"), "{}", stderr(&caught));
+    assert!(
+        stderr(&caught).contains("changed after"),
+        "{}",
+        stderr(&caught)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -534,12 +644,21 @@ async fn a_failed_commit_leaves_no_entry_of_its_action() {
         "CREATE TRIGGER full BEFORE INSERT ON uploads BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
     );
     let mut s = TestServer::start_in(data, keys).await;
-    let before = db_scalar(s.data_dir.path(), "SELECT count(*) FROM audit_log WHERE kind = 'upload.accepted'");
+    let before = db_scalar(
+        s.data_dir.path(),
+        "SELECT count(*) FROM audit_log WHERE kind = 'upload.accepted'",
+    );
     let file = format!("bsn,decile\n{},lo\n", bsns(3)[2]);
-    let e = s.upload_with("cbs.p", &file, false, true).await.unwrap_err();
+    let e = s
+        .upload_with("cbs.p", &file, false, true)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), tonic::Code::Internal);
     assert_eq!(s.version("cbs.p").await, 1, "nothing committed");
-    let after = db_scalar(s.data_dir.path(), "SELECT count(*) FROM audit_log WHERE kind = 'upload.accepted'");
+    let after = db_scalar(
+        s.data_dir.path(),
+        "SELECT count(*) FROM audit_log WHERE kind = 'upload.accepted'",
+    );
     assert_eq!(after, before, "no entry for the upload that did not commit");
     // The failure itself is logged, in a transaction of its own.
     let failed = db_scalar(
@@ -556,19 +675,40 @@ async fn release_history_lists_and_shows_releases_without_making_one() {
     let listed = ddc(&["release", "list", "--server", &s.url]);
     assert!(listed.status.success(), "{}", stderr(&listed));
     let text = String::from_utf8_lossy(&listed.stdout).into_owned();
-    assert_eq!(text.lines().count(), 2, "a table and the linkage figures: {text}");
-    assert!(text.contains("duo.p ⋈ cbs.p") || text.contains("cbs.p ⋈ duo.p"), "{text}");
+    assert_eq!(
+        text.lines().count(),
+        2,
+        "a table and the linkage figures: {text}"
+    );
+    assert!(
+        text.contains("duo.p ⋈ cbs.p") || text.contains("cbs.p ⋈ duo.p"),
+        "{text}"
+    );
     let shown = ddc(&["release", "show", "1", "--server", &s.url]);
     assert!(shown.status.success(), "{}", stderr(&shown));
     let text = String::from_utf8_lossy(&shown.stdout).into_owned();
-    assert!(text.contains("request:") && text.contains("cells:"), "{text}");
+    assert!(
+        text.contains("request:") && text.contains("cells:"),
+        "{text}"
+    );
     let releases = db_scalar(s.data_dir.path(), "SELECT count(*) FROM releases");
     assert_eq!(releases, 2, "showing is not releasing");
-    let filtered = ddc(&["release", "list", "--dataset", "nobody.x", "--server", &s.url]);
+    let filtered = ddc(&[
+        "release",
+        "list",
+        "--dataset",
+        "nobody.x",
+        "--server",
+        &s.url,
+    ]);
     assert_eq!(String::from_utf8_lossy(&filtered.stdout), "no releases\n");
     let missing = ddc(&["release", "show", "99", "--server", &s.url]);
     assert!(!missing.status.success());
-    assert!(stderr(&missing).contains("NotFound"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("NotFound"),
+        "{}",
+        stderr(&missing)
+    );
     s.stop().await;
 }
 
@@ -581,10 +721,49 @@ async fn audit_log_shows_and_filters_entries() {
     assert_eq!(text.lines().count(), 3, "{text}");
     assert!(text.lines().all(|l| l.contains(" upload.")), "{text}");
     assert!(text.contains("\"rows_stored\":50"), "{text}");
-    let out = ddc(&["audit", "log", "--dataset", "cbs.p", "--since", "2000-01-01", "--server", &s.url]);
+    let out = ddc(&[
+        "audit",
+        "log",
+        "--dataset",
+        "cbs.p",
+        "--since",
+        "2000-01-01",
+        "--server",
+        &s.url,
+    ]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(text.lines().count() >= 3, "created, uploaded, rejected, released: {text}");
+    assert!(
+        text.lines().count() >= 3,
+        "created, uploaded, rejected, released: {text}"
+    );
     let out = ddc(&["audit", "log", "--until", "2000-01-01", "--server", &s.url]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_gets_the_entries_committed_after_it_started() {
+    let mut s = busy_server().await;
+    let size = entries(&mut s).await.len() as u64;
+    let mut follow = s
+        .clients
+        .audit
+        .follow_entries(proto::FollowEntriesRequest {
+            from_index: size - 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let last = follow.next().await.unwrap().unwrap();
+    assert_eq!(last.index, size - 1, "from the index asked");
+    s.create("cbs.later", "bsn", &["x:cat:a"]).await;
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), follow.next())
+        .await
+        .expect("the new entry arrives")
+        .unwrap()
+        .unwrap();
+    assert_eq!((next.index, next.kind.as_str()), (size, "dataset.created"));
+    assert_eq!(next.datasets, ["cbs.later"]);
+    drop(follow);
     s.stop().await;
 }

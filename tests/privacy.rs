@@ -1,7 +1,9 @@
 //! After uploads (accepted and rejected), no raw identifier appears in any
 //! byte of the data directory (database, WAL, any other file) or of the
-//! server's log, as text or as a binary integer; nor in any response. The
-//! key never lands in the data directory.
+//! server's log, as text or as a binary integer; nor in any response, nor in
+//! the linkage log, its export or the release history as auditors read
+//! them, where no pseudonym appears either. The key never lands in the data
+//! directory.
 //!
 //! One test in this binary: it installs the process-wide log capture.
 
@@ -140,6 +142,63 @@ async fn no_raw_identifier_reaches_disk_log_or_response() {
         .unwrap();
     responses.push_str(&format!("{l:?}"));
     assert_absent(&all_ids, "a response", responses.as_bytes());
+
+    // What auditors read: every log entry, the checkpoint, the releases.
+    let mut audited = Vec::new();
+    let mut entries = s
+        .clients
+        .audit
+        .list_entries(ddc::proto::ListEntriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut kinds = std::collections::BTreeSet::new();
+    while let Some(e) = tokio_stream::StreamExt::next(&mut entries).await {
+        let e = e.unwrap();
+        kinds.insert(e.kind.clone());
+        audited.extend_from_slice(&e.entry);
+        audited.extend_from_slice(format!("{e:?}").as_bytes());
+    }
+    assert!(
+        kinds.contains("upload.rejected") && kinds.contains("upload.accepted"),
+        "{kinds:?}"
+    );
+    let audit = &mut s.clients.audit;
+    let checkpoint = audit
+        .get_checkpoint(ddc::proto::GetCheckpointRequest {})
+        .await
+        .unwrap();
+    audited.extend_from_slice(format!("{:?}", checkpoint.into_inner()).as_bytes());
+    let releases = audit
+        .list_releases(ddc::proto::ListReleasesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    for r in &releases.releases {
+        let record = audit
+            .get_release(ddc::proto::GetReleaseRequest { id: r.id })
+            .await
+            .unwrap();
+        audited.extend_from_slice(format!("{:?}", record.into_inner()).as_bytes());
+    }
+    assert_absent(&all_ids, "what auditors read", &audited);
+    let pseudonymiser = ddc::pseudonym::Pseudonymiser::new(
+        &ddc::keys::PseudonymKey::from_bytes(key),
+        ddc::keys::KeyVersion(1),
+    );
+    for id in &ids {
+        let p =
+            pseudonymiser.pseudonymise(&ddc::pseudonym::Identifier::parse(id.as_bytes()).unwrap());
+        let hex: String = p.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            !contains(&audited, p.as_bytes()),
+            "a pseudonym in what auditors read"
+        );
+        assert!(
+            !contains(&audited, hex.as_bytes()),
+            "a pseudonym in what auditors read"
+        );
+    }
 
     // While running (WAL not yet checkpointed) and after shutdown.
     let check_dir = |data_dir: &Path| {

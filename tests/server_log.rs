@@ -12,11 +12,25 @@ use std::time::Duration;
 use common::TEST_MASTER_KEY;
 
 /// `ddc serve` on a fresh store, its stderr lines on a channel.
-fn serve(format: &str) -> (Child, mpsc::Receiver<String>, tempfile::TempDir, tempfile::TempDir) {
+fn serve(
+    format: &str,
+) -> (
+    Child,
+    mpsc::Receiver<String>,
+    tempfile::TempDir,
+    tempfile::TempDir,
+) {
     let data = tempfile::tempdir().unwrap();
     let keys = common::key_dir_with([5; 32]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_ddc"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", format, "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            format,
+            "--data-dir",
+        ])
         .arg(data.path())
         .arg("--key-dir")
         .arg(keys.path())
@@ -55,26 +69,33 @@ fn wait_for(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, what: &str) 
 
 fn address(line: &str) -> String {
     let at = line.find("127.0.0.1:").expect("a loopback address");
-    let port: String = line[at + 10..].chars().take_while(char::is_ascii_digit).collect();
+    let port: String = line[at + 10..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     format!("http://127.0.0.1:{port}")
 }
 
 /// One good call and one refused call.
 fn calls(url: String) {
-    tokio::runtime::Runtime::new().unwrap().block_on(async move {
-        let mut clients = ddc::client::connect(&url).await.unwrap();
-        clients
-            .ingest
-            .list_datasets(ddc::proto::ListDatasetsRequest {})
-            .await
-            .unwrap();
-        let refused = clients
-            .ingest
-            .get_dataset(ddc::proto::GetDatasetRequest { name: "nobody.x".into() })
-            .await
-            .unwrap_err();
-        assert_eq!(refused.code(), tonic::Code::NotFound);
-    });
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async move {
+            let mut clients = ddc::client::connect(&url).await.unwrap();
+            clients
+                .ingest
+                .list_datasets(ddc::proto::ListDatasetsRequest {})
+                .await
+                .unwrap();
+            let refused = clients
+                .ingest
+                .get_dataset(ddc::proto::GetDatasetRequest {
+                    name: "nobody.x".into(),
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::NotFound);
+        });
 }
 
 #[test]
@@ -102,7 +123,10 @@ fn json_log_lines_name_method_caller_outcome_and_duration() {
     assert_eq!(refused["message"], "request refused");
     assert_eq!(refused["level"], "WARN");
     assert_eq!(refused["outcome"], "NOT_FOUND");
-    assert!(!seen.iter().any(|l| l.contains("nobody.x")), "no request content in the log");
+    assert!(
+        !seen.iter().any(|l| l.contains("nobody.x")),
+        "no request content in the log"
+    );
 }
 
 #[test]
@@ -114,6 +138,9 @@ fn text_log_lines_carry_no_colour_codes_off_a_terminal() {
     let refused = wait_for(&lines, &mut seen, "request refused");
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(refused.contains("outcome=\"NOT_FOUND\"") || refused.contains("outcome=NOT_FOUND"), "{refused}");
+    assert!(
+        refused.contains("outcome=\"NOT_FOUND\"") || refused.contains("outcome=NOT_FOUND"),
+        "{refused}"
+    );
     assert!(!seen.iter().any(|l| l.contains('\u{1b}')), "{seen:#?}");
 }

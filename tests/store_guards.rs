@@ -217,9 +217,18 @@ async fn a_version_2_store_is_migrated_to_version_6_keeping_its_data_links_and_l
     assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 6);
     // The old free-form entries are the log's first leaves, then the sealing.
     let kinds = |sql: &str| db_scalar(s.data_dir.path(), sql);
-    assert_eq!(kinds("SELECT count(*) FROM audit_log WHERE kind = 'legacy' AND idx < 2"), 2);
-    assert_eq!(kinds("SELECT count(*) FROM audit_log WHERE kind = 'key.sealed'"), 1);
-    assert_eq!(kinds("SELECT count(*) FROM sqlite_master WHERE name = 'audit'"), 0);
+    assert_eq!(
+        kinds("SELECT count(*) FROM audit_log WHERE kind = 'legacy' AND idx < 2"),
+        2
+    );
+    assert_eq!(
+        kinds("SELECT count(*) FROM audit_log WHERE kind = 'key.sealed'"),
+        1
+    );
+    assert_eq!(
+        kinds("SELECT count(*) FROM sqlite_master WHERE name = 'audit'"),
+        0
+    );
     assert_eq!(db_persons(s.data_dir.path()), 20);
     // The pseudonyms are sealed now, and still link: the same persons in a
     // new dataset are no new persons.

@@ -136,10 +136,7 @@ pub fn inclusion_proof<N: Nodes>(
     index: u64,
     size: u64,
 ) -> Result<Vec<Hash>, ProofError<N::Error>> {
-    check_size(size).map_err(|size| ProofError::TooLarge { size })?;
-    if index >= size {
-        return Err(ProofError::IndexOutOfRange { index, size });
-    }
+    inclusion_range(index, size)?;
     // Cannot panic: 0 <= index < size <= MAX_SIZE.
     let ct_indices = ct_merkle::indices_for_inclusion_proof(size, index);
     fetch_ct_nodes(nodes, &ct_indices, size).map_err(ProofError::Nodes)
@@ -152,13 +149,7 @@ pub fn consistency_proof<N: Nodes>(
     old_size: u64,
     new_size: u64,
 ) -> Result<Vec<Hash>, ProofError<N::Error>> {
-    check_size(new_size).map_err(|size| ProofError::TooLarge { size })?;
-    if old_size > new_size {
-        return Err(ProofError::OldSizeExceedsNew { old_size, new_size });
-    }
-    if old_size == 0 {
-        return Err(ProofError::EmptyOldTree);
-    }
+    consistency_range(old_size, new_size)?;
     // Cannot panic: 0 < old_size <= new_size <= MAX_SIZE.
     let ct_indices = ct_merkle::indices_for_consistency_proof(old_size, new_size - old_size);
     fetch_ct_nodes(nodes, &ct_indices, new_size).map_err(ProofError::Nodes)
@@ -176,10 +167,7 @@ pub fn verify_inclusion(
     proof: &[Hash],
     root: &Hash,
 ) -> Result<(), VerifyError> {
-    check_size(size).map_err(|size| VerifyError::TooLarge { size })?;
-    if index >= size {
-        return Err(VerifyError::IndexOutOfRange { index, size });
-    }
+    inclusion_range(index, size)?;
     // Cannot panic: 0 <= index < size <= MAX_SIZE.
     let expected = ct_merkle::indices_for_inclusion_proof(size, index).len();
     check_length(expected, proof.len())?;
@@ -201,13 +189,7 @@ pub fn verify_consistency(
     new_root: &Hash,
     proof: &[Hash],
 ) -> Result<(), VerifyError> {
-    check_size(new_size).map_err(|size| VerifyError::TooLarge { size })?;
-    if old_size > new_size {
-        return Err(VerifyError::OldSizeExceedsNew { old_size, new_size });
-    }
-    if old_size == 0 {
-        return Err(VerifyError::EmptyOldTree);
-    }
+    consistency_range(old_size, new_size)?;
     // Cannot panic: 0 < old_size <= new_size <= MAX_SIZE.
     let expected = ct_merkle::indices_for_consistency_proof(old_size, new_size - old_size).len();
     check_length(expected, proof.len())?;
@@ -296,23 +278,23 @@ pub struct MissingNode {
     pub index: u64,
 }
 
-/// Why a proof could not be generated.
-#[derive(Debug, thiserror::Error)]
-pub enum ProofError<E> {
+/// Sizes or an index a proof cannot be made or checked for.
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+pub enum RangeError {
     /// The leaf index is not below the tree size.
     #[error("leaf index {index} is out of range for tree size {size}")]
     IndexOutOfRange {
-        /// Requested leaf index.
+        /// The leaf index.
         index: u64,
-        /// Tree size.
+        /// The tree size.
         size: u64,
     },
     /// The old size of a consistency proof exceeds the new size.
     #[error("old tree size {old_size} exceeds new tree size {new_size}")]
     OldSizeExceedsNew {
-        /// Requested old size.
+        /// The old size.
         old_size: u64,
-        /// Requested new size.
+        /// The new size.
         new_size: u64,
     },
     /// Consistency proofs from the empty tree are not defined.
@@ -321,9 +303,17 @@ pub enum ProofError<E> {
     /// The tree size exceeds [`MAX_SIZE`].
     #[error("tree size {size} exceeds the maximum of 2^63")]
     TooLarge {
-        /// Requested size.
+        /// The size.
         size: u64,
     },
+}
+
+/// Why a proof could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError<E> {
+    /// The sizes or the index are out of range.
+    #[error(transparent)]
+    Range(#[from] RangeError),
     /// Reading a stored node failed.
     #[error("reading a stored node failed: {0}")]
     Nodes(#[source] E),
@@ -332,31 +322,9 @@ pub enum ProofError<E> {
 /// Why a proof was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum VerifyError {
-    /// The leaf index is not below the tree size.
-    #[error("leaf index {index} is out of range for tree size {size}")]
-    IndexOutOfRange {
-        /// Claimed leaf index.
-        index: u64,
-        /// Claimed tree size.
-        size: u64,
-    },
-    /// The old size of a consistency proof exceeds the new size.
-    #[error("old tree size {old_size} exceeds new tree size {new_size}")]
-    OldSizeExceedsNew {
-        /// Claimed old size.
-        old_size: u64,
-        /// Claimed new size.
-        new_size: u64,
-    },
-    /// Consistency proofs from the empty tree are not defined.
-    #[error("consistency proofs from the empty tree are not defined")]
-    EmptyOldTree,
-    /// The tree size exceeds [`MAX_SIZE`].
-    #[error("tree size {size} exceeds the maximum of 2^63")]
-    TooLarge {
-        /// Claimed size.
-        size: u64,
-    },
+    /// The sizes or the index are out of range.
+    #[error(transparent)]
+    Range(#[from] RangeError),
     /// The proof has the wrong number of hashes for the claimed sizes.
     #[error("proof has {actual} hashes, expected {expected}")]
     WrongProofLength {
@@ -370,13 +338,29 @@ pub enum VerifyError {
     RootMismatch,
 }
 
-/// Returns `Err(size)` when `size` exceeds [`MAX_SIZE`].
-fn check_size(size: u64) -> Result<(), u64> {
+/// Checks `index < size <= MAX_SIZE`.
+fn inclusion_range(index: u64, size: u64) -> Result<(), RangeError> {
     if size > MAX_SIZE {
-        Err(size)
-    } else {
-        Ok(())
+        return Err(RangeError::TooLarge { size });
     }
+    if index >= size {
+        return Err(RangeError::IndexOutOfRange { index, size });
+    }
+    Ok(())
+}
+
+/// Checks `0 < old_size <= new_size <= MAX_SIZE`.
+fn consistency_range(old_size: u64, new_size: u64) -> Result<(), RangeError> {
+    if new_size > MAX_SIZE {
+        return Err(RangeError::TooLarge { size: new_size });
+    }
+    if old_size > new_size {
+        return Err(RangeError::OldSizeExceedsNew { old_size, new_size });
+    }
+    if old_size == 0 {
+        return Err(RangeError::EmptyOldTree);
+    }
+    Ok(())
 }
 
 /// Rejects a proof whose length differs from the expected one.

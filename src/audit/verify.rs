@@ -71,7 +71,9 @@ pub enum VerifyFailure {
         held: u64,
     },
     /// Two checkpoints of one size with different roots: a forked log.
-    #[error("checkpoints {a} and {b} are both of {size} entries with different roots: the log forked")]
+    #[error(
+        "checkpoints {a} and {b} are both of {size} entries with different roots: the log forked"
+    )]
     Fork {
         /// One checkpoint.
         a: String,
@@ -117,13 +119,12 @@ impl LogVerifier {
     /// Adds a checkpoint the entries must agree with; checks its signature
     /// now. Give every checkpoint before the first entry.
     pub fn expect(&mut self, label: &str, signed_note: &str) -> Result<Checkpoint, VerifyFailure> {
-        let checkpoint =
-            note::open_checkpoint(signed_note, &self.verifier).map_err(|source| {
-                VerifyFailure::Note {
-                    label: label.to_owned(),
-                    source,
-                }
-            })?;
+        let checkpoint = note::open_checkpoint(signed_note, &self.verifier).map_err(|source| {
+            VerifyFailure::Note {
+                label: label.to_owned(),
+                source,
+            }
+        })?;
         if let Some((other, root)) = self.expected.get(&checkpoint.size) {
             if *root != checkpoint.root {
                 return Err(VerifyFailure::Fork {

@@ -187,22 +187,18 @@ async fn export(
     path: &Path,
     size: u64,
 ) -> anyhow::Result<u64> {
-    let mut stream = clients
-        .audit
-        .list_entries(proto::ListEntriesRequest {
-            limit: size,
-            ..Default::default()
-        })
-        .await
-        .map_err(|s| status_error("log", s))?
-        .into_inner();
-    let file = File::create_new(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut stream = first_entries(clients, size).await?;
+    let file =
+        File::create_new(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = BufWriter::new(file);
     let mut n = 0;
     while let Some(entry) = stream.next().await {
         let entry = entry.map_err(|s| status_error("log", s))?;
         if entry.entry.contains(&b'\n') {
-            bail!("entry {} holds a line break: not a canonical entry", entry.index);
+            bail!(
+                "entry {} holds a line break: not a canonical entry",
+                entry.index
+            );
         }
         out.write_all(&entry.entry)?;
         out.write_all(b"\n")?;
@@ -210,6 +206,22 @@ async fn export(
     }
     out.flush()?;
     Ok(n)
+}
+
+/// The log's first `size` entries, streamed in order.
+async fn first_entries(
+    clients: &mut crate::client::Clients,
+    size: u64,
+) -> anyhow::Result<tonic::Streaming<proto::LogEntry>> {
+    Ok(clients
+        .audit
+        .list_entries(proto::ListEntriesRequest {
+            limit: size,
+            ..Default::default()
+        })
+        .await
+        .map_err(|s| status_error("log", s))?
+        .into_inner())
 }
 
 fn checkpoint_path(export: &Path) -> PathBuf {
@@ -324,15 +336,7 @@ async fn verify_live(
     clients: &mut crate::client::Clients,
     size: u64,
 ) -> anyhow::Result<Verified> {
-    let mut stream = clients
-        .audit
-        .list_entries(proto::ListEntriesRequest {
-            limit: size,
-            ..Default::default()
-        })
-        .await
-        .map_err(|s| status_error("log", s))?
-        .into_inner();
+    let mut stream = first_entries(clients, size).await?;
     while let Some(entry) = stream.next().await {
         let entry = entry.map_err(|s| status_error("log", s))?;
         verifier.push(entry.index, &entry.entry)?;

@@ -89,10 +89,19 @@ mod tests {
     #[test]
     fn dates_read_back_as_what_they_print() {
         assert_eq!(parse_utc("1970-01-01").unwrap(), 0);
-        assert_eq!(parse_utc("2024-02-29T12:34:56Z").unwrap(), 1_709_210_096_000);
+        assert_eq!(
+            parse_utc("2024-02-29T12:34:56Z").unwrap(),
+            1_709_210_096_000
+        );
         assert_eq!(parse_utc("2024-02-29 12:34:56").unwrap(), 1_709_210_096_000);
         assert_eq!(parse_utc("2026-12-03T00:00").unwrap(), 1_796_256_000_000);
-        for bad in ["2023-02-29", "2026-13-01", "2026-12", "yesterday", "2026-12-01T25:00"] {
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-12",
+            "yesterday",
+            "2026-12-01T25:00",
+        ] {
             assert!(parse_utc(bad).is_err(), "{bad}");
         }
     }

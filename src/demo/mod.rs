@@ -4,7 +4,8 @@
 //! Starts the server in-process on loopback with fresh temporary data and
 //! key directories, declares a DUO and a CBS dataset, uploads synthetic
 //! files (showing how invalid identifiers are rejected), prints linkage
-//! figures and an equal-opportunity table, and stops.
+//! figures and an equal-opportunity table, verifies the linkage log as an
+//! auditor would, and stops.
 
 pub mod synth;
 
@@ -93,11 +94,13 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
         Ok(_) => anyhow::bail!("the strict upload should have been rejected"),
     }
     println!("\n4. Uploading again with skip_invalid: valid rows stored, invalid ones reported");
+    let mut kept = None;
     for (name, csv) in [(DUO, &data.duo_csv), (CBS, &data.cbs_csv)] {
         let t = Instant::now();
         let receipt = upload(&mut c.ingest, name, csv, true)
             .await
             .map_err(|s| anyhow::anyhow!("{s}"))?;
+        kept = kept.or(receipt.log.clone());
         print!(
             "   {}",
             describe_receipt(&receipt)
@@ -177,11 +180,65 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
         ),
         Ok(_) => println!("   without vavo: released (the group was large enough)"),
     }
+
+    println!("\n10. An auditor verifies the linkage log against DUO's upload receipt\n");
+    let receipt = kept.context("the upload carried no log receipt")?;
+    println!("{}", indent(&verify_log(&mut c, &receipt).await?));
     println!(
         "\nDone in {:.1?}. The temporary directories are removed.",
         started.elapsed()
     );
     Ok(())
+}
+
+/// Recomputes the log's tree from its entries and checks it against the
+/// checkpoint of `receipt` and the server's latest. (An auditor verifies
+/// with the key the operator published; the demo asks the server for it.)
+async fn verify_log(c: &mut Clients, receipt: &proto::LogReceipt) -> anyhow::Result<String> {
+    use crate::audit::{note::Verifier, verify::LogVerifier};
+    use tokio_stream::StreamExt;
+    let latest = c
+        .audit
+        .get_checkpoint(proto::GetCheckpointRequest {})
+        .await?
+        .into_inner();
+    let mut verifier = LogVerifier::new(Verifier::parse(&latest.verifier_key)?);
+    verifier.expect("of the receipt", &receipt.checkpoint)?;
+    verifier.expect("latest", &latest.note)?;
+    let mut entries = c
+        .audit
+        .list_entries(proto::ListEntriesRequest {
+            limit: latest.size,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let mut kinds = std::collections::BTreeMap::<String, u64>::new();
+    while let Some(entry) = entries.next().await {
+        let entry = entry?;
+        verifier.push(entry.index, &entry.entry)?;
+        *kinds.entry(entry.kind).or_default() += 1;
+    }
+    let verified = verifier.finish()?;
+    let releases = c
+        .audit
+        .list_releases(proto::ListReleasesRequest::default())
+        .await?
+        .into_inner()
+        .releases
+        .len();
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let matched: Vec<String> = verified
+        .checkpoints
+        .iter()
+        .map(|(label, size)| format!("the checkpoint {label} ({size} entries)"))
+        .collect();
+    Ok(format!(
+        "{} entries ({}); the tree recomputed from them matches {}. Release history: {releases} releases.\n",
+        verified.entries,
+        kinds.join(", "),
+        matched.join(" and ")
+    ))
 }
 
 /// The demo's code list of sectors.

@@ -112,16 +112,22 @@ impl Engine {
 
     /// Logs the server's start.
     pub fn log_started(&self, now: SystemTime) -> Result<(), EngineError> {
-        self.log_server_event(Event::ServerStarted {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        }, now)
+        self.log_server_event(
+            Event::ServerStarted {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            },
+            now,
+        )
     }
 
     /// Logs the server's graceful stop.
     pub fn log_stopped(&self, now: SystemTime) -> Result<(), EngineError> {
-        self.log_server_event(Event::ServerStopped {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        }, now)
+        self.log_server_event(
+            Event::ServerStopped {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            },
+            now,
+        )
     }
 
     fn log_server_event(&self, event: Event, now: SystemTime) -> Result<(), EngineError> {
@@ -141,7 +147,11 @@ fn summarise(r: &StoredRelease) -> ReleaseSummary {
         at_ms: r.at_ms,
         actor: r.actor.clone(),
         project: r.project.clone(),
-        kind: if r.project == "linkage" { "linkage" } else { "table" },
+        kind: if r.project == "linkage" {
+            "linkage"
+        } else {
+            "table"
+        },
         datasets: Vec::new(),
         cells: 0,
         withheld: 0,

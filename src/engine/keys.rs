@@ -90,7 +90,10 @@ pub(super) fn settle(
     let mut created = Vec::new();
     for purpose in [KeyPurpose::Storage, KeyPurpose::Signing, KeyPurpose::Audit] {
         if custody.ensure_key(purpose, now_ms(now))? {
-            tracing::warn!(purpose = purpose.as_str(), "the key store had no such key: made one");
+            tracing::warn!(
+                purpose = purpose.as_str(),
+                "the key store had no such key: made one"
+            );
             created.push(purpose);
         }
     }
@@ -98,7 +101,8 @@ pub(super) fn settle(
         .keys()
         .active(KeyPurpose::Signing)
         .ok_or(EngineError::KeyGone("signing", 0))?;
-    let signer = crate::audit::log_signer(origin, seed).map_err(|e| EngineError::Store(e.into()))?;
+    let signer =
+        crate::audit::log_signer(origin, seed).map_err(|e| EngineError::Store(e.into()))?;
     let log_verifier = signer.verifier();
     store.attach_signer(signer);
     for purpose in created {

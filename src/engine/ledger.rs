@@ -5,9 +5,9 @@
 use std::sync::MutexGuard;
 
 use super::{Engine, EngineError};
-use crate::ledger::{Ledger, LedgerCell};
 use crate::audit::event::Entry;
 use crate::audit::Receipt;
+use crate::ledger::{Ledger, LedgerCell};
 use crate::store::{ReleaseCells, ReleaseRecord};
 
 /// The store and the ledger, locked (in that order).

@@ -1,5 +1,5 @@
 //! The core of the service: owns the store and the in-memory state, and
-//! carries out every action with its audit entry.
+//! carries out every action with its log entry.
 //!
 //! Methods are synchronous and may block (SQLite, large scans); the service
 //! layer calls them from blocking threads. Writers are serialised by the
@@ -34,6 +34,7 @@ pub use upload::{
     UploadStart,
 };
 
+use crate::audit::event::{Entry, Event};
 use crate::auth::Caller;
 use crate::classification::{Classifications, CodeListError};
 use crate::columns::{ColumnData, DatasetData};
@@ -44,7 +45,6 @@ use crate::ingest::UploadError;
 use crate::link::{IndexFull, PersonIndex, PseudonymIndex};
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::{DatasetDef, SchemaError};
-use crate::audit::event::{Entry, Event};
 use crate::store::{Store, StoreError};
 
 /// Errors of the engine, mapped to gRPC codes in one place by the service layer.
@@ -370,7 +370,8 @@ impl Engine {
         }
         let lists = self.classifications();
         let def = classification::pin_code_lists(def, &lists)?;
-        let definition = serde_json::to_value(&def).map_err(crate::audit::event::EntryError::Encode)
+        let definition = serde_json::to_value(&def)
+            .map_err(crate::audit::event::EntryError::Encode)
             .map_err(crate::store::StoreError::from)?;
         let entry = entry(
             caller,

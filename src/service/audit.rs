@@ -82,9 +82,11 @@ impl audit_server::Audit for AuditService {
             .verify(&note)
             .ok()
             .and_then(|body| Checkpoint::parse(body).ok())
-            .ok_or_else(|| to_status(EngineError::Store(crate::store::StoreError::LogTampered(
-                "the stored checkpoint does not verify".into(),
-            ))))?;
+            .ok_or_else(|| {
+                to_status(EngineError::Store(crate::store::StoreError::LogTampered(
+                    "the stored checkpoint does not verify".into(),
+                )))
+            })?;
         Ok(Response::new(proto::Checkpoint {
             size: checkpoint.size,
             root: checkpoint.root.to_vec(),
@@ -119,10 +121,8 @@ impl audit_server::Audit for AuditService {
     ) -> Result<Response<proto::ListReleasesResponse>, Status> {
         let r = request.into_inner();
         let engine = Arc::clone(&self.engine);
-        let releases = blocking(move || {
-            engine.releases(non_empty(&r.project), non_empty(&r.dataset))
-        })
-        .await?;
+        let releases =
+            blocking(move || engine.releases(non_empty(&r.project), non_empty(&r.dataset))).await?;
         Ok(Response::new(proto::ListReleasesResponse {
             releases: releases.into_iter().map(summary_to_proto).collect(),
         }))

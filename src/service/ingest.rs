@@ -5,10 +5,10 @@ use std::time::SystemTime;
 
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{blocking, receipt_to_log};
 use super::convert::{dataset_def_from_proto, dataset_to_proto};
 use super::status::to_status;
 use super::upload::{UploadLimits, Uploads};
+use super::{blocking, receipt_to_log};
 use crate::auth::caller;
 use crate::engine::{Engine, UploadOutcome};
 use crate::proto::{self, ingest_server};

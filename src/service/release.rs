@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use tonic::{Request, Response, Status};
 
-use super::{blocking, receipt_to_log};
 use super::convert::{figure_to_proto, policy_to_proto, status_to_proto, table_spec_from_proto};
 use super::status::to_status;
+use super::{blocking, receipt_to_log};
 use crate::auth::caller;
 use crate::disclosure::CellStatus;
 use crate::engine::{Engine, MeasureSpec, ProtectedTable};

@@ -191,8 +191,14 @@ mod tests {
     #[test]
     fn codes_have_their_canonical_names() {
         assert_eq!(code_name(0), "OK");
-        assert_eq!(code_name(tonic::Code::InvalidArgument as i32), "INVALID_ARGUMENT");
-        assert_eq!(code_name(tonic::Code::Unauthenticated as i32), "UNAUTHENTICATED");
+        assert_eq!(
+            code_name(tonic::Code::InvalidArgument as i32),
+            "INVALID_ARGUMENT"
+        );
+        assert_eq!(
+            code_name(tonic::Code::Unauthenticated as i32),
+            "UNAUTHENTICATED"
+        );
         assert_eq!(code_name(tonic::Code::DataLoss as i32), "DATA_LOSS");
         assert_eq!(code_name(99), "UNKNOWN");
         assert_eq!(code_name(-1), "UNKNOWN");

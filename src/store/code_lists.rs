@@ -8,17 +8,13 @@ use std::collections::BTreeMap;
 use rusqlite::params;
 
 use super::log::append;
-use crate::audit::event::Entry;
 use super::{Store, StoreError};
+use crate::audit::event::Entry;
 use crate::classification::{Classifications, CodeList};
 
 impl Store {
     /// Stores a new code list version with its log entry.
-    pub fn create_code_list(
-        &mut self,
-        list: &CodeList,
-        entry: &Entry,
-    ) -> Result<(), StoreError> {
+    pub fn create_code_list(&mut self, list: &CodeList, entry: &Entry) -> Result<(), StoreError> {
         let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
         let definition =
             serde_json::to_string(list).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -5,8 +5,8 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::log::append;
-use crate::audit::event::Entry;
 use super::{Store, StoreError};
+use crate::audit::event::Entry;
 use crate::keys::KeyVersion;
 use crate::keystore::KeyPurpose;
 

@@ -6,9 +6,9 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::log::append;
 use super::write::ReleaseRecord;
+use super::{Store, StoreError};
 use crate::audit::event::Entry;
 use crate::audit::Receipt;
-use super::{Store, StoreError};
 use crate::ledger::{
     decode_cells, decode_persons, encode_cells, print_of, Ledger, LedgerCell, PrintKey,
 };
@@ -145,13 +145,22 @@ impl Store {
     ) -> Result<(i64, Receipt), StoreError> {
         let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
         let tx = self.conn.transaction()?;
-        let id: i64 =
-            tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM releases", [], |r| r.get(0))?;
+        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM releases", [], |r| {
+            r.get(0)
+        })?;
         let entry = entry(id);
         tx.execute(
             "INSERT INTO releases (id, project, at_ms, actor, request, policy, cells)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![id, r.project, entry.at_ms, entry.actor, r.request, r.policy, r.cells],
+            params![
+                id,
+                r.project,
+                entry.at_ms,
+                entry.actor,
+                r.request,
+                r.policy,
+                r.cells
+            ],
         )?;
         for c in cells {
             tx.execute(

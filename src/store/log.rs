@@ -12,6 +12,8 @@
 //! Not responsible for verification: auditors recompute the tree from the
 //! entries themselves ([`crate::audit::verify`]).
 
+use std::sync::Mutex;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Store, StoreError};
@@ -44,7 +46,8 @@ CREATE TABLE audit_nodes (
     hash  BLOB NOT NULL,
     PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
--- Every checkpoint signed, by tree size (a C2SP signed note).
+-- The latest checkpoint signed (a C2SP signed note); every earlier one
+-- went out in a receipt.
 CREATE TABLE audit_checkpoints (
     size INTEGER PRIMARY KEY,
     note TEXT NOT NULL
@@ -91,6 +94,46 @@ pub struct LogFilter {
     pub limit: u64,
 }
 
+/// The log's signing key, with the last checkpoint it signed: the next
+/// append then need not verify its own signature again. Only a checkpoint
+/// equal to that one skips the verification; any other (a rolled-back
+/// append, a new start, a changed row) is verified.
+pub(super) struct LogSigner {
+    signer: Signer,
+    last: Mutex<Option<String>>,
+}
+
+impl LogSigner {
+    pub(super) fn new(signer: Signer) -> Self {
+        LogSigner {
+            signer,
+            last: Mutex::new(None),
+        }
+    }
+
+    fn signed_last(&self, note: &str) -> bool {
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            == Some(note)
+    }
+
+    fn sign(&self, checkpoint: &Checkpoint) -> Result<String, StoreError> {
+        let note = self.signer.sign(&checkpoint.body())?;
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(note.clone());
+        Ok(note)
+    }
+}
+
+impl std::fmt::Debug for LogSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogSigner")
+            .field("name", &self.signer.name())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The perfect subtrees stored in a database.
 struct SqlNodes<'a>(&'a Connection);
 
@@ -100,26 +143,19 @@ impl Nodes for SqlNodes<'_> {
     fn node(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
         let blob: Vec<u8> = self
             .0
-            .query_row(
-                "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2",
-                params![level, index as i64],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2")?
+            .query_row(params![level, index as i64], |r| r.get(0))
             .optional()?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("log node {level}/{index} is missing"))
-            })?;
+            .ok_or_else(|| StoreError::Corrupt(format!("log node {level}/{index} is missing")))?;
         blob.try_into()
             .map_err(|_| StoreError::Corrupt(format!("log node {level}/{index} is not 32 bytes")))
     }
 }
 
 fn size_of(conn: &Connection) -> Result<u64, StoreError> {
-    let next: i64 = conn.query_row(
-        "SELECT coalesce(max(idx) + 1, 0) FROM audit_log",
-        [],
-        |r| r.get(0),
-    )?;
+    let next: i64 = conn
+        .prepare_cached("SELECT coalesce(max(idx) + 1, 0) FROM audit_log")?
+        .query_row([], |r| r.get(0))?;
     Ok(next as u64)
 }
 
@@ -127,7 +163,7 @@ fn size_of(conn: &Connection) -> Result<u64, StoreError> {
 /// checkpoint of the tree that includes it.
 pub(super) fn append(
     conn: &Connection,
-    signer: &Signer,
+    signer: &LogSigner,
     entry: &Entry,
 ) -> Result<Receipt, StoreError> {
     let bytes = event::encode(entry)?;
@@ -137,33 +173,34 @@ pub(super) fn append(
         StoreError::Corrupt(why) => StoreError::LogTampered(format!("the stored tree: {why}")),
         other => other,
     })?;
-    check_last_checkpoint(conn, &nodes, signer, size)?;
-    let datasets = serde_json::to_string(&entry.event.datasets()).map_err(event::EntryError::Encode)?;
-    conn.execute(
+    check_last_checkpoint(conn, &nodes, &frontier, signer, size)?;
+    let datasets =
+        serde_json::to_string(&entry.event.datasets()).map_err(event::EntryError::Encode)?;
+    conn.prepare_cached(
         "INSERT INTO audit_log (idx, at_ms, actor, kind, datasets, project, release, entry)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            size as i64,
-            entry.at_ms,
-            entry.actor,
-            entry.event.kind(),
-            datasets,
-            entry.event.project(),
-            entry.event.release(),
-            bytes
-        ],
-    )?;
+    )?
+    .execute(params![
+        size as i64,
+        entry.at_ms,
+        entry.actor,
+        entry.event.kind(),
+        datasets,
+        entry.event.project(),
+        entry.event.release(),
+        bytes
+    ])?;
     insert_nodes(conn, frontier.push(merkle::leaf_hash(&bytes)))?;
     let checkpoint = Checkpoint {
-        origin: signer.name().to_owned(),
+        origin: signer.signer.name().to_owned(),
         size: size + 1,
         root: frontier.root(),
     };
-    let note = signer.sign(&checkpoint.body())?;
-    conn.execute(
-        "INSERT INTO audit_checkpoints (size, note) VALUES (?1, ?2)",
-        params![checkpoint.size as i64, note],
-    )?;
+    let note = signer.sign(&checkpoint)?;
+    conn.prepare_cached("DELETE FROM audit_checkpoints")?
+        .execute([])?;
+    conn.prepare_cached("INSERT INTO audit_checkpoints (size, note) VALUES (?1, ?2)")?
+        .execute(params![checkpoint.size as i64, note])?;
     Ok(Receipt {
         index: size,
         checkpoint: note,
@@ -179,30 +216,43 @@ fn insert_nodes(conn: &Connection, nodes: Vec<(u8, u64, Hash)>) -> Result<(), St
     Ok(())
 }
 
-/// Refuses to sign on top of a tree whose root at the last signed size is
-/// not the root signed then.
+/// Refuses to sign on top of a tree (`frontier`, of `size` entries) whose
+/// root at the last signed size is not the root signed then, or whose last
+/// checkpoint is not signed by this key.
 fn check_last_checkpoint(
     conn: &Connection,
     nodes: &SqlNodes<'_>,
-    signer: &Signer,
+    frontier: &Frontier,
+    signer: &LogSigner,
     size: u64,
 ) -> Result<(), StoreError> {
     let Some((signed_size, note)) = latest_checkpoint_on(conn)? else {
         return Ok(());
     };
-    let body = signer
-        .verifier()
-        .verify(&note)
-        .map_err(|e| StoreError::LogTampered(format!("the last checkpoint: {e}")))?;
-    let signed = Checkpoint::parse(body)
-        .map_err(|e| StoreError::LogTampered(format!("the last checkpoint: {e}")))?;
+    let tampered =
+        |e: &dyn std::fmt::Display| StoreError::LogTampered(format!("the last checkpoint: {e}"));
+    let body = if signer.signed_last(&note) {
+        // Signed by this process a moment ago: its body, unverified.
+        note.split_once("\n\n")
+            .map(|(body, _)| format!("{body}\n"))
+            .ok_or_else(|| tampered(&"not a signed note"))?
+    } else {
+        let verifier = signer.signer.verifier();
+        verifier.verify(&note).map_err(|e| tampered(&e))?.to_owned()
+    };
+    let signed = Checkpoint::parse(&body).map_err(|e| tampered(&e))?;
     if signed.size != signed_size || signed.size > size {
         return Err(StoreError::LogTampered(format!(
             "the last checkpoint is of {} entries, the log holds {size}",
             signed.size
         )));
     }
-    if merkle::root(nodes, signed.size)? != signed.root {
+    let root = if signed.size == size {
+        frontier.root()
+    } else {
+        merkle::root(nodes, signed.size)?
+    };
+    if root != signed.root {
         return Err(StoreError::LogTampered(format!(
             "the stored tree no longer has the root signed at {} entries",
             signed.size
@@ -213,11 +263,8 @@ fn check_last_checkpoint(
 
 fn latest_checkpoint_on(conn: &Connection) -> Result<Option<(u64, String)>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
-            [],
-            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
-        )
+        .prepare_cached("SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
         .optional()?)
 }
 

@@ -20,9 +20,9 @@ mod codec;
 mod dir;
 mod keys;
 mod ledger;
-mod releases;
 mod load;
 mod log;
+mod releases;
 mod rewrite;
 mod write;
 
@@ -91,7 +91,7 @@ pub struct Store {
     conn: Connection,
     dir: PathBuf,
     /// Signs the log's checkpoints; attached once the key store is open.
-    signer: Option<crate::audit::note::Signer>,
+    signer: Option<log::LogSigner>,
     _lock: dir::DirLock,
 }
 
@@ -145,7 +145,7 @@ impl Store {
     /// Attaches the key that signs the log's checkpoints: entries can be
     /// appended from now on.
     pub fn attach_signer(&mut self, signer: crate::audit::note::Signer) {
-        self.signer = Some(signer);
+        self.signer = Some(log::LogSigner::new(signer));
     }
 
     /// Whether any person has been stored.

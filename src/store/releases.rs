@@ -27,7 +27,8 @@ pub struct StoredRelease {
     pub entry: Option<(u64, Vec<u8>)>,
 }
 
-const SELECT: &str = "SELECT r.id, r.at_ms, r.actor, r.project, r.request, r.policy, r.cells, l.idx, l.entry
+const SELECT: &str =
+    "SELECT r.id, r.at_ms, r.actor, r.project, r.request, r.policy, r.cells, l.idx, l.entry
      FROM releases r LEFT JOIN audit_log l ON l.release = r.id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRelease> {

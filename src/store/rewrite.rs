@@ -17,8 +17,8 @@ use std::path::Path;
 use rusqlite::{params, Connection};
 
 use super::log::append;
-use crate::audit::event::Entry;
 use super::{Store, StoreError, DB_FILE};
+use crate::audit::event::Entry;
 use crate::keys::KeyVersion;
 use crate::keystore::KeyPurpose;
 
@@ -133,7 +133,11 @@ impl Store {
                 rewrite.entry.at_ms
             ],
         )?;
-        append(&new, self.signer.as_ref().ok_or(StoreError::LogClosed)?, rewrite.entry)?;
+        append(
+            &new,
+            self.signer.as_ref().ok_or(StoreError::LogClosed)?,
+            rewrite.entry,
+        )?;
         new.execute_batch("COMMIT")?;
         new.execute_batch("DETACH DATABASE old")?;
         new.execute_batch(&format!("PRAGMA user_version = {user_version}"))?;

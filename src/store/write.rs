@@ -63,11 +63,7 @@ pub struct UploadWrite<'a> {
 
 impl Store {
     /// Declares a dataset; returns its id.
-    pub fn create_dataset(
-        &mut self,
-        def: &DatasetDef,
-        entry: &Entry,
-    ) -> Result<i64, StoreError> {
+    pub fn create_dataset(&mut self, def: &DatasetDef, entry: &Entry) -> Result<i64, StoreError> {
         let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
         let tx = self.conn.transaction()?;
         let definition =

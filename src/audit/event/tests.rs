@@ -23,8 +23,12 @@ pub(crate) fn samples() -> Vec<Entry> {
     let policy = serde_json::json!({ "threshold": 10, "dominance_k": 0.85, "p_percent": 10.0, "tiny": 1e-7 });
     let request = serde_json::json!({ "datasets": ["cbs.personen"], "group_by": ["niveau", "decile"], "project": "gelijke-kansen" });
     let events = vec![
-        Event::ServerStarted { version: "0.1.0".into() },
-        Event::ServerStopped { version: "0.1.0".into() },
+        Event::ServerStarted {
+            version: "0.1.0".into(),
+        },
+        Event::ServerStopped {
+            version: "0.1.0".into(),
+        },
         Event::DatasetCreated {
             dataset: "cbs.personen".into(),
             organisation: "cbs".into(),
@@ -32,7 +36,9 @@ pub(crate) fn samples() -> Vec<Entry> {
         },
         Event::CodeListCreated(shape.clone()),
         Event::CodeListUnchanged(shape),
-        Event::CodeListRefused { fields: vec!["codes[3].code".into()] },
+        Event::CodeListRefused {
+            fields: vec!["codes[3].code".into()],
+        },
         Event::UploadAccepted {
             dataset: "cbs.personen".into(),
             organisation: "cbs".into(),
@@ -67,9 +73,12 @@ pub(crate) fn samples() -> Vec<Entry> {
             policy,
             datasets: vec!["cbs.personen".into()],
             cells: 12,
-            statuses: [("released".to_owned(), 10), ("withheld_threshold".to_owned(), 2)]
-                .into_iter()
-                .collect(),
+            statuses: [
+                ("released".to_owned(), 10),
+                ("withheld_threshold".to_owned(), 2),
+            ]
+            .into_iter()
+            .collect(),
             cells_digest: "ef".repeat(32),
         },
         Event::TableRefused {
@@ -136,7 +145,8 @@ fn the_encoding_is_sorted_compact_json_as_documented() {
 
 #[test]
 fn bytes_that_are_not_the_canonical_encoding_are_refused() {
-    let canonical = r#"{"actor":"cbs","at_ms":1,"event":{"kind":"server.started","version":"1"},"v":1}"#;
+    let canonical =
+        r#"{"actor":"cbs","at_ms":1,"event":{"kind":"server.started","version":"1"},"v":1}"#;
     assert!(decode(canonical.as_bytes()).is_ok());
     for other in [
         r#"{"actor":"cbs", "at_ms":1,"event":{"kind":"server.started","version":"1"},"v":1}"#,
@@ -150,11 +160,21 @@ fn bytes_that_are_not_the_canonical_encoding_are_refused() {
         );
     }
     let unknown_field = r#"{"actor":"cbs","at_ms":1,"bsn":"1","event":{"kind":"server.started","version":"1"},"v":1}"#;
-    assert!(matches!(decode(unknown_field.as_bytes()), Err(EntryError::Decode(_))));
+    assert!(matches!(
+        decode(unknown_field.as_bytes()),
+        Err(EntryError::Decode(_))
+    ));
     let unknown_kind = r#"{"actor":"cbs","at_ms":1,"event":{"kind":"table.leaked"},"v":1}"#;
-    assert!(matches!(decode(unknown_kind.as_bytes()), Err(EntryError::Decode(_))));
-    let future = r#"{"actor":"cbs","at_ms":1,"event":{"kind":"server.started","version":"1"},"v":2}"#;
-    assert!(matches!(decode(future.as_bytes()), Err(EntryError::Version(2))));
+    assert!(matches!(
+        decode(unknown_kind.as_bytes()),
+        Err(EntryError::Decode(_))
+    ));
+    let future =
+        r#"{"actor":"cbs","at_ms":1,"event":{"kind":"server.started","version":"1"},"v":2}"#;
+    assert!(matches!(
+        decode(future.as_bytes()),
+        Err(EntryError::Version(2))
+    ));
     assert!(matches!(decode(b"null"), Err(EntryError::Decode(_))));
 }
 
@@ -167,7 +187,10 @@ fn datasets_projects_and_releases_are_read_from_the_event() {
         find("linkage.released").event.datasets(),
         ["cbs.personen", "duo.leerlingen"]
     );
-    assert_eq!(find("table.refused").event.project(), Some("gelijke-kansen"));
+    assert_eq!(
+        find("table.refused").event.project(),
+        Some("gelijke-kansen")
+    );
     assert_eq!(find("table.released").event.release(), Some(2));
     assert_eq!(find("key.rotated").event.datasets(), Vec::<&str>::new());
 }

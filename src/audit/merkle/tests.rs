@@ -462,20 +462,20 @@ fn empty_old_tree_is_rejected() {
     let empty = empty_root();
     assert!(matches!(
         consistency_proof(&nodes, 0, 3),
-        Err(ProofError::EmptyOldTree)
+        Err(ProofError::Range(RangeError::EmptyOldTree))
     ));
     assert!(matches!(
         consistency_proof(&nodes, 0, 0),
-        Err(ProofError::EmptyOldTree)
+        Err(ProofError::Range(RangeError::EmptyOldTree))
     ));
     let r3 = root(&nodes, 3).expect("root");
     assert_eq!(
         verify_consistency(0, &empty, 3, &r3, &[]),
-        Err(VerifyError::EmptyOldTree)
+        Err(VerifyError::Range(RangeError::EmptyOldTree))
     );
     assert_eq!(
         verify_consistency(0, &empty, 0, &empty, &[]),
-        Err(VerifyError::EmptyOldTree)
+        Err(VerifyError::Range(RangeError::EmptyOldTree))
     );
 }
 
@@ -562,19 +562,22 @@ fn generation_rejects_bad_ranges() {
     }
     assert!(matches!(
         inclusion_proof(&nodes, 3, MAX_SIZE + 1),
-        Err(ProofError::TooLarge { .. })
+        Err(ProofError::Range(RangeError::TooLarge { .. }))
     ));
     assert!(matches!(
         inclusion_proof(&nodes, 8, 8),
-        Err(ProofError::IndexOutOfRange { index: 8, size: 8 })
+        Err(ProofError::Range(RangeError::IndexOutOfRange {
+            index: 8,
+            size: 8
+        }))
     ));
     assert!(matches!(
         consistency_proof(&nodes, 5, 4),
-        Err(ProofError::OldSizeExceedsNew { .. })
+        Err(ProofError::Range(RangeError::OldSizeExceedsNew { .. }))
     ));
     assert!(matches!(
         consistency_proof(&nodes, 1, u64::MAX),
-        Err(ProofError::TooLarge { .. })
+        Err(ProofError::Range(RangeError::TooLarge { .. }))
     ));
     // Sizes beyond what the store holds surface the store's error.
     assert!(matches!(
@@ -613,15 +616,21 @@ fn verification_rejects_malformed_input() {
     let p = vec![[1u8; 32]; 3];
     assert_eq!(
         verify_inclusion(b"", 0, 0, &[], &r),
-        Err(VerifyError::IndexOutOfRange { index: 0, size: 0 })
+        Err(VerifyError::Range(RangeError::IndexOutOfRange {
+            index: 0,
+            size: 0
+        }))
     );
     assert_eq!(
         verify_inclusion(b"", 8, 8, &p, &r),
-        Err(VerifyError::IndexOutOfRange { index: 8, size: 8 })
+        Err(VerifyError::Range(RangeError::IndexOutOfRange {
+            index: 8,
+            size: 8
+        }))
     );
     assert_eq!(
         verify_inclusion(b"", u64::MAX - 1, u64::MAX, &p, &r),
-        Err(VerifyError::TooLarge { size: u64::MAX })
+        Err(VerifyError::Range(RangeError::TooLarge { size: u64::MAX }))
     );
     assert_eq!(
         verify_inclusion(b"", 0, 8, &p[..2], &r),
@@ -633,14 +642,14 @@ fn verification_rejects_malformed_input() {
     assert!(verify_inclusion(b"", 0, 8, &vec![r; 10_000], &r).is_err());
     assert_eq!(
         verify_consistency(3, &r, 2, &r, &p),
-        Err(VerifyError::OldSizeExceedsNew {
+        Err(VerifyError::Range(RangeError::OldSizeExceedsNew {
             old_size: 3,
             new_size: 2
-        })
+        }))
     );
     assert_eq!(
         verify_consistency(u64::MAX, &r, u64::MAX, &r, &[]),
-        Err(VerifyError::TooLarge { size: u64::MAX })
+        Err(VerifyError::Range(RangeError::TooLarge { size: u64::MAX }))
     );
     assert_eq!(
         verify_consistency(1, &r, 2, &r, &[]),

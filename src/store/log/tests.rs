@@ -14,7 +14,13 @@ fn store() -> (tempfile::TempDir, Store) {
 }
 
 fn started(i: i64) -> Entry {
-    Entry::new(i, "server", Event::ServerStarted { version: i.to_string() })
+    Entry::new(
+        i,
+        "server",
+        Event::ServerStarted {
+            version: i.to_string(),
+        },
+    )
 }
 
 #[test]
@@ -28,7 +34,11 @@ fn each_append_signs_a_checkpoint_that_includes_it() {
         frontier.push(merkle::leaf_hash(&event::encode(&started(i)).unwrap()));
         let checkpoint = open_checkpoint(&receipt.checkpoint, &verifier).unwrap();
         assert_eq!(checkpoint.size, i as u64 + 1);
-        assert_eq!(checkpoint.root, frontier.root(), "the root of the entries so far");
+        assert_eq!(
+            checkpoint.root,
+            frontier.root(),
+            "the root of the entries so far"
+        );
         assert_eq!(checkpoint.origin, "ddc.test/log");
     }
     assert_eq!(store.log_size().unwrap(), 20);
@@ -38,7 +48,9 @@ fn each_append_signs_a_checkpoint_that_includes_it() {
 #[test]
 fn stored_proofs_verify_against_the_signed_roots() {
     let (_dir, mut store) = store();
-    let receipts: Vec<_> = (0..13).map(|i| store.append_entry(&started(i)).unwrap()).collect();
+    let receipts: Vec<_> = (0..13)
+        .map(|i| store.append_entry(&started(i)).unwrap())
+        .collect();
     let verifier = signer().verifier();
     let roots: Vec<_> = receipts
         .iter()
@@ -55,8 +67,14 @@ fn stored_proofs_verify_against_the_signed_roots() {
             merkle::verify_consistency(old.size, &old.root, new.size, &new.root, &proof).unwrap();
         }
     }
-    assert!(matches!(store.inclusion_proof(0, 14), Err(StoreError::LogRange(_))));
-    assert!(matches!(store.consistency_proof(3, 20), Err(StoreError::LogRange(_))));
+    assert!(matches!(
+        store.inclusion_proof(0, 14),
+        Err(StoreError::LogRange(_))
+    ));
+    assert!(matches!(
+        store.consistency_proof(3, 20),
+        Err(StoreError::LogRange(_))
+    ));
 }
 
 #[test]
@@ -64,7 +82,7 @@ fn an_entry_whose_transaction_rolls_back_leaves_nothing() {
     let (_dir, mut store) = store();
     store.append_entry(&started(0)).unwrap();
     {
-        let signer = signer();
+        let signer = LogSigner::new(signer());
         let tx = store.conn.transaction().unwrap();
         append(&tx, &signer, &started(1)).unwrap();
         // Dropped without commit: the action failed.
@@ -87,7 +105,10 @@ fn a_changed_stored_tree_stops_all_signing() {
     }
     store
         .conn
-        .execute("UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0", [])
+        .execute(
+            "UPDATE audit_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 0",
+            [],
+        )
         .unwrap();
     assert!(matches!(
         store.append_entry(&started(5)),
@@ -109,7 +130,11 @@ fn filters_narrow_by_kind_family_actor_dataset_project_and_time() {
     };
     store.append_entry(&started(10)).unwrap();
     store
-        .append_entry(&Entry::new(20, "duo", Event::UploadRejected(failure.clone())))
+        .append_entry(&Entry::new(
+            20,
+            "duo",
+            Event::UploadRejected(failure.clone()),
+        ))
         .unwrap();
     store
         .append_entry(&Entry::new(30, "duo", Event::UploadBroken(failure)))
@@ -121,25 +146,83 @@ fn filters_narrow_by_kind_family_actor_dataset_project_and_time() {
     };
     store.append_entry(&Entry::new(40, "ana", refused)).unwrap();
     let indexes = |f: LogFilter| -> Vec<u64> {
-        store.log_entries(&f).unwrap().iter().map(|e| e.index).collect()
+        store
+            .log_entries(&f)
+            .unwrap()
+            .iter()
+            .map(|e| e.index)
+            .collect()
     };
     let all = LogFilter::default();
     assert_eq!(indexes(all.clone()), [0, 1, 2, 3]);
-    assert_eq!(indexes(LogFilter { kind: Some("upload".into()), ..all.clone() }), [1, 2]);
-    assert_eq!(indexes(LogFilter { kind: Some("upload.broken".into()), ..all.clone() }), [2]);
-    assert_eq!(indexes(LogFilter { kind: Some("uplo".into()), ..all.clone() }), Vec::<u64>::new());
-    assert_eq!(indexes(LogFilter { actor: Some("duo".into()), ..all.clone() }), [1, 2]);
-    assert_eq!(indexes(LogFilter { dataset: Some("duo.leerlingen".into()), ..all.clone() }), [1, 2]);
-    assert_eq!(indexes(LogFilter { project: Some("p1".into()), ..all.clone() }), [3]);
-    assert_eq!(indexes(LogFilter { from_ms: Some(20), to_ms: Some(40), ..all.clone() }), [1, 2]);
-    assert_eq!(indexes(LogFilter { from_index: 2, limit: 1, ..all }), [2]);
+    assert_eq!(
+        indexes(LogFilter {
+            kind: Some("upload".into()),
+            ..all.clone()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        indexes(LogFilter {
+            kind: Some("upload.broken".into()),
+            ..all.clone()
+        }),
+        [2]
+    );
+    assert_eq!(
+        indexes(LogFilter {
+            kind: Some("uplo".into()),
+            ..all.clone()
+        }),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        indexes(LogFilter {
+            actor: Some("duo".into()),
+            ..all.clone()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        indexes(LogFilter {
+            dataset: Some("duo.leerlingen".into()),
+            ..all.clone()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        indexes(LogFilter {
+            project: Some("p1".into()),
+            ..all.clone()
+        }),
+        [3]
+    );
+    assert_eq!(
+        indexes(LogFilter {
+            from_ms: Some(20),
+            to_ms: Some(40),
+            ..all.clone()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        indexes(LogFilter {
+            from_index: 2,
+            limit: 1,
+            ..all
+        }),
+        [2]
+    );
 }
 
 #[test]
 fn entries_cannot_be_appended_before_a_signer_is_attached() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
-    assert!(matches!(store.append_entry(&started(0)), Err(StoreError::LogClosed)));
+    assert!(matches!(
+        store.append_entry(&started(0)),
+        Err(StoreError::LogClosed)
+    ));
 }
 
 #[test]
@@ -176,7 +259,9 @@ fn a_legacy_audit_table_becomes_the_first_leaves_of_the_log() {
     );
     let receipt = store.append_entry(&started(3)).unwrap();
     assert_eq!(receipt.index, 2);
-    let root = open_checkpoint(&receipt.checkpoint, &signer().verifier()).unwrap().root;
+    let root = open_checkpoint(&receipt.checkpoint, &signer().verifier())
+        .unwrap()
+        .root;
     let leaves: Vec<_> = store
         .log_entries(&LogFilter::default())
         .unwrap()
