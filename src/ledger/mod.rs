@@ -20,7 +20,7 @@
 //! a difference of zero, which is refused too: whether the person links or
 //! not, the answer is the same refusal.
 //!
-//! What a print holds and how nearness is decided: [`print`]. The
+//! What a print holds and how nearness is decided: [`print`](mod@print). The
 //! in-memory index: [`index`]. No I/O here.
 
 pub mod index;

@@ -12,7 +12,7 @@
 /// The `ErrorInfo.domain` of every ddc refusal.
 pub const ERROR_DOMAIN: &str = "ddc.v1";
 
-/// Why a request was refused. See the [module docs](self).
+/// Why a request was refused: the stable code of a refusal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
