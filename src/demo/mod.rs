@@ -203,8 +203,8 @@ async fn verify_log(c: &mut Clients, receipt: &proto::LogReceipt) -> anyhow::Res
         .await?
         .into_inner();
     let mut verifier = LogVerifier::new(Verifier::parse(&latest.verifier_key)?);
-    verifier.expect("of the receipt", &receipt.checkpoint)?;
-    verifier.expect("latest", &latest.note)?;
+    verifier.expect("DUO's receipt checkpoint", &receipt.checkpoint)?;
+    verifier.expect("the server's latest checkpoint", &latest.note)?;
     let mut entries = c
         .audit
         .list_entries(proto::ListEntriesRequest {
@@ -231,7 +231,7 @@ async fn verify_log(c: &mut Clients, receipt: &proto::LogReceipt) -> anyhow::Res
     let matched: Vec<String> = verified
         .checkpoints
         .iter()
-        .map(|(label, size)| format!("the checkpoint {label} ({size} entries)"))
+        .map(|(label, size)| format!("{label} ({size} entries)"))
         .collect();
     Ok(format!(
         "{} entries ({}); the tree recomputed from them matches {}. Release history: {releases} releases.\n",

@@ -1,6 +1,7 @@
 //! The server's own log of requests: one line per call, written when the
 //! response ends, with the method, the caller, the gRPC outcome and the
-//! duration. Refusals are logged at `warn`, the rest at `info`.
+//! duration (`duration_us`). Lines are at `info`; those of server faults
+//! (`INTERNAL`, `UNKNOWN`, `DATA_LOSS`, `UNAVAILABLE`) at `warn`.
 //!
 //! The outcome is the `grpc-status` of the response's headers (a refusal
 //! sent before any message) or of its trailers (the end of every other
@@ -86,12 +87,16 @@ impl Call {
             (None, false) => tonic::Code::Cancelled as i32,
         };
         let (method, caller) = (self.method.as_str(), self.caller.as_str());
-        let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let duration_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let outcome = code_name(code);
-        if code == 0 {
-            tracing::info!(method, caller, outcome, duration_ms, "request");
-        } else {
-            tracing::warn!(method, caller, outcome, duration_ms, "request refused");
+        use tonic::Code;
+        let fault = [Code::Internal, Code::Unknown, Code::DataLoss, Code::Unavailable]
+            .iter()
+            .any(|c| *c as i32 == code);
+        match (code, fault) {
+            (0, _) => tracing::info!(method, caller, outcome, duration_us, "request"),
+            (_, false) => tracing::info!(method, caller, outcome, duration_us, "request refused"),
+            (_, true) => tracing::warn!(method, caller, outcome, duration_us, "request failed"),
         }
     }
 }
