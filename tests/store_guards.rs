@@ -45,18 +45,30 @@ async fn another_key_directory_is_refused_and_no_key_is_made_for_a_store_with_pe
         "no key was created"
     );
 
-    // A key directory holding another key (that of another store).
+    // A key directory holding another key (that of another store), given
+    // to a store that has not yet recorded a signing or audit key: refused
+    // before anything is recorded or logged.
     let other = TestServer::start().await;
     let (_other_data, other_keys) = other.stop().await;
+    let db = |sql: &str| db_scalar(data_dir.path(), sql);
+    rusqlite::Connection::open(data_dir.path().join(DB_FILE))
+        .unwrap()
+        .execute("DELETE FROM store_keys WHERE purpose IN ('signing', 'audit')", [])
+        .unwrap();
+    let entries = db("SELECT count(*) FROM audit_log");
     let why = refusal(&data_dir, &other_keys).await;
     assert!(
         why.contains("not the key this store was written with"),
         "{why}"
     );
+    assert_eq!(db("SELECT count(*) FROM audit_log"), entries, "nothing logged");
+    assert_eq!(db("SELECT count(*) FROM store_keys WHERE purpose = 'signing'"), 0);
 
-    // With its own key the store opens as before.
+    // With its own key the store opens as before, and records its keys.
     let mut s = TestServer::start_in(data_dir, key_dir).await;
     assert_eq!(s.version("cbs.p").await, 1);
+    let recorded = "SELECT count(*) FROM store_keys WHERE purpose IN ('signing', 'audit')";
+    assert_eq!(db_scalar(s.data_dir.path(), recorded), 2);
     s.stop().await;
 }
 

@@ -87,6 +87,14 @@ pub(super) fn settle(
     origin: &str,
     now: SystemTime,
 ) -> Result<Settled, EngineError> {
+    // Compare first what the store recorded: a wrong key store writes nothing.
+    let (version, key) = custody
+        .keys()
+        .active(KeyPurpose::Hash)
+        .ok_or(EngineError::KeyGone("hash", 0))?;
+    let pseudonymiser = Pseudonymiser::new(key, version);
+    let hash = (KeyPurpose::Hash, version, *pseudonymiser.check_value());
+    let hash_recorded = is_recorded(store, hash)?;
     let mut created = Vec::new();
     for purpose in [KeyPurpose::Storage, KeyPurpose::Signing, KeyPurpose::Audit] {
         if custody.ensure_key(purpose, now_ms(now))? {
@@ -97,43 +105,35 @@ pub(super) fn settle(
             created.push(purpose);
         }
     }
-    let (signing, seed) = custody
-        .keys()
+    let keys = custody.keys();
+    let (signing_version, seed) = keys
         .active(KeyPurpose::Signing)
         .ok_or(EngineError::KeyGone("signing", 0))?;
+    let signing = (KeyPurpose::Signing, signing_version, seed.check_value());
+    let (audit_version, audit_key) = keys
+        .active(KeyPurpose::Audit)
+        .ok_or(EngineError::KeyGone("audit", 0))?;
+    let audit = (KeyPurpose::Audit, audit_version, audit_key.check_value());
+    let recorded = [
+        hash_recorded,
+        is_recorded(store, signing)?,
+        is_recorded(store, audit)?,
+    ];
+    let digester = ContentDigester::new(audit_key);
     let signer =
         crate::audit::log_signer(origin, seed).map_err(|e| EngineError::Store(e.into()))?;
     let log_verifier = signer.verifier();
     store.attach_signer(signer);
     for purpose in created {
         let version = custody.keys().active(purpose).map_or(0, |(v, _)| v.0);
-        store.append_entry(&entry(
-            &Caller::server(),
-            now,
-            Event::KeyCreated(key_ref(purpose, version)),
-        ))?;
+        let event = Event::KeyCreated(key_ref(purpose, version));
+        store.append_entry(&entry(&Caller::server(), now, event))?;
     }
-    let signing_check = seed.check_value();
-    check_or_record(store, KeyPurpose::Signing, signing, &signing_check, now)?;
-    let (audit_version, audit_key) = custody
-        .keys()
-        .active(KeyPurpose::Audit)
-        .ok_or(EngineError::KeyGone("audit", 0))?;
-    let digester = ContentDigester::new(audit_key);
-    let audit_check = audit_key.check_value();
-    check_or_record(store, KeyPurpose::Audit, audit_version, &audit_check, now)?;
-    let (version, key) = custody
-        .keys()
-        .active(KeyPurpose::Hash)
-        .ok_or(EngineError::KeyGone("hash", 0))?;
-    let pseudonymiser = Pseudonymiser::new(key, version);
-    check_or_record(
-        store,
-        KeyPurpose::Hash,
-        version,
-        pseudonymiser.check_value(),
-        now,
-    )?;
+    for (key, recorded) in [hash, signing, audit].into_iter().zip(recorded) {
+        if !recorded {
+            record(store, key, now)?;
+        }
+    }
     let keys = custody.keys();
     let (active, active_key) = keys
         .active(KeyPurpose::Storage)
@@ -200,6 +200,29 @@ fn key_ref(purpose: KeyPurpose, version: u32) -> KeyRef {
     }
 }
 
+/// A key: its purpose, version and check value.
+type KeyCheck = (KeyPurpose, KeyVersion, [u8; 32]);
+
+/// Whether the store recorded `key`; an error if it recorded another.
+fn is_recorded(store: &Store, (purpose, version, check): KeyCheck) -> Result<bool, EngineError> {
+    match store.store_key(purpose)? {
+        Some((v, recorded)) if v == version && recorded == check => Ok(true),
+        Some(_) => Err(EngineError::KeyMismatch(purpose.as_str(), version.0)),
+        None => Ok(false),
+    }
+}
+
+/// Records `key` as one the store is written under.
+fn record(
+    store: &mut Store,
+    (purpose, version, check): KeyCheck,
+    now: SystemTime,
+) -> Result<(), EngineError> {
+    let event = Event::KeyRecorded(key_ref(purpose, version.0));
+    let entry = entry(&Caller::server(), now, event);
+    Ok(store.record_store_key(purpose, version, &check, &entry)?)
+}
+
 /// Checks a key against the store's record of it, recording it on first use.
 fn check_or_record(
     store: &mut Store,
@@ -208,18 +231,10 @@ fn check_or_record(
     check: &[u8; 32],
     now: SystemTime,
 ) -> Result<(), EngineError> {
-    match store.store_key(purpose)? {
-        Some((v, recorded)) if v == version && &recorded == check => Ok(()),
-        Some(_) => Err(EngineError::KeyMismatch(purpose.as_str(), version.0)),
-        None => {
-            let entry = entry(
-                &Caller::server(),
-                now,
-                Event::KeyRecorded(key_ref(purpose, version.0)),
-            );
-            Ok(store.record_store_key(purpose, version, check, &entry)?)
-        }
+    if !is_recorded(store, (purpose, version, *check))? {
+        record(store, (purpose, version, *check), now)?;
     }
+    Ok(())
 }
 
 /// Rewrites the store with every pseudonym sealed under `to`, from `from`

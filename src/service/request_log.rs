@@ -90,9 +90,14 @@ impl Call {
         let duration_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let outcome = code_name(code);
         use tonic::Code;
-        let fault = [Code::Internal, Code::Unknown, Code::DataLoss, Code::Unavailable]
-            .iter()
-            .any(|c| *c as i32 == code);
+        let fault = [
+            Code::Internal,
+            Code::Unknown,
+            Code::DataLoss,
+            Code::Unavailable,
+        ]
+        .iter()
+        .any(|c| *c as i32 == code);
         match (code, fault) {
             (0, _) => tracing::info!(method, caller, outcome, duration_us, "request"),
             (_, false) => tracing::info!(method, caller, outcome, duration_us, "request refused"),
