@@ -53,7 +53,10 @@ async fn another_key_directory_is_refused_and_no_key_is_made_for_a_store_with_pe
     let db = |sql: &str| db_scalar(data_dir.path(), sql);
     rusqlite::Connection::open(data_dir.path().join(DB_FILE))
         .unwrap()
-        .execute("DELETE FROM store_keys WHERE purpose IN ('signing', 'audit')", [])
+        .execute(
+            "DELETE FROM store_keys WHERE purpose IN ('signing', 'audit')",
+            [],
+        )
         .unwrap();
     let entries = db("SELECT count(*) FROM audit_log");
     let why = refusal(&data_dir, &other_keys).await;
@@ -61,8 +64,15 @@ async fn another_key_directory_is_refused_and_no_key_is_made_for_a_store_with_pe
         why.contains("not the key this store was written with"),
         "{why}"
     );
-    assert_eq!(db("SELECT count(*) FROM audit_log"), entries, "nothing logged");
-    assert_eq!(db("SELECT count(*) FROM store_keys WHERE purpose = 'signing'"), 0);
+    assert_eq!(
+        db("SELECT count(*) FROM audit_log"),
+        entries,
+        "nothing logged"
+    );
+    assert_eq!(
+        db("SELECT count(*) FROM store_keys WHERE purpose = 'signing'"),
+        0
+    );
 
     // With its own key the store opens as before, and records its keys.
     let mut s = TestServer::start_in(data_dir, key_dir).await;

@@ -105,31 +105,14 @@ pub(super) fn settle(
             created.push(purpose);
         }
     }
-    let keys = custody.keys();
-    let (signing_version, seed) = keys
-        .active(KeyPurpose::Signing)
-        .ok_or(EngineError::KeyGone("signing", 0))?;
-    let signing = (KeyPurpose::Signing, signing_version, seed.check_value());
-    let (audit_version, audit_key) = keys
-        .active(KeyPurpose::Audit)
-        .ok_or(EngineError::KeyGone("audit", 0))?;
-    let audit = (KeyPurpose::Audit, audit_version, audit_key.check_value());
-    let recorded = [
-        hash_recorded,
-        is_recorded(store, signing)?,
-        is_recorded(store, audit)?,
-    ];
-    let digester = ContentDigester::new(audit_key);
-    let signer =
-        crate::audit::log_signer(origin, seed).map_err(|e| EngineError::Store(e.into()))?;
-    let log_verifier = signer.verifier();
-    store.attach_signer(signer);
+    let log = open_log(store, custody, origin)?;
     for purpose in created {
         let version = custody.keys().active(purpose).map_or(0, |(v, _)| v.0);
         let event = Event::KeyCreated(key_ref(purpose, version));
         store.append_entry(&entry(&Caller::server(), now, event))?;
     }
-    for (key, recorded) in [hash, signing, audit].into_iter().zip(recorded) {
+    let checks = [(hash, hash_recorded)].into_iter().chain(log.checks);
+    for (key, recorded) in checks {
         if !recorded {
             record(store, key, now)?;
         }
@@ -188,8 +171,43 @@ pub(super) fn settle(
     Ok(Settled {
         pseudonymiser,
         storage,
-        digester,
-        log_verifier,
+        digester: log.digester,
+        log_verifier: log.verifier,
+    })
+}
+
+/// The log's keys, opened.
+struct LogKeys {
+    digester: ContentDigester,
+    verifier: crate::audit::note::Verifier,
+    /// The signing and audit keys, and whether the store recorded them.
+    checks: [(KeyCheck, bool); 2],
+}
+
+/// Compares the signing and audit keys with the store's record of them,
+/// then attaches the signing key to the store: entries can be appended.
+fn open_log(store: &mut Store, custody: &KeyCustody, origin: &str) -> Result<LogKeys, EngineError> {
+    let keys = custody.keys();
+    let active = |purpose: KeyPurpose| {
+        keys.active(purpose)
+            .ok_or(EngineError::KeyGone(purpose.as_str(), 0))
+    };
+    let (signing_version, seed) = active(KeyPurpose::Signing)?;
+    let signing = (KeyPurpose::Signing, signing_version, seed.check_value());
+    let (audit_version, audit_key) = active(KeyPurpose::Audit)?;
+    let audit = (KeyPurpose::Audit, audit_version, audit_key.check_value());
+    let checks = [
+        (signing, is_recorded(store, signing)?),
+        (audit, is_recorded(store, audit)?),
+    ];
+    let signer =
+        crate::audit::log_signer(origin, seed).map_err(|e| EngineError::Store(e.into()))?;
+    let verifier = signer.verifier();
+    store.attach_signer(signer);
+    Ok(LogKeys {
+        digester: ContentDigester::new(audit_key),
+        verifier,
+        checks,
     })
 }
 
