@@ -226,16 +226,6 @@ fn wait_for(lines: &mpsc::Receiver<String>, needle: &str) -> String {
     }
 }
 
-/// The loopback address in a `serving` log line.
-fn address(line: &str) -> String {
-    let at = line.find("127.0.0.1:").expect("a loopback address");
-    let port: String = line[at + 10..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    format!("http://127.0.0.1:{port}")
-}
-
 #[test]
 fn a_server_killed_anywhere_in_a_rotation_restarts_consistent_and_complete() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -257,7 +247,7 @@ fn a_server_killed_anywhere_in_a_rotation_restarts_consistent_and_complete() {
             .spawn()
             .unwrap();
         let lines = lines_of(child.stderr.take().unwrap());
-        let url = address(&wait_for(&lines, "serving"));
+        let url = common::loopback_url(&wait_for(&lines, "serving"));
         let call = runtime.spawn(async move {
             let mut clients = ddc::client::connect(&url).await.unwrap();
             clients

@@ -67,15 +67,6 @@ fn wait_for(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, what: &str) 
     }
 }
 
-fn address(line: &str) -> String {
-    let at = line.find("127.0.0.1:").expect("a loopback address");
-    let port: String = line[at + 10..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    format!("http://127.0.0.1:{port}")
-}
-
 /// One good call and one refused call.
 fn calls(url: String) {
     tokio::runtime::Runtime::new()
@@ -102,7 +93,7 @@ fn calls(url: String) {
 fn json_log_lines_name_method_caller_outcome_and_duration() {
     let (mut child, lines, _data, _keys) = serve("json");
     let mut seen = Vec::new();
-    let url = address(&wait_for(&lines, &mut seen, "serving"));
+    let url = common::loopback_url(&wait_for(&lines, &mut seen, "serving"));
     calls(url);
     let ok = wait_for(&lines, &mut seen, "ListDatasets");
     let refused = wait_for(&lines, &mut seen, "GetDataset");
@@ -133,7 +124,7 @@ fn json_log_lines_name_method_caller_outcome_and_duration() {
 fn text_log_lines_carry_no_colour_codes_off_a_terminal() {
     let (mut child, lines, _data, _keys) = serve("text");
     let mut seen = Vec::new();
-    let url = address(&wait_for(&lines, &mut seen, "serving"));
+    let url = common::loopback_url(&wait_for(&lines, &mut seen, "serving"));
     calls(url);
     let refused = wait_for(&lines, &mut seen, "request refused");
     child.kill().unwrap();

@@ -371,3 +371,13 @@ pub fn fields(status: &tonic::Status) -> Vec<String> {
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
+
+/// The server address in a `serving` log line of `ddc serve`.
+pub fn loopback_url(line: &str) -> String {
+    let at = line.find("127.0.0.1:").expect("a loopback address");
+    let port: String = line[at + 10..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    format!("http://127.0.0.1:{port}")
+}
