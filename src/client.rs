@@ -17,6 +17,7 @@ use crate::proto::{
     UploadRequest,
 };
 use crate::server::{MAX_RELEASE_MESSAGE, UPLOAD_CHUNK};
+use crate::tls::{ClientTls, TlsError};
 
 /// Connected stubs for every ddc service.
 #[derive(Clone, Debug)]
@@ -33,16 +34,38 @@ pub struct Clients {
     pub audit: AuditClient<Channel>,
 }
 
-/// Connects to a ddc server, e.g. `http://127.0.0.1:50051`.
+/// Connects to a ddc server over plaintext, e.g. `http://127.0.0.1:50051`
+/// (a development server on loopback).
 pub async fn connect(url: &str) -> Result<Clients, tonic::transport::Error> {
     let channel = Endpoint::from_shared(url.to_owned())?.connect().await?;
-    Ok(Clients {
+    Ok(clients(channel))
+}
+
+/// Connects to `url` (`https://…`) presenting the client certificate of `tls`.
+pub async fn connect_tls(url: &str, tls: &ClientTls) -> Result<Clients, ConnectError> {
+    let endpoint = Endpoint::from_shared(url.to_owned())?.tls_config(tls.config()?)?;
+    Ok(clients(endpoint.connect().await?))
+}
+
+/// Why a TLS connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The TLS files.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The connection.
+    #[error(transparent)]
+    Transport(#[from] tonic::transport::Error),
+}
+
+fn clients(channel: Channel) -> Clients {
+    Clients {
         ingest: IngestClient::new(channel.clone()),
         classifications: ClassificationsClient::new(channel.clone()),
         admin: AdminClient::new(channel.clone()),
         audit: AuditClient::new(channel.clone()),
         release: ReleaseClient::new(channel).max_decoding_message_size(MAX_RELEASE_MESSAGE),
-    })
+    }
 }
 
 /// A fresh random upload id: 32 hex digits from the system's secure generator.

@@ -25,7 +25,9 @@
 //! - [`store`]: the SQLite database: schema, load, transactions with their log entry;
 //!   the data directory's lock. [`private_fs`]: owner-only files and directories.
 //! - [`engine`]: the service core that owns the store and the in-memory state.
-//! - [`auth`]: the caller's identity and the one authorisation point.
+//! - [`auth`]: the caller's identity, from its client certificate; roles; the deny list.
+//! - [`tls`]: server and client TLS settings; plaintext only on loopback.
+//!   [`pki`]: the development CA of `ddc pki dev`.
 //! - [`service`]: thin tonic adapters, one per gRPC service; the upload stream with its
 //!   limits; the one error mapping with stable reason codes.
 //! - [`server`]: `run(listener, config, shutdown)`, used by `ddc serve`, the demo and tests.
@@ -56,6 +58,7 @@ pub mod ledger;
 pub mod link;
 pub mod names;
 pub mod open_categories;
+pub mod pki;
 pub mod private_fs;
 pub mod proto;
 pub mod pseudonym;
@@ -65,3 +68,4 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod tabulate;
+pub mod tls;

@@ -20,10 +20,11 @@ use crate::proto::{
     release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
 };
 use crate::service::{
-    AdminService, AuditService, ClassificationService, IngestService, ReleaseService, RequestLog,
-    UploadLimits,
+    AdminService, AuditService, ClassificationService, Edge, Identification, IngestService,
+    ReleaseService, UploadLimits,
 };
 use crate::store::{Store, StoreError};
+use crate::tls::Transport;
 
 /// Largest message the upload stream accepts: a 1 MiB chunk with room to spare.
 pub const MAX_UPLOAD_MESSAGE: usize = 4 << 20;
@@ -63,6 +64,9 @@ pub struct ServerConfig {
     /// The origin line (and key name) of the log's checkpoints: a name
     /// unique to this deployment, e.g. `ddc.cbs.nl/log`.
     pub log_origin: String,
+    /// TLS with client certificates, or plaintext for development on
+    /// loopback (the default of this constructor, for tests and the demo).
+    pub transport: Transport,
 }
 
 impl ServerConfig {
@@ -81,6 +85,7 @@ impl ServerConfig {
             attacker_hook: None,
             rotation_pause: None,
             log_origin: crate::audit::DEFAULT_ORIGIN.to_owned(),
+            transport: Transport::PlaintextDevelopment,
         }
     }
 }
@@ -104,6 +109,9 @@ pub enum ServerError {
     /// Serving failed.
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// TLS could not be set up, or plaintext was asked off loopback.
+    #[error("transport: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// Reflection could not be set up.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
@@ -120,6 +128,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let upload_limits = config.upload_limits;
+    let listen = listener.local_addr().map_err(|e| {
+        ServerError::Tls(crate::tls::TlsError::Read {
+            path: "listener".into(),
+            source: e,
+        })
+    })?;
+    let tls = config.transport.server_config(listen)?;
+    let identification = match &config.transport {
+        Transport::Tls(t) => Identification::Certificates(t.deny.clone()),
+        Transport::PlaintextDevelopment => Identification::Development,
+    };
     let engine = match tokio::task::spawn_blocking(move || open_engine(&config)).await? {
         Ok(engine) => Arc::new(engine),
         Err(e) => {
@@ -162,8 +181,14 @@ pub async fn run(
         .max_encoding_message_size(MAX_RELEASE_MESSAGE);
 
     tracing::info!(addr = ?listener.local_addr().ok(), "serving");
-    Server::builder()
-        .layer(RequestLog)
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    } else {
+        tracing::warn!("plaintext on loopback: every caller is the development identity");
+    }
+    builder
+        .layer(Edge::new(identification))
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)

@@ -232,7 +232,13 @@ fn a_server_killed_anywhere_in_a_rotation_restarts_consistent_and_complete() {
     for point in ["key-added", "copied", "built", "swapped", "activated"] {
         let (data, keys) = runtime.block_on(async { server_with_households().await.stop().await });
         let mut child = Command::new(env!("CARGO_BIN_EXE_ddc"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--insecure-plaintext-dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data.path())
             .arg("--key-dir")
             .arg(keys.path())

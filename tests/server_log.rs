@@ -25,6 +25,7 @@ fn serve(
     let mut child = Command::new(env!("CARGO_BIN_EXE_ddc"))
         .args([
             "serve",
+            "--insecure-plaintext-dev",
             "--listen",
             "127.0.0.1:0",
             "--log-format",

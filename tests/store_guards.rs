@@ -99,7 +99,13 @@ fn ddc_serve_exits_non_zero_naming_the_lock() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let s = runtime.block_on(TestServer::start());
     let output = Command::new(env!("CARGO_BIN_EXE_ddc"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--insecure-plaintext-dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(s.data_dir.path())
         .arg("--key-dir")
         .arg(s.key_dir.path())
@@ -119,7 +125,13 @@ fn ddc_serve_exits_non_zero_naming_the_lock() {
 fn serve_refusal(data: &Path, keys: &Path, master: Option<&Path>) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ddc"));
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--insecure-plaintext-dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data)
         .arg("--key-dir")
         .arg(keys)

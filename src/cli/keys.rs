@@ -103,7 +103,7 @@ pub(super) async fn run(command: KeysCommand) -> anyhow::Result<()> {
             server: Some(server),
             ..
         } => {
-            let mut clients = super::connect(&super::ServerArg { server }).await?;
+            let mut clients = super::connect(&super::ServerArg::plain(server)).await?;
             let status = clients
                 .admin
                 .key_status(crate::proto::KeyStatusRequest {})

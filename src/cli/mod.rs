@@ -6,6 +6,7 @@ mod codelist;
 mod dataset;
 mod keys;
 mod linkage;
+mod pki;
 mod release;
 mod render;
 mod serve;
@@ -28,12 +29,47 @@ pub struct Cli {
     command: Command,
 }
 
-/// Where a client command finds the server.
+/// Where a client command finds the server, and the client's certificate.
 #[derive(Debug, clap::Args)]
 struct ServerArg {
-    /// The server's address.
+    /// The server's address: `https://host:port` or `host:port` with the
+    /// TLS settings below; `http://127.0.0.1:port` for a development server.
     #[arg(long, env = "DDC_SERVER", default_value = "http://127.0.0.1:50051")]
     server: String,
+    /// The CA certificate the server's certificate must chain to (PEM).
+    #[arg(long, env = "DDC_TLS_CA", requires_all = ["tls_cert", "tls_key"])]
+    tls_ca: Option<std::path::PathBuf>,
+    /// This client's certificate (PEM): its O, OU and CN say who is calling.
+    #[arg(long, env = "DDC_TLS_CERT", requires_all = ["tls_ca", "tls_key"])]
+    tls_cert: Option<std::path::PathBuf>,
+    /// This client's private key (PEM).
+    #[arg(long, env = "DDC_TLS_KEY", requires_all = ["tls_ca", "tls_cert"])]
+    tls_key: Option<std::path::PathBuf>,
+}
+
+impl ServerArg {
+    /// The address, with the TLS settings of the environment
+    /// (`DDC_TLS_CA`, `DDC_TLS_CERT`, `DDC_TLS_KEY`) if any.
+    fn plain(server: String) -> Self {
+        let env = |name: &str| std::env::var_os(name).map(std::path::PathBuf::from);
+        ServerArg {
+            server,
+            tls_ca: env("DDC_TLS_CA"),
+            tls_cert: env("DDC_TLS_CERT"),
+            tls_key: env("DDC_TLS_KEY"),
+        }
+    }
+
+    fn tls(&self) -> Option<crate::tls::ClientTls> {
+        match (&self.tls_ca, &self.tls_cert, &self.tls_key) {
+            (Some(ca), Some(cert), Some(key)) => Some(crate::tls::ClientTls {
+                ca: ca.clone(),
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +99,9 @@ enum Command {
     /// List and show released tables and linkage figures.
     #[command(subcommand)]
     Release(release::ReleaseCommand),
+    /// Make development certificates.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
 }
 
 /// Runs a parsed command line to completion.
@@ -86,6 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Linkage(a) => linkage::run(a).await,
             Command::Audit(c) => audit::run(c).await,
             Command::Release(c) => release::run(c).await,
+            Command::Pki(c) => pki::run(c),
         }
     })
 }
@@ -117,9 +157,15 @@ fn init_tracing(default: &str, format: LogFormat) {
 /// Connects, naming the address in the error.
 async fn connect(server: &ServerArg) -> anyhow::Result<crate::client::Clients> {
     use anyhow::Context;
-    crate::client::connect(&server.server)
-        .await
-        .with_context(|| format!("cannot connect to {}", server.server))
+    let tls = server.tls();
+    let url = crate::tls::client_url(&server.server, tls.is_some())?;
+    let context = || format!("cannot connect to {url}");
+    match &tls {
+        Some(tls) => crate::client::connect_tls(&url, tls)
+            .await
+            .with_context(context),
+        None => crate::client::connect(&url).await.with_context(context),
+    }
 }
 
 /// Turns a gRPC status into an error that shows its field violations.

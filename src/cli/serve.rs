@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::auth::DenyList;
 use crate::disclosure::{DisclosurePolicy, MagnitudeNoiseKind, Perturbation};
 use crate::engine::TableLimits;
 use crate::server::{run as run_server, ServerConfig};
 use crate::service::UploadLimits;
+use crate::tls::{ServerTls, Transport};
 
 /// The limits' defaults, for the flags' help.
 fn limits() -> TableLimits {
@@ -35,6 +37,23 @@ pub(super) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "DDC_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// The server's TLS certificate chain (PEM). With --tls-key and
+    /// --client-ca; callers are identified by their client certificates.
+    #[arg(long, env = "DDC_TLS_CERT", requires_all = ["tls_key", "client_ca"])]
+    tls_cert: Option<PathBuf>,
+    /// The server's TLS private key (PEM).
+    #[arg(long, env = "DDC_TLS_KEY", requires_all = ["tls_cert", "client_ca"])]
+    tls_key: Option<PathBuf>,
+    /// The CA certificate(s) that issue client certificates (PEM).
+    #[arg(long, env = "DDC_CLIENT_CA", requires_all = ["tls_cert", "tls_key"])]
+    client_ca: Option<PathBuf>,
+    /// A revoked client certificate's serial number (hex); repeatable.
+    #[arg(long = "deny-serial", env = "DDC_DENY_SERIALS", value_delimiter = ',')]
+    deny_serials: Vec<String>,
+    /// Serve plaintext without TLS, every caller the development identity:
+    /// for development only, and only on a loopback address.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "client_ca"])]
+    insecure_plaintext_dev: bool,
     /// The name of this deployment's linkage log: the origin line and key
     /// name of its signed checkpoints (e.g. `ddc.cbs.nl/log`). Auditors'
     /// verifier keys carry it; keep it once chosen.
@@ -154,6 +173,7 @@ impl ServeArgs {
 }
 
 pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
+    let transport = transport(&a)?;
     let key_dir = a.key_dir.clone().unwrap_or_else(|| {
         let mut p = a.data_dir.clone().into_os_string();
         p.push(".keys");
@@ -190,6 +210,7 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     config.create_keys = false;
     config.rotation_pause = a.test_rotation_pause.clone();
     config.log_origin = a.log_origin.clone();
+    config.transport = transport;
     config.upload_limits = UploadLimits {
         total: a.max_uploads,
         per_organisation: a.max_uploads_per_organisation,
@@ -199,6 +220,23 @@ pub(super) async fn run(a: ServeArgs) -> anyhow::Result<()> {
     run_server(listener, config, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// TLS from the flags, or plaintext only when asked for explicitly.
+fn transport(a: &ServeArgs) -> anyhow::Result<Transport> {
+    match (&a.tls_cert, &a.tls_key, &a.client_ca) {
+        (Some(cert), Some(key), Some(client_ca)) => Ok(Transport::Tls(ServerTls {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: client_ca.clone(),
+            deny: DenyList::new(&a.deny_serials),
+        })),
+        _ if a.insecure_plaintext_dev => Ok(Transport::PlaintextDevelopment),
+        _ => anyhow::bail!(
+            "give --tls-cert, --tls-key and --client-ca (callers are identified by their client \
+             certificates), or --insecure-plaintext-dev on a loopback address for development"
+        ),
+    }
 }
 
 async fn shutdown_signal() {

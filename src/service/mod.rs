@@ -8,20 +8,20 @@ mod audit;
 mod classification;
 pub(crate) mod codec;
 mod convert;
+mod gate;
 mod ingest;
 mod reason;
 mod release;
-mod request_log;
 mod status;
 mod upload;
 
 pub use admin::{key_status_to_proto, AdminService};
 pub use audit::AuditService;
 pub use classification::ClassificationService;
+pub use gate::{Edge, Gate, Identification, LoggedBody};
 pub use ingest::IngestService;
 pub use reason::{Reason, ERROR_DOMAIN};
 pub use release::ReleaseService;
-pub use request_log::{Logged, LoggedBody, RequestLog};
 pub use upload::UploadLimits;
 
 use tonic::Status;

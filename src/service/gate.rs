@@ -1,4 +1,10 @@
-//! The server's own log of requests: one line per call, written when the
+//! The server's edge: identifies the caller of every request once, from
+//! its client certificate (see [`crate::auth`]), and writes the server's
+//! own log of requests. A request whose certificate identifies nobody is
+//! answered `UNAUTHENTICATED` here, before any service sees it; the
+//! [`Caller`] of every other request is in its extensions.
+//!
+//! The log: one line per call, written when the
 //! response ends, with the method, the caller, the gRPC outcome and the
 //! duration (`duration_us`). Lines are at `info`; those of server faults
 //! (`INTERNAL`, `UNKNOWN`, `DATA_LOSS`, `UNAVAILABLE`) at `warn`.
@@ -11,38 +17,62 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use http_body::{Body, Frame, SizeHint};
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// Wraps every service of the server in [`Logged`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RequestLog;
+use crate::auth::{identify, AuthError, Caller, DenyList};
 
-impl<S> Layer<S> for RequestLog {
-    type Service = Logged<S>;
+/// How the edge identifies callers.
+#[derive(Clone, Debug)]
+pub enum Identification {
+    /// By client certificate, refusing the revoked ones.
+    Certificates(DenyList),
+    /// Everyone is the development identity (plaintext on loopback).
+    Development,
+}
 
-    fn layer(&self, inner: S) -> Logged<S> {
-        Logged { inner }
+/// Wraps every service of the server in [`Gate`].
+#[derive(Clone, Debug)]
+pub struct Edge(Arc<Identification>);
+
+impl Edge {
+    /// An edge that identifies callers `how`.
+    pub fn new(how: Identification) -> Self {
+        Edge(Arc::new(how))
     }
 }
 
-/// A service whose calls are logged.
-#[derive(Clone, Debug)]
-pub struct Logged<S> {
-    inner: S,
+impl<S> Layer<S> for Edge {
+    type Service = Gate<S>;
+
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate {
+            inner,
+            how: Arc::clone(&self.0),
+        }
+    }
 }
 
-impl<S, B, RB> Service<http::Request<B>> for Logged<S>
+/// A service whose callers are identified and whose calls are logged.
+#[derive(Clone, Debug)]
+pub struct Gate<S> {
+    inner: S,
+    how: Arc<Identification>,
+}
+
+impl<S, B> Service<http::Request<B>> for Gate<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<RB>>,
+    S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
     S::Future: Send + 'static,
-    RB: Body + Send + 'static,
+    S::Error: Send + 'static,
 {
-    type Response = http::Response<LoggedBody<RB>>;
+    type Response = http::Response<LoggedBody<tonic::body::Body>>;
     type Error = S::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
@@ -50,13 +80,30 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let call = Call {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let identified = identify_request(&self.how, &request);
+        let mut call = Call {
             method: request.uri().path().to_owned(),
-            caller: crate::auth::caller_of_http(&request).subject().to_owned(),
+            caller: identified
+                .as_ref()
+                .map_or("unidentified", |c| c.subject())
+                .to_owned(),
             started: Instant::now(),
             status: None,
         };
+        let caller = match identified {
+            Ok(caller) => caller,
+            Err(why) => {
+                let refusal = tonic::Status::unauthenticated(why.to_string()).into_http();
+                call.status = grpc_status(refusal.headers());
+                let response = refusal.map(|body| LoggedBody {
+                    inner: Box::pin(body),
+                    call: Some(call),
+                });
+                return Box::pin(std::future::ready(Ok(response)));
+            }
+        };
+        request.extensions_mut().insert(caller);
         let response = self.inner.call(request);
         Box::pin(async move {
             let response = response.await?;
@@ -160,6 +207,25 @@ impl<B> Drop for LoggedBody<B> {
             call.log(ended);
         }
     }
+}
+
+/// The caller of `request`: the development identity, or who its leaf
+/// client certificate names.
+fn identify_request<B>(
+    how: &Identification,
+    request: &http::Request<B>,
+) -> Result<Caller, AuthError> {
+    let deny = match how {
+        Identification::Development => return Ok(Caller::development()),
+        Identification::Certificates(deny) => deny,
+    };
+    let certs = request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(|info| info.peer_certs())
+        .ok_or(AuthError::NoCertificate)?;
+    let leaf = certs.first().ok_or(AuthError::NoCertificate)?;
+    identify(leaf, deny)
 }
 
 fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {

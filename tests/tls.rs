@@ -1,0 +1,287 @@
+//! Callers are who their client certificates say, over mutual TLS: no
+//! certificate is UNAUTHENTICATED, an expired one or one from another CA
+//! fails the handshake, a revoked one is refused, and the log records the
+//! certificate's organisation, role and name. Plaintext is for loopback
+//! development only, on the server and in the CLI.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use ddc::auth::{DenyList, Role};
+use ddc::pki::{DevCa, Issued, Validity};
+use ddc::proto::{self, ListDatasetsRequest};
+use ddc::server::{LocalServer, ServerConfig, ServerError};
+use ddc::tls::{ClientTls, ServerTls, Transport};
+
+/// PEM files of one test PKI.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca: DevCa,
+}
+
+impl Pki {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = DevCa::new("test CA").unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).unwrap();
+        Pki { dir, ca }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn save(&self, name: &str, issued: &Issued) -> (PathBuf, PathBuf) {
+        let (cert, key) = (
+            self.path(&format!("{name}.pem")),
+            self.path(&format!("{name}.key")),
+        );
+        std::fs::write(&cert, &issued.cert_pem).unwrap();
+        std::fs::write(&key, &issued.key_pem).unwrap();
+        (cert, key)
+    }
+
+    fn client(
+        &mut self,
+        name: &str,
+        org: &str,
+        role: Role,
+        validity: Validity,
+    ) -> (ClientTls, Issued) {
+        let issued = self.ca.issue_client(org, role, name, validity).unwrap();
+        let (cert, key) = self.save(name, &issued);
+        let tls = ClientTls {
+            ca: self.path("ca.pem"),
+            cert,
+            key,
+        };
+        (tls, issued)
+    }
+}
+
+/// A TLS server whose certificate the PKI issued, denying `deny`.
+async fn tls_server(
+    pki: &mut Pki,
+    deny: &[&str],
+) -> (LocalServer, tempfile::TempDir, tempfile::TempDir) {
+    let server = pki.ca.issue_server(&["127.0.0.1"]).unwrap();
+    let (cert, key) = pki.save("server", &server);
+    let (data, keys) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut config =
+        common::TestServer::config(&data, &keys, ddc::disclosure::DisclosurePolicy::default());
+    config.transport = Transport::Tls(ServerTls {
+        cert,
+        key,
+        client_ca: pki.path("ca.pem"),
+        deny: DenyList::new(deny.iter().copied()),
+    });
+    let server = LocalServer::start(config).await.unwrap();
+    (server, data, keys)
+}
+
+fn https(server: &LocalServer) -> String {
+    server.url().replacen("http://", "https://", 1)
+}
+
+/// Connects (the server may still be opening its store) and lists datasets.
+async fn list(url: &str, tls: &ClientTls) -> Result<proto::ListDatasetsResponse, String> {
+    let mut last = String::new();
+    for _ in 0..100 {
+        match ddc::client::connect_tls(url, tls).await {
+            Ok(mut c) => {
+                return c
+                    .ingest
+                    .list_datasets(ListDatasetsRequest {})
+                    .await
+                    .map(|r| r.into_inner())
+                    .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("no connection: {last}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_is_who_its_certificate_says_and_the_log_records_it() {
+    let mut pki = Pki::new();
+    let (server, data, _keys) = tls_server(&mut pki, &[]).await;
+    let (cbs, _) = pki.client("jansen", "cbs", Role::Provider, Validity::default());
+    list(&https(&server), &cbs).await.unwrap();
+    let mut c = ddc::client::connect_tls(&https(&server), &cbs)
+        .await
+        .unwrap();
+    let schema = proto::Schema {
+        identifier_column: "bsn".into(),
+        columns: vec![ddc::cli::parse_column_spec("g:cat:a,b").unwrap()],
+        ..Default::default()
+    };
+    c.ingest
+        .create_dataset(proto::CreateDatasetRequest {
+            name: "cbs.p".into(),
+            organisation: "cbs".into(),
+            schema: Some(schema),
+        })
+        .await
+        .unwrap();
+    server.stop().await.unwrap();
+    let actor = common::db_scalar(
+        data.path(),
+        "SELECT count(*) FROM audit_log WHERE kind = 'dataset.created' AND actor = 'cbs/provider/jansen'",
+    );
+    assert_eq!(actor, 1, "the log names the certificate's O/OU/CN");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_expired_foreign_or_revoked_certificate_gets_in() {
+    let mut pki = Pki::new();
+    let (revoked, revoked_cert) = pki.client("old", "duo", Role::Provider, Validity::default());
+    let (server, _data, _keys) = tls_server(&mut pki, &[&revoked_cert.serial]).await;
+    let url = https(&server);
+    let (good, _) = pki.client("ok", "duo", Role::Analyst, Validity::default());
+    assert!(list(&url, &good).await.is_ok(), "the control gets in");
+
+    // No client certificate: the edge answers UNAUTHENTICATED.
+    let anonymous = tonic::transport::ClientTlsConfig::new().ca_certificate(
+        tonic::transport::Certificate::from_pem(std::fs::read(pki.path("ca.pem")).unwrap()),
+    );
+    let channel = tonic::transport::Endpoint::from_shared(url.clone())
+        .unwrap()
+        .tls_config(anonymous)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let e = proto::ingest_client::IngestClient::new(channel)
+        .list_datasets(ListDatasetsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::Unauthenticated, "{e:?}");
+    assert!(
+        e.message().contains("no client certificate"),
+        "{}",
+        e.message()
+    );
+
+    // Revoked by serial.
+    let e = list(&url, &revoked).await.unwrap_err();
+    assert!(
+        e.starts_with("Unauthenticated") && e.contains("revoked"),
+        "{e}"
+    );
+
+    // Expired, and issued by another CA: the handshake fails.
+    let expired = Validity {
+        from_days_ago: 30,
+        until_days: -1,
+    };
+    let (stale, _) = pki.client("stale", "duo", Role::Provider, expired);
+    let mut other = Pki::new();
+    let (foreign, _) = other.client("intruder", "duo", Role::Provider, Validity::default());
+    let foreign = ClientTls {
+        ca: pki.path("ca.pem"),
+        ..foreign
+    };
+    for (what, tls) in [("expired", &stale), ("foreign", &foreign)] {
+        let got = match ddc::client::connect_tls(&url, tls).await {
+            Ok(mut c) => c
+                .ingest
+                .list_datasets(ListDatasetsRequest {})
+                .await
+                .map(|_| ()),
+            Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+        };
+        assert!(got.is_err(), "{what}: let in");
+    }
+    // A plaintext client gets nothing either.
+    let plain = server.url().to_owned();
+    let got = match ddc::client::connect(&plain).await {
+        Ok(mut c) => c
+            .ingest
+            .list_datasets(ListDatasetsRequest {})
+            .await
+            .map(|_| ()),
+        Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+    };
+    assert!(got.is_err(), "plaintext let in");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_is_refused_off_loopback() {
+    let (data, keys) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config: ServerConfig =
+        common::TestServer::config(&data, &keys, ddc::disclosure::DisclosurePolicy::default());
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let result = ddc::server::run(listener, config, std::future::pending()).await;
+    assert!(matches!(result, Err(ServerError::Tls(_))), "{result:?}");
+}
+
+fn ddc(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ddc"))
+        .args(args)
+        .env_remove("DDC_MASTER_KEY")
+        .env_remove("DDC_TLS_CA")
+        .env_remove("DDC_TLS_CERT")
+        .env_remove("DDC_TLS_KEY")
+        .output()
+        .unwrap()
+}
+
+fn arg(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn the_cli_makes_dev_certificates_and_refuses_plaintext_it_was_not_told_to_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pki");
+    let made = ddc(&[
+        "pki",
+        "dev",
+        "--out",
+        arg(&out),
+        "--org",
+        "cbs",
+        "--org",
+        "duo",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    for file in [
+        "ca.pem",
+        "server.pem",
+        "server.key",
+        "cbs-provider.pem",
+        "duo-auditor.key",
+    ] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let again = ddc(&["pki", "dev", "--out", arg(&out)]);
+    assert!(!again.status.success(), "never overwrites");
+
+    // ddc serve without TLS settings and without the development flag.
+    let data = tempfile::tempdir().unwrap();
+    let serve = ddc(&[
+        "serve",
+        "--data-dir",
+        arg(data.path()),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!serve.status.success());
+    let said = String::from_utf8_lossy(&serve.stderr);
+    assert!(said.contains("--insecure-plaintext-dev"), "{said}");
+    // A client given an https address without TLS settings.
+    let client = ddc(&["dataset", "list", "--server", "https://127.0.0.1:1"]);
+    assert!(!client.status.success());
+    let said = String::from_utf8_lossy(&client.stderr);
+    assert!(said.contains("--tls-ca"), "{said}");
+}
