@@ -26,6 +26,7 @@
 //!   the data directory's lock. [`private_fs`]: owner-only files and directories.
 //! - [`engine`]: the service core that owns the store and the in-memory state.
 //! - [`auth`]: the caller's identity, from its client certificate; roles; the deny list.
+//!   [`access`]: the one authorisation decision of every call. Pure.
 //! - [`tls`]: server and client TLS settings; plaintext only on loopback.
 //!   [`pki`]: the development CA of `ddc pki dev`.
 //! - [`service`]: thin tonic adapters, one per gRPC service; the upload stream with its
@@ -39,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod access;
 mod admission;
 pub mod audit;
 pub mod auth;

@@ -6,105 +6,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use ddc::auth::{DenyList, Role};
-use ddc::pki::{DevCa, Issued, Validity};
+use common::pki::{https, list, tls_server, Pki};
+use ddc::auth::Role;
+use ddc::pki::Validity;
 use ddc::proto::{self, ListDatasetsRequest};
-use ddc::server::{LocalServer, ServerConfig, ServerError};
-use ddc::tls::{ClientTls, ServerTls, Transport};
-
-/// PEM files of one test PKI.
-struct Pki {
-    dir: tempfile::TempDir,
-    ca: DevCa,
-}
-
-impl Pki {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = DevCa::new("test CA").unwrap();
-        std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).unwrap();
-        Pki { dir, ca }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn save(&self, name: &str, issued: &Issued) -> (PathBuf, PathBuf) {
-        let (cert, key) = (
-            self.path(&format!("{name}.pem")),
-            self.path(&format!("{name}.key")),
-        );
-        std::fs::write(&cert, &issued.cert_pem).unwrap();
-        std::fs::write(&key, &issued.key_pem).unwrap();
-        (cert, key)
-    }
-
-    fn client(
-        &mut self,
-        name: &str,
-        org: &str,
-        role: Role,
-        validity: Validity,
-    ) -> (ClientTls, Issued) {
-        let issued = self.ca.issue_client(org, role, name, validity).unwrap();
-        let (cert, key) = self.save(name, &issued);
-        let tls = ClientTls {
-            ca: self.path("ca.pem"),
-            cert,
-            key,
-        };
-        (tls, issued)
-    }
-}
-
-/// A TLS server whose certificate the PKI issued, denying `deny`.
-async fn tls_server(
-    pki: &mut Pki,
-    deny: &[&str],
-) -> (LocalServer, tempfile::TempDir, tempfile::TempDir) {
-    let server = pki.ca.issue_server(&["127.0.0.1"]).unwrap();
-    let (cert, key) = pki.save("server", &server);
-    let (data, keys) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut config =
-        common::TestServer::config(&data, &keys, ddc::disclosure::DisclosurePolicy::default());
-    config.transport = Transport::Tls(ServerTls {
-        cert,
-        key,
-        client_ca: pki.path("ca.pem"),
-        deny: DenyList::new(deny.iter().copied()),
-    });
-    let server = LocalServer::start(config).await.unwrap();
-    (server, data, keys)
-}
-
-fn https(server: &LocalServer) -> String {
-    server.url().replacen("http://", "https://", 1)
-}
-
-/// Connects (the server may still be opening its store) and lists datasets.
-async fn list(url: &str, tls: &ClientTls) -> Result<proto::ListDatasetsResponse, String> {
-    let mut last = String::new();
-    for _ in 0..100 {
-        match ddc::client::connect_tls(url, tls).await {
-            Ok(mut c) => {
-                return c
-                    .ingest
-                    .list_datasets(ListDatasetsRequest {})
-                    .await
-                    .map(|r| r.into_inner())
-                    .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
-            }
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Err(format!("no connection: {last}"))
-}
+use ddc::server::{ServerConfig, ServerError};
+use ddc::tls::ClientTls;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_is_who_its_certificate_says_and_the_log_records_it() {

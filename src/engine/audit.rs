@@ -7,6 +7,7 @@
 use std::time::SystemTime;
 
 use super::{entry, Engine, EngineError};
+use crate::access::{Action, Catalogue, Denied};
 use crate::audit::event::{self, Event};
 use crate::audit::merkle::Hash;
 use crate::audit::note::Verifier;
@@ -110,6 +111,30 @@ impl Engine {
         }))
     }
 
+    /// The authorisation decision of `caller` taking `action`, over the
+    /// datasets declared now. Pure apart from reading them.
+    pub fn decide(&self, caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
+        crate::access::decide(caller, action, self)
+    }
+
+    /// Logs a denial and returns it as the error to answer with.
+    pub fn log_denial(
+        &self,
+        caller: &Caller,
+        action: &'static str,
+        denied: Denied,
+        now: SystemTime,
+    ) -> EngineError {
+        let event = Event::AccessDenied {
+            method: action.to_owned(),
+            reason: denied.0.to_owned(),
+        };
+        match self.lock_store().append_entry(&entry(caller, now, event)) {
+            Ok(_) => EngineError::Denied(denied),
+            Err(e) => e.into(),
+        }
+    }
+
     /// Logs the server's start.
     pub fn log_started(&self, now: SystemTime) -> Result<(), EngineError> {
         self.log_server_event(
@@ -134,6 +159,15 @@ impl Engine {
         let entry = entry(&Caller::server(), now, event);
         self.lock_store().append_entry(&entry)?;
         Ok(())
+    }
+}
+
+impl Catalogue for Engine {
+    fn holder(&self, dataset: &str) -> Option<String> {
+        self.read()
+            .datasets
+            .get(dataset)
+            .map(|l| l.info.def.organisation().to_owned())
     }
 }
 

@@ -58,6 +58,9 @@ pub enum EngineError {
         /// The request field holding the name.
         field: FieldPath,
     },
+    /// The caller may not do this.
+    #[error("permission denied: {0}")]
+    Denied(crate::access::Denied),
     /// No release of the number given in `field`.
     #[error("no release has the number given in `{field}`")]
     ReleaseNotFound {

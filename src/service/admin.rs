@@ -5,7 +5,8 @@ use std::time::{Instant, SystemTime};
 
 use tonic::{Request, Response, Status};
 
-use super::blocking;
+use super::{authorize, blocking};
+use crate::access::Action;
 use crate::auth::caller;
 use crate::engine::Engine;
 use crate::keys::KeyVersion;
@@ -29,8 +30,9 @@ impl AdminService {
 impl admin_server::Admin for AdminService {
     async fn key_status(
         &self,
-        _request: Request<proto::KeyStatusRequest>,
+        request: Request<proto::KeyStatusRequest>,
     ) -> Result<Response<proto::KeyStatusResponse>, Status> {
+        authorize(&self.engine, &caller(&request), Action::KeyStatus).await?;
         Ok(Response::new(key_status_to_proto(
             &self.engine.key_status(),
         )))
@@ -41,6 +43,7 @@ impl admin_server::Admin for AdminService {
         request: Request<proto::RotateStorageKeyRequest>,
     ) -> Result<Response<proto::RotateStorageKeyResponse>, Status> {
         let caller = caller(&request);
+        authorize(&self.engine, &caller, Action::RotateKeys).await?;
         let engine = Arc::clone(&self.engine);
         let started = Instant::now();
         let rotation =

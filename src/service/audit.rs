@@ -8,9 +8,11 @@ use std::time::Duration;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::blocking;
 use super::status::to_status;
+use super::{authorize, blocking};
+use crate::access::Action;
 use crate::audit::note::Checkpoint;
+use crate::auth::caller;
 use crate::engine::{Engine, EngineError, ReleaseSummary};
 use crate::field_path::FieldPath;
 use crate::proto::{self, audit_server};
@@ -45,6 +47,7 @@ impl audit_server::Audit for AuditService {
         &self,
         request: Request<proto::ListEntriesRequest>,
     ) -> Result<Response<EntryStream>, Status> {
+        authorize(&self.engine, &caller(&request), Action::ReadLog).await?;
         let filter = filter_from_proto(request.into_inner());
         Ok(Response::new(stream_entries(
             Arc::clone(&self.engine),
@@ -57,6 +60,7 @@ impl audit_server::Audit for AuditService {
         &self,
         request: Request<proto::FollowEntriesRequest>,
     ) -> Result<Response<EntryStream>, Status> {
+        authorize(&self.engine, &caller(&request), Action::ReadLog).await?;
         let filter = LogFilter {
             from_index: request.into_inner().from_index,
             ..LogFilter::default()
@@ -70,8 +74,9 @@ impl audit_server::Audit for AuditService {
 
     async fn get_checkpoint(
         &self,
-        _request: Request<proto::GetCheckpointRequest>,
+        request: Request<proto::GetCheckpointRequest>,
     ) -> Result<Response<proto::Checkpoint>, Status> {
+        authorize(&self.engine, &caller(&request), Action::ReadLog).await?;
         let engine = Arc::clone(&self.engine);
         let note = blocking(move || engine.checkpoint()).await?;
         let verifier = self.engine.log_verifier();
@@ -99,6 +104,7 @@ impl audit_server::Audit for AuditService {
         &self,
         request: Request<proto::InclusionProofRequest>,
     ) -> Result<Response<proto::Proof>, Status> {
+        authorize(&self.engine, &caller(&request), Action::ReadLog).await?;
         let r = request.into_inner();
         let engine = Arc::clone(&self.engine);
         let hashes = blocking(move || engine.inclusion_proof(r.index, r.tree_size)).await?;
@@ -109,6 +115,7 @@ impl audit_server::Audit for AuditService {
         &self,
         request: Request<proto::ConsistencyProofRequest>,
     ) -> Result<Response<proto::Proof>, Status> {
+        authorize(&self.engine, &caller(&request), Action::ReadLog).await?;
         let r = request.into_inner();
         let engine = Arc::clone(&self.engine);
         let hashes = blocking(move || engine.consistency_proof(r.old_size, r.new_size)).await?;
@@ -119,6 +126,13 @@ impl audit_server::Audit for AuditService {
         &self,
         request: Request<proto::ListReleasesRequest>,
     ) -> Result<Response<proto::ListReleasesResponse>, Status> {
+        let dataset = non_empty(&request.get_ref().dataset);
+        authorize(
+            &self.engine,
+            &caller(&request),
+            Action::ListReleases { dataset },
+        )
+        .await?;
         let r = request.into_inner();
         let engine = Arc::clone(&self.engine);
         let releases =
@@ -132,6 +146,7 @@ impl audit_server::Audit for AuditService {
         &self,
         request: Request<proto::GetReleaseRequest>,
     ) -> Result<Response<proto::ReleaseRecord>, Status> {
+        authorize(&self.engine, &caller(&request), Action::ReadRelease).await?;
         let id = i64::try_from(request.into_inner().id).unwrap_or(i64::MAX);
         let engine = Arc::clone(&self.engine);
         let release = blocking(move || engine.release(id)).await?;

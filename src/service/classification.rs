@@ -5,9 +5,10 @@ use std::time::SystemTime;
 
 use tonic::{Request, Response, Status};
 
-use super::blocking;
 use super::convert::{code_list_draft_from_proto, code_list_to_proto};
 use super::status::to_status;
+use super::{authorize, blocking};
+use crate::access::Action;
 use crate::auth::caller;
 use crate::engine::Engine;
 use crate::proto::{self, classifications_server};
@@ -32,6 +33,7 @@ impl classifications_server::Classifications for ClassificationService {
         request: Request<proto::CreateCodeListRequest>,
     ) -> Result<Response<proto::CodeList>, Status> {
         let caller = caller(&request);
+        authorize(&self.engine, &caller, Action::PublishCodeList).await?;
         let draft = code_list_draft_from_proto(request.into_inner());
         let engine = Arc::clone(&self.engine);
         let list =
@@ -41,8 +43,9 @@ impl classifications_server::Classifications for ClassificationService {
 
     async fn list_code_lists(
         &self,
-        _request: Request<proto::ListCodeListsRequest>,
+        request: Request<proto::ListCodeListsRequest>,
     ) -> Result<Response<proto::ListCodeListsResponse>, Status> {
+        authorize(&self.engine, &caller(&request), Action::ReadCodeLists).await?;
         let code_lists = self
             .engine
             .code_lists()
@@ -56,6 +59,7 @@ impl classifications_server::Classifications for ClassificationService {
         &self,
         request: Request<proto::GetCodeListRequest>,
     ) -> Result<Response<proto::CodeList>, Status> {
+        authorize(&self.engine, &caller(&request), Action::ReadCodeLists).await?;
         let r = request.get_ref();
         let version = Some(r.version).filter(|&v| v != 0);
         let list = self.engine.code_list(&r.name, version).map_err(to_status)?;

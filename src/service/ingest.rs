@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert::{dataset_def_from_proto, dataset_to_proto};
 use super::status::to_status;
 use super::upload::{UploadLimits, Uploads};
-use super::{blocking, receipt_to_log};
+use super::{authorize, blocking, receipt_to_log};
+use crate::access::Action;
 use crate::auth::caller;
 use crate::engine::{Engine, UploadOutcome};
 use crate::proto::{self, ingest_server};
@@ -37,6 +38,13 @@ impl ingest_server::Ingest for IngestService {
         request: Request<proto::CreateDatasetRequest>,
     ) -> Result<Response<proto::Dataset>, Status> {
         let caller = caller(&request);
+        let organisation = request.get_ref().organisation.as_str();
+        authorize(
+            &self.engine,
+            &caller,
+            Action::DeclareDataset { organisation },
+        )
+        .await?;
         let def = dataset_def_from_proto(request.into_inner()).map_err(to_status)?;
         let engine = Arc::clone(&self.engine);
         let info = blocking(move || engine.create_dataset(&caller, def, SystemTime::now())).await?;
@@ -45,12 +53,15 @@ impl ingest_server::Ingest for IngestService {
 
     async fn list_datasets(
         &self,
-        _request: Request<proto::ListDatasetsRequest>,
+        request: Request<proto::ListDatasetsRequest>,
     ) -> Result<Response<proto::ListDatasetsResponse>, Status> {
+        let caller = caller(&request);
+        authorize(&self.engine, &caller, Action::ListDatasets).await?;
         let datasets = self
             .engine
             .datasets()
             .iter()
+            .filter(|d| crate::access::lists(&caller, d.def.organisation()))
             .map(dataset_to_proto)
             .collect();
         Ok(Response::new(proto::ListDatasetsResponse { datasets }))
@@ -60,10 +71,14 @@ impl ingest_server::Ingest for IngestService {
         &self,
         request: Request<proto::GetDatasetRequest>,
     ) -> Result<Response<proto::Dataset>, Status> {
-        let info = self
-            .engine
-            .dataset(&request.get_ref().name)
-            .map_err(to_status)?;
+        let dataset = request.get_ref().name.as_str();
+        authorize(
+            &self.engine,
+            &caller(&request),
+            Action::ReadDataset { dataset },
+        )
+        .await?;
+        let info = self.engine.dataset(dataset).map_err(to_status)?;
         Ok(Response::new(dataset_to_proto(&info)))
     }
 

@@ -26,6 +26,24 @@ pub use upload::UploadLimits;
 
 use tonic::Status;
 
+/// The one authorisation decision of a call: allowed, or denied, logged
+/// and answered `PERMISSION_DENIED`.
+pub(crate) async fn authorize(
+    engine: &std::sync::Arc<crate::engine::Engine>,
+    caller: &crate::auth::Caller,
+    action: crate::access::Action<'_>,
+) -> Result<(), Status> {
+    let Err(denied) = engine.decide(caller, action) else {
+        return Ok(());
+    };
+    let (engine, caller, name) = (std::sync::Arc::clone(engine), caller.clone(), action.name());
+    let now = std::time::SystemTime::now();
+    let error = tokio::task::spawn_blocking(move || engine.log_denial(&caller, name, denied, now))
+        .await
+        .map_err(|e| status::internal(&e))?;
+    Err(status::to_status(error))
+}
+
 /// A log receipt as the proto message.
 pub(crate) fn receipt_to_log(r: crate::audit::Receipt) -> crate::proto::LogReceipt {
     crate::proto::LogReceipt {

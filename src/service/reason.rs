@@ -72,6 +72,8 @@ pub enum Reason {
     AttackerChecksBusy,
     /// No release of the number given.
     ReleaseNotFound,
+    /// The caller's role does not allow the call.
+    PermissionDenied,
     /// A log proof or root of more entries than the log holds.
     LogOutOfRange,
     /// The stored log no longer matches its signed checkpoints; the server
@@ -113,6 +115,7 @@ impl Reason {
             Reason::AttackerBudget => "ATTACKER_BUDGET_EXCEEDED",
             Reason::AttackerChecksBusy => "ATTACKER_CHECKS_BUSY",
             Reason::ReleaseNotFound => "RELEASE_NOT_FOUND",
+            Reason::PermissionDenied => "PERMISSION_DENIED",
             Reason::LogOutOfRange => "LOG_OUT_OF_RANGE",
             Reason::LogTampered => "LOG_TAMPERED",
             Reason::Internal => "INTERNAL",

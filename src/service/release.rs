@@ -7,7 +7,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{figure_to_proto, policy_to_proto, status_to_proto, table_spec_from_proto};
 use super::status::to_status;
-use super::{blocking, receipt_to_log};
+use super::{authorize, blocking, receipt_to_log};
+use crate::access::Action;
 use crate::auth::caller;
 use crate::disclosure::CellStatus;
 use crate::engine::{Engine, MeasureSpec, ProtectedTable};
@@ -33,6 +34,7 @@ impl release_server::Release for ReleaseService {
         request: Request<proto::TableRequest>,
     ) -> Result<Response<proto::Table>, Status> {
         let caller = caller(&request);
+        authorize(&self.engine, &caller, Action::Tabulate).await?;
         let spec = table_spec_from_proto(request.into_inner()).map_err(to_status)?;
         let engine = Arc::clone(&self.engine);
         let table = blocking(move || engine.tabulate(&caller, &spec, SystemTime::now())).await?;
@@ -44,6 +46,7 @@ impl release_server::Release for ReleaseService {
         request: Request<proto::LinkageRequest>,
     ) -> Result<Response<proto::LinkageReport>, Status> {
         let caller = caller(&request);
+        authorize(&self.engine, &caller, Action::Linkage).await?;
         let names = request.into_inner().datasets;
         let engine = Arc::clone(&self.engine);
         let figures = blocking(move || engine.linkage(&caller, &names, SystemTime::now())).await?;

@@ -165,6 +165,7 @@ fn classify(e: EngineError) -> Refusal {
         EngineError::KeyMismatch(..) | EngineError::KeyGone(..) => {
             Refusal::new(Code::FailedPrecondition, Reason::KeyMismatch)
         }
+        EngineError::Denied(_) => Refusal::new(Code::PermissionDenied, Reason::PermissionDenied),
         EngineError::ReleaseNotFound { field } => {
             Refusal::new(Code::NotFound, Reason::ReleaseNotFound).at(field)
         }

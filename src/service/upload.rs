@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tonic::{Status, Streaming};
 
-use super::blocking;
 use super::status::{internal, to_status};
+use super::{authorize, blocking};
+use crate::access::Action;
 use crate::admission::{Admission, Full};
 use crate::auth::Caller;
 use crate::engine::{
@@ -81,6 +82,8 @@ impl Uploads {
             Err(Ok(why)) => return Err(to_status(EngineError::UploadBroken(why))),
             Err(Err(status)) => return Err(status),
         };
+        let dataset = header.dataset.as_str();
+        authorize(&self.engine, &caller, Action::Upload { dataset }).await?;
         let request = upload_request(header).map_err(to_status)?;
         let engine = Arc::clone(&self.engine);
         let who = caller.clone();

@@ -2,6 +2,8 @@
 //! directories, synthetic identifiers, and small request builders.
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::io::Cursor;
 use std::path::Path;
 

@@ -1,0 +1,367 @@
+//! Every role against every RPC, over mutual TLS, from one table: what is
+//! not allowed is answered PERMISSION_DENIED and logged as `access.denied`;
+//! what is allowed is never denied. The table must name every method the
+//! API declares, so a new RPC cannot be forgotten.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::pki::{https, list, tls_server, Pki};
+use ddc::auth::Role;
+use ddc::client::Clients;
+use ddc::pki::Validity;
+use ddc::proto::{self, ListDatasetsRequest};
+use prost::Message;
+use tonic::{Code, Status};
+
+/// Who may call what: provider (of cbs), analyst, auditor, administrator.
+const MATRIX: &[(&str, [bool; 4])] = &[
+    ("ddc.v1.Ingest/CreateDataset", [true, false, false, false]),
+    ("ddc.v1.Ingest/ListDatasets", [true, true, false, false]),
+    ("ddc.v1.Ingest/GetDataset", [true, true, false, false]),
+    ("ddc.v1.Ingest/Upload", [true, false, false, false]),
+    (
+        "ddc.v1.Classifications/CreateCodeList",
+        [true, false, false, true],
+    ),
+    (
+        "ddc.v1.Classifications/ListCodeLists",
+        [true, true, false, true],
+    ),
+    (
+        "ddc.v1.Classifications/GetCodeList",
+        [true, true, false, true],
+    ),
+    ("ddc.v1.Release/Tabulate", [false, true, false, false]),
+    ("ddc.v1.Release/Linkage", [false, true, false, false]),
+    ("ddc.v1.Audit/ListEntries", [false, false, true, false]),
+    ("ddc.v1.Audit/FollowEntries", [false, false, true, false]),
+    ("ddc.v1.Audit/GetCheckpoint", [false, false, true, false]),
+    (
+        "ddc.v1.Audit/GetInclusionProof",
+        [false, false, true, false],
+    ),
+    (
+        "ddc.v1.Audit/GetConsistencyProof",
+        [false, false, true, false],
+    ),
+    ("ddc.v1.Audit/ListReleases", [true, false, true, false]),
+    ("ddc.v1.Audit/GetRelease", [false, false, true, false]),
+    ("ddc.v1.Admin/KeyStatus", [false, false, false, true]),
+    ("ddc.v1.Admin/RotateStorageKey", [false, false, false, true]),
+];
+
+const ROLES: [Role; 4] = [
+    Role::Provider,
+    Role::Analyst,
+    Role::Auditor,
+    Role::Administrator,
+];
+
+#[test]
+fn the_matrix_names_every_method_of_the_api() {
+    let set = prost_types::FileDescriptorSet::decode(ddc::proto::FILE_DESCRIPTOR_SET).unwrap();
+    let declared: BTreeSet<String> = set
+        .file
+        .iter()
+        .filter(|f| f.package() == "ddc.v1")
+        .flat_map(|f| {
+            f.service.iter().flat_map(|s| {
+                s.method
+                    .iter()
+                    .map(move |m| format!("ddc.v1.{}/{}", s.name(), m.name()))
+            })
+        })
+        .collect();
+    let tabled: BTreeSet<String> = MATRIX.iter().map(|(m, _)| m.to_string()).collect();
+    assert_eq!(declared, tabled);
+}
+
+/// Calls `method` with a request that would otherwise succeed or fail on
+/// its own merits; returns the status, if any.
+async fn call(c: &mut Clients, method: &str) -> Result<(), Status> {
+    let name = method.rsplit('/').next().unwrap();
+    match name {
+        "CreateDataset" => c
+            .ingest
+            .create_dataset(proto::CreateDatasetRequest {
+                name: format!("cbs.m{}", rand_suffix()),
+                organisation: "cbs".into(),
+                schema: Some(proto::Schema {
+                    identifier_column: "bsn".into(),
+                    columns: vec![ddc::cli::parse_column_spec("g:cat:a").unwrap()],
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(drop),
+        "ListDatasets" => c
+            .ingest
+            .list_datasets(ListDatasetsRequest {})
+            .await
+            .map(drop),
+        "GetDataset" => c
+            .ingest
+            .get_dataset(proto::GetDatasetRequest {
+                name: "cbs.p".into(),
+            })
+            .await
+            .map(drop),
+        "Upload" => {
+            let file: String = common::bsns(30)
+                .iter()
+                .map(|b| format!("{b},a\n"))
+                .collect();
+            let header = proto::UploadHeader {
+                dataset: "cbs.p".into(),
+                replace: true,
+                upload_id: ddc::client::new_upload_id(),
+                ..Default::default()
+            };
+            let body = std::io::Cursor::new(format!("bsn,g\n{file}").into_bytes());
+            ddc::client::upload(&mut c.ingest, header, body, |_| {})
+                .await
+                .map(drop)
+        }
+        "CreateCodeList" => c
+            .classifications
+            .create_code_list(proto::CreateCodeListRequest {
+                name: "kleur".into(),
+                codes: vec![proto::Code {
+                    code: "rood".into(),
+                    label: "Rood".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "ListCodeLists" => c
+            .classifications
+            .list_code_lists(proto::ListCodeListsRequest {})
+            .await
+            .map(drop),
+        "GetCodeList" => c
+            .classifications
+            .get_code_list(proto::GetCodeListRequest {
+                name: "kleur".into(),
+                version: 0,
+            })
+            .await
+            .map(drop),
+        "Tabulate" => c
+            .release
+            .tabulate(common::table_request(&["cbs.p.g"], &[]))
+            .await
+            .map(drop),
+        "Linkage" => c
+            .release
+            .linkage(proto::LinkageRequest::default())
+            .await
+            .map(drop),
+        "ListEntries" => c
+            .audit
+            .list_entries(proto::ListEntriesRequest::default())
+            .await
+            .map(drop),
+        "FollowEntries" => c
+            .audit
+            .follow_entries(proto::FollowEntriesRequest { from_index: 0 })
+            .await
+            .map(drop),
+        "GetCheckpoint" => c
+            .audit
+            .get_checkpoint(proto::GetCheckpointRequest {})
+            .await
+            .map(drop),
+        "GetInclusionProof" => c
+            .audit
+            .get_inclusion_proof(proto::InclusionProofRequest {
+                index: 0,
+                tree_size: 1,
+            })
+            .await
+            .map(drop),
+        "GetConsistencyProof" => c
+            .audit
+            .get_consistency_proof(proto::ConsistencyProofRequest {
+                old_size: 1,
+                new_size: 1,
+            })
+            .await
+            .map(drop),
+        "ListReleases" => c
+            .audit
+            .list_releases(proto::ListReleasesRequest {
+                dataset: "cbs.p".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "GetRelease" => c
+            .audit
+            .get_release(proto::GetReleaseRequest { id: 1 })
+            .await
+            .map(drop),
+        "KeyStatus" => c
+            .admin
+            .key_status(proto::KeyStatusRequest {})
+            .await
+            .map(drop),
+        "RotateStorageKey" => c
+            .admin
+            .rotate_storage_key(proto::RotateStorageKeyRequest {})
+            .await
+            .map(drop),
+        other => panic!("no call for {other}: add it here and to MATRIX"),
+    }
+}
+
+fn rand_suffix() -> String {
+    ddc::client::new_upload_id()[..8].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_is_allowed_what_the_matrix_says_and_denied_the_rest() {
+    let mut pki = Pki::new();
+    let (server, data, _keys) = tls_server(&mut pki, &[]).await;
+    let url = https(&server);
+    let mut clients = Vec::new();
+    for role in ROLES {
+        let org = if role == Role::Provider { "cbs" } else { "ocw" };
+        let (tls, _) = pki.client(role.as_str(), org, role, Validity::default());
+        list(&url, &tls).await.ok();
+        clients.push(ddc::client::connect_tls(&url, &tls).await.unwrap());
+    }
+    // The cbs provider's dataset, with data, for the calls above.
+    let provider = &mut clients[0];
+    call(provider, "ddc.v1.Ingest/CreateDataset").await.unwrap();
+    let schema = proto::Schema {
+        identifier_column: "bsn".into(),
+        columns: vec![ddc::cli::parse_column_spec("g:cat:a").unwrap()],
+        ..Default::default()
+    };
+    provider
+        .ingest
+        .create_dataset(proto::CreateDatasetRequest {
+            name: "cbs.p".into(),
+            organisation: "cbs".into(),
+            schema: Some(schema),
+        })
+        .await
+        .unwrap();
+    call(provider, "ddc.v1.Ingest/Upload").await.unwrap();
+    let denied_before = common::db_scalar(
+        data.path(),
+        "SELECT count(*) FROM audit_log WHERE kind = 'access.denied'",
+    );
+
+    let mut denials = 0;
+    for (method, allowed) in MATRIX {
+        for (i, role) in ROLES.iter().enumerate() {
+            let got = call(&mut clients[i], method).await;
+            let denied = matches!(&got, Err(s) if s.code() == Code::PermissionDenied);
+            assert_eq!(
+                denied,
+                !allowed[i],
+                "{method} as {}: {got:?}",
+                role.as_str()
+            );
+            if let Err(s) = &got {
+                assert_ne!(s.code(), Code::Unauthenticated, "{method}: {s:?}");
+            }
+            denials += usize::from(denied);
+        }
+    }
+    server.stop().await.unwrap();
+    let logged = common::db_scalar(
+        data.path(),
+        "SELECT count(*) FROM audit_log WHERE kind = 'access.denied'",
+    );
+    assert_eq!(
+        logged - denied_before,
+        denials as i64,
+        "every denial is in the log"
+    );
+    let named = common::db_scalar(
+        data.path(),
+        "SELECT count(*) FROM audit_log WHERE kind = 'access.denied' AND actor = 'ocw/administrator/administrator' \
+         AND json_extract(CAST(entry AS TEXT), '$.event.method') = 'tabulate'",
+    );
+    assert_eq!(
+        named, 1,
+        "an administrator's table request is denied and logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_cannot_touch_or_see_another_organisations_data() {
+    let mut pki = Pki::new();
+    let (server, _data, _keys) = tls_server(&mut pki, &[]).await;
+    let url = https(&server);
+    let (cbs_tls, _) = pki.client("cbs", "cbs", Role::Provider, Validity::default());
+    let (duo_tls, _) = pki.client("duo", "duo", Role::Provider, Validity::default());
+    list(&url, &cbs_tls).await.ok();
+    let mut cbs = ddc::client::connect_tls(&url, &cbs_tls).await.unwrap();
+    let mut duo = ddc::client::connect_tls(&url, &duo_tls).await.unwrap();
+    call(&mut cbs, "ddc.v1.Ingest/CreateDataset").await.unwrap();
+    let schema = proto::Schema {
+        identifier_column: "bsn".into(),
+        columns: vec![ddc::cli::parse_column_spec("g:cat:a").unwrap()],
+        ..Default::default()
+    };
+    cbs.ingest
+        .create_dataset(proto::CreateDatasetRequest {
+            name: "cbs.p".into(),
+            organisation: "cbs".into(),
+            schema: Some(schema.clone()),
+        })
+        .await
+        .unwrap();
+    // duo cannot declare for cbs, upload into or read cbs's dataset, or
+    // see it listed, or list its releases.
+    let e = duo
+        .ingest
+        .create_dataset(proto::CreateDatasetRequest {
+            name: "cbs.q".into(),
+            organisation: "cbs".into(),
+            schema: Some(schema),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    for method in [
+        "ddc.v1.Ingest/Upload",
+        "ddc.v1.Ingest/GetDataset",
+        "ddc.v1.Audit/ListReleases",
+    ] {
+        let e = call(&mut duo, method).await.unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{method}");
+    }
+    let listed = duo
+        .ingest
+        .list_datasets(ListDatasetsRequest {})
+        .await
+        .unwrap();
+    assert!(
+        listed.into_inner().datasets.is_empty(),
+        "duo sees none of cbs's datasets"
+    );
+    let listed = cbs
+        .ingest
+        .list_datasets(ListDatasetsRequest {})
+        .await
+        .unwrap();
+    assert_eq!(listed.into_inner().datasets.len(), 2);
+    // An unknown dataset is denied like another's: its existence is not told.
+    let e = duo
+        .ingest
+        .get_dataset(proto::GetDatasetRequest {
+            name: "nobody.x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    server.stop().await.unwrap();
+}

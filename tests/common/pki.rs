@@ -1,0 +1,100 @@
+//! A test PKI: a CA, its PEM files, client certificates, a TLS server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ddc::auth::{DenyList, Role};
+use ddc::pki::{DevCa, Issued, Validity};
+use ddc::proto::{self, ListDatasetsRequest};
+use ddc::server::LocalServer;
+use ddc::tls::{ClientTls, ServerTls, Transport};
+
+/// PEM files of one test PKI.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca: DevCa,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = DevCa::new("test CA").unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).unwrap();
+        Pki { dir, ca }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn save(&self, name: &str, issued: &Issued) -> (PathBuf, PathBuf) {
+        let (cert, key) = (
+            self.path(&format!("{name}.pem")),
+            self.path(&format!("{name}.key")),
+        );
+        std::fs::write(&cert, &issued.cert_pem).unwrap();
+        std::fs::write(&key, &issued.key_pem).unwrap();
+        (cert, key)
+    }
+
+    pub fn client(
+        &mut self,
+        name: &str,
+        org: &str,
+        role: Role,
+        validity: Validity,
+    ) -> (ClientTls, Issued) {
+        let issued = self.ca.issue_client(org, role, name, validity).unwrap();
+        let (cert, key) = self.save(name, &issued);
+        let tls = ClientTls {
+            ca: self.path("ca.pem"),
+            cert,
+            key,
+        };
+        (tls, issued)
+    }
+}
+
+/// A TLS server whose certificate the PKI issued, denying `deny`.
+pub async fn tls_server(
+    pki: &mut Pki,
+    deny: &[&str],
+) -> (LocalServer, tempfile::TempDir, tempfile::TempDir) {
+    let server = pki.ca.issue_server(&["127.0.0.1"]).unwrap();
+    let (cert, key) = pki.save("server", &server);
+    let (data, keys) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut config =
+        super::TestServer::config(&data, &keys, ddc::disclosure::DisclosurePolicy::default());
+    config.transport = Transport::Tls(ServerTls {
+        cert,
+        key,
+        client_ca: pki.path("ca.pem"),
+        deny: DenyList::new(deny.iter().copied()),
+    });
+    let server = LocalServer::start(config).await.unwrap();
+    (server, data, keys)
+}
+
+pub fn https(server: &LocalServer) -> String {
+    server.url().replacen("http://", "https://", 1)
+}
+
+/// Connects (the server may still be opening its store) and lists datasets.
+pub async fn list(url: &str, tls: &ClientTls) -> Result<proto::ListDatasetsResponse, String> {
+    let mut last = String::new();
+    for _ in 0..100 {
+        match ddc::client::connect_tls(url, tls).await {
+            Ok(mut c) => {
+                return c
+                    .ingest
+                    .list_datasets(ListDatasetsRequest {})
+                    .await
+                    .map(|r| r.into_inner())
+                    .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("no connection: {last}"))
+}
