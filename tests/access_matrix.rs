@@ -365,3 +365,86 @@ async fn a_provider_cannot_touch_or_see_another_organisations_data() {
     assert_eq!(e.code(), Code::PermissionDenied);
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_sees_the_releases_that_used_its_data_and_no_others() {
+    let mut pki = Pki::new();
+    let (server, _data, _keys) = tls_server(&mut pki, &[]).await;
+    let url = https(&server);
+    let mut connect = |name: &str, org: &str, role: Role| {
+        let (tls, _) = pki.client(name, org, role, Validity::default());
+        tls
+    };
+    let (cbs_tls, duo_tls, analyst_tls) = (
+        connect("cbs", "cbs", Role::Provider),
+        connect("duo", "duo", Role::Provider),
+        connect("ana", "ocw", Role::Analyst),
+    );
+    list(&url, &cbs_tls).await.ok();
+    let mut cbs = ddc::client::connect_tls(&url, &cbs_tls).await.unwrap();
+    let mut duo = ddc::client::connect_tls(&url, &duo_tls).await.unwrap();
+    let mut analyst = ddc::client::connect_tls(&url, &analyst_tls).await.unwrap();
+    let ids = common::bsns(40);
+    for (c, name, org) in [(&mut cbs, "cbs.p", "cbs"), (&mut duo, "duo.q", "duo")] {
+        let schema = proto::Schema {
+            identifier_column: "bsn".into(),
+            columns: vec![ddc::cli::parse_column_spec("g:cat:a,b").unwrap()],
+            ..Default::default()
+        };
+        c.ingest
+            .create_dataset(proto::CreateDatasetRequest {
+                name: name.into(),
+                organisation: org.into(),
+                schema: Some(schema),
+            })
+            .await
+            .unwrap();
+        let file: String = ids
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("{b},{}\n", if i % 2 == 0 { "a" } else { "b" }))
+            .collect();
+        let header = proto::UploadHeader {
+            dataset: name.into(),
+            upload_id: ddc::client::new_upload_id(),
+            ..Default::default()
+        };
+        let body = std::io::Cursor::new(format!("bsn,g\n{file}").into_bytes());
+        ddc::client::upload(&mut c.ingest, header, body, |_| {})
+            .await
+            .unwrap();
+    }
+    // Two tables: one over cbs.p alone, one over duo.q alone.
+    for by in ["cbs.p.g", "duo.q.g"] {
+        analyst
+            .release
+            .tabulate(common::table_request(&[by], &[]))
+            .await
+            .unwrap();
+    }
+    let releases = |c: &mut Clients, dataset: &str| {
+        let mut audit = c.audit.clone();
+        let dataset = dataset.to_owned();
+        async move {
+            audit
+                .list_releases(proto::ListReleasesRequest {
+                    dataset,
+                    ..Default::default()
+                })
+                .await
+        }
+    };
+    let mine = releases(&mut cbs, "cbs.p")
+        .await
+        .unwrap()
+        .into_inner()
+        .releases;
+    assert_eq!(mine.len(), 1, "cbs sees the table over its data");
+    assert_eq!(mine[0].datasets, ["cbs.p"]);
+    assert!(mine[0].cells > 0 && !mine[0].project.is_empty());
+    let theirs = releases(&mut cbs, "duo.q").await.unwrap_err();
+    assert_eq!(theirs.code(), Code::PermissionDenied, "not duo's releases");
+    let all = releases(&mut cbs, "").await.unwrap_err();
+    assert_eq!(all.code(), Code::PermissionDenied, "not every release");
+    server.stop().await.unwrap();
+}
