@@ -195,3 +195,59 @@ fn the_cli_makes_dev_certificates_and_refuses_plaintext_it_was_not_told_to_use()
     let said = String::from_utf8_lossy(&client.stderr);
     assert!(said.contains("--tls-ca"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddc_serve_runs_from_a_configuration_file_and_the_environment_overrides_it() {
+    use std::io::BufRead;
+    let mut pki = Pki::new();
+    let server = pki.ca.issue_server(&["127.0.0.1"]).unwrap();
+    let (cert, key) = pki.save("server", &server);
+    let data = tempfile::tempdir().unwrap();
+    let keys = common::key_dir_with([6; 32]);
+    let config = data.path().join("ddc.toml");
+    let toml = format!(
+        "data_dir = {:?}\nkey_dir = {:?}\nmaster_key_file = {:?}\nlisten = \"127.0.0.1:0\"\n\
+         tls_cert = {:?}\ntls_key = {:?}\nclient_ca = {:?}\nlog_format = \"text\"\nthreshold = 12\n",
+        data.path().join("db"),
+        keys.path(),
+        keys.path().join(common::TEST_MASTER_KEY),
+        cert,
+        key,
+        pki.path("ca.pem"),
+    );
+    std::fs::write(&config, toml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ddc"))
+        .args(["serve", "--config", arg(&config)])
+        .env("DDC_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env_remove("DDC_MASTER_KEY")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut serving = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if line.contains("serving") {
+            serving = Some(line);
+            break;
+        }
+    }
+    let line = serving.expect("the server starts from the file");
+    assert!(
+        line.starts_with('{'),
+        "DDC_LOG_FORMAT beats the file: {line}"
+    );
+    let url = common::loopback_url(&line).replacen("http://", "https://", 1);
+    let (analyst, _) = pki.client("ana", "ocw", Role::Analyst, Validity::default());
+    assert!(list(&url, &analyst).await.is_ok());
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    std::fs::write(&config, "data_dir = \"/tmp/x\"\nthreshhold = 12\n").unwrap();
+    let out = ddc(&["serve", "--config", arg(&config)]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("unknown setting `threshhold`"), "{said}");
+}

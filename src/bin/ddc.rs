@@ -5,7 +5,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = ddc::cli::Cli::parse();
+    let args = match ddc::cli::expand_config(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = ddc::cli::Cli::parse_from(args);
     match ddc::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

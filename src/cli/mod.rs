@@ -3,6 +3,7 @@
 
 mod audit;
 mod codelist;
+mod config;
 mod dataset;
 mod keys;
 mod linkage;
@@ -17,6 +18,7 @@ mod upload;
 use clap::{Parser, Subcommand};
 
 pub use codelist::{parse_codes_csv, CodesFile};
+pub use config::expand_config;
 pub use dataset::parse_column_spec;
 pub use render::{render_linkage, render_table, TableFormat};
 pub use upload::describe_receipt;

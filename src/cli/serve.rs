@@ -20,7 +20,13 @@ fn limits() -> TableLimits {
 
 /// Flags of `ddc serve`.
 #[derive(Debug, clap::Args)]
+#[command(args_override_self = true)]
 pub(super) struct ServeArgs {
+    /// A TOML file of settings: each key is a flag's long name with `_`
+    /// for `-` (`data_dir = "/var/lib/ddc/data"`); an environment variable
+    /// or a flag overrides it; an unknown key is an error.
+    #[arg(long, env = "DDC_CONFIG")]
+    config: Option<PathBuf>,
     /// Directory of the database.
     #[arg(long, env = "DDC_DATA_DIR")]
     data_dir: PathBuf,
@@ -52,7 +58,7 @@ pub(super) struct ServeArgs {
     deny_serials: Vec<String>,
     /// Serve plaintext without TLS, every caller the development identity:
     /// for development only, and only on a loopback address.
-    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "client_ca"])]
+    #[arg(long, env = "DDC_INSECURE_PLAINTEXT_DEV", conflicts_with_all = ["tls_cert", "tls_key", "client_ca"])]
     insecure_plaintext_dev: bool,
     /// The name of this deployment's linkage log: the origin line and key
     /// name of its signed checkpoints (e.g. `ddc.cbs.nl/log`). Auditors'
@@ -68,48 +74,48 @@ pub(super) struct ServeArgs {
     #[arg(long, env = "DDC_TEST_ROTATION_PAUSE", hide = true)]
     test_rotation_pause: Option<String>,
     /// Cells with fewer distinct persons are withheld.
-    #[arg(long, default_value_t = DisclosurePolicy::default().threshold)]
+    #[arg(long, env = "DDC_THRESHOLD", default_value_t = DisclosurePolicy::default().threshold)]
     threshold: u64,
     /// Linkage figures are rounded to a multiple of this.
-    #[arg(long, default_value_t = DisclosurePolicy::default().rounding_base)]
+    #[arg(long, env = "DDC_ROUNDING_BASE", default_value_t = DisclosurePolicy::default().rounding_base)]
     rounding_base: u64,
     /// n of the (n,k)-dominance rule.
-    #[arg(long, default_value_t = DisclosurePolicy::default().dominance_n)]
+    #[arg(long, env = "DDC_DOMINANCE_N", default_value_t = DisclosurePolicy::default().dominance_n)]
     dominance_n: usize,
     /// k of the (n,k)-dominance rule, in percent.
-    #[arg(long, default_value_t = DisclosurePolicy::default().dominance_k)]
+    #[arg(long, env = "DDC_DOMINANCE_K", default_value_t = DisclosurePolicy::default().dominance_k)]
     dominance_k: f64,
     /// p of the p% rule, in percent.
-    #[arg(long, default_value_t = DisclosurePolicy::default().p_percent)]
+    #[arg(long, env = "DDC_P_PERCENT", default_value_t = DisclosurePolicy::default().p_percent)]
     p_percent: f64,
     /// Round released table counts to a multiple of this (1: off).
-    #[arg(long, default_value_t = DisclosurePolicy::default().table_rounding)]
+    #[arg(long, env = "DDC_TABLE_ROUNDING", default_value_t = DisclosurePolicy::default().table_rounding)]
     table_rounding: u64,
     /// Release exact values instead of cell-key perturbed ones (not advised).
-    #[arg(long)]
+    #[arg(long, env = "DDC_NO_PERTURBATION")]
     no_perturbation: bool,
     /// Do not refuse tables with a cell whose persons differ from those of
     /// an earlier released cell by a few (not advised).
-    #[arg(long)]
+    #[arg(long, env = "DDC_NO_RELEASE_LEDGER")]
     no_release_ledger: bool,
     /// Smallest and largest relative noise of a unit's value in sums and
     /// means: each unit's value counts as value × (1 ± f), f in [MIN, MAX].
-    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"],
+    #[arg(long, env = "DDC_MAGNITUDE_NOISE", num_args = 2, value_delimiter = ',', value_names = ["MIN", "MAX"],
           default_values_t = [Perturbation::default().magnitude_min, Perturbation::default().magnitude_max])]
     magnitude_noise: Vec<f64>,
     /// Perturb each sum by noise drawn from its cell key (± MIN–MAX of its
     /// largest contribution) instead of per unit: averageable over unions,
     /// kept only to show what per-unit noise defends against (not advised).
-    #[arg(long)]
+    #[arg(long, env = "DDC_PER_CELL_MAGNITUDE_NOISE")]
     per_cell_magnitude_noise: bool,
     /// Most uploads open at once, over all organisations.
-    #[arg(long, default_value_t = UploadLimits::default().total)]
+    #[arg(long, env = "DDC_MAX_UPLOADS", default_value_t = UploadLimits::default().total)]
     max_uploads: usize,
     /// Most uploads open at once into one organisation's datasets.
-    #[arg(long, default_value_t = UploadLimits::default().per_organisation)]
+    #[arg(long, env = "DDC_MAX_UPLOADS_PER_ORGANISATION", default_value_t = UploadLimits::default().per_organisation)]
     max_uploads_per_organisation: usize,
     /// Seconds an upload may send nothing before it is cancelled (storing nothing).
-    #[arg(long, default_value_t = UploadLimits::default().idle.as_secs())]
+    #[arg(long, env = "DDC_UPLOAD_IDLE_SECS", default_value_t = UploadLimits::default().idle.as_secs())]
     upload_idle_secs: u64,
     /// Linear-programming work one table's attacker check may take, in
     /// units of the problems' sizes (rows x min(rows, variables) +
@@ -117,37 +123,37 @@ pub(super) struct ServeArgs {
     /// that needs more is refused with RESOURCE_EXHAUSTED and a hint to
     /// coarsen it, never released unchecked. Deterministic: the same
     /// request always gets the same answer.
-    #[arg(long, default_value_t = limits().attacker.work, help_heading = "Table limits")]
+    #[arg(long, env = "DDC_ATTACKER_WORK", default_value_t = limits().attacker.work, help_heading = "Table limits")]
     attacker_work: u64,
     /// Most cells unsafe on their own (withheld by a rule) that one table's
     /// attacker check takes; more is refused like --attacker-work.
-    #[arg(long, default_value_t = limits().attacker.max_unsafe_cells, help_heading = "Table limits")]
+    #[arg(long, env = "DDC_MAX_UNSAFE_CELLS", default_value_t = limits().attacker.max_unsafe_cells, help_heading = "Table limits")]
     max_unsafe_cells: usize,
     /// Threads one table's final attacker check runs on, and by default the tables
     /// checked at once. Default: the machine's available parallelism.
-    #[arg(long, help_heading = "Table limits")]
+    #[arg(long, env = "DDC_PARALLELISM", help_heading = "Table limits")]
     parallelism: Option<usize>,
     /// Tables one caller may have in the attacker check at once (tables
     /// with unsafe cells); more are refused with RESOURCE_EXHAUSTED.
-    #[arg(long, default_value_t = limits().attacker_checks_per_caller, help_heading = "Table limits")]
+    #[arg(long, env = "DDC_ATTACKER_CHECKS_PER_CALLER", default_value_t = limits().attacker_checks_per_caller, help_heading = "Table limits")]
     attacker_checks_per_caller: usize,
     /// Tables in the attacker check at once over all callers; more are
     /// refused with RESOURCE_EXHAUSTED. Default: --parallelism.
-    #[arg(long, help_heading = "Table limits")]
+    #[arg(long, env = "DDC_ATTACKER_CHECKS_TOTAL", help_heading = "Table limits")]
     attacker_checks_total: Option<usize>,
     /// Filters per table request (INVALID_ARGUMENT beyond).
-    #[arg(long, default_value_t = limits().request.max_filters, help_heading = "Table limits")]
+    #[arg(long, env = "DDC_MAX_FILTERS", default_value_t = limits().request.max_filters, help_heading = "Table limits")]
     max_filters: usize,
     /// Values of one filter (INVALID_ARGUMENT beyond; negate the filter to
     /// list the other categories).
-    #[arg(long, default_value_t = limits().request.max_values_per_filter, help_heading = "Table limits")]
+    #[arg(long, env = "DDC_MAX_VALUES_PER_FILTER", default_value_t = limits().request.max_values_per_filter, help_heading = "Table limits")]
     max_values_per_filter: usize,
     /// Values over all filters of a request (INVALID_ARGUMENT beyond).
-    #[arg(long, default_value_t = limits().request.max_filter_values, help_heading = "Table limits")]
+    #[arg(long, env = "DDC_MAX_FILTER_VALUES", default_value_t = limits().request.max_filter_values, help_heading = "Table limits")]
     max_filter_values: usize,
     /// Further datasets a table request may link, or a linkage request name
     /// (INVALID_ARGUMENT beyond).
-    #[arg(long, default_value_t = limits().request.max_datasets, help_heading = "Table limits")]
+    #[arg(long, env = "DDC_MAX_DATASETS", default_value_t = limits().request.max_datasets, help_heading = "Table limits")]
     max_datasets: usize,
 }
 
