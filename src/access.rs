@@ -10,6 +10,7 @@
 //! | analyst | list and read datasets; read code lists; ask for tables and linkage figures |
 //! | auditor | read the linkage log, its checkpoints and proofs, and the release history |
 //! | administrator | key status and rotation; publish and read code lists |
+//! | probe | nothing but the health check (`grpc.health.v1`, which needs no decision) |
 //!
 //! The development identity (a plaintext server on loopback) may do
 //! everything. Projects, which narrow what analysts may ask, come with the
@@ -151,7 +152,7 @@ pub fn lists(caller: &Caller, holder: &str) -> bool {
         Some(id) => match id.role {
             Role::Provider => id.organisation == holder,
             Role::Analyst => true,
-            Role::Auditor | Role::Administrator => false,
+            Role::Auditor | Role::Administrator | Role::Probe => false,
         },
     }
 }
@@ -173,6 +174,7 @@ fn why(role: Role, action: Action<'_>) -> &'static str {
         (Role::Administrator, _) => {
             "an administrator manages keys and code lists, and reads no data or tables"
         }
+        (Role::Probe, _) => "a probe may only ask whether the server serves",
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A caller is identified by the leaf certificate it presented over mutual
 //! TLS: subject `O` is its organisation (a lower-case name such as `cbs`),
-//! `OU` its role (`provider`, `analyst`, `auditor` or `administrator`) and
+//! `OU` its role (`provider`, `analyst`, `auditor`, `administrator` or
+//! `probe`) and
 //! `CN` the person or system (e.g. `jansen`). Its log name is
 //! `O/OU/CN`. A certificate without exactly one of each, with another
 //! role, or whose serial number is on the deny list, identifies nobody.
@@ -28,15 +29,18 @@ pub enum Role {
     Auditor,
     /// Manages keys, projects and grants.
     Administrator,
+    /// A health probe: may ask whether the server serves, nothing else.
+    Probe,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Provider,
         Role::Analyst,
         Role::Auditor,
         Role::Administrator,
+        Role::Probe,
     ];
 
     /// The role's name, as in a certificate's `OU`.
@@ -46,6 +50,7 @@ impl Role {
             Role::Analyst => "analyst",
             Role::Auditor => "auditor",
             Role::Administrator => "administrator",
+            Role::Probe => "probe",
         }
     }
 
@@ -125,7 +130,7 @@ pub enum AuthError {
     #[error("the client certificate is not a valid X.509 certificate")]
     Malformed,
     /// The subject lacks one `O`, one `OU` or one `CN`, or names another role.
-    #[error("the client certificate's subject must name one organisation (O), one role (OU: provider, analyst, auditor or administrator) and one name (CN)")]
+    #[error("the client certificate's subject must name one organisation (O), one role (OU: provider, analyst, auditor, administrator or probe) and one name (CN)")]
     Subject,
     /// The serial number is on the server's deny list.
     #[error("the client certificate (serial {0}) is revoked")]

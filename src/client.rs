@@ -43,8 +43,16 @@ pub async fn connect(url: &str) -> Result<Clients, tonic::transport::Error> {
 
 /// Connects to `url` (`https://…`) presenting the client certificate of `tls`.
 pub async fn connect_tls(url: &str, tls: &ClientTls) -> Result<Clients, ConnectError> {
-    let endpoint = Endpoint::from_shared(url.to_owned())?.tls_config(tls.config()?)?;
-    Ok(clients(endpoint.connect().await?))
+    Ok(clients(channel(url, Some(tls)).await?))
+}
+
+/// A channel to `url`: TLS with `tls`'s client certificate, or plaintext.
+pub async fn channel(url: &str, tls: Option<&ClientTls>) -> Result<Channel, ConnectError> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned())?;
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.config()?)?;
+    }
+    Ok(endpoint.connect().await?)
 }
 
 /// Why a TLS connection could not be made.
@@ -59,12 +67,19 @@ pub enum ConnectError {
 }
 
 fn clients(channel: Channel) -> Clients {
-    Clients {
-        ingest: IngestClient::new(channel.clone()),
-        classifications: ClassificationsClient::new(channel.clone()),
-        admin: AdminClient::new(channel.clone()),
-        audit: AuditClient::new(channel.clone()),
-        release: ReleaseClient::new(channel).max_decoding_message_size(MAX_RELEASE_MESSAGE),
+    Clients::new(channel)
+}
+
+impl Clients {
+    /// Stubs for every service over `channel`.
+    pub fn new(channel: Channel) -> Self {
+        Clients {
+            ingest: IngestClient::new(channel.clone()),
+            classifications: ClassificationsClient::new(channel.clone()),
+            admin: AdminClient::new(channel.clone()),
+            audit: AuditClient::new(channel.clone()),
+            release: ReleaseClient::new(channel).max_decoding_message_size(MAX_RELEASE_MESSAGE),
+        }
     }
 }
 

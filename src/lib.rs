@@ -59,6 +59,7 @@ pub mod keystore;
 pub mod ledger;
 pub mod link;
 pub mod names;
+pub mod notify;
 pub mod open_categories;
 pub mod pki;
 pub mod private_fs;

@@ -181,6 +181,7 @@ pub async fn run(
         .max_encoding_message_size(MAX_RELEASE_MESSAGE);
 
     tracing::info!(addr = ?listener.local_addr().ok(), "serving");
+    crate::notify::ready();
     let mut builder = Server::builder();
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
@@ -199,6 +200,7 @@ pub async fn run(
         .add_service(release)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
+    crate::notify::stopping();
     let stopped =
         tokio::task::spawn_blocking(move || logger.log_stopped(std::time::SystemTime::now()));
     serve_tampered(stopped.await?)?;

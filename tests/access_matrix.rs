@@ -15,48 +15,79 @@ use ddc::proto::{self, ListDatasetsRequest};
 use prost::Message;
 use tonic::{Code, Status};
 
-/// Who may call what: provider (of cbs), analyst, auditor, administrator.
-const MATRIX: &[(&str, [bool; 4])] = &[
-    ("ddc.v1.Ingest/CreateDataset", [true, false, false, false]),
-    ("ddc.v1.Ingest/ListDatasets", [true, true, false, false]),
-    ("ddc.v1.Ingest/GetDataset", [true, true, false, false]),
-    ("ddc.v1.Ingest/Upload", [true, false, false, false]),
+/// Who may call what: provider (of cbs), analyst, auditor, administrator, probe.
+const MATRIX: &[(&str, [bool; 5])] = &[
+    (
+        "ddc.v1.Ingest/CreateDataset",
+        [true, false, false, false, false],
+    ),
+    (
+        "ddc.v1.Ingest/ListDatasets",
+        [true, true, false, false, false],
+    ),
+    (
+        "ddc.v1.Ingest/GetDataset",
+        [true, true, false, false, false],
+    ),
+    ("ddc.v1.Ingest/Upload", [true, false, false, false, false]),
     (
         "ddc.v1.Classifications/CreateCodeList",
-        [true, false, false, true],
+        [true, false, false, true, false],
     ),
     (
         "ddc.v1.Classifications/ListCodeLists",
-        [true, true, false, true],
+        [true, true, false, true, false],
     ),
     (
         "ddc.v1.Classifications/GetCodeList",
-        [true, true, false, true],
+        [true, true, false, true, false],
     ),
-    ("ddc.v1.Release/Tabulate", [false, true, false, false]),
-    ("ddc.v1.Release/Linkage", [false, true, false, false]),
-    ("ddc.v1.Audit/ListEntries", [false, false, true, false]),
-    ("ddc.v1.Audit/FollowEntries", [false, false, true, false]),
-    ("ddc.v1.Audit/GetCheckpoint", [false, false, true, false]),
+    (
+        "ddc.v1.Release/Tabulate",
+        [false, true, false, false, false],
+    ),
+    ("ddc.v1.Release/Linkage", [false, true, false, false, false]),
+    (
+        "ddc.v1.Audit/ListEntries",
+        [false, false, true, false, false],
+    ),
+    (
+        "ddc.v1.Audit/FollowEntries",
+        [false, false, true, false, false],
+    ),
+    (
+        "ddc.v1.Audit/GetCheckpoint",
+        [false, false, true, false, false],
+    ),
     (
         "ddc.v1.Audit/GetInclusionProof",
-        [false, false, true, false],
+        [false, false, true, false, false],
     ),
     (
         "ddc.v1.Audit/GetConsistencyProof",
-        [false, false, true, false],
+        [false, false, true, false, false],
     ),
-    ("ddc.v1.Audit/ListReleases", [true, false, true, false]),
-    ("ddc.v1.Audit/GetRelease", [false, false, true, false]),
-    ("ddc.v1.Admin/KeyStatus", [false, false, false, true]),
-    ("ddc.v1.Admin/RotateStorageKey", [false, false, false, true]),
+    (
+        "ddc.v1.Audit/ListReleases",
+        [true, false, true, false, false],
+    ),
+    (
+        "ddc.v1.Audit/GetRelease",
+        [false, false, true, false, false],
+    ),
+    ("ddc.v1.Admin/KeyStatus", [false, false, false, true, false]),
+    (
+        "ddc.v1.Admin/RotateStorageKey",
+        [false, false, false, true, false],
+    ),
 ];
 
-const ROLES: [Role; 4] = [
+const ROLES: [Role; 5] = [
     Role::Provider,
     Role::Analyst,
     Role::Auditor,
     Role::Administrator,
+    Role::Probe,
 ];
 
 #[test]

@@ -5,6 +5,7 @@ mod audit;
 mod codelist;
 mod config;
 mod dataset;
+mod health;
 mod keys;
 mod linkage;
 mod pki;
@@ -101,6 +102,8 @@ enum Command {
     /// List and show released tables and linkage figures.
     #[command(subcommand)]
     Release(release::ReleaseCommand),
+    /// Ask whether the server is serving (for probes): exit 0 if it is.
+    Health(ServerArg),
     /// Make development certificates.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
@@ -128,6 +131,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Audit(c) => audit::run(c).await,
             Command::Release(c) => release::run(c).await,
             Command::Pki(c) => pki::run(c),
+            Command::Health(s) => health::run(s).await,
         }
     })
 }
@@ -158,16 +162,17 @@ fn init_tracing(default: &str, format: LogFormat) {
 
 /// Connects, naming the address in the error.
 async fn connect(server: &ServerArg) -> anyhow::Result<crate::client::Clients> {
+    Ok(crate::client::Clients::new(channel(server).await?))
+}
+
+/// A channel to the server: TLS with the client's certificate, or plaintext.
+async fn channel(server: &ServerArg) -> anyhow::Result<tonic::transport::Channel> {
     use anyhow::Context;
     let tls = server.tls();
     let url = crate::tls::client_url(&server.server, tls.is_some())?;
-    let context = || format!("cannot connect to {url}");
-    match &tls {
-        Some(tls) => crate::client::connect_tls(&url, tls)
-            .await
-            .with_context(context),
-        None => crate::client::connect(&url).await.with_context(context),
-    }
+    crate::client::channel(&url, tls.as_ref())
+        .await
+        .with_context(|| format!("cannot connect to {url}"))
 }
 
 /// Turns a gRPC status into an error that shows its field violations.
