@@ -186,7 +186,7 @@ pub async fn run(
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     } else {
-        tracing::warn!("plaintext on loopback: every caller is the development identity");
+        tracing::info!("plaintext on loopback: every caller is the development identity");
     }
     builder
         .layer(Edge::new(identification))
@@ -237,9 +237,10 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
         .master_key
         .with(|master| open_key_store(&config.key_dir, &config.data_dir, master, create, now_ms))?;
     if origin == KeyOrigin::Created {
-        tracing::warn!(
+        // Only servers allowed to create keys (the demo, tests) get here.
+        tracing::info!(
             key_dir = %config.key_dir.display(),
-            "created a key store with a fresh hash key and storage key"
+            "created a key store with fresh keys"
         );
     }
     let custody = KeyCustody::new(keys, config.master_key.clone());
