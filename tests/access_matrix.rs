@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::pki::{https, list, tls_server, Pki};
+use common::pki::{declaration, https, list, tls_server, Pki};
 use ddc::auth::Role;
 use ddc::client::Clients;
 use ddc::pki::Validity;
@@ -268,18 +268,9 @@ async fn every_role_is_allowed_what_the_matrix_says_and_denied_the_rest() {
     // The cbs provider's dataset, with data, for the calls above.
     let provider = &mut clients[0];
     call(provider, "ddc.v1.Ingest/CreateDataset").await.unwrap();
-    let schema = proto::Schema {
-        identifier_column: "bsn".into(),
-        columns: vec![ddc::cli::parse_column_spec("g:cat:a").unwrap()],
-        ..Default::default()
-    };
     provider
         .ingest
-        .create_dataset(proto::CreateDatasetRequest {
-            name: "cbs.p".into(),
-            organisation: "cbs".into(),
-            schema: Some(schema),
-        })
+        .create_dataset(declaration("cbs.p", "cbs", "a"))
         .await
         .unwrap();
     call(provider, "ddc.v1.Ingest/Upload").await.unwrap();
@@ -337,28 +328,15 @@ async fn a_provider_cannot_touch_or_see_another_organisations_data() {
     let mut cbs = ddc::client::connect_tls(&url, &cbs_tls).await.unwrap();
     let mut duo = ddc::client::connect_tls(&url, &duo_tls).await.unwrap();
     call(&mut cbs, "ddc.v1.Ingest/CreateDataset").await.unwrap();
-    let schema = proto::Schema {
-        identifier_column: "bsn".into(),
-        columns: vec![ddc::cli::parse_column_spec("g:cat:a").unwrap()],
-        ..Default::default()
-    };
     cbs.ingest
-        .create_dataset(proto::CreateDatasetRequest {
-            name: "cbs.p".into(),
-            organisation: "cbs".into(),
-            schema: Some(schema.clone()),
-        })
+        .create_dataset(declaration("cbs.p", "cbs", "a"))
         .await
         .unwrap();
     // duo cannot declare for cbs, upload into or read cbs's dataset, or
     // see it listed, or list its releases.
     let e = duo
         .ingest
-        .create_dataset(proto::CreateDatasetRequest {
-            name: "cbs.q".into(),
-            organisation: "cbs".into(),
-            schema: Some(schema),
-        })
+        .create_dataset(declaration("cbs.q", "cbs", "a"))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
@@ -417,17 +395,8 @@ async fn a_provider_sees_the_releases_that_used_its_data_and_no_others() {
     let mut analyst = ddc::client::connect_tls(&url, &analyst_tls).await.unwrap();
     let ids = common::bsns(40);
     for (c, name, org) in [(&mut cbs, "cbs.p", "cbs"), (&mut duo, "duo.q", "duo")] {
-        let schema = proto::Schema {
-            identifier_column: "bsn".into(),
-            columns: vec![ddc::cli::parse_column_spec("g:cat:a,b").unwrap()],
-            ..Default::default()
-        };
         c.ingest
-            .create_dataset(proto::CreateDatasetRequest {
-                name: name.into(),
-                organisation: org.into(),
-                schema: Some(schema),
-            })
+            .create_dataset(declaration(name, org, "a,b"))
             .await
             .unwrap();
         let file: String = ids

@@ -25,17 +25,8 @@ async fn a_caller_is_who_its_certificate_says_and_the_log_records_it() {
     let mut c = ddc::client::connect_tls(&https(&server), &cbs)
         .await
         .unwrap();
-    let schema = proto::Schema {
-        identifier_column: "bsn".into(),
-        columns: vec![ddc::cli::parse_column_spec("g:cat:a,b").unwrap()],
-        ..Default::default()
-    };
     c.ingest
-        .create_dataset(proto::CreateDatasetRequest {
-            name: "cbs.p".into(),
-            organisation: "cbs".into(),
-            schema: Some(schema),
-        })
+        .create_dataset(common::pki::declaration("cbs.p", "cbs", "a,b"))
         .await
         .unwrap();
     server.stop().await.unwrap();

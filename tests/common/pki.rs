@@ -98,3 +98,21 @@ pub async fn list(url: &str, tls: &ClientTls) -> Result<proto::ListDatasetsRespo
     }
     Err(format!("no connection: {last}"))
 }
+
+/// The request declaring `name`, held by `organisation`, with one
+/// categorical column `g` of `categories` (`a,b`).
+pub fn declaration(
+    name: &str,
+    organisation: &str,
+    categories: &str,
+) -> proto::CreateDatasetRequest {
+    proto::CreateDatasetRequest {
+        name: name.into(),
+        organisation: organisation.into(),
+        schema: Some(proto::Schema {
+            identifier_column: "bsn".into(),
+            columns: vec![ddc::cli::parse_column_spec(&format!("g:cat:{categories}")).unwrap()],
+            ..Default::default()
+        }),
+    }
+}
