@@ -45,10 +45,10 @@ pub(super) struct ServeArgs {
     listen: SocketAddr,
     /// The server's TLS certificate chain (PEM). With --tls-key and
     /// --client-ca; callers are identified by their client certificates.
-    #[arg(long, env = "DDC_TLS_CERT", requires_all = ["tls_key", "client_ca"])]
+    #[arg(long, env = "DDC_SERVE_TLS_CERT", requires_all = ["tls_key", "client_ca"])]
     tls_cert: Option<PathBuf>,
     /// The server's TLS private key (PEM).
-    #[arg(long, env = "DDC_TLS_KEY", requires_all = ["tls_cert", "client_ca"])]
+    #[arg(long, env = "DDC_SERVE_TLS_KEY", requires_all = ["tls_cert", "client_ca"])]
     tls_key: Option<PathBuf>,
     /// The CA certificate(s) that issue client certificates (PEM).
     #[arg(long, env = "DDC_CLIENT_CA", requires_all = ["tls_cert", "tls_key"])]
