@@ -231,23 +231,10 @@ fn a_server_killed_anywhere_in_a_rotation_restarts_consistent_and_complete() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for point in ["key-added", "copied", "built", "swapped", "activated"] {
         let (data, keys) = runtime.block_on(async { server_with_households().await.stop().await });
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ddc"))
-            .args([
-                "serve",
-                "--insecure-plaintext-dev",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data.path())
-            .arg("--key-dir")
-            .arg(keys.path())
-            .arg("--master-key-file")
-            .arg(keys.path().join(TEST_MASTER_KEY))
+        let mut child = common::serve_with_master_key(data.path(), keys.path())
             .env("DDC_TEST_ROTATION_PAUSE", point)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
-            .env_remove("DDC_MASTER_KEY")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

@@ -5,11 +5,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-use common::TEST_MASTER_KEY;
 
 /// `ddc serve` on a fresh store, its stderr lines on a channel.
 fn serve(
@@ -22,24 +20,10 @@ fn serve(
 ) {
     let data = tempfile::tempdir().unwrap();
     let keys = common::key_dir_with([5; 32]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ddc"))
-        .args([
-            "serve",
-            "--insecure-plaintext-dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            format,
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .arg("--key-dir")
-        .arg(keys.path())
-        .arg("--master-key-file")
-        .arg(keys.path().join(TEST_MASTER_KEY))
+    let mut child = common::serve_with_master_key(data.path(), keys.path())
+        .args(["--log-format", format])
         .env("RUST_LOG", "info")
         .env_remove("NO_COLOR")
-        .env_remove("DDC_MASTER_KEY")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

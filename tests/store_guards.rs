@@ -5,7 +5,6 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 use common::{bsns, db_persons, db_scalar, table_request, TestServer};
 use ddc::disclosure::DisclosurePolicy;
@@ -98,20 +97,7 @@ async fn a_second_server_on_the_same_data_directory_refuses_to_start() {
 fn ddc_serve_exits_non_zero_naming_the_lock() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let s = runtime.block_on(TestServer::start());
-    let output = Command::new(env!("CARGO_BIN_EXE_ddc"))
-        .args([
-            "serve",
-            "--insecure-plaintext-dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(s.data_dir.path())
-        .arg("--key-dir")
-        .arg(s.key_dir.path())
-        .arg("--master-key-file")
-        .arg(s.key_dir.path().join(common::TEST_MASTER_KEY))
-        .env_remove("DDC_MASTER_KEY")
+    let output = common::serve_with_master_key(s.data_dir.path(), s.key_dir.path())
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -123,20 +109,7 @@ fn ddc_serve_exits_non_zero_naming_the_lock() {
 /// Runs `ddc serve` on the directories with `master` as its master key
 /// argument (none if `None`); it must exit non-zero. Returns its stderr.
 fn serve_refusal(data: &Path, keys: &Path, master: Option<&Path>) -> String {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ddc"));
-    command
-        .args([
-            "serve",
-            "--insecure-plaintext-dev",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data)
-        .arg("--key-dir")
-        .arg(keys)
-        .env_remove("DDC_MASTER_KEY")
-        .env_remove("DDC_MASTER_KEY_FILE");
+    let mut command = common::serve_command(data, keys);
     if let Some(m) = master {
         command.arg("--master-key-file").arg(m);
     }

@@ -56,11 +56,6 @@ impl Engine {
         Ok(self.lock_store().log_entries(filter)?)
     }
 
-    /// How many entries the log holds.
-    pub fn log_size(&self) -> Result<u64, EngineError> {
-        Ok(self.lock_store().log_size()?)
-    }
-
     /// The latest signed checkpoint, if the log has one.
     pub fn checkpoint(&self) -> Result<Option<String>, EngineError> {
         Ok(self.lock_store().latest_checkpoint()?)
@@ -69,11 +64,6 @@ impl Engine {
     /// The key the log's checkpoints verify under.
     pub fn log_verifier(&self) -> &Verifier {
         &self.log_verifier
-    }
-
-    /// The root of the log's first `size` entries, from the stored tree.
-    pub fn log_root(&self, size: u64) -> Result<Hash, EngineError> {
-        Ok(self.lock_store().log_root(size)?)
     }
 
     /// The inclusion proof of entry `index` in the tree of `size` entries.

@@ -383,3 +383,32 @@ pub fn loopback_url(line: &str) -> String {
         .collect();
     format!("http://127.0.0.1:{port}")
 }
+
+/// `ddc serve` in development plaintext on a loopback port over `data` and
+/// `keys`, no master key given yet (add `--master-key-file` or not).
+pub fn serve_command(data: &Path, keys: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ddc"));
+    command
+        .args([
+            "serve",
+            "--insecure-plaintext-dev",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--key-dir")
+        .arg(keys)
+        .env_remove("DDC_MASTER_KEY")
+        .env_remove("DDC_MASTER_KEY_FILE");
+    command
+}
+
+/// [`serve_command`] with the test master key of `keys`.
+pub fn serve_with_master_key(data: &Path, keys: &Path) -> std::process::Command {
+    let mut command = serve_command(data, keys);
+    command
+        .arg("--master-key-file")
+        .arg(keys.join(TEST_MASTER_KEY));
+    command
+}
