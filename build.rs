@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/ddc/v1/audit.proto",
         "proto/ddc/v1/classification.proto",
         "proto/ddc/v1/ingest.proto",
+        "proto/ddc/v1/project.proto",
         "proto/ddc/v1/release.proto",
     ];
     tonic_prost_build::configure()

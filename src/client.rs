@@ -13,8 +13,8 @@ use tonic::Code;
 use crate::proto::{
     admin_client::AdminClient, audit_client::AuditClient,
     classifications_client::ClassificationsClient, ingest_client::IngestClient,
-    release_client::ReleaseClient, upload_request::Part, UploadEnd, UploadHeader, UploadReceipt,
-    UploadRequest,
+    projects_client::ProjectsClient, release_client::ReleaseClient, upload_request::Part,
+    UploadEnd, UploadHeader, UploadReceipt, UploadRequest,
 };
 use crate::server::{MAX_RELEASE_MESSAGE, UPLOAD_CHUNK};
 use crate::tls::{ClientTls, TlsError};
@@ -32,6 +32,8 @@ pub struct Clients {
     pub admin: AdminClient<Channel>,
     /// Auditors' service.
     pub audit: AuditClient<Channel>,
+    /// Projects: administrators' and holders' side.
+    pub projects: ProjectsClient<Channel>,
 }
 
 /// Connects to a ddc server over plaintext, e.g. `http://127.0.0.1:50051`
@@ -78,6 +80,7 @@ impl Clients {
             classifications: ClassificationsClient::new(channel.clone()),
             admin: AdminClient::new(channel.clone()),
             audit: AuditClient::new(channel.clone()),
+            projects: ProjectsClient::new(channel.clone()),
             release: ReleaseClient::new(channel).max_decoding_message_size(MAX_RELEASE_MESSAGE),
         }
     }

@@ -27,6 +27,7 @@
 //! - [`engine`]: the service core that owns the store and the in-memory state.
 //! - [`auth`]: the caller's identity, from its client certificate; roles; the deny list.
 //!   [`access`]: the one authorisation decision of every call. Pure.
+//!   [`project`]: projects, their members and their holder-approved datasets. Pure.
 //! - [`tls`]: server and client TLS settings; plaintext only on loopback.
 //!   [`pki`]: the development CA of `ddc pki dev`.
 //! - [`service`]: thin tonic adapters, one per gRPC service; the upload stream with its
@@ -63,6 +64,7 @@ pub mod notify;
 pub mod open_categories;
 pub mod pki;
 pub mod private_fs;
+pub mod project;
 pub mod proto;
 pub mod pseudonym;
 pub mod schema;

@@ -17,11 +17,11 @@ use crate::keystore::{KeyPurpose, MasterKeySource};
 use crate::proto::{
     admin_server::AdminServer, audit_server::AuditServer,
     classifications_server::ClassificationsServer, ingest_server::IngestServer,
-    release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
+    projects_server::ProjectsServer, release_server::ReleaseServer, FILE_DESCRIPTOR_SET,
 };
 use crate::service::{
     AdminService, AuditService, ClassificationService, Edge, Identification, IngestService,
-    ReleaseService, UploadLimits,
+    ProjectService, ReleaseService, UploadLimits,
 };
 use crate::store::{Store, StoreError};
 use crate::tls::Transport;
@@ -161,6 +161,7 @@ pub async fn run(
         .await;
     health.set_serving::<AdminServer<AdminService>>().await;
     health.set_serving::<AuditServer<AuditService>>().await;
+    health.set_serving::<ProjectsServer<ProjectService>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -175,6 +176,7 @@ pub async fn run(
         ClassificationsServer::new(ClassificationService::new(Arc::clone(&engine)));
     let admin = AdminServer::new(AdminService::new(Arc::clone(&engine)));
     let audit = AuditServer::new(AuditService::new(Arc::clone(&engine)));
+    let projects = ProjectsServer::new(ProjectService::new(Arc::clone(&engine)));
     let logger = Arc::clone(&engine);
     let release = ReleaseServer::new(ReleaseService::new(engine))
         .max_decoding_message_size(MAX_RELEASE_REQUEST)
@@ -197,6 +199,7 @@ pub async fn run(
         .add_service(admin)
         .add_service(audit)
         .add_service(ingest)
+        .add_service(projects)
         .add_service(release)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;

@@ -7,7 +7,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::pki::{declaration, https, list, tls_server, Pki};
+use common::pki::{
+    approve, create_project, dataset_with_data, declaration, https, list, tls_server, Pki,
+};
 use ddc::auth::Role;
 use ddc::client::Clients;
 use ddc::pki::Validity;
@@ -74,6 +76,31 @@ const MATRIX: &[(&str, [bool; 5])] = &[
     (
         "ddc.v1.Audit/GetRelease",
         [false, false, true, false, false],
+    ),
+    (
+        "ddc.v1.Projects/CreateProject",
+        [false, false, false, true, false],
+    ),
+    (
+        "ddc.v1.Projects/ChangeProject",
+        [false, false, false, true, false],
+    ),
+    (
+        "ddc.v1.Projects/ApproveDataset",
+        [true, false, false, false, false],
+    ),
+    (
+        "ddc.v1.Projects/WithdrawApproval",
+        [true, false, false, false, false],
+    ),
+    // After the approvals: it closes the project they change.
+    (
+        "ddc.v1.Projects/CloseProject",
+        [false, false, false, true, false],
+    ),
+    (
+        "ddc.v1.Projects/ListProjects",
+        [true, true, false, true, false],
     ),
     ("ddc.v1.Admin/KeyStatus", [false, false, false, true, false]),
     (
@@ -183,12 +210,49 @@ async fn call(c: &mut Clients, method: &str) -> Result<(), Status> {
             .map(drop),
         "Tabulate" => c
             .release
-            .tabulate(common::table_request(&["cbs.p.g"], &[]))
+            .tabulate(proto::TableRequest {
+                project: "p".into(),
+                ..common::table_request(&["cbs.p.g"], &[])
+            })
             .await
             .map(drop),
         "Linkage" => c
             .release
-            .linkage(proto::LinkageRequest::default())
+            .linkage(proto::LinkageRequest {
+                project: "p".into(),
+                datasets: vec![],
+            })
+            .await
+            .map(drop),
+        "CreateProject" => create_project(c, &format!("m{}", rand_suffix()), &[], &[])
+            .await
+            .map(drop),
+        "ChangeProject" => c
+            .projects
+            .change_project(proto::ChangeProjectRequest {
+                name: "q".into(),
+                add_members: vec!["ocw/analyst/other".into()],
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "ApproveDataset" => approve(c, "q", "cbs.p").await.map(drop),
+        "WithdrawApproval" => c
+            .projects
+            .withdraw_approval(proto::ApprovalRequest {
+                project: "q".into(),
+                dataset: "cbs.p".into(),
+            })
+            .await
+            .map(drop),
+        "CloseProject" => c
+            .projects
+            .close_project(proto::CloseProjectRequest { name: "q".into() })
+            .await
+            .map(drop),
+        "ListProjects" => c
+            .projects
+            .list_projects(proto::ListProjectsRequest {})
             .await
             .map(drop),
         "ListEntries" => c
@@ -274,6 +338,16 @@ async fn every_role_is_allowed_what_the_matrix_says_and_denied_the_rest() {
         .await
         .unwrap();
     call(provider, "ddc.v1.Ingest/Upload").await.unwrap();
+    // Project p (cbs.p approved, the analyst a member) for the tables;
+    // project q for the calls that change and close a project.
+    let analyst = "ocw/analyst/analyst";
+    create_project(&mut clients[3], "p", &["cbs.p"], &[analyst])
+        .await
+        .unwrap();
+    create_project(&mut clients[3], "q", &["cbs.p"], &[])
+        .await
+        .unwrap();
+    approve(&mut clients[0], "p", "cbs.p").await.unwrap();
     let denied_before = common::db_scalar(
         data.path(),
         "SELECT count(*) FROM audit_log WHERE kind = 'access.denied'",
@@ -384,41 +458,34 @@ async fn a_provider_sees_the_releases_that_used_its_data_and_no_others() {
         let (tls, _) = pki.client(name, org, role, Validity::default());
         tls
     };
-    let (cbs_tls, duo_tls, analyst_tls) = (
+    let (cbs_tls, duo_tls, analyst_tls, admin_tls) = (
         connect("cbs", "cbs", Role::Provider),
         connect("duo", "duo", Role::Provider),
         connect("ana", "ocw", Role::Analyst),
+        connect("adm", "ocw", Role::Administrator),
     );
     list(&url, &cbs_tls).await.ok();
     let mut cbs = ddc::client::connect_tls(&url, &cbs_tls).await.unwrap();
     let mut duo = ddc::client::connect_tls(&url, &duo_tls).await.unwrap();
     let mut analyst = ddc::client::connect_tls(&url, &analyst_tls).await.unwrap();
+    let mut admin = ddc::client::connect_tls(&url, &admin_tls).await.unwrap();
     let ids = common::bsns(40);
-    for (c, name, org) in [(&mut cbs, "cbs.p", "cbs"), (&mut duo, "duo.q", "duo")] {
-        c.ingest
-            .create_dataset(declaration(name, org, "a,b"))
-            .await
-            .unwrap();
-        let file: String = ids
-            .iter()
-            .enumerate()
-            .map(|(i, b)| format!("{b},{}\n", if i % 2 == 0 { "a" } else { "b" }))
-            .collect();
-        let header = proto::UploadHeader {
-            dataset: name.into(),
-            upload_id: ddc::client::new_upload_id(),
-            ..Default::default()
-        };
-        let body = std::io::Cursor::new(format!("bsn,g\n{file}").into_bytes());
-        ddc::client::upload(&mut c.ingest, header, body, |_| {})
-            .await
-            .unwrap();
-    }
+    dataset_with_data(&mut cbs, "cbs.p", "cbs", &ids).await;
+    dataset_with_data(&mut duo, "duo.q", "duo", &ids).await;
+    let member = "ocw/analyst/ana";
+    create_project(&mut admin, "kansen", &["cbs.p", "duo.q"], &[member])
+        .await
+        .unwrap();
+    approve(&mut cbs, "kansen", "cbs.p").await.unwrap();
+    approve(&mut duo, "kansen", "duo.q").await.unwrap();
     // Two tables: one over cbs.p alone, one over duo.q alone.
     for by in ["cbs.p.g", "duo.q.g"] {
         analyst
             .release
-            .tabulate(common::table_request(&[by], &[]))
+            .tabulate(proto::TableRequest {
+                project: "kansen".into(),
+                ..common::table_request(&[by], &[])
+            })
             .await
             .unwrap();
     }
@@ -441,7 +508,12 @@ async fn a_provider_sees_the_releases_that_used_its_data_and_no_others() {
         .releases;
     assert_eq!(mine.len(), 1, "cbs sees the table over its data");
     assert_eq!(mine[0].datasets, ["cbs.p"]);
-    assert!(mine[0].cells > 0 && !mine[0].project.is_empty());
+    assert_eq!(mine[0].project, "kansen");
+    assert!(mine[0].cells > 0);
+    // What it was used for: the request, naming cbs.p's column, no cells.
+    let request: serde_json::Value = serde_json::from_str(&mine[0].request_json).unwrap();
+    assert_eq!(request["group_by"], serde_json::json!(["cbs.p.g"]));
+    assert_eq!(request["project"], "kansen");
     let theirs = releases(&mut cbs, "duo.q").await.unwrap_err();
     assert_eq!(theirs.code(), Code::PermissionDenied, "not duo's releases");
     let all = releases(&mut cbs, "").await.unwrap_err();

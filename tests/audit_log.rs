@@ -677,8 +677,12 @@ async fn release_history_lists_and_shows_releases_without_making_one() {
     let text = String::from_utf8_lossy(&listed.stdout).into_owned();
     assert_eq!(
         text.lines().count(),
-        2,
-        "a table and the linkage figures: {text}"
+        4,
+        "a table and the linkage figures, each with its request: {text}"
+    );
+    assert!(
+        text.contains("asked: count by duo.p.niveau × cbs.p.decile"),
+        "{text}"
     );
     assert!(
         text.contains("duo.p ⋈ cbs.p") || text.contains("cbs.p ⋈ duo.p"),

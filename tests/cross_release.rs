@@ -326,6 +326,7 @@ async fn linkage_probe(
     let figure = |r: ddc::proto::LinkageReport| r.pairs[0].linked.unwrap();
     let request = || ddc::proto::LinkageRequest {
         datasets: vec!["cbs.base".into(), "duo.probe".into()],
+        ..Default::default()
     };
     let before = figure(
         s.clients

@@ -279,6 +279,7 @@ async fn names_and_values_typed_as_a_bsn_never_come_back() {
         .release
         .linkage(proto::LinkageRequest {
             datasets: vec![DS.into(), BSN.into()],
+            ..Default::default()
         })
         .await;
     statuses.push(linkage.unwrap_err());

@@ -109,6 +109,7 @@ async fn upload_as_holder(
 async fn linkage(s: &mut TestServer) -> (Option<u64>, Option<u64>, Option<u64>) {
     let request = LinkageRequest {
         datasets: vec![DUO.into(), CBS.into()],
+        ..Default::default()
     };
     let report = s
         .clients

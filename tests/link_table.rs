@@ -236,6 +236,7 @@ async fn linkage_figures_are_rounded_and_thresholded() {
         .release
         .linkage(LinkageRequest {
             datasets: vec![DUO.into(), CBS.into(), "duo.tiny".into()],
+            ..Default::default()
         })
         .await
         .unwrap()

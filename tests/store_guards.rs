@@ -157,7 +157,7 @@ fn ddc_serve_refuses_a_missing_or_wrong_master_key_and_a_tampered_key_store() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_2_store_is_migrated_to_version_6_keeping_its_data_links_and_log() {
+async fn a_version_2_store_is_migrated_to_version_7_keeping_its_data_links_and_log() {
     let (data_dir, key_dir) = server_with_persons().await.stop().await;
     // Turn the store back into what version 2 wrote: no code lists,
     // released populations (here persons 0, 1, …, 19) instead of cells, a
@@ -221,7 +221,12 @@ async fn a_version_2_store_is_migrated_to_version_6_keeping_its_data_links_and_l
         1,
         "the dataset and its rows are kept"
     );
-    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 6);
+    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 7);
+    assert_eq!(
+        db_scalar(s.data_dir.path(), "SELECT count(*) FROM projects"),
+        0,
+        "the projects table exists, empty"
+    );
     // The old free-form entries are the log's first leaves, then the sealing.
     let kinds = |sql: &str| db_scalar(s.data_dir.path(), sql);
     assert_eq!(

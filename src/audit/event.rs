@@ -138,6 +138,10 @@ pub enum Event {
     LinkageReleased {
         /// The release record's number.
         release: i64,
+        /// The project it was asked under (absent in entries written
+        /// before projects existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project: Option<String>,
         /// The datasets asked about.
         datasets: Vec<String>,
         /// Figures released.
@@ -198,6 +202,59 @@ pub enum Event {
         persons: u64,
         /// Households resealed.
         households: u64,
+    },
+    /// An administrator created a project; its datasets await their
+    /// holders' approval.
+    #[serde(rename = "project.created")]
+    ProjectCreated {
+        /// Its name.
+        project: String,
+        /// What it is for.
+        purpose: String,
+        /// Its members.
+        members: Vec<String>,
+        /// The datasets it asks for.
+        datasets: Vec<String>,
+    },
+    /// An administrator changed a project's members or datasets.
+    #[serde(rename = "project.changed")]
+    ProjectChanged {
+        /// The project.
+        project: String,
+        /// Members added.
+        added_members: Vec<String>,
+        /// Members removed.
+        removed_members: Vec<String>,
+        /// Datasets asked for (awaiting approval).
+        added_datasets: Vec<String>,
+        /// Datasets taken out, with their approvals.
+        removed_datasets: Vec<String>,
+    },
+    /// A dataset's holder approved its use in a project.
+    #[serde(rename = "project.dataset_approved")]
+    DatasetApproved {
+        /// The project.
+        project: String,
+        /// The dataset.
+        dataset: String,
+        /// The organisation that holds it.
+        organisation: String,
+    },
+    /// A dataset's holder withdrew its approval.
+    #[serde(rename = "project.approval_withdrawn")]
+    ApprovalWithdrawn {
+        /// The project.
+        project: String,
+        /// The dataset.
+        dataset: String,
+        /// The organisation that holds it.
+        organisation: String,
+    },
+    /// An administrator closed a project, for good.
+    #[serde(rename = "project.closed")]
+    ProjectClosed {
+        /// The project.
+        project: String,
     },
     /// A caller was refused an action it may not take.
     #[serde(rename = "access.denied")]
@@ -282,6 +339,11 @@ impl Event {
             Event::KeyRecorded(_) => "key.recorded",
             Event::KeySealed(_) => "key.sealed",
             Event::KeyRotated { .. } => "key.rotated",
+            Event::ProjectCreated { .. } => "project.created",
+            Event::ProjectChanged { .. } => "project.changed",
+            Event::DatasetApproved { .. } => "project.dataset_approved",
+            Event::ApprovalWithdrawn { .. } => "project.approval_withdrawn",
+            Event::ProjectClosed { .. } => "project.closed",
             Event::AccessDenied { .. } => "access.denied",
             Event::Legacy { .. } => "legacy",
         }
@@ -292,7 +354,9 @@ impl Event {
         match self {
             Event::DatasetCreated { dataset, .. }
             | Event::UploadAccepted { dataset, .. }
-            | Event::UploadReplayed { dataset, .. } => Some(dataset),
+            | Event::UploadReplayed { dataset, .. }
+            | Event::DatasetApproved { dataset, .. }
+            | Event::ApprovalWithdrawn { dataset, .. } => Some(dataset),
             Event::UploadRefused(f) | Event::UploadRejected(f) | Event::UploadBroken(f) => {
                 Some(&f.dataset)
             }
@@ -303,9 +367,20 @@ impl Event {
     /// The datasets the event involves (for filtering by dataset).
     pub fn datasets(&self) -> Vec<&str> {
         match self {
-            Event::LinkageReleased { datasets, .. } | Event::TableReleased { datasets, .. } => {
+            Event::LinkageReleased { datasets, .. }
+            | Event::TableReleased { datasets, .. }
+            | Event::ProjectCreated { datasets, .. } => {
                 datasets.iter().map(String::as_str).collect()
             }
+            Event::ProjectChanged {
+                added_datasets,
+                removed_datasets,
+                ..
+            } => added_datasets
+                .iter()
+                .chain(removed_datasets)
+                .map(String::as_str)
+                .collect(),
             other => other.dataset().into_iter().collect(),
         }
     }
@@ -323,9 +398,14 @@ impl Event {
     /// The project the event belongs to, if any.
     pub fn project(&self) -> Option<&str> {
         match self {
-            Event::TableReleased { project, .. } | Event::TableRefused { project, .. } => {
-                Some(project)
-            }
+            Event::TableReleased { project, .. }
+            | Event::TableRefused { project, .. }
+            | Event::ProjectCreated { project, .. }
+            | Event::ProjectChanged { project, .. }
+            | Event::DatasetApproved { project, .. }
+            | Event::ApprovalWithdrawn { project, .. }
+            | Event::ProjectClosed { project } => Some(project),
+            Event::LinkageReleased { project, .. } => project.as_deref(),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@ mod health;
 mod keys;
 mod linkage;
 mod pki;
+mod project;
 mod release;
 mod render;
 mod serve;
@@ -96,6 +97,10 @@ enum Command {
     Table(table::TableArgs),
     /// Show protected linkage figures: persons per dataset and per pair.
     Linkage(linkage::LinkageArgs),
+    /// Create, change, close and list projects (administrators); approve
+    /// their use of your datasets (data holders).
+    #[command(subcommand)]
+    Project(project::ProjectCommand),
     /// Read and verify the linkage log (auditors).
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -128,6 +133,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Upload(a) => upload::run(a).await,
             Command::Table(a) => table::run(a).await,
             Command::Linkage(a) => linkage::run(a).await,
+            Command::Project(c) => project::run(c).await,
             Command::Audit(c) => audit::run(c).await,
             Command::Release(c) => release::run(c).await,
             Command::Pki(c) => pki::run(c),

@@ -27,6 +27,8 @@ use crate::server::{LocalServer, ServerConfig};
 
 const DUO: &str = "duo.onderwijs_2024";
 const CBS: &str = "cbs.inkomen_2024";
+/// The project the demo's tables are asked under.
+const PROJECT: &str = "equal-opportunity";
 
 /// Flags of `ddc demo`.
 #[derive(Debug, clap::Args)]
@@ -113,16 +115,21 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
         );
     }
 
-    println!("\n5. Linkage figures (rounded, withheld below the threshold)\n");
+    open_project(&mut c).await?;
+
+    println!("\n6. Linkage figures (rounded, withheld below the threshold)\n");
     let report = c
         .release
-        .linkage(LinkageRequest { datasets: vec![] })
+        .linkage(LinkageRequest {
+            datasets: vec![],
+            project: PROJECT.into(),
+        })
         .await?
         .into_inner();
     print!("{}", indent(&render_linkage(&report)));
 
     println!(
-        "\n6. Equal opportunity: secondary-school pupils by level and parental income decile\n"
+        "\n7. Equal opportunity: secondary-school pupils by level and parental income decile\n"
     );
     let request = TableRequest {
         group_by: vec![format!("{DUO}.niveau"), format!("{CBS}.decile")],
@@ -133,7 +140,7 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     println!("\n   Share in havo/vwo by decile, from the released cells:");
     println!("   {}", havo_vwo_shares(&table));
 
-    println!("\n7. The same question for one small province: small cells are withheld\n");
+    println!("\n8. The same question for one small province: small cells are withheld\n");
     let mut zeeland = request;
     zeeland.filters.push(Filter {
         variable: format!("{CBS}.provincie"),
@@ -143,7 +150,7 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     let table = c.release.tabulate(zeeland).await?.into_inner();
     print!("{}", indent(&render_table(&table, TableFormat::Text)?));
 
-    println!("\n8. Mean household income by level and province: a magnitude table, households as units\n");
+    println!("\n9. Mean household income by level and province: a magnitude table, households as units\n");
     let income = TableRequest {
         group_by: vec![format!("{DUO}.niveau"), format!("{CBS}.provincie")],
         measure: MeasureKind::Mean as i32,
@@ -154,13 +161,13 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     print!("{}", indent(&render_table(&table, TableFormat::Text)?));
 
     println!(
-        "\n9. Differencing: all pupils by sector, then the same without the {} vavo pupils\n",
+        "\n10. Differencing: all pupils by sector, then the same without the {} vavo pupils\n",
         synth::VAVO_PUPILS
     );
     let everyone = TableRequest {
         group_by: vec![format!("{DUO}.sector")],
         datasets: vec![CBS.into()],
-        project: "equal-opportunity".into(),
+        project: PROJECT.into(),
         ..Default::default()
     };
     c.release.tabulate(everyone.clone()).await?;
@@ -181,12 +188,37 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
         Ok(_) => println!("   without vavo: released (the group was large enough)"),
     }
 
-    println!("\n10. An auditor verifies the linkage log against DUO's upload receipt\n");
+    println!("\n11. An auditor verifies the linkage log against DUO's upload receipt\n");
     let receipt = kept.context("the upload carried no log receipt")?;
     println!("{}", indent(&verify_log(&mut c, &receipt).await?));
     println!(
         "\nDone in {:.1?}. The temporary directories are removed.",
         started.elapsed()
+    );
+    Ok(())
+}
+
+/// An administrator opens the demo's project over both datasets; each
+/// holder approves its own.
+async fn open_project(c: &mut Clients) -> anyhow::Result<()> {
+    c.projects
+        .create_project(proto::CreateProjectRequest {
+            name: PROJECT.into(),
+            purpose: "Equal opportunity in education: havo/vwo by parental income".into(),
+            members: vec!["ocw/analyst/demo".into()],
+            datasets: vec![DUO.into(), CBS.into()],
+        })
+        .await?;
+    for dataset in [DUO, CBS] {
+        c.projects
+            .approve_dataset(proto::ApprovalRequest {
+                project: PROJECT.into(),
+                dataset: dataset.into(),
+            })
+            .await?;
+    }
+    println!(
+        "\n5. An administrator opened project {PROJECT} over {DUO} and {CBS}; DUO and CBS each\n   approved their dataset (analysts ask only inside projects, over approved datasets)"
     );
     Ok(())
 }
@@ -345,7 +377,7 @@ fn request_for_levels() -> TableRequest {
             values: vec!["vo".into()],
             negate: false,
         }],
-        project: "equal-opportunity".into(),
+        project: PROJECT.into(),
         ..Default::default()
     }
 }

@@ -4,6 +4,7 @@
 //! Reads take the store lock briefly (one query each) and create nothing:
 //! showing a release is not a release.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{entry, Engine, EngineError};
@@ -12,6 +13,7 @@ use crate::audit::event::{self, Event};
 use crate::audit::merkle::Hash;
 use crate::audit::note::Verifier;
 use crate::auth::Caller;
+use crate::project::Project;
 use crate::store::{LogFilter, StoredEntry, StoredRelease};
 
 /// What the release list shows of one release.
@@ -35,6 +37,8 @@ pub struct ReleaseSummary {
     pub withheld: u64,
     /// Its log entry, if it has one.
     pub log_index: Option<u64>,
+    /// The request as JSON, as the analyst worded it.
+    pub request: String,
 }
 
 /// One release with everything stored of it.
@@ -159,6 +163,14 @@ impl Catalogue for Engine {
             .get(dataset)
             .map(|l| l.info.def.organisation().to_owned())
     }
+
+    fn project(&self, name: &str) -> Option<Arc<Project>> {
+        self.read().projects.get(name).cloned()
+    }
+
+    fn projects(&self) -> Vec<Arc<Project>> {
+        self.read().projects.values().cloned().collect()
+    }
 }
 
 fn summarise(r: &StoredRelease) -> ReleaseSummary {
@@ -180,6 +192,7 @@ fn summarise(r: &StoredRelease) -> ReleaseSummary {
         cells: 0,
         withheld: 0,
         log_index: decoded.as_ref().map(|(i, _)| *i),
+        request: r.request.clone(),
     };
     match decoded.map(|(_, e)| e) {
         Some(Event::TableReleased {

@@ -107,12 +107,8 @@ impl RequestLimits {
     /// Refuses a request larger than these limits; the error names the
     /// field, never its value.
     pub(super) fn check(&self, spec: &TableSpec) -> Result<(), EngineError> {
-        if !spec.project.is_empty() && !is_project_name(&spec.project, self.max_project_len) {
-            let reason = format!(
-                "a project is a lower-case name of at most {} characters: a letter, then letters, digits, `_` or `-`",
-                self.max_project_len
-            );
-            return Err(invalid(FieldPath::new("project"), reason));
+        if !spec.project.is_empty() {
+            self.check_project(FieldPath::new("project"), &spec.project)?;
         }
         // `group_by` is checked for its count when it is resolved.
         for (i, name) in spec.group_by.iter().enumerate() {
@@ -145,6 +141,18 @@ impl RequestLimits {
             self.check_name(FieldPath::new("datasets").index(i), name)?;
         }
         Ok(())
+    }
+
+    /// Refuses a project name that is not a lower-case name within the limit.
+    pub(super) fn check_project(&self, field: FieldPath, name: &str) -> Result<(), EngineError> {
+        if is_project_name(name, self.max_project_len) {
+            return Ok(());
+        }
+        let reason = format!(
+            "a project is a lower-case name of at most {} characters: a letter, then letters, digits, `_` or `-`",
+            self.max_project_len
+        );
+        Err(invalid(field, reason))
     }
 
     fn check_filters(&self, spec: &TableSpec) -> Result<(), EngineError> {

@@ -14,6 +14,7 @@ mod keys;
 mod ledger;
 mod levels;
 mod limits;
+mod projects;
 mod release;
 mod request;
 mod structure;
@@ -27,7 +28,11 @@ pub use audit::{ReleaseDetail, ReleaseSummary};
 pub use grouping::{Category, TableDimension};
 pub use keys::{Rotation, RotationPause};
 pub use limits::{AttackerHook, BusyScope, RequestLimits, TableLimits};
-pub use release::{LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT, POPULATION_REFUSAL};
+pub use projects::{Changed, ProjectChange, ProjectDraft};
+pub use release::{
+    project_or_default, LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT,
+    POPULATION_REFUSAL,
+};
 pub use request::{FilterSpec, MeasureSpec, TableSpec, MAX_TABLE_CELLS};
 pub use upload::{
     BrokenUpload, UploadEnd, UploadId, UploadMode, UploadOutcome, UploadRequest, UploadSession,
@@ -61,6 +66,21 @@ pub enum EngineError {
     /// The caller may not do this.
     #[error("permission denied: {0}")]
     Denied(crate::access::Denied),
+    /// No project of the name given in `field`; the name is not echoed.
+    #[error("no project has the name given in `{field}`")]
+    ProjectNotFound {
+        /// The request field holding the name.
+        field: FieldPath,
+    },
+    /// A project of that name exists.
+    #[error("a project of that name exists")]
+    ProjectExists,
+    /// The project is closed: nothing more is changed or asked in it.
+    #[error("the project is closed")]
+    ProjectClosed,
+    /// The project does not ask for the dataset.
+    #[error("the project does not ask for this dataset; an administrator adds it first")]
+    NotInProject,
     /// No release of the number given in `field`.
     #[error("no release has the number given in `{field}`")]
     ReleaseNotFound {
@@ -201,6 +221,8 @@ struct State {
     datasets: BTreeMap<String, Arc<Loaded>>,
     persons: PersonIndex,
     households: PseudonymIndex,
+    /// Every project, by name; each replaced whole after a commit.
+    projects: BTreeMap<String, Arc<crate::project::Project>>,
 }
 
 /// The service core. See the [module docs](self).
@@ -261,6 +283,11 @@ impl Engine {
         let mut snapshot = store.load(storage.version())?;
         let ledger = store.load_ledger()?;
         let print_key = store.print_key()?;
+        let projects = store
+            .projects()?
+            .into_iter()
+            .map(|p| (p.name.clone(), Arc::new(p)))
+            .collect();
         // Unsealed in place; the collect reuses the allocation (same layout).
         let unseal = |sealed: &mut Vec<crate::sealing::Sealed>| -> Vec<_> {
             storage.unseal_in_place(sealed);
@@ -276,6 +303,7 @@ impl Engine {
             datasets: BTreeMap::new(),
             persons: PersonIndex::from_parts(&persons, snapshot.record_keys),
             households: PseudonymIndex::from_ordered(&households),
+            projects,
         };
         drop((persons, households));
         for ds in snapshot.datasets {
@@ -457,8 +485,11 @@ impl Engine {
 
 /// The log entry of `event`, done by `caller` at `now`.
 fn entry(caller: &Caller, now: SystemTime, event: Event) -> Entry {
-    let at_ms = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    Entry::new(at_ms, caller.subject(), event)
+    Entry::new(millis(now), caller.subject(), event)
+}
+
+/// `now` in milliseconds since the Unix epoch.
+fn millis(now: SystemTime) -> i64 {
+    now.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

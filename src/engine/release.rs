@@ -85,9 +85,7 @@ impl Engine {
     ) -> Result<ProtectedTable, EngineError> {
         self.table_limits.request.check(spec)?;
         let mut spec = spec.clone();
-        if spec.project.is_empty() {
-            spec.project = DEFAULT_PROJECT.to_owned();
-        }
+        spec.project = project_or_default(&spec.project).to_owned();
         let r = self.resolve(&spec)?;
         let record_keys = self.record_keys();
         let query = Query {
@@ -301,17 +299,24 @@ impl Engine {
     pub fn linkage(
         &self,
         caller: &Caller,
+        project: &str,
         names: &[String],
         now: SystemTime,
     ) -> Result<LinkageFigures, EngineError> {
-        self.table_limits.request.check_datasets(names)?;
+        let limits = &self.table_limits.request;
+        limits.check_datasets(names)?;
+        let project = project_or_default(project);
+        limits.check_project(crate::field_path::FieldPath::new("project"), project)?;
         let mut loaded = Vec::new();
         if names.is_empty() {
+            let state = self.read();
+            let in_project = state.projects.get(project);
             loaded.extend(
-                self.read()
+                state
                     .datasets
                     .values()
                     .filter(|l| l.info.version > 0)
+                    .filter(|l| in_project.is_none_or(|p| p.approves(l.info.def.name())))
                     .cloned(),
             );
         }
@@ -393,7 +398,7 @@ impl Engine {
             receipt: None,
         };
         let record = ReleaseRecord {
-            project: "linkage".into(),
+            project: project.to_owned(),
             request: json_text(&serde_json::json!({ "datasets": names }))?,
             policy: json_text(&self.policy)?,
             cells: json_text(
@@ -418,6 +423,7 @@ impl Engine {
         let (_, receipt) = guard.commit(&record, &cells, |release| {
             let event = Event::LinkageReleased {
                 release,
+                project: Some(project.to_owned()),
                 datasets,
                 released,
                 withheld,
@@ -427,6 +433,16 @@ impl Engine {
         let mut figures = figures;
         figures.receipt = Some(receipt);
         Ok(figures)
+    }
+}
+
+/// The project a request is recorded under: the one named, or
+/// [`DEFAULT_PROJECT`].
+pub fn project_or_default(project: &str) -> &str {
+    if project.is_empty() {
+        DEFAULT_PROJECT
+    } else {
+        project
     }
 }
 

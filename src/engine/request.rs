@@ -59,6 +59,31 @@ pub struct FilterSpec {
     pub negate: bool,
 }
 
+impl TableSpec {
+    /// Every dataset the request names, as resolution will read them
+    /// (names not worded as `dataset.column` are refused there): what the
+    /// access decision checks before anything is looked up.
+    pub fn named_datasets(&self) -> Vec<&str> {
+        let categorical = self
+            .group_by
+            .iter()
+            .chain(self.filters.iter().map(|f| &f.variable))
+            .map(|name| VariableRef::parse(name).variable);
+        let numeric = match &self.measure {
+            MeasureSpec::Count => None,
+            MeasureSpec::Sum(v) | MeasureSpec::Mean(v) => Some(v.as_str()),
+        };
+        let mut names: Vec<&str> = categorical
+            .chain(numeric)
+            .filter_map(|v| v.rsplit_once('.').map(|(dataset, _)| dataset))
+            .chain(self.datasets.iter().map(String::as_str))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
 /// A request resolved against the catalogue.
 pub(super) struct Resolved {
     pub(super) loaded: Vec<Arc<Loaded>>,

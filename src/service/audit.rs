@@ -259,5 +259,6 @@ fn summary_to_proto(s: ReleaseSummary) -> proto::ReleaseSummary {
         cells: s.cells,
         withheld: s.withheld,
         log_index: s.log_index,
+        request_json: s.request,
     }
 }

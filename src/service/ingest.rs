@@ -61,7 +61,9 @@ impl ingest_server::Ingest for IngestService {
             .engine
             .datasets()
             .iter()
-            .filter(|d| crate::access::lists(&caller, d.def.organisation()))
+            .filter(|d| {
+                crate::access::lists(&caller, d.def.name(), d.def.organisation(), &*self.engine)
+            })
             .map(dataset_to_proto)
             .collect();
         Ok(Response::new(proto::ListDatasetsResponse { datasets }))

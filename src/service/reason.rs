@@ -72,6 +72,14 @@ pub enum Reason {
     AttackerChecksBusy,
     /// No release of the number given.
     ReleaseNotFound,
+    /// No project of the name given.
+    ProjectNotFound,
+    /// A project of that name exists.
+    ProjectExists,
+    /// The project is closed.
+    ProjectClosed,
+    /// The project does not ask for the dataset.
+    NotInProject,
     /// The caller's role does not allow the call.
     PermissionDenied,
     /// A log proof or root of more entries than the log holds.
@@ -116,6 +124,10 @@ impl Reason {
             Reason::AttackerChecksBusy => "ATTACKER_CHECKS_BUSY",
             Reason::ReleaseNotFound => "RELEASE_NOT_FOUND",
             Reason::PermissionDenied => "PERMISSION_DENIED",
+            Reason::ProjectNotFound => "PROJECT_NOT_FOUND",
+            Reason::ProjectExists => "PROJECT_EXISTS",
+            Reason::ProjectClosed => "PROJECT_CLOSED",
+            Reason::NotInProject => "DATASET_NOT_IN_PROJECT",
             Reason::LogOutOfRange => "LOG_OUT_OF_RANGE",
             Reason::LogTampered => "LOG_TAMPERED",
             Reason::Internal => "INTERNAL",

@@ -11,7 +11,7 @@ use super::{authorize, blocking, receipt_to_log};
 use crate::access::Action;
 use crate::auth::caller;
 use crate::disclosure::CellStatus;
-use crate::engine::{Engine, MeasureSpec, ProtectedTable};
+use crate::engine::{project_or_default, Engine, MeasureSpec, ProtectedTable};
 use crate::proto::{self, release_server};
 
 /// Serves [`release_server::Release`] over the engine.
@@ -34,8 +34,12 @@ impl release_server::Release for ReleaseService {
         request: Request<proto::TableRequest>,
     ) -> Result<Response<proto::Table>, Status> {
         let caller = caller(&request);
-        authorize(&self.engine, &caller, Action::Tabulate).await?;
         let spec = table_spec_from_proto(request.into_inner()).map_err(to_status)?;
+        let action = Action::Tabulate {
+            project: project_or_default(&spec.project),
+            datasets: &spec.named_datasets(),
+        };
+        authorize(&self.engine, &caller, action).await?;
         let engine = Arc::clone(&self.engine);
         let table = blocking(move || engine.tabulate(&caller, &spec, SystemTime::now())).await?;
         Ok(Response::new(table_to_proto(&table)))
@@ -46,10 +50,17 @@ impl release_server::Release for ReleaseService {
         request: Request<proto::LinkageRequest>,
     ) -> Result<Response<proto::LinkageReport>, Status> {
         let caller = caller(&request);
-        authorize(&self.engine, &caller, Action::Linkage).await?;
-        let names = request.into_inner().datasets;
+        let proto::LinkageRequest { datasets, project } = request.into_inner();
+        let named: Vec<&str> = datasets.iter().map(String::as_str).collect();
+        let action = Action::Linkage {
+            project: project_or_default(&project),
+            datasets: &named,
+        };
+        authorize(&self.engine, &caller, action).await?;
         let engine = Arc::clone(&self.engine);
-        let figures = blocking(move || engine.linkage(&caller, &names, SystemTime::now())).await?;
+        let figures =
+            blocking(move || engine.linkage(&caller, &project, &datasets, SystemTime::now()))
+                .await?;
         Ok(Response::new(proto::LinkageReport {
             datasets: figures
                 .datasets

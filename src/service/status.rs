@@ -166,6 +166,13 @@ fn classify(e: EngineError) -> Refusal {
             Refusal::new(Code::FailedPrecondition, Reason::KeyMismatch)
         }
         EngineError::Denied(_) => Refusal::new(Code::PermissionDenied, Reason::PermissionDenied),
+        EngineError::ProjectNotFound { field } => {
+            Refusal::new(Code::NotFound, Reason::ProjectNotFound).at(field)
+        }
+        EngineError::ProjectExists => Refusal::new(Code::AlreadyExists, Reason::ProjectExists),
+        EngineError::ProjectClosed => Refusal::new(Code::FailedPrecondition, Reason::ProjectClosed),
+        EngineError::NotInProject => Refusal::new(Code::FailedPrecondition, Reason::NotInProject)
+            .at(FieldPath::new("dataset")),
         EngineError::ReleaseNotFound { field } => {
             Refusal::new(Code::NotFound, Reason::ReleaseNotFound).at(field)
         }

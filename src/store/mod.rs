@@ -2,7 +2,7 @@
 //!
 //! Holds persons (sealed pseudonym, storage key version and record key, by
 //! person number; see [`crate::sealing`]), code lists, dataset definitions,
-//! each dataset's rows, the release records and the linkage log.
+//! each dataset's rows, the projects, the release records and the linkage log.
 //! Never a raw identifier. Every change is one transaction that also
 //! appends its log entry (the one commit path is `log::append`);
 //! `synchronous=FULL` makes a commit durable before it is acknowledged, and
@@ -22,6 +22,7 @@ mod keys;
 mod ledger;
 mod load;
 mod log;
+mod projects;
 mod releases;
 mod rewrite;
 mod write;
@@ -43,7 +44,7 @@ pub use write::{ReleaseRecord, UploadWrite};
 pub const DB_FILE: &str = "ddc.sqlite";
 
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +123,7 @@ impl Store {
             0 => [SCHEMA, SCHEMA_V2, SCHEMA_V3].as_slice(),
             1 => [SCHEMA_V2, SCHEMA_V3].as_slice(),
             2 => [SCHEMA_V3].as_slice(),
-            3..=5 => [].as_slice(),
+            3..=6 => [].as_slice(),
             SCHEMA_VERSION => return Ok(()),
             found => return Err(StoreError::SchemaVersion { found }),
         };
@@ -136,7 +137,10 @@ impl Store {
         if version < 5 {
             tx.execute_batch(keys::SCHEMA_V5)?;
         }
-        log::migrate_to_v6(&tx)?;
+        if version < 6 {
+            log::migrate_to_v6(&tx)?;
+        }
+        tx.execute_batch(projects::SCHEMA_V7)?;
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         tx.commit()?;
         Ok(())

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ddc::auth::{DenyList, Role};
+use ddc::client::Clients;
 use ddc::pki::{DevCa, Issued, Validity};
 use ddc::proto::{self, ListDatasetsRequest};
 use ddc::server::LocalServer;
@@ -60,19 +61,29 @@ pub async fn tls_server(
     pki: &mut Pki,
     deny: &[&str],
 ) -> (LocalServer, tempfile::TempDir, tempfile::TempDir) {
+    let (data, keys) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = tls_server_in(pki, deny, &data, &keys).await;
+    (server, data, keys)
+}
+
+/// A TLS server over the data and key directories given (a restart).
+pub async fn tls_server_in(
+    pki: &mut Pki,
+    deny: &[&str],
+    data: &tempfile::TempDir,
+    keys: &tempfile::TempDir,
+) -> LocalServer {
     let server = pki.ca.issue_server(&["127.0.0.1"]).unwrap();
     let (cert, key) = pki.save("server", &server);
-    let (data, keys) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut config =
-        super::TestServer::config(&data, &keys, ddc::disclosure::DisclosurePolicy::default());
+        super::TestServer::config(data, keys, ddc::disclosure::DisclosurePolicy::default());
     config.transport = Transport::Tls(ServerTls {
         cert,
         key,
         client_ca: pki.path("ca.pem"),
         deny: DenyList::new(deny.iter().copied()),
     });
-    let server = LocalServer::start(config).await.unwrap();
-    (server, data, keys)
+    LocalServer::start(config).await.unwrap()
 }
 
 pub fn https(server: &LocalServer) -> String {
@@ -115,4 +126,62 @@ pub fn declaration(
             ..Default::default()
         }),
     }
+}
+
+/// Declares `name` (held by `organisation`, column `g` of `a,b`) and
+/// uploads `ids` into it, alternating `a` and `b`.
+pub async fn dataset_with_data(c: &mut Clients, name: &str, organisation: &str, ids: &[String]) {
+    c.ingest
+        .create_dataset(declaration(name, organisation, "a,b"))
+        .await
+        .unwrap();
+    let file: String = ids
+        .iter()
+        .enumerate()
+        .map(|(i, b)| format!("{b},{}\n", if i % 2 == 0 { "a" } else { "b" }))
+        .collect();
+    let header = proto::UploadHeader {
+        dataset: name.into(),
+        upload_id: ddc::client::new_upload_id(),
+        ..Default::default()
+    };
+    let body = std::io::Cursor::new(format!("bsn,g\n{file}").into_bytes());
+    ddc::client::upload(&mut c.ingest, header, body, |_| {})
+        .await
+        .unwrap();
+}
+
+/// Creates project `name` over `datasets` with `members`, as `admin`.
+pub async fn create_project(
+    admin: &mut Clients,
+    name: &str,
+    datasets: &[&str],
+    members: &[&str],
+) -> Result<proto::Project, tonic::Status> {
+    admin
+        .projects
+        .create_project(proto::CreateProjectRequest {
+            name: name.into(),
+            purpose: format!("research in {name}"),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            datasets: datasets.iter().map(|d| d.to_string()).collect(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// `holder` approves `dataset` for `project`.
+pub async fn approve(
+    holder: &mut Clients,
+    project: &str,
+    dataset: &str,
+) -> Result<proto::Project, tonic::Status> {
+    holder
+        .projects
+        .approve_dataset(proto::ApprovalRequest {
+            project: project.into(),
+            dataset: dataset.into(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
 }

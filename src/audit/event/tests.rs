@@ -62,6 +62,7 @@ pub(crate) fn samples() -> Vec<Entry> {
         Event::UploadBroken(failure),
         Event::LinkageReleased {
             release: 1,
+            project: Some("gelijke-kansen".into()),
             datasets: vec!["cbs.personen".into(), "duo.leerlingen".into()],
             released: 3,
             withheld: 0,
@@ -95,6 +96,32 @@ pub(crate) fn samples() -> Vec<Entry> {
             to: 2,
             persons: 100,
             households: 40,
+        },
+        Event::ProjectCreated {
+            project: "gelijke-kansen".into(),
+            purpose: "kansengelijkheid".into(),
+            members: vec!["uva/analyst/jansen".into()],
+            datasets: vec!["cbs.personen".into(), "duo.leerlingen".into()],
+        },
+        Event::ProjectChanged {
+            project: "gelijke-kansen".into(),
+            added_members: vec!["uva/analyst/pietersen".into()],
+            removed_members: vec![],
+            added_datasets: vec![],
+            removed_datasets: vec!["duo.leerlingen".into()],
+        },
+        Event::DatasetApproved {
+            project: "gelijke-kansen".into(),
+            dataset: "cbs.personen".into(),
+            organisation: "cbs".into(),
+        },
+        Event::ApprovalWithdrawn {
+            project: "gelijke-kansen".into(),
+            dataset: "cbs.personen".into(),
+            organisation: "cbs".into(),
+        },
+        Event::ProjectClosed {
+            project: "gelijke-kansen".into(),
         },
         Event::AccessDenied {
             method: "/ddc.v1.Release/Tabulate".into(),
@@ -193,4 +220,21 @@ fn datasets_projects_and_releases_are_read_from_the_event() {
     );
     assert_eq!(find("table.released").event.release(), Some(2));
     assert_eq!(find("key.rotated").event.datasets(), Vec::<&str>::new());
+    assert_eq!(find("project.changed").event.datasets(), ["duo.leerlingen"]);
+    assert_eq!(
+        find("project.dataset_approved").event.project(),
+        Some("gelijke-kansen")
+    );
+    assert_eq!(
+        find("linkage.released").event.project(),
+        Some("gelijke-kansen")
+    );
+}
+
+#[test]
+fn a_linkage_entry_written_before_projects_still_decodes_as_written() {
+    let old = br#"{"actor":"development","at_ms":1,"event":{"datasets":["a.b"],"kind":"linkage.released","release":1,"released":1,"withheld":0},"v":1}"#;
+    let entry = decode(old).unwrap();
+    assert_eq!(entry.event.project(), None);
+    assert_eq!(encode(&entry).unwrap(), old.to_vec());
 }
