@@ -11,6 +11,8 @@ use ddc::auth::Role;
 use ddc::client::Clients;
 use ddc::pki::Validity;
 use ddc::proto;
+use ddc::server::LocalServer;
+use tempfile::TempDir;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -61,6 +63,15 @@ async fn setting(c: &mut Cast) {
         .unwrap();
 }
 
+/// A TLS server with its PKI and directories, the cast, and the setting.
+async fn started() -> (Pki, LocalServer, TempDir, TempDir, Cast) {
+    let mut pki = Pki::new();
+    let (server, data, keys) = tls_server(&mut pki, &[]).await;
+    let mut c = cast(&mut pki, &https(&server)).await;
+    setting(&mut c).await;
+    (pki, server, data, keys, c)
+}
+
 async fn table(c: &mut Clients, project: &str, by: &[&str]) -> Result<(), tonic::Status> {
     c.release
         .tabulate(proto::TableRequest {
@@ -78,10 +89,7 @@ fn denied(r: Result<(), tonic::Status>, why: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_analyst_asks_only_inside_its_open_project_over_approved_datasets() {
-    let mut pki = Pki::new();
-    let (server, data, _keys) = tls_server(&mut pki, &[]).await;
-    let mut c = cast(&mut pki, &https(&server)).await;
-    setting(&mut c).await;
+    let (_pki, server, data, _keys, mut c) = started().await;
     let joined = ["cbs.p.g", "duo.q.g"];
 
     denied(
@@ -218,10 +226,7 @@ async fn an_analyst_asks_only_inside_its_open_project_over_approved_datasets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn project_changes_are_checked_audited_and_survive_a_restart() {
-    let mut pki = Pki::new();
-    let (server, data, keys) = tls_server(&mut pki, &[]).await;
-    let mut c = cast(&mut pki, &https(&server)).await;
-    setting(&mut c).await;
+    let (mut pki, server, data, keys, mut c) = started().await;
 
     // Only the holder approves; only what the project asks for.
     denied(
@@ -358,10 +363,7 @@ async fn project_changes_are_checked_audited_and_survive_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_lists_only_its_projects() {
-    let mut pki = Pki::new();
-    let (server, _data, _keys) = tls_server(&mut pki, &[]).await;
-    let mut c = cast(&mut pki, &https(&server)).await;
-    setting(&mut c).await;
+    let (_pki, server, _data, _keys, mut c) = started().await;
     create_project(
         &mut c.admin,
         "alleen-cbs",
