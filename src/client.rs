@@ -50,11 +50,46 @@ pub async fn connect_tls(url: &str, tls: &ClientTls) -> Result<Clients, ConnectE
 
 /// A channel to `url`: TLS with `tls`'s client certificate, or plaintext.
 pub async fn channel(url: &str, tls: Option<&ClientTls>) -> Result<Channel, ConnectError> {
-    let mut endpoint = Endpoint::from_shared(url.to_owned())?;
+    channel_with(url, tls, &Timeouts::default()).await
+}
+
+/// How long a client waits.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// For the connection (TCP and TLS) to be made.
+    pub connect: Duration,
+    /// For each request's answer; `None` for calls that may rightly take
+    /// long (uploads, following the log).
+    pub request: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            request: None,
+        }
+    }
+}
+
+/// A channel to `url` that gives up after `timeouts`.
+pub async fn channel_with(
+    url: &str,
+    tls: Option<&ClientTls>,
+    timeouts: &Timeouts,
+) -> Result<Channel, ConnectError> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned())?.connect_timeout(timeouts.connect);
+    if let Some(request) = timeouts.request {
+        endpoint = endpoint.timeout(request);
+    }
     if let Some(tls) = tls {
         endpoint = endpoint.tls_config(tls.config()?)?;
     }
-    Ok(endpoint.connect().await?)
+    let connecting = endpoint.connect();
+    match tokio::time::timeout(timeouts.connect, connecting).await {
+        Ok(channel) => Ok(channel?),
+        Err(_) => Err(ConnectError::Timeout(timeouts.connect)),
+    }
 }
 
 /// Why a TLS connection could not be made.
@@ -66,6 +101,9 @@ pub enum ConnectError {
     /// The connection.
     #[error(transparent)]
     Transport(#[from] tonic::transport::Error),
+    /// No connection within the connect timeout.
+    #[error("no connection within {0:?}")]
+    Timeout(Duration),
 }
 
 fn clients(channel: Channel) -> Clients {

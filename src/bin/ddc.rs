@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     let args = match ddc::cli::expand_config(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", ddc::cli::report(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -16,8 +16,8 @@ fn main() -> ExitCode {
     match ddc::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("error: {}", ddc::cli::report(&e));
+            ExitCode::from(ddc::cli::exit_code(&e))
         }
     }
 }

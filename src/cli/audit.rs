@@ -14,7 +14,7 @@ use anyhow::{bail, Context};
 use tokio_stream::StreamExt;
 
 use super::time::{parse_utc, utc};
-use super::{connect, status_error, ServerArg};
+use super::{connect, connect_streaming, status_error, ServerArg};
 use crate::audit::event;
 use crate::audit::merkle::{self, Hash};
 use crate::audit::note::{self, Verifier};
@@ -132,7 +132,7 @@ async fn latest(server: &ServerArg) -> anyhow::Result<proto::Checkpoint> {
 }
 
 async fn log(args: LogArgs) -> anyhow::Result<()> {
-    let mut clients = connect(&args.server).await?;
+    let mut clients = connect_streaming(&args.server).await?;
     let time = |t: &Option<String>| t.as_deref().map(parse_utc).transpose();
     let request = proto::ListEntriesRequest {
         from_index: args.from_index,
@@ -295,7 +295,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
             verify_file(verifier, export)?
         }
         None => {
-            let mut clients = connect(&args.server).await?;
+            let mut clients = connect_streaming(&args.server).await?;
             let latest = clients
                 .audit
                 .get_checkpoint(proto::GetCheckpointRequest {})

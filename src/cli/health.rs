@@ -11,7 +11,8 @@ use super::{channel, ServerArg};
 
 /// Checks the server's health; an error unless it is serving.
 pub(super) async fn run(server: ServerArg) -> anyhow::Result<()> {
-    let mut client = HealthClient::new(channel(&server).await?);
+    let timeout = std::time::Duration::from_secs(server.timeout.max(1));
+    let mut client = HealthClient::new(channel(&server, Some(timeout)).await?);
     let status = client
         .check(HealthCheckRequest {
             service: String::new(),

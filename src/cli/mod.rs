@@ -5,6 +5,7 @@ mod audit;
 mod codelist;
 mod config;
 mod dataset;
+mod failure;
 mod health;
 mod keys;
 mod linkage;
@@ -22,6 +23,7 @@ use clap::{Parser, Subcommand};
 pub use codelist::{parse_codes_csv, CodesFile};
 pub use config::expand_config;
 pub use dataset::parse_column_spec;
+pub use failure::{code_name, exit_code, report, EXIT_LOCAL, EXIT_REFUSED, EXIT_UNREACHABLE};
 pub use render::{render_linkage, render_table, TableFormat};
 pub use upload::describe_receipt;
 
@@ -49,6 +51,10 @@ struct ServerArg {
     /// This client's private key (PEM).
     #[arg(long, env = "DDC_TLS_KEY", requires_all = ["tls_ca", "tls_cert"])]
     tls_key: Option<std::path::PathBuf>,
+    /// Seconds to wait for the server's answer (uploads and `--follow`
+    /// wait as long as data flows); the connection itself gets 10.
+    #[arg(long, env = "DDC_TIMEOUT", default_value_t = 60)]
+    timeout: u64,
 }
 
 impl ServerArg {
@@ -61,6 +67,10 @@ impl ServerArg {
             tls_ca: env("DDC_TLS_CA"),
             tls_cert: env("DDC_TLS_CERT"),
             tls_key: env("DDC_TLS_KEY"),
+            timeout: std::env::var("DDC_TIMEOUT")
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(60),
         }
     }
 
@@ -166,29 +176,44 @@ fn init_tracing(default: &str, format: LogFormat) {
     };
 }
 
-/// Connects, naming the address in the error.
+/// Connects for requests answered within the `--timeout`.
 async fn connect(server: &ServerArg) -> anyhow::Result<crate::client::Clients> {
-    Ok(crate::client::Clients::new(channel(server).await?))
+    let request = Some(std::time::Duration::from_secs(server.timeout.max(1)));
+    Ok(crate::client::Clients::new(channel(server, request).await?))
 }
 
-/// A channel to the server: TLS with the client's certificate, or plaintext.
-async fn channel(server: &ServerArg) -> anyhow::Result<tonic::transport::Channel> {
-    use anyhow::Context;
+/// Connects for a call that may take long while data flows (an upload,
+/// following the log): no request timeout.
+async fn connect_streaming(server: &ServerArg) -> anyhow::Result<crate::client::Clients> {
+    Ok(crate::client::Clients::new(channel(server, None).await?))
+}
+
+/// A channel to the server: TLS with the client's certificate, or
+/// plaintext. A connection that fails is [`failure::Unreachable`]; bad TLS
+/// files are a local error.
+async fn channel(
+    server: &ServerArg,
+    request: Option<std::time::Duration>,
+) -> anyhow::Result<tonic::transport::Channel> {
+    use crate::client::{ConnectError, Timeouts};
     let tls = server.tls();
     let url = crate::tls::client_url(&server.server, tls.is_some())?;
-    crate::client::channel(&url, tls.as_ref())
-        .await
-        .with_context(|| format!("cannot connect to {url}"))
+    let timeouts = Timeouts {
+        request,
+        ..Timeouts::default()
+    };
+    match crate::client::channel_with(&url, tls.as_ref(), &timeouts).await {
+        Ok(channel) => Ok(channel),
+        Err(ConnectError::Tls(e)) => Err(anyhow::Error::new(e).context("TLS settings")),
+        Err(e) => Err(failure::Unreachable {
+            url,
+            cause: report(&anyhow::Error::new(e)),
+        }
+        .into()),
+    }
 }
 
-/// Turns a gRPC status into an error that shows its field violations.
+/// A refusal by the server, its fields named as sent.
 fn status_error(context: &str, status: tonic::Status) -> anyhow::Error {
-    use tonic_types::StatusExt;
-    let mut text = format!("{context}: {} ({:?})", status.message(), status.code());
-    if let Some(bad) = status.get_details_bad_request() {
-        for v in &bad.field_violations {
-            text.push_str(&format!("\n  {}: {}", v.field, v.description));
-        }
-    }
-    anyhow::anyhow!(text)
+    failure::Refused::new(context, status, failure::as_is).into()
 }

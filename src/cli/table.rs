@@ -1,7 +1,8 @@
 //! `ddc table`: ask for a protected table and print it.
 
+use super::failure::Refused;
 use super::render::{render_table, TableFormat};
-use super::{connect, status_error, ServerArg};
+use super::{connect, ServerArg};
 use crate::proto::{Filter, MeasureKind, TableRequest};
 
 /// Flags of `ddc table`.
@@ -67,15 +68,64 @@ pub(super) async fn run(a: TableArgs) -> anyhow::Result<()> {
         .release
         .tabulate(request)
         .await
-        .map_err(|s| status_error("table refused", s))?
+        .map_err(|s| Refused::new("table refused", s, table_flag).into())
+        .map_err(|e: anyhow::Error| e)?
         .into_inner();
     print!("{}", render_table(&table, a.format)?);
     Ok(())
 }
 
+/// A table request's field path as the flag that set it: `group_by[1]`
+/// as `--by #2`, `filters[0].values[2]` as `--where #1, value #3`.
+fn table_flag(field: &str) -> String {
+    let mut parts = field.split('.');
+    let head = parts.next().unwrap_or_default();
+    let (name, index) = match head.split_once('[') {
+        Some((name, i)) => (name, i.trim_end_matches(']').parse::<usize>().ok()),
+        None => (head, None),
+    };
+    let flag = match name {
+        "group_by" => "--by",
+        "filters" => "--where",
+        "datasets" => "--link",
+        "variable" | "measure" => "--sum/--mean",
+        "project" => "--project",
+        _ => return field.to_owned(),
+    };
+    let mut text = match index {
+        Some(i) => format!("{flag} #{}", i + 1),
+        None => flag.to_owned(),
+    };
+    for part in parts {
+        match part.split_once('[') {
+            Some(("values", j)) => {
+                let j = j
+                    .trim_end_matches(']')
+                    .parse::<usize>()
+                    .map_or(0, |j| j + 1);
+                text.push_str(&format!(", value #{j}"));
+            }
+            _ if part == "variable" => text.push_str(", variable"),
+            _ => text.push_str(&format!(", {part}")),
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_filter;
+    use super::{parse_filter, table_flag};
+
+    #[test]
+    fn request_fields_are_named_by_their_flags() {
+        assert_eq!(table_flag("group_by[1]"), "--by #2");
+        assert_eq!(table_flag("filters[0].values[2]"), "--where #1, value #3");
+        assert_eq!(table_flag("filters[1].variable"), "--where #2, variable");
+        assert_eq!(table_flag("datasets[0]"), "--link #1");
+        assert_eq!(table_flag("variable"), "--sum/--mean");
+        assert_eq!(table_flag("group_by"), "--by");
+        assert_eq!(table_flag("other"), "other");
+    }
 
     #[test]
     fn filters_parse_in_and_not_in() {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{connect, status_error, ServerArg};
+use super::{connect_streaming, status_error, ServerArg};
 use crate::client::{self, Clients};
 use crate::holder::{HolderRewrite, HoldersKey, RewriteError};
 use crate::ingest::RowProblem;
@@ -59,7 +59,7 @@ pub(super) async fn run(a: UploadArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut clients = connect(&a.server).await?;
+    let mut clients = connect_streaming(&a.server).await?;
     let source =
         Source::for_dataset(&mut clients, &a.dataset, &a.file, a.holders_key.as_deref()).await?;
     if let Err(e) = source.check(&bar).await {

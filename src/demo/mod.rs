@@ -16,7 +16,7 @@ use anyhow::Context;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::cli::{describe_receipt, render_linkage, render_table, TableFormat};
+use crate::cli::{code_name, describe_receipt, render_linkage, render_table, TableFormat};
 use crate::client::{self, Clients};
 use crate::disclosure::DisclosurePolicy;
 use crate::proto::{
@@ -83,8 +83,8 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     match strict {
         Err(status) => {
             println!(
-                "   rejected ({:?}), nothing stored: {}",
-                status.code(),
+                "   rejected ({}), nothing stored: {}",
+                code_name(status.code()),
                 status.message()
             );
             if let Some(bad) = status.get_details_bad_request() {
@@ -181,8 +181,8 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     });
     match c.release.tabulate(without).await {
         Err(status) => println!(
-            "   without vavo, in another project: {:?}, {}",
-            status.code(),
+            "   without vavo, in another project: {}, {}",
+            code_name(status.code()),
             status.message()
         ),
         Ok(_) => println!("   without vavo: released (the group was large enough)"),
