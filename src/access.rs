@@ -6,7 +6,7 @@
 //!
 //! | role | may |
 //! |---|---|
-//! | provider of organisation O | declare datasets of O; read and upload to O's datasets; list datasets (it sees O's); publish and read code lists; list the releases that used O's datasets; list the projects that ask for O's datasets, approve them or withdraw the approval |
+//! | provider of organisation O | declare datasets of O; read, upload to and delete O's datasets; list datasets (it sees O's); publish and read code lists; list the releases that used O's datasets; list the projects that ask for O's datasets, approve them or withdraw the approval |
 //! | analyst | inside an open project it is a member of, and only over the datasets the project's holders approved: ask for tables and linkage figures, list and read those datasets; list its projects; read code lists |
 //! | auditor | read the linkage log, its checkpoints and proofs, and the release history |
 //! | administrator | key status and rotation; create, change, close and list projects; publish and read code lists |
@@ -32,6 +32,11 @@ pub enum Action<'a> {
     ListDatasets,
     /// Read a dataset's declaration.
     ReadDataset {
+        /// The dataset.
+        dataset: &'a str,
+    },
+    /// Delete a dataset with its rows.
+    DeleteDataset {
         /// The dataset.
         dataset: &'a str,
     },
@@ -98,6 +103,7 @@ impl Action<'_> {
             Action::DeclareDataset { .. } => "declare_dataset",
             Action::ListDatasets => "list_datasets",
             Action::ReadDataset { .. } => "read_dataset",
+            Action::DeleteDataset { .. } => "delete_dataset",
             Action::Upload { .. } => "upload",
             Action::PublishCodeList => "publish_code_list",
             Action::ReadCodeLists => "read_code_lists",
@@ -154,6 +160,7 @@ pub fn decide(
             Role::Provider,
             Action::ReadDataset { dataset }
             | Action::Upload { dataset }
+            | Action::DeleteDataset { dataset }
             | Action::ApproveDataset { dataset }
             | Action::WithdrawApproval { dataset },
         ) => own(dataset),
@@ -265,9 +272,10 @@ fn why(role: Role, action: Action<'_>) -> &'static str {
         (Role::Provider, Action::DeclareDataset { .. }) => {
             "a data provider declares datasets of its own organisation only"
         }
-        (Role::Provider, Action::ReadDataset { .. } | Action::Upload { .. }) => {
-            "a data provider reads and uploads to its own organisation's datasets only"
-        }
+        (
+            Role::Provider,
+            Action::ReadDataset { .. } | Action::Upload { .. } | Action::DeleteDataset { .. },
+        ) => "a data provider reads, uploads to and deletes its own organisation's datasets only",
         (Role::Provider, Action::ListReleases { .. }) => {
             "a data provider lists the releases of its own organisation's datasets only (give --dataset)"
         }
@@ -349,6 +357,8 @@ mod tests {
         assert!(decide(&cbs, Action::Upload { dataset: "cbs.p" }, &Held).is_ok());
         assert!(decide(&cbs, Action::Upload { dataset: "duo.p" }, &Held).is_err());
         assert!(decide(&cbs, Action::Upload { dataset: "nobody" }, &Held).is_err());
+        assert!(decide(&cbs, Action::DeleteDataset { dataset: "cbs.p" }, &Held).is_ok());
+        assert!(decide(&cbs, Action::DeleteDataset { dataset: "duo.q" }, &Held).is_err());
         let declare = Action::DeclareDataset {
             organisation: "duo",
         };

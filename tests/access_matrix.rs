@@ -33,6 +33,10 @@ const MATRIX: &[(&str, [bool; 5])] = &[
     ),
     ("ddc.v1.Ingest/Upload", [true, false, false, false, false]),
     (
+        "ddc.v1.Ingest/DeleteDataset",
+        [true, false, false, false, false],
+    ),
+    (
         "ddc.v1.Classifications/CreateCodeList",
         [true, false, false, true, false],
     ),
@@ -182,6 +186,13 @@ async fn call(c: &mut Clients, method: &str) -> Result<(), Status> {
                 .await
                 .map(drop)
         }
+        "DeleteDataset" => c
+            .ingest
+            .delete_dataset(proto::DeleteDatasetRequest {
+                name: "cbs.gone".into(),
+            })
+            .await
+            .map(drop),
         "CreateCodeList" => c
             .classifications
             .create_code_list(proto::CreateCodeListRequest {
@@ -338,6 +349,12 @@ async fn every_role_is_allowed_what_the_matrix_says_and_denied_the_rest() {
         .await
         .unwrap();
     call(provider, "ddc.v1.Ingest/Upload").await.unwrap();
+    // The provider deletes it first; every other role is denied after.
+    provider
+        .ingest
+        .create_dataset(declaration("cbs.gone", "cbs", "a"))
+        .await
+        .unwrap();
     // Project p (cbs.p approved, the analyst a member) for the tables;
     // project q for the calls that change and close a project.
     let analyst = "ocw/analyst/analyst";

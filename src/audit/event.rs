@@ -74,6 +74,18 @@ pub enum Event {
         /// Its definition (columns, identifier, …) as stored.
         definition: serde_json::Value,
     },
+    /// A dataset was deleted by its holder, with its rows.
+    #[serde(rename = "dataset.deleted")]
+    DatasetDeleted {
+        /// Its name.
+        dataset: String,
+        /// The organisation that held it.
+        organisation: String,
+        /// Rows deleted.
+        rows: u64,
+        /// Projects it was taken out of.
+        projects: Vec<String>,
+    },
     /// A code list version was published.
     #[serde(rename = "code_list.created")]
     CodeListCreated(CodeListShape),
@@ -324,6 +336,7 @@ impl Event {
             Event::ServerStarted { .. } => "server.started",
             Event::ServerStopped { .. } => "server.stopped",
             Event::DatasetCreated { .. } => "dataset.created",
+            Event::DatasetDeleted { .. } => "dataset.deleted",
             Event::CodeListCreated(_) => "code_list.created",
             Event::CodeListUnchanged(_) => "code_list.unchanged",
             Event::CodeListRefused { .. } => "code_list.refused",
@@ -353,6 +366,7 @@ impl Event {
     pub fn dataset(&self) -> Option<&str> {
         match self {
             Event::DatasetCreated { dataset, .. }
+            | Event::DatasetDeleted { dataset, .. }
             | Event::UploadAccepted { dataset, .. }
             | Event::UploadReplayed { dataset, .. }
             | Event::DatasetApproved { dataset, .. }

@@ -1,4 +1,4 @@
-//! `ddc dataset create|list|show`.
+//! `ddc dataset create|list|show|delete`.
 
 use super::{connect, status_error, ServerArg};
 use crate::proto::{self, column};
@@ -14,6 +14,17 @@ pub(super) enum DatasetCommand {
     Show {
         /// The dataset, e.g. `duo.onderwijs_2024`.
         name: String,
+        #[command(flatten)]
+        server: ServerArg,
+    },
+    /// Delete one of your organisation's datasets with all its rows, for
+    /// good (release records keep their requests and released cells).
+    Delete {
+        /// The dataset.
+        name: String,
+        /// Confirms the deletion: it cannot be undone.
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -174,6 +185,24 @@ pub(super) async fn run(command: DatasetCommand) -> anyhow::Result<()> {
                 .map_err(|s| status_error("cannot show the dataset", s))?
                 .into_inner();
             print!("{}", describe(&d));
+        }
+        DatasetCommand::Delete { name, yes, server } => {
+            anyhow::ensure!(
+                yes,
+                "this deletes {name} and every row of it for good; add --yes to confirm"
+            );
+            let mut clients = connect(&server).await?;
+            let d = clients
+                .ingest
+                .delete_dataset(proto::DeleteDatasetRequest { name })
+                .await
+                .map_err(|s| status_error("cannot delete the dataset", s))?
+                .into_inner();
+            let from = match d.projects.len() {
+                0 => String::new(),
+                _ => format!("; taken out of project(s) {}", d.projects.join(", ")),
+            };
+            println!("deleted {} with its {} rows{from}", d.dataset, d.rows);
         }
     }
     Ok(())

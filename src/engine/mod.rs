@@ -437,6 +437,46 @@ impl Engine {
         Ok(info)
     }
 
+    /// Deletes a dataset with its rows, from the store and from memory, and
+    /// takes it out of every project; the release records that used it stay
+    /// as they were. Returns the rows deleted, the projects changed and the
+    /// log receipt.
+    pub fn delete_dataset(
+        &self,
+        caller: &Caller,
+        name: &str,
+        now: SystemTime,
+    ) -> Result<(u64, Vec<String>, crate::audit::Receipt), EngineError> {
+        let mut store = self.lock_store();
+        let loaded = self.loaded(name, || FieldPath::new("name"))?;
+        let projects: Vec<crate::project::Project> = self
+            .read()
+            .projects
+            .values()
+            .filter(|p| p.datasets.contains_key(name))
+            .map(|p| {
+                let mut p = crate::project::Project::clone(p);
+                p.datasets.remove(name);
+                p
+            })
+            .collect();
+        let names: Vec<String> = projects.iter().map(|p| p.name.clone()).collect();
+        let rows = loaded.data.rows() as u64;
+        let event = Event::DatasetDeleted {
+            dataset: name.to_owned(),
+            organisation: loaded.info.def.organisation().to_owned(),
+            rows,
+            projects: names.clone(),
+        };
+        let receipt = store.delete_dataset(loaded.id, &projects, &entry(caller, now, event))?;
+        let mut state = self.write();
+        state.datasets.remove(name);
+        for p in projects {
+            state.projects.insert(p.name.clone(), Arc::new(p));
+        }
+        Ok((rows, names, receipt))
+    }
+
     /// Every declared dataset, by name.
     pub fn datasets(&self) -> Vec<DatasetInfo> {
         self.read()

@@ -84,6 +84,30 @@ impl ingest_server::Ingest for IngestService {
         Ok(Response::new(dataset_to_proto(&info)))
     }
 
+    async fn delete_dataset(
+        &self,
+        request: Request<proto::DeleteDatasetRequest>,
+    ) -> Result<Response<proto::DeleteDatasetResponse>, Status> {
+        let caller = caller(&request);
+        let name = request.into_inner().name;
+        authorize(
+            &self.engine,
+            &caller,
+            Action::DeleteDataset { dataset: &name },
+        )
+        .await?;
+        let engine = Arc::clone(&self.engine);
+        let dataset = name.clone();
+        let (rows, projects, receipt) =
+            blocking(move || engine.delete_dataset(&caller, &dataset, SystemTime::now())).await?;
+        Ok(Response::new(proto::DeleteDatasetResponse {
+            dataset: name,
+            rows,
+            projects,
+            log: Some(receipt_to_log(receipt)),
+        }))
+    }
+
     async fn upload(
         &self,
         request: Request<Streaming<proto::UploadRequest>>,

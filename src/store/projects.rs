@@ -17,6 +17,17 @@ CREATE TABLE IF NOT EXISTS projects (
 );
 ";
 
+/// Stores `project` as it now is, inside `tx`.
+pub(super) fn save(tx: &rusqlite::Transaction<'_>, project: &Project) -> Result<(), StoreError> {
+    let json = serde_json::to_string(project).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO projects (name, project) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET project = excluded.project",
+        params![project.name, json],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Stores `project` as it now is, with the log entry of the change.
     pub fn save_project(

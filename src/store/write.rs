@@ -208,3 +208,35 @@ fn replace_categories(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), S
     }
     Ok(())
 }
+
+impl Store {
+    /// Deletes a dataset's declaration, rows, categories and upload
+    /// receipts, saves the `projects` it was taken out of, and appends the
+    /// log entry, in one transaction; then empties the write-ahead log, so
+    /// that (with `secure_delete`) no byte of the rows is left in the data
+    /// directory.
+    pub fn delete_dataset(
+        &mut self,
+        dataset_id: i64,
+        projects: &[crate::project::Project],
+        entry: &Entry,
+    ) -> Result<Receipt, StoreError> {
+        let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
+        let tx = self.conn.transaction()?;
+        for table in ["column_chunks", "categories", "uploads"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE dataset = ?1"),
+                [dataset_id],
+            )?;
+        }
+        tx.execute("DELETE FROM datasets WHERE id = ?1", [dataset_id])?;
+        for p in projects {
+            super::projects::save(&tx, p)?;
+        }
+        let receipt = append(&tx, signer, entry)?;
+        tx.commit()?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(receipt)
+    }
+}

@@ -57,6 +57,12 @@ pub(crate) fn samples() -> Vec<Entry> {
             upload_id: "u-1".into(),
             version: 1,
         },
+        Event::DatasetDeleted {
+            dataset: "cbs.personen".into(),
+            organisation: "cbs".into(),
+            rows: 40,
+            projects: vec!["gelijke-kansen".into()],
+        },
         Event::UploadRefused(failure.clone()),
         Event::UploadRejected(failure.clone()),
         Event::UploadBroken(failure),
