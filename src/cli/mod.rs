@@ -5,6 +5,7 @@ mod audit;
 mod codelist;
 mod config;
 mod dataset;
+mod docs;
 mod failure;
 mod health;
 mod keys;
@@ -122,6 +123,13 @@ enum Command {
     /// Make development certificates.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// Print the shell completion script (`ddc completions bash > /etc/bash_completion.d/ddc`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, or write one per command with `--out DIR`.
+    Man(docs::ManArgs),
 }
 
 /// Runs a parsed command line to completion.
@@ -148,6 +156,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Release(c) => release::run(c).await,
             Command::Pki(c) => pki::run(c),
             Command::Health(s) => health::run(s).await,
+            Command::Completions { shell } => docs::completions(shell),
+            Command::Man(a) => docs::man(&a),
         }
     })
 }
