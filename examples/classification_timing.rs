@@ -70,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
             skip_invalid: true,
             replace: false,
             upload_id: client::new_upload_id(),
+            ..Default::default()
         };
         let t = Instant::now();
         client::upload(

@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
             skip_invalid: true,
             replace: false,
             upload_id: client::new_upload_id(),
+            ..Default::default()
         };
         client::upload(&mut c.ingest, header, Cursor::new(csv.into_bytes()), |_| {}).await?;
     }

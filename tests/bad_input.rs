@@ -230,6 +230,7 @@ async fn a_stream_that_breaks_off_stores_nothing() {
         skip_invalid: false,
         replace: false,
         upload_id: ddc::client::new_upload_id(),
+        ..Default::default()
     };
     let source = FailingReader {
         data: io::Cursor::new(csv.clone().into_bytes()),

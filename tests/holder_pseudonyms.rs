@@ -57,7 +57,7 @@ fn cbs_csv(ids: &[String], first: usize, last: usize) -> String {
 /// What the holder's client sends for `csv` under `key`.
 fn rewritten(csv: &str, key: Arc<HoldersKey>, column: &str) -> String {
     let mut sent = String::new();
-    HolderRewrite::new(csv.as_bytes(), key, column)
+    HolderRewrite::new(csv.as_bytes(), key, column, b',')
         .read_to_string(&mut sent)
         .unwrap();
     sent
@@ -101,7 +101,7 @@ async fn upload_as_holder(
         upload_id: client::new_upload_id(),
         ..Default::default()
     };
-    let source = HolderRewrite::new(Cursor::new(csv.as_bytes().to_vec()), key, column);
+    let source = HolderRewrite::new(Cursor::new(csv.as_bytes().to_vec()), key, column, b',');
     client::upload(&mut s.clients.ingest, header, source, |_| {}).await
 }
 
@@ -280,7 +280,7 @@ fn a_row_failing_the_eleven_test_is_named_by_row_and_column_only() {
     ids[4] = "12345".into();
     let csv = duo_csv(&ids, 1, 5);
     let Err(RewriteError::Rows { problems, total }) =
-        holder::check(csv.as_bytes(), key(KEY_A), "pgn")
+        holder::check(csv.as_bytes(), key(KEY_A), "pgn", b',')
     else {
         panic!("the file passes the local check");
     };
@@ -293,7 +293,7 @@ fn a_row_failing_the_eleven_test_is_named_by_row_and_column_only() {
             "rows[5].pgn: identifier must have 8 or 9 digits",
         ]
     );
-    assert!(holder::check(duo_csv(&bsns(5), 1, 5).as_bytes(), key(KEY_A), "pgn").is_ok());
+    assert!(holder::check(duo_csv(&bsns(5), 1, 5).as_bytes(), key(KEY_A), "pgn", b',').is_ok());
 }
 
 // The real `ddc` binary against a server in this process.

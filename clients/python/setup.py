@@ -76,7 +76,7 @@ def proto_root():
         "ddc-client: cannot find the protos (ddc/v1/*.proto) to generate the gRPC stubs from.\n"
         f"Looked in\n{tried}\n"
         "Install from the repository checkout (`pip install ./clients/python` with pip 21.3 or\n"
-        "later, which builds in place), or set DDC_PROTO_DIR to the repository's proto/ directory."
+        "later, which builds in place), or set DDC_PROTO_DIR to the absolute path of the repository's proto/ directory."
     )
 
 

@@ -124,6 +124,20 @@ pub enum Event {
         /// who lacks the key test a guessed file.
         content_digest: String,
     },
+    /// A file was checked against a dataset; nothing was stored.
+    #[serde(rename = "upload.checked")]
+    UploadChecked {
+        /// The dataset.
+        dataset: String,
+        /// The organisation that holds it.
+        organisation: String,
+        /// Data rows read.
+        rows_read: u64,
+        /// Rows that would be rejected.
+        rows_rejected: u64,
+        /// File bytes received.
+        bytes: u64,
+    },
     /// A repeated upload id was answered with its earlier receipt.
     #[serde(rename = "upload.replayed")]
     UploadReplayed {
@@ -342,6 +356,7 @@ impl Event {
             Event::CodeListRefused { .. } => "code_list.refused",
             Event::UploadAccepted { .. } => "upload.accepted",
             Event::UploadReplayed { .. } => "upload.replayed",
+            Event::UploadChecked { .. } => "upload.checked",
             Event::UploadRefused(_) => "upload.refused",
             Event::UploadRejected(_) => "upload.rejected",
             Event::UploadBroken(_) => "upload.broken",
@@ -369,6 +384,7 @@ impl Event {
             | Event::DatasetDeleted { dataset, .. }
             | Event::UploadAccepted { dataset, .. }
             | Event::UploadReplayed { dataset, .. }
+            | Event::UploadChecked { dataset, .. }
             | Event::DatasetApproved { dataset, .. }
             | Event::ApprovalWithdrawn { dataset, .. } => Some(dataset),
             Event::UploadRefused(f) | Event::UploadRejected(f) | Event::UploadBroken(f) => {

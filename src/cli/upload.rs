@@ -22,8 +22,12 @@ pub(super) struct UploadArgs {
     /// The dataset to upload into.
     #[arg(long)]
     dataset: String,
-    /// The CSV file (header line first).
+    /// The CSV file (header line first), or `-` for standard input.
     file: PathBuf,
+    /// The field separator: `,` (default), `;`, `tab` or `|`. Decimals
+    /// always take a point.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    delimiter: char,
     /// Store the valid rows and report the invalid ones, instead of
     /// rejecting the whole file.
     #[arg(long)]
@@ -31,6 +35,15 @@ pub(super) struct UploadArgs {
     /// Replace the data the dataset already holds.
     #[arg(long)]
     replace: bool,
+    /// Only check the file against the dataset: every row is validated and
+    /// the problems listed, nothing is stored. Exits 1 if any row would be
+    /// rejected.
+    #[arg(long)]
+    check: bool,
+    /// Write the number, column and reason of every rejected row listed by
+    /// the server (never a value) to this CSV file.
+    #[arg(long)]
+    rejects: Option<PathBuf>,
     /// The upload's id (default: a new random one). To find out whether an
     /// upload whose receipt never arrived was stored, run the same upload
     /// again with the id it printed: ddc answers with the original receipt
@@ -44,40 +57,58 @@ pub(super) struct UploadArgs {
     /// and a file with any row that fails is not sent at all.
     #[arg(long)]
     holders_key: Option<PathBuf>,
-    /// Attempts in all when the connection is lost (1: do not retry).
+    /// Attempts in all when the connection is lost (1: do not retry; an
+    /// upload from standard input is never retried).
     #[arg(long, default_value_t = client::Retry::default().attempts)]
     attempts: u32,
     #[command(flatten)]
     server: ServerArg,
 }
 
+/// `,`, `;`, `tab` (or a tab) or `|`.
+fn parse_delimiter(s: &str) -> Result<char, String> {
+    match s {
+        "," | ";" | "|" | "\t" => Ok(s.chars().next().unwrap_or(',')),
+        "tab" | "\\t" => Ok('\t'),
+        _ => Err("a delimiter is `,`, `;`, `tab` or `|`".into()),
+    }
+}
+
+/// Problems listed on the terminal; the rest go to `--rejects`.
+const SHOWN_PROBLEMS: usize = 20;
+
 pub(super) async fn run(a: UploadArgs) -> anyhow::Result<()> {
-    let size = std::fs::metadata(&a.file)
-        .with_context(|| format!("cannot open {}", a.file.display()))?
-        .len();
-    let bar = ProgressBar::new(size).with_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let stdin = a.file.as_os_str() == "-";
+    let size = if stdin {
+        None
+    } else {
+        let meta = std::fs::metadata(&a.file)
+            .with_context(|| format!("cannot open {}", a.file.display()))?;
+        Some(meta.len())
+    };
+    let bar = progress_bar(size);
     let mut clients = connect_streaming(&a.server).await?;
-    let source =
-        Source::for_dataset(&mut clients, &a.dataset, &a.file, a.holders_key.as_deref()).await?;
+    let source = Source::for_dataset(&mut clients, &a, stdin).await?;
     if let Err(e) = source.check(&bar).await {
         bar.finish_and_clear();
         return Err(e);
     }
-    let upload_id = a.upload_id.unwrap_or_else(client::new_upload_id);
-    eprintln!("upload id {upload_id}");
+    let upload_id = a.upload_id.clone().unwrap_or_else(client::new_upload_id);
+    if !a.check {
+        eprintln!("upload id {upload_id}");
+    }
     let header = UploadHeader {
-        dataset: a.dataset,
+        dataset: a.dataset.clone(),
         skip_invalid: a.skip_invalid,
         replace: a.replace,
         upload_id: upload_id.clone(),
+        delimiter: a.delimiter.to_string(),
+        check_only: a.check,
     };
     let (progress, bar_for_sent) = (bar.clone(), bar.clone());
-    let counts_sent_bytes = matches!(source, Source::File(_));
+    let counts_sent_bytes = !matches!(source, Source::HolderPseudonyms { .. });
     let retry = client::Retry {
-        attempts: a.attempts.max(1),
+        attempts: if stdin { 1 } else { a.attempts.max(1) },
         ..client::Retry::default()
     };
     let (id, notices) = (upload_id.clone(), bar.clone());
@@ -89,33 +120,138 @@ pub(super) async fn run(a: UploadArgs) -> anyhow::Result<()> {
             retry.attempts
         ));
     };
+    let source = std::sync::Mutex::new(Some(source));
     let receipt = client::upload_with_retry(
         &mut clients.ingest,
         header,
-        move || source.open(&progress),
+        move || open_source(&source, &progress),
         retry,
         // A rewritten file is longer than the file: its bar counts the file read.
         move |n| {
             if counts_sent_bytes {
-                bar_for_sent.set_position(n)
+                advance(&bar_for_sent, n, size);
             }
         },
         on_retry,
     )
-    .await
-    .map_err(|s| {
-        let context = if client::is_connection_loss(&s) {
-            format!(
-                "connection lost; the upload may have been stored: run it again with \
-                 --upload-id {upload_id} to find out (it is never stored twice)"
-            )
-        } else {
-            "upload rejected, nothing stored".to_owned()
-        };
-        status_error(&context, s)
-    });
+    .await;
     bar.finish_and_clear();
-    print!("{}", describe_receipt(&receipt?));
+    let receipt = match receipt {
+        Ok(receipt) => receipt,
+        Err(s) => {
+            if let Some(path) = &a.rejects {
+                write_rejects(path, &violations_as_problems(&s))?;
+            }
+            return Err(refusal(&s, &upload_id, a.check));
+        }
+    };
+    if let Some(path) = &a.rejects {
+        write_rejects(path, &receipt.problems)?;
+    }
+    print!("{}", describe_receipt(&receipt));
+    anyhow::ensure!(
+        !(receipt.checked && receipt.rows_rejected > 0),
+        "{} row(s) would be rejected",
+        receipt.rows_rejected
+    );
+    Ok(())
+}
+
+/// A refused or broken upload, with what to do next.
+fn refusal(s: &tonic::Status, upload_id: &str, check: bool) -> anyhow::Error {
+    let context = if client::is_connection_loss(s) && !check {
+        format!(
+            "connection lost; the upload may have been stored: run it again with \
+             --upload-id {upload_id} to find out (it is never stored twice)"
+        )
+    } else if check {
+        "the check failed, nothing stored".to_owned()
+    } else {
+        "upload rejected, nothing stored".to_owned()
+    };
+    status_error(&context, s.clone())
+}
+
+/// A bar over the file's bytes, or a spinner for standard input.
+fn progress_bar(size: Option<u64>) -> ProgressBar {
+    match size {
+        Some(size) => ProgressBar::new(size).with_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => {
+            let bar = ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message("from standard input");
+            bar
+        }
+    }
+}
+
+/// Moves the bar to `n` bytes; once all are sent it keeps moving, saying
+/// that the server is checking and committing.
+fn advance(bar: &ProgressBar, n: u64, size: Option<u64>) {
+    bar.set_position(n);
+    if size.is_some_and(|size| n >= size) && bar.message().is_empty() {
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {bytes} sent; {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message("the server checks and commits the upload…");
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
+}
+
+/// Opens what is sent, for one attempt; standard input only once.
+fn open_source(
+    source: &std::sync::Mutex<Option<Source>>,
+    bar: &ProgressBar,
+) -> std::io::Result<Box<dyn Read + Send>> {
+    let mut slot = source.lock().unwrap_or_else(|e| e.into_inner());
+    match slot.as_ref() {
+        Some(Source::Stdin) => {
+            slot.take();
+            Ok(Box::new(std::io::stdin()))
+        }
+        Some(s) => s.open(bar),
+        None => Err(std::io::Error::other(
+            "standard input was sent once and cannot be sent again",
+        )),
+    }
+}
+
+/// The field violations of a refusal as row problems (upload paths only).
+fn violations_as_problems(s: &tonic::Status) -> Vec<proto::RowProblem> {
+    use tonic_types::StatusExt;
+    let Some(bad) = s.get_details_bad_request() else {
+        return Vec::new();
+    };
+    bad.field_violations
+        .iter()
+        .filter_map(|v| {
+            let rest = v.field.strip_prefix("rows[")?;
+            let (row, column) = rest.split_once(']')?;
+            Some(proto::RowProblem {
+                row: row.parse().ok()?,
+                column: column.trim_start_matches('.').to_owned(),
+                reason: v.description.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Writes `row,column,reason` per problem: positions and reasons, never values.
+fn write_rejects(path: &Path, problems: &[proto::RowProblem]) -> anyhow::Result<()> {
+    let mut out =
+        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
+    out.write_record(["row", "column", "reason"])?;
+    for p in problems {
+        out.write_record([p.row.to_string().as_str(), &p.column, &p.reason])?;
+    }
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -123,11 +259,14 @@ pub(super) async fn run(a: UploadArgs) -> anyhow::Result<()> {
 enum Source {
     /// The file as it is.
     File(PathBuf),
+    /// Standard input, as it comes (sent once).
+    Stdin,
     /// The file with each identifier replaced by its holder pseudonym.
     HolderPseudonyms {
         path: PathBuf,
         key: Arc<HoldersKey>,
         identifier_column: String,
+        delimiter: u8,
     },
 }
 
@@ -136,10 +275,10 @@ impl Source {
     /// is required for holder pseudonyms and refused otherwise.
     async fn for_dataset(
         clients: &mut Clients,
-        dataset: &str,
-        file: &Path,
-        holders_key: Option<&Path>,
+        a: &UploadArgs,
+        stdin: bool,
     ) -> anyhow::Result<Self> {
+        let (dataset, file, holders_key) = (&a.dataset, &a.file, a.holders_key.as_deref());
         use proto::IdentifierMode as Mode;
         let schema = clients
             .ingest
@@ -152,7 +291,11 @@ impl Source {
             .schema
             .unwrap_or_default();
         match (Mode::try_from(schema.identifier_mode), holders_key) {
+            (Ok(Mode::Unspecified | Mode::Identifier), None) if stdin => Ok(Source::Stdin),
             (Ok(Mode::Unspecified | Mode::Identifier), None) => Ok(Source::File(file.into())),
+            (Ok(Mode::HolderPseudonym), Some(_)) if stdin => anyhow::bail!(
+                "--holders-key checks the whole file before sending it: give a file, not `-`; nothing sent"
+            ),
             (Ok(Mode::Unspecified | Mode::Identifier), Some(_)) => anyhow::bail!(
                 "{dataset} takes identifiers (BSN or onderwijsnummer), not holder pseudonyms: \
                  upload without --holders-key; nothing sent"
@@ -161,6 +304,7 @@ impl Source {
                 path: file.into(),
                 key: Arc::new(HoldersKey::from_file(path).context("nothing sent")?),
                 identifier_column: schema.identifier_column,
+                delimiter: a.delimiter as u8,
             }),
             (Ok(Mode::HolderPseudonym), None) => anyhow::bail!(
                 "{dataset} takes holder pseudonyms: give the holders' key with \
@@ -180,20 +324,23 @@ impl Source {
             path,
             key,
             identifier_column,
+            delimiter,
         } = self
         else {
             return Ok(());
         };
-        let (path, key, column, bar) = (
+        let (path, key, column, bar, delimiter) = (
             path.clone(),
             key.clone(),
             identifier_column.clone(),
             bar.clone(),
+            *delimiter,
         );
         let checked = tokio::task::spawn_blocking(move || {
             let file =
                 File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-            anyhow::Ok(crate::holder::check(Counted::new(file, bar), key, &column))
+            let file = Counted::new(file, bar);
+            anyhow::Ok(crate::holder::check(file, key, &column, delimiter))
         })
         .await
         .context("the local check failed")??;
@@ -209,13 +356,20 @@ impl Source {
     fn open(&self, bar: &ProgressBar) -> std::io::Result<Box<dyn Read + Send>> {
         Ok(match self {
             Source::File(path) => Box::new(File::open(path)?),
+            Source::Stdin => Box::new(std::io::stdin()),
             Source::HolderPseudonyms {
                 path,
                 key,
                 identifier_column,
+                delimiter,
             } => {
                 let file = Counted::new(File::open(path)?, bar.clone());
-                Box::new(HolderRewrite::new(file, key.clone(), identifier_column))
+                Box::new(HolderRewrite::new(
+                    file,
+                    key.clone(),
+                    identifier_column,
+                    *delimiter,
+                ))
             }
         })
     }
@@ -261,24 +415,45 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// A receipt in words, with the rejected rows (never their values).
+/// A receipt in words, with the first rejected rows (never their values).
 pub fn describe_receipt(r: &UploadReceipt) -> String {
-    let mut out = format!(
-        "{} version {}: {} rows read, {} stored, {} rejected\n",
-        r.dataset, r.version, r.rows_read, r.rows_stored, r.rows_rejected
-    );
+    let mut out = if r.checked {
+        format!(
+            "checked {} against its declaration: {} rows read, {} valid, {} would be rejected; nothing stored\n",
+            r.dataset,
+            r.rows_read,
+            r.rows_read - r.rows_rejected.min(r.rows_read),
+            r.rows_rejected
+        )
+    } else {
+        format!(
+            "{} version {}: {} rows read, {} stored, {} rejected\n",
+            r.dataset, r.version, r.rows_read, r.rows_stored, r.rows_rejected
+        )
+    };
     if r.replayed {
         out.push_str(
             "  (this upload id was committed before: this is its original receipt; nothing new was stored)\n",
         );
     }
-    for p in &r.problems {
+    let verb = if r.checked {
+        "would reject"
+    } else {
+        "rejected"
+    };
+    for p in r.problems.iter().take(SHOWN_PROBLEMS) {
         let column = if p.column.is_empty() {
             String::new()
         } else {
             format!(", column {}", p.column)
         };
-        out.push_str(&format!("  rejected row {}{column}: {}\n", p.row, p.reason));
+        out.push_str(&format!("  {verb} row {}{column}: {}\n", p.row, p.reason));
+    }
+    let more = r.problems.len().saturating_sub(SHOWN_PROBLEMS);
+    if more > 0 {
+        out.push_str(&format!(
+            "  ... and {more} more (--rejects FILE writes every one)\n"
+        ));
     }
     out
 }

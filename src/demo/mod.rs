@@ -363,6 +363,7 @@ async fn upload(
         skip_invalid,
         replace: false,
         upload_id: client::new_upload_id(),
+        ..Default::default()
     };
     client::upload(ingest, header, Cursor::new(csv.as_bytes().to_vec()), |_| {}).await
 }

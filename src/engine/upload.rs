@@ -65,6 +65,10 @@ pub struct UploadRequest {
     pub mode: UploadMode,
     /// Reject the upload or skip invalid rows.
     pub on_invalid: InvalidRows,
+    /// The field separator.
+    pub delimiter: u8,
+    /// Only check the file: validate every row, store nothing.
+    pub check_only: bool,
 }
 
 /// What the client says it sent, from the closing message of an upload.
@@ -137,6 +141,9 @@ pub struct UploadOutcome {
     /// Whether this is the receipt of an earlier commit of the same id.
     #[serde(skip)]
     pub replayed: bool,
+    /// Whether this was only a check: nothing was stored.
+    #[serde(skip)]
+    pub checked: bool,
     /// The log entry of this answer (the commit, or the replay) with a
     /// signed checkpoint that includes it.
     #[serde(skip)]
@@ -201,7 +208,12 @@ impl Engine {
         request: UploadRequest,
         now: SystemTime,
     ) -> Result<UploadStart, EngineError> {
-        if let Some(receipt) = self.replay(&caller, &request, now)? {
+        let mut request = request;
+        if request.check_only {
+            // A check stores nothing: no replay, no data to keep, every row judged.
+            request.mode = UploadMode::Replace;
+            request.on_invalid = InvalidRows::Skip;
+        } else if let Some(receipt) = self.replay(&caller, &request, now)? {
             return Ok(UploadStart::Replayed(receipt));
         }
         let info = self.upload_target(&request.dataset, request.mode)?;
@@ -209,7 +221,8 @@ impl Engine {
             Arc::clone(&info.def),
             &self.classifications(),
             request.on_invalid,
-        );
+        )
+        .with_delimiter(request.delimiter);
         Ok(UploadStart::Open(Box::new(UploadSession {
             engine: Arc::clone(self),
             caller,
@@ -303,6 +316,41 @@ impl Engine {
         Ok(())
     }
 
+    /// The receipt of a check, logged as `upload.checked`: nothing stored.
+    fn log_check(
+        &self,
+        caller: &Caller,
+        request: &UploadRequest,
+        info: &DatasetInfo,
+        parsed: ParsedUpload,
+        received: Received,
+        now: SystemTime,
+    ) -> Result<UploadOutcome, EngineError> {
+        let version = self
+            .loaded(&request.dataset, header_dataset)
+            .map_or(info.version, |l| l.info.version);
+        let event = Event::UploadChecked {
+            dataset: request.dataset.clone(),
+            organisation: info.def.organisation().to_owned(),
+            rows_read: parsed.rows_read,
+            rows_rejected: parsed.rows_rejected,
+            bytes: received.bytes,
+        };
+        let log = self.lock_store().append_entry(&entry(caller, now, event))?;
+        Ok(UploadOutcome {
+            dataset: request.dataset.clone(),
+            upload_id: request.upload_id.as_str().to_owned(),
+            version,
+            rows_read: parsed.rows_read,
+            rows_stored: 0,
+            rows_rejected: parsed.rows_rejected,
+            problems: parsed.problems,
+            replayed: false,
+            checked: true,
+            log: Some(log),
+        })
+    }
+
     fn commit(
         &self,
         caller: &Caller,
@@ -365,6 +413,7 @@ impl Engine {
             dataset: dataset.to_owned(),
             upload_id: request.upload_id.as_str().to_owned(),
             replayed: false,
+            checked: false,
             version,
             rows_read: parsed.rows_read,
             rows_stored: persons.len() as u64,
@@ -493,6 +542,16 @@ impl UploadSession {
             }
         };
         let parsed_in = self.started.elapsed();
+        if self.request.check_only {
+            return engine.log_check(
+                &self.caller,
+                &self.request,
+                &self.info,
+                parsed,
+                received,
+                now,
+            );
+        }
         let outcome = match engine.commit(&self.caller, &self.request, parsed, received, now) {
             Ok(outcome) => outcome,
             Err(e) => {

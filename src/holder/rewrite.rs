@@ -58,8 +58,9 @@ pub fn check(
     mut source: impl Read,
     key: Arc<HoldersKey>,
     identifier_column: &str,
+    delimiter: u8,
 ) -> Result<u64, RewriteError> {
-    let mut rows = Rows::new(key, identifier_column);
+    let mut rows = Rows::new(key, identifier_column, delimiter);
     // The check needs each row's verdict, not its holder pseudonym.
     rows.rewrite = false;
     let mut lines = LineSplitter::default();
@@ -106,12 +107,13 @@ pub struct HolderRewrite<R> {
 }
 
 impl<R: Read> HolderRewrite<R> {
-    /// Rewrites `source`, whose header names `identifier_column`.
-    pub fn new(source: R, key: Arc<HoldersKey>, identifier_column: &str) -> Self {
+    /// Rewrites `source`, whose header names `identifier_column`, with
+    /// fields separated by `delimiter`.
+    pub fn new(source: R, key: Arc<HoldersKey>, identifier_column: &str, delimiter: u8) -> Self {
         HolderRewrite {
             source,
             lines: Some(LineSplitter::default()),
-            rows: Rows::new(key, identifier_column),
+            rows: Rows::new(key, identifier_column, delimiter),
             chunk: vec![0u8; READ_CHUNK],
             out: Vec::new(),
             sent: 0,
@@ -216,11 +218,11 @@ struct Rows {
 }
 
 impl Rows {
-    fn new(key: Arc<HoldersKey>, identifier_column: &str) -> Self {
+    fn new(key: Arc<HoldersKey>, identifier_column: &str, delimiter: u8) -> Self {
         Rows {
             key,
             identifier_column: identifier_column.to_owned(),
-            record: Record::default(),
+            record: Record::new(delimiter),
             header: HeaderState::Unread,
             row: 0,
             rewrite: true,
@@ -335,7 +337,7 @@ mod tests {
 
     fn rewrite(csv: &str) -> io::Result<String> {
         let mut sent = String::new();
-        HolderRewrite::new(csv.as_bytes(), key(), "pgn").read_to_string(&mut sent)?;
+        HolderRewrite::new(csv.as_bytes(), key(), "pgn", b',').read_to_string(&mut sent)?;
         Ok(sent)
     }
 
@@ -353,13 +355,13 @@ mod tests {
             hex("012345672")
         );
         assert_eq!(sent, expected);
-        assert_eq!(check(csv.as_bytes(), key(), "pgn").unwrap(), 3);
+        assert_eq!(check(csv.as_bytes(), key(), "pgn", b',').unwrap(), 3);
     }
 
     #[test]
     fn small_reads_give_the_same_bytes() {
         let csv = "pgn,y\n249566758,a\n111222333,b\n";
-        let mut reader = HolderRewrite::new(csv.as_bytes(), key(), "pgn");
+        let mut reader = HolderRewrite::new(csv.as_bytes(), key(), "pgn", b',');
         let mut sent = Vec::new();
         let mut buf = [0u8; 3];
         loop {
@@ -374,7 +376,7 @@ mod tests {
     #[test]
     fn rows_that_cannot_be_rewritten_are_listed_without_their_values() {
         let csv = "pgn,y\n249566758,a\n249566757,b\n\"111222333,c\n111222333\n";
-        let Err(RewriteError::Rows { problems, total }) = check(csv.as_bytes(), key(), "pgn")
+        let Err(RewriteError::Rows { problems, total }) = check(csv.as_bytes(), key(), "pgn", b',')
         else {
             panic!("the rows pass");
         };
@@ -390,7 +392,7 @@ mod tests {
         );
         let e = rewrite(csv).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
-        let mut reader = HolderRewrite::new(csv.as_bytes(), key(), "pgn");
+        let mut reader = HolderRewrite::new(csv.as_bytes(), key(), "pgn", b',');
         let mut buf = [0u8; 1 << 16];
         assert!(reader.read(&mut buf).is_err());
         assert!(
@@ -409,7 +411,7 @@ mod tests {
             ("249566758,a\n", "header.pgn: missing column"),
             ("pgn,pgn\n249566757\n", "header.pgn: column appears twice"),
         ] {
-            let e = check(csv.as_bytes(), key(), "pgn").unwrap_err();
+            let e = check(csv.as_bytes(), key(), "pgn", b',').unwrap_err();
             assert!(e.to_string().contains(": 1 problem(s)"), "{e}");
             assert!(e.to_string().contains(reason), "{e}");
             assert!(rewrite(csv).is_err());

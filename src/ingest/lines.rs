@@ -60,8 +60,10 @@ impl LineError {
 }
 
 /// The fields of one line, unquoted and trimmed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Record {
+    /// The field separator (`,` unless the upload says otherwise).
+    delimiter: u8,
     data: Vec<u8>,
     ends: Vec<usize>,
     /// Where each field stood in the line: from just after the separator
@@ -70,7 +72,23 @@ pub(crate) struct Record {
     spans: Vec<std::ops::Range<usize>>,
 }
 
+impl Default for Record {
+    fn default() -> Self {
+        Record::new(b',')
+    }
+}
+
 impl Record {
+    /// A record of fields separated by `delimiter`.
+    pub(crate) fn new(delimiter: u8) -> Self {
+        Record {
+            delimiter,
+            data: Vec::new(),
+            ends: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+
     /// Number of fields.
     pub(crate) fn len(&self) -> usize {
         self.ends.len()
@@ -100,7 +118,7 @@ impl Record {
             rest = if rest.get(blanks) == Some(&b'"') {
                 self.quoted(&rest[blanks + 1..], field)?
             } else {
-                let end = memchr::memchr(b',', rest).unwrap_or(rest.len());
+                let end = memchr::memchr(self.delimiter, rest).unwrap_or(rest.len());
                 self.data.extend_from_slice(&rest[..end]);
                 &rest[end..]
             };
@@ -113,7 +131,7 @@ impl Record {
             self.spans.push(raw_start..line.len() - rest.len());
             match rest.split_first() {
                 None => return Ok(()),
-                Some((b',', tail)) => rest = tail,
+                Some((&d, tail)) if d == self.delimiter => rest = tail,
                 Some(_) => return Err(LineError::TextAfterQuote { field }),
             }
         }
@@ -228,6 +246,17 @@ mod tests {
         Ok(r.iter()
             .map(|f| String::from_utf8(f.to_vec()).unwrap())
             .collect())
+    }
+
+    #[test]
+    fn another_delimiter_splits_and_a_comma_is_then_text() {
+        let mut r = Record::new(b';');
+        r.parse(b"123;\"a;b\"; x,y ").unwrap();
+        let got: Vec<&[u8]> = r.iter().collect();
+        assert_eq!(got, [&b"123"[..], b"a;b", b"x,y"]);
+        let mut tabs = Record::new(b'\t');
+        tabs.parse(b"1\t2").unwrap();
+        assert_eq!(tabs.len(), 2);
     }
 
     fn lines(chunks: &[&str]) -> Vec<Option<String>> {

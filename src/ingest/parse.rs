@@ -70,6 +70,12 @@ impl UploadParser {
         }
     }
 
+    /// This parser, reading fields separated by `delimiter` instead of `,`.
+    pub fn with_delimiter(mut self, delimiter: u8) -> Self {
+        self.record = Record::new(delimiter);
+        self
+    }
+
     /// Reads the lines that `chunk` completes.
     pub fn feed(&mut self, chunk: &[u8], pseudonymiser: &Pseudonymiser) {
         let mut lines = std::mem::take(&mut self.lines);

@@ -136,6 +136,7 @@ fn receipt_to_proto(outcome: UploadOutcome) -> proto::UploadReceipt {
             .collect(),
         upload_id: outcome.upload_id,
         replayed: outcome.replayed,
+        checked: outcome.checked,
         log: outcome.log.map(receipt_to_log),
     }
 }

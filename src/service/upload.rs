@@ -220,7 +220,21 @@ fn closing(end: proto::UploadEnd) -> Result<UploadEnd, BrokenUpload> {
 }
 
 fn upload_request(header: proto::UploadHeader) -> Result<UploadRequest, EngineError> {
+    let delimiter = match header.delimiter.as_str() {
+        "" | "," => b',',
+        ";" => b';',
+        "\t" => b'\t',
+        "|" => b'|',
+        _ => {
+            return Err(EngineError::InvalidRequest {
+                field: crate::field_path::FieldPath::new("header").field("delimiter"),
+                reason: "a delimiter is `,`, `;`, a tab or `|`".into(),
+            })
+        }
+    };
     Ok(UploadRequest {
+        delimiter,
+        check_only: header.check_only,
         upload_id: UploadId::parse(&header.upload_id)?,
         mode: if header.replace {
             UploadMode::Replace

@@ -239,6 +239,7 @@ impl TestServer {
             skip_invalid,
             replace,
             upload_id: client::new_upload_id(),
+            ..Default::default()
         };
         client::upload(
             &mut self.clients.ingest,

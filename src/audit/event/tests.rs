@@ -63,6 +63,13 @@ pub(crate) fn samples() -> Vec<Entry> {
             rows: 40,
             projects: vec!["gelijke-kansen".into()],
         },
+        Event::UploadChecked {
+            dataset: "cbs.personen".into(),
+            organisation: "cbs".into(),
+            rows_read: 10,
+            rows_rejected: 1,
+            bytes: 200,
+        },
         Event::UploadRefused(failure.clone()),
         Event::UploadRejected(failure.clone()),
         Event::UploadBroken(failure),
