@@ -115,6 +115,15 @@ fn is_magnitude(t: &Table) -> bool {
     )
 }
 
+/// The heading of a one-way table's figures: `persons`, `mean of …`.
+fn value_column(t: &Table) -> String {
+    let name = measure_name(t);
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map_or(name.clone(), |c| c.to_lowercase().chain(chars).collect())
+}
+
 fn measure_name(t: &Table) -> String {
     match MeasureKind::try_from(t.measure) {
         Ok(MeasureKind::Sum) => format!("Sum of {}", t.variable),
@@ -189,7 +198,7 @@ fn text(t: &Table) -> String {
                 .map(|&r| vec![name(0, r), cells[&[r][..]].clone()])
                 .collect();
             out.push_str(&grid(
-                vec![t.dimensions[0].variable.clone(), "persons".into()],
+                vec![t.dimensions[0].variable.clone(), value_column(t)],
                 rows,
             ));
         }
@@ -238,22 +247,26 @@ fn block(
     grid(header, body)
 }
 
+/// Aligned columns (comfy-table: display width of non-ASCII labels, and
+/// wrapped to the terminal's width when printing to one); the first column
+/// left-aligned, figures right-aligned.
 fn grid(header: Vec<String>, rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    use comfy_table::{CellAlignment, ContentArrangement, Table as Grid};
+    let mut g = Grid::new();
+    g.load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    for row in rows {
+        g.add_row(row);
+    }
+    for (i, column) in g.column_iter_mut().enumerate() {
+        column.set_padding((0, 2));
+        if i > 0 {
+            column.set_cell_alignment(CellAlignment::Right);
         }
     }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
-            if i == 0 {
-                let _ = write!(out, "{cell:<w$}");
-            } else {
-                let _ = write!(out, "  {cell:>w$}");
-            }
-        }
+    let mut out: String = g.lines().map(|l| l.trim_end().to_owned() + "\n").collect();
+    if out.is_empty() {
         out.push('\n');
     }
     out
@@ -271,6 +284,19 @@ fn legend(t: &Table, out: &mut String) {
         }
     }
     if let Some(p) = &t.policy {
+        let below = t
+            .cells
+            .iter()
+            .filter(|c| c.status == CellStatus::Released as i32)
+            .any(|c| c.count.is_some_and(|n| n > 0 && n < p.threshold));
+        if below && p.perturbation.is_some() {
+            let _ = writeln!(
+                out,
+                "  a released count from 1 to {} is a perturbed count: the cell holds at least {} persons",
+                p.threshold - 1,
+                p.threshold
+            );
+        }
         let perturbation = match &p.perturbation {
             Some(q) if is_magnitude(t) && q.magnitude_kind == "per_unit" => format!(
                 "each unit's value perturbed by ±{:.0}–{:.0}%, the same in every table{}",

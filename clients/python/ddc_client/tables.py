@@ -256,13 +256,14 @@ def _product(keys: List[List[int]]) -> List[tuple]:
 
 
 def _column_names(variables: Sequence[str]) -> List[str]:
-    """`duo.python.niveau` as "niveau" (the part after the dataset name),
+    """`duo.python.niveau` as "niveau" (the part after the dataset name; a
+    coarser level stays, `gemeente@provincie`, subtotals `+level` go),
     unless two variables would share it: then the full names."""
     short = []
     for v in variables:
-        base = v.split("@", 1)[0].split("+", 1)[0]
-        suffix = v[len(base) :]
-        short.append(base.rsplit(".", 1)[-1] + suffix)
+        grouped = v.split("+", 1)[0]
+        base = grouped.split("@", 1)[0]
+        short.append(base.rsplit(".", 1)[-1] + grouped[len(base) :])
     if len(set(short)) == len(short) and not any(s in _RESERVED for s in short):
         return short
     return list(variables)

@@ -154,6 +154,57 @@ class LocalChecks(unittest.TestCase):
         client.close()
 
 
+class TableShapes(unittest.TestCase):
+    """long() and wide() of a Table message made here (no server needed)."""
+
+    def table(self, dimensions, cells, measure=0):
+        from ddc_client import Table
+        from ddc_client._stubs import release_pb2
+
+        message = release_pb2.Table(measure=measure, release=7, datasets=["a.b"])
+        for variable, entries in dimensions:
+            d = message.dimensions.add(variable=variable)
+            for code, label, subtotal in entries:
+                d.categories.append(code)
+                d.entries.add(code=code, label=label, subtotal=subtotal)
+        for coordinates, count, status in cells:
+            cell = message.cells.add(coordinates=coordinates, status=status)
+            if count is not None:
+                cell.count = count
+        return Table(message)
+
+    def test_labels_margins_and_withheld(self):
+        t = self.table(
+            [("a.b.gemeente+provincie", [("GM1", "Eentje", False), ("GM2", "Tweetje", False), ("PV1", "Provincie", True)])],
+            [([-1], 40, 1), ([1], None, 2), ([0], 25, 1), ([2], 40, 1)],
+        )
+        self.assertEqual(t.names, ["gemeente"])
+        long = t.long()
+        self.assertEqual(list(long["gemeente"]), ["Eentje", "Tweetje", "Provincie", "Total"])
+        self.assertEqual(list(long["code_gemeente"]), ["GM1", "GM2", "PV1", None])
+        self.assertEqual(list(long["subtotal_gemeente"]), [False, False, True, False])
+        self.assertEqual(list(long["total_gemeente"]), [False, False, False, True])
+        self.assertEqual(list(long["status"]), ["released", "withheld_threshold", "released", "released"])
+        self.assertTrue(math.isnan(long["value"][1]))
+        wide = t.wide()
+        self.assertEqual(list(wide.index), ["Eentje", "Tweetje", "Provincie", "Total"])
+        self.assertEqual(wide.loc["Total", "value"], 40)
+
+    def test_clashing_names_and_three_dimensions(self):
+        dims = [("a.x.jaar", [("1", "1", False)]), ("b.y.jaar", [("1", "1", False)]), ("b.y.regio", [("n", "Noord", False)])]
+        cells = [([i, j, k], 12, 1) for i in (0, -1) for j in (0, -1) for k in (0, -1)]
+        t = self.table(dims, cells)
+        self.assertEqual(t.names, ["a.x.jaar", "b.y.jaar", "b.y.regio"])
+        self.assertEqual(len(t.long()), 8)
+        wide = t.wide()
+        self.assertEqual(wide.shape, (2, 4))
+        self.assertEqual(list(wide.columns), [("1", "Noord"), ("1", "Total"), ("Total", "Noord"), ("Total", "Total")])
+
+    def test_duplicate_labels_get_their_codes(self):
+        t = self.table([("a.b.c", [("x1", "Same", False), ("x2", "Same", False)])], [([0], 11, 1), ([1], 12, 1), ([-1], 23, 1)])
+        self.assertEqual(list(t.wide().index), ["Same [x1]", "Same [x2]", "Total"])
+
+
 @unittest.skipUnless(SERVER, "set DDC_TEST_SERVER (e.g. http://127.0.0.1:50051, a plaintext development server)")
 class AgainstServer(unittest.TestCase):
     @classmethod
