@@ -37,6 +37,7 @@
 //!   rewrite of an upload file that replaces each identifier before it is sent.
 //! - [`client`]: client helpers (connect, streamed upload with its closing digest, retry)
 //!   for the CLI and tests.
+//! - [`chart`]: SVG and PNG charts of released tables (plotters, an embedded font). Pure.
 //! - [`cli`]: the `ddc` command line; [`demo`]: synthetic data and the demo.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -45,6 +46,7 @@ pub mod access;
 mod admission;
 pub mod audit;
 pub mod auth;
+pub mod chart;
 pub mod classification;
 pub mod cli;
 pub mod client;

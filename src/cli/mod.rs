@@ -2,6 +2,7 @@
 //! every command talks to the server through the generated gRPC client.
 
 mod audit;
+mod chart;
 mod codelist;
 mod config;
 mod dataset;
@@ -15,17 +16,20 @@ mod project;
 mod release;
 mod render;
 mod serve;
+mod share;
 mod table;
 mod time;
 mod upload;
 
 use clap::{Parser, Subcommand};
 
+pub use chart::{write_chart, ChartStyle};
 pub use codelist::{parse_codes_csv, CodesFile};
 pub use config::expand_config;
 pub use dataset::parse_column_spec;
 pub use failure::{code_name, exit_code, report, EXIT_LOCAL, EXIT_REFUSED, EXIT_UNREACHABLE};
-pub use render::{render_linkage, render_table, TableFormat};
+pub use render::{render_linkage, render_shares, render_table, TableFormat};
+pub use share::Share;
 pub use upload::describe_receipt;
 
 /// ddc: privacy-preserving data linkage with disclosure-controlled tables.

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use super::share::Share;
 use crate::proto::{CellStatus, Figure, LinkageReport, MeasureKind, Table};
 
 /// How `ddc table` prints a table.
@@ -90,7 +91,7 @@ fn status_entry(
     STATUSES.iter().find(|e| e.0 == status)
 }
 
-fn mark(status: i32) -> &'static str {
+pub(super) fn mark(status: i32) -> &'static str {
     status_entry(status).map_or("unknown", |e| e.1)
 }
 
@@ -108,7 +109,7 @@ fn shown(t: &Table, c: &crate::proto::Cell) -> Option<String> {
     }
 }
 
-fn is_magnitude(t: &Table) -> bool {
+pub(super) fn is_magnitude(t: &Table) -> bool {
     matches!(
         MeasureKind::try_from(t.measure),
         Ok(MeasureKind::Sum | MeasureKind::Mean)
@@ -124,7 +125,7 @@ fn value_column(t: &Table) -> String {
         .map_or(name.clone(), |c| c.to_lowercase().chain(chars).collect())
 }
 
-fn measure_name(t: &Table) -> String {
+pub(super) fn measure_name(t: &Table) -> String {
     match MeasureKind::try_from(t.measure) {
         Ok(MeasureKind::Sum) => format!("Sum of {}", t.variable),
         Ok(MeasureKind::Mean) => format!("Mean of {}", t.variable),
@@ -141,14 +142,14 @@ fn code(t: &Table, dim: usize, coordinate: i32) -> Option<&str> {
 }
 
 /// The entry at a coordinate, when the server sent entries.
-fn entry(t: &Table, dim: usize, coordinate: i32) -> Option<&crate::proto::Category> {
+pub(super) fn entry(t: &Table, dim: usize, coordinate: i32) -> Option<&crate::proto::Category> {
     usize::try_from(coordinate)
         .ok()
         .and_then(|i| t.dimensions[dim].entries.get(i))
 }
 
 /// The label at a coordinate (the code when there is no entry).
-fn label(t: &Table, dim: usize, coordinate: i32) -> Option<&str> {
+pub(super) fn label(t: &Table, dim: usize, coordinate: i32) -> Option<&str> {
     entry(t, dim, coordinate)
         .map(|e| e.label.as_str())
         .or_else(|| code(t, dim, coordinate))
@@ -172,12 +173,37 @@ fn reading_order(t: &Table, dim: usize) -> Vec<i32> {
 }
 
 fn text(t: &Table) -> String {
+    text_with(t, &measure_name(t), &value_column(t), &|c| shown(t, c))
+}
+
+/// A table of shares as text: `share` of each released cell, `?` where
+/// the cell is released but its total is not.
+pub fn render_shares(t: &Table, share: Share) -> String {
+    let shares = super::share::shares(t, share);
+    let figure = |c: &crate::proto::Cell| match shares.get(&c.coordinates) {
+        Some(v) => Some(format!("{v:.1}")),
+        None if c.status == CellStatus::Released as i32 => Some("?".to_owned()),
+        None => None,
+    };
+    let mut out = text_with(t, &format!("{} of", share.title()), "%", &figure);
+    out.push_str("  ?  a share whose total is withheld\n");
+    out
+}
+
+/// A table as text, titled `title` (then `in` its datasets), each cell's
+/// text from `figure` or its status mark.
+fn text_with(
+    t: &Table,
+    title: &str,
+    value_heading: &str,
+    figure: &dyn Fn(&crate::proto::Cell) -> Option<String>,
+) -> String {
     let structural = CellStatus::StructuralZero as i32;
     let cells: HashMap<&[i32], String> = t
         .cells
         .iter()
         .map(|c| {
-            let text = match shown(t, c) {
+            let text = match figure(c) {
                 Some(v) if c.status != structural => v,
                 _ => short_mark(c.status).to_owned(),
             };
@@ -190,7 +216,7 @@ fn text(t: &Table) -> String {
         (Some(l), _) => l.to_owned(),
         (None, _) => "Total".to_owned(),
     };
-    let mut out = format!("{} in {}\n\n", measure_name(t), t.datasets.join(" ⋈ "));
+    let mut out = format!("{title} in {}\n\n", t.datasets.join(" ⋈ "));
     match t.dimensions.len() {
         1 => {
             let rows = axis(0)
@@ -198,7 +224,7 @@ fn text(t: &Table) -> String {
                 .map(|&r| vec![name(0, r), cells[&[r][..]].clone()])
                 .collect();
             out.push_str(&grid(
-                vec![t.dimensions[0].variable.clone(), value_column(t)],
+                vec![t.dimensions[0].variable.clone(), value_heading.to_owned()],
                 rows,
             ));
         }

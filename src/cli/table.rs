@@ -1,7 +1,9 @@
 //! `ddc table`: ask for a protected table and print it.
 
+use super::chart::{write_chart, ChartStyle};
 use super::failure::Refused;
-use super::render::{render_table, TableFormat};
+use super::render::{render_shares, render_table, TableFormat};
+use super::share::Share;
 use super::{connect, ServerArg};
 use crate::proto::{Filter, MeasureKind, TableRequest};
 
@@ -29,6 +31,17 @@ pub(super) struct TableArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Text)]
     format: TableFormat,
+    /// Print percentages of the row or column totals, computed from the
+    /// released cells and totals (text; and the chart).
+    #[arg(long, value_enum)]
+    share: Option<Share>,
+    /// Also draw the table into this file (`.svg` or `.png`): released
+    /// figures only, withheld cells marked.
+    #[arg(long)]
+    chart: Option<std::path::PathBuf>,
+    /// Bars, or lines across the last variable's ordered categories.
+    #[arg(long, value_enum, default_value_t = ChartStyle::Bars, requires = "chart")]
+    chart_style: ChartStyle,
     #[command(flatten)]
     server: ServerArg,
 }
@@ -50,6 +63,14 @@ pub(crate) fn parse_filter(s: &str) -> Result<Filter, String> {
 }
 
 pub(super) async fn run(a: TableArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.share.is_none() || a.format == TableFormat::Text,
+        "--share prints text; the CSV and JSON formats carry the released figures to compute shares from"
+    );
+    if let Some(path) = &a.chart {
+        // Before the request: a bad name must not cost a release.
+        crate::chart::ChartFormat::from_path(path)?;
+    }
     let mut clients = connect(&a.server).await?;
     let (measure, variable) = match (a.sum, a.mean) {
         (Some(v), None) => (MeasureKind::Sum, v),
@@ -71,7 +92,14 @@ pub(super) async fn run(a: TableArgs) -> anyhow::Result<()> {
         .map_err(|s| Refused::new("table refused", s, table_flag).into())
         .map_err(|e: anyhow::Error| e)?
         .into_inner();
-    print!("{}", render_table(&table, a.format)?);
+    match a.share {
+        Some(share) => print!("{}", render_shares(&table, share)),
+        None => print!("{}", render_table(&table, a.format)?),
+    }
+    if let Some(path) = &a.chart {
+        write_chart(&table, a.share, a.chart_style, path)?;
+        eprintln!("chart written to {}", path.display());
+    }
     Ok(())
 }
 

@@ -16,7 +16,10 @@ use anyhow::Context;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-use crate::cli::{code_name, describe_receipt, render_linkage, render_table, TableFormat};
+use crate::cli::{
+    code_name, describe_receipt, render_linkage, render_table, write_chart, ChartStyle, Share,
+    TableFormat,
+};
 use crate::client::{self, Clients};
 use crate::disclosure::DisclosurePolicy;
 use crate::proto::{
@@ -39,6 +42,10 @@ pub struct DemoArgs {
     /// Seed of the synthetic data.
     #[arg(long, default_value_t = 2024)]
     seed: u64,
+    /// Where to draw the equal-opportunity chart (`.svg` or `.png`): each
+    /// level's share of the pupils per income decile.
+    #[arg(long, default_value = "ddc-demo-equal-opportunity.svg")]
+    chart: std::path::PathBuf,
 }
 
 /// Runs the demo.
@@ -139,6 +146,11 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
     print!("{}", indent(&render_table(&table, TableFormat::Text)?));
     println!("\n   Share in havo/vwo by decile, from the released cells:");
     println!("   {}", havo_vwo_shares(&table));
+    write_chart(&table, Some(Share::Column), ChartStyle::Lines, &a.chart)?;
+    println!(
+        "   Chart of each level's share per decile (released cells only): {}",
+        a.chart.display()
+    );
 
     println!("\n8. The same question for one small province: small cells are withheld\n");
     let mut zeeland = request;
