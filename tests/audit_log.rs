@@ -709,7 +709,7 @@ async fn release_history_lists_and_shows_releases_without_making_one() {
     let missing = ddc(&["release", "show", "99", "--server", &s.url]);
     assert!(!missing.status.success());
     assert!(
-        stderr(&missing).contains("NotFound"),
+        stderr(&missing).contains("(NOT_FOUND, RELEASE_NOT_FOUND)"),
         "{}",
         stderr(&missing)
     );

@@ -4,17 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
 use common::{bsns, TestServer};
-
-fn ddc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddc"))
-        .args(args)
-        .env_remove("DDC_SERVER")
-        .output()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn count_and_mean_charts_draw_released_figures_and_mark_the_rest() {
@@ -67,7 +57,7 @@ async fn count_and_mean_charts_draw_released_figures_and_mark_the_rest() {
         if let Some(v) = extra {
             args.extend(["--mean", v]);
         }
-        let out = ddc(&args);
+        let out = common::ddc_cli(&args);
         assert!(
             out.status.success(),
             "{name}: {}",
@@ -94,7 +84,7 @@ async fn count_and_mean_charts_draw_released_figures_and_mark_the_rest() {
         );
     }
     // A chart that cannot be drawn costs no release.
-    let out = ddc(&[
+    let out = common::ddc_cli(&[
         "table",
         "--by",
         "cbs.p.sekse",
@@ -111,7 +101,7 @@ async fn count_and_mean_charts_draw_released_figures_and_mark_the_rest() {
 fn the_demo_writes_its_equal_opportunity_chart() {
     let dir = tempfile::tempdir().unwrap();
     let chart = dir.path().join("kansen.svg");
-    let out = ddc(&[
+    let out = common::ddc_cli(&[
         "demo",
         "--pupils",
         "3000",

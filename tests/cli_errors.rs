@@ -13,15 +13,6 @@ use std::time::{Duration, Instant};
 use common::TestServer;
 use ddc::cli::{EXIT_LOCAL, EXIT_REFUSED, EXIT_UNREACHABLE};
 
-fn ddc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddc"))
-        .args(args)
-        .env_remove("DDC_SERVER")
-        .env_remove("DDC_TIMEOUT")
-        .output()
-        .unwrap()
-}
-
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -32,7 +23,7 @@ fn exit(out: &Output) -> u8 {
 
 #[test]
 fn a_local_error_exits_1() {
-    let out = ddc(&["upload", "--dataset", "duo.x", "/nonexistent/file.csv"]);
+    let out = common::ddc_cli(&["upload", "--dataset", "duo.x", "/nonexistent/file.csv"]);
     assert_eq!(exit(&out), EXIT_LOCAL, "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot open /nonexistent/file.csv"));
 }
@@ -45,7 +36,7 @@ fn a_server_that_is_not_there_exits_3_with_a_hint() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let out = ddc(&["dataset", "list", "--server", &url]);
+    let out = common::ddc_cli(&["dataset", "list", "--server", &url]);
     assert_eq!(exit(&out), EXIT_UNREACHABLE, "{}", stderr(&out));
     let said = stderr(&out);
     assert!(
@@ -100,7 +91,7 @@ fn a_server_that_never_answers_does_not_hang_the_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_exits_4_and_says_its_code_reason_and_flag_once() {
     let s = TestServer::start().await;
-    let out = ddc(&["dataset", "show", "nobody.x", "--server", &s.url]);
+    let out = common::ddc_cli(&["dataset", "show", "nobody.x", "--server", &s.url]);
     assert_eq!(exit(&out), EXIT_REFUSED, "{}", stderr(&out));
     let said = stderr(&out);
     assert!(said.contains("(NOT_FOUND, DATASET_NOT_FOUND)"), "{said}");
@@ -108,7 +99,7 @@ async fn a_refusal_exits_4_and_says_its_code_reason_and_flag_once() {
     assert_eq!(said.matches(message).count(), 1, "said once: {said}");
 
     // A table's bad field is named by its flag, not its proto path.
-    let out = ddc(&["table", "--by", "nodot", "--server", &s.url]);
+    let out = common::ddc_cli(&["table", "--by", "nodot", "--server", &s.url]);
     assert_eq!(exit(&out), EXIT_REFUSED, "{}", stderr(&out));
     let said = stderr(&out);
     assert!(said.contains("INVALID_ARGUMENT"), "{said}");

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use common::{bsns, db_scalar, TestServer};
 use ddc::proto;
@@ -40,14 +39,6 @@ fn needles() -> Vec<Vec<u8>> {
     let mut n: Vec<Vec<u8>> = labels().into_iter().map(String::into_bytes).collect();
     n.extend(numbers().iter().map(|v| v.to_le_bytes().to_vec()));
     n
-}
-
-fn ddc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddc"))
-        .args(args)
-        .env_remove("DDC_SERVER")
-        .output()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +92,7 @@ async fn deleting_a_dataset_leaves_no_byte_of_its_rows_and_keeps_the_releases() 
     assert_eq!(found_in(s.data_dir.path(), &needles), needles.len());
 
     // The CLI asks for confirmation, then deletes.
-    let out = ddc(&["dataset", "delete", "cbs.weg", "--server", &s.url]);
+    let out = common::ddc_cli(&["dataset", "delete", "cbs.weg", "--server", &s.url]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
     assert_eq!(
@@ -109,7 +100,7 @@ async fn deleting_a_dataset_leaves_no_byte_of_its_rows_and_keeps_the_releases() 
         1,
         "nothing deleted without --yes"
     );
-    let out = ddc(&["dataset", "delete", "cbs.weg", "--yes", "--server", &s.url]);
+    let out = common::ddc_cli(&["dataset", "delete", "cbs.weg", "--yes", "--server", &s.url]);
     assert!(
         out.status.success(),
         "{}",

@@ -413,3 +413,14 @@ pub fn serve_with_master_key(data: &Path, keys: &Path) -> std::process::Command 
         .arg(keys.join(TEST_MASTER_KEY));
     command
 }
+
+/// Runs the `ddc` binary as a user would, without the caller's `DDC_SERVER`
+/// or `DDC_TIMEOUT`.
+pub fn ddc_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ddc"))
+        .args(args)
+        .env_remove("DDC_SERVER")
+        .env_remove("DDC_TIMEOUT")
+        .output()
+        .unwrap()
+}
