@@ -130,7 +130,8 @@ pub(super) async fn run(command: KeysCommand) -> anyhow::Result<()> {
             println!("{}", crate::audit::log_signer(&origin, seed)?.verifier());
         }
         KeysCommand::Rotate { server } => {
-            let mut clients = super::connect(&server).await?;
+            // Resealing the national store takes minutes: no request timeout.
+            let mut clients = super::connect_streaming(&server).await?;
             let done = clients
                 .admin
                 .rotate_storage_key(crate::proto::RotateStorageKeyRequest {})

@@ -56,8 +56,9 @@ struct ServerArg {
     /// This client's private key (PEM).
     #[arg(long, env = "DDC_TLS_KEY", requires_all = ["tls_ca", "tls_cert"])]
     tls_key: Option<std::path::PathBuf>,
-    /// Seconds to wait for the server's answer (uploads and `--follow`
-    /// wait as long as data flows); the connection itself gets 10.
+    /// Seconds to wait for the server's answer (uploads, `ddc audit log`
+    /// and `verify`, and `ddc keys rotate` wait as long as they take); the
+    /// connection itself gets 10.
     #[arg(long, env = "DDC_TIMEOUT", default_value_t = 60)]
     timeout: u64,
 }
