@@ -97,17 +97,13 @@ async fn count_and_mean_charts_draw_released_figures_and_mark_the_rest() {
     s.stop().await;
 }
 
+/// At the demo's own size: with far fewer pupils its small-province table
+/// can be refused by the differencing rule, which the demo does not expect.
 #[test]
 fn the_demo_writes_its_equal_opportunity_chart() {
     let dir = tempfile::tempdir().unwrap();
     let chart = dir.path().join("kansen.svg");
-    let out = common::ddc_cli(&[
-        "demo",
-        "--pupils",
-        "3000",
-        "--chart",
-        chart.to_str().unwrap(),
-    ]);
+    let out = common::ddc_cli(&["demo", "--chart", chart.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

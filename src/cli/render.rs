@@ -185,7 +185,8 @@ pub fn render_shares(t: &Table, share: Share) -> String {
         None if c.status == CellStatus::Released as i32 => Some("?".to_owned()),
         None => None,
     };
-    let mut out = text_with(t, &format!("{} of", share.title()), "%", &figure);
+    let title = format!("{}, {}", measure_name(t), share.title());
+    let mut out = text_with(t, &title, "%", &figure);
     out.push_str("  ?  a share whose total is withheld\n");
     out
 }
@@ -552,6 +553,23 @@ mod tests {
         assert!(
             text.contains("41250.50") && !text.contains(" 31 "),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn shares_say_what_they_are_of_and_mark_what_cannot_be_computed() {
+        let out = render_shares(&table(), Share::Row);
+        assert!(
+            out.starts_with(
+                "Persons, % of the row total (computed from perturbed values) in duo.x\n"
+            ),
+            "{out}"
+        );
+        // The total is withheld: havo's share cannot be computed.
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("havo") && l.trim_end().ends_with('?')),
+            "{out}"
         );
     }
 

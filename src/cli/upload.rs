@@ -120,11 +120,11 @@ pub(super) async fn run(a: UploadArgs) -> anyhow::Result<()> {
             retry.attempts
         ));
     };
-    let source = std::sync::Mutex::new(Some(source));
     let receipt = client::upload_with_retry(
         &mut clients.ingest,
         header,
-        move || open_source(&source, &progress),
+        // Standard input is opened once: its upload is never retried.
+        move || source.open(&progress),
         retry,
         // A rewritten file is longer than the file: its bar counts the file read.
         move |n| {
@@ -201,24 +201,6 @@ fn advance(bar: &ProgressBar, n: u64, size: Option<u64>) {
         );
         bar.set_message("the server checks and commits the upload…");
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    }
-}
-
-/// Opens what is sent, for one attempt; standard input only once.
-fn open_source(
-    source: &std::sync::Mutex<Option<Source>>,
-    bar: &ProgressBar,
-) -> std::io::Result<Box<dyn Read + Send>> {
-    let mut slot = source.lock().unwrap_or_else(|e| e.into_inner());
-    match slot.as_ref() {
-        Some(Source::Stdin) => {
-            slot.take();
-            Ok(Box::new(std::io::stdin()))
-        }
-        Some(s) => s.open(bar),
-        None => Err(std::io::Error::other(
-            "standard input was sent once and cannot be sent again",
-        )),
     }
 }
 
