@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use tokio_stream::StreamExt;
 
+use super::output::{self, Format, FormatArg};
 use super::time::{parse_utc, utc};
 use super::{connect, connect_streaming, status_error, ServerArg};
 use crate::audit::event;
@@ -73,8 +74,12 @@ pub(super) struct LogArgs {
     follow: bool,
     /// Write the whole log, one canonical entry per line, to this file
     /// (no filters), and its latest checkpoint to FILE.checkpoint.
-    #[arg(long, conflicts_with_all = ["since", "until", "actor", "kind", "dataset", "project", "limit", "from_index"])]
+    #[arg(long, conflicts_with_all = ["since", "until", "actor", "kind", "dataset", "project", "limit", "from_index", "format"])]
     export: Option<PathBuf>,
+    /// Output format; `json` prints one object per line (JSON Lines), so
+    /// that `--follow` can stream it.
+    #[command(flatten)]
+    format: FormatArg,
     #[command(flatten)]
     server: ServerArg,
 }
@@ -172,13 +177,49 @@ async fn log(args: LogArgs) -> anyhow::Result<()> {
     }
     .map_err(|s| status_error("log", s))?
     .into_inner();
+    let format = args.format.format;
     let mut out = std::io::stdout().lock();
+    if format == Format::Csv {
+        out.write_all(output::csv(ENTRY_COLUMNS, &[])?.as_bytes())?;
+    }
     while let Some(entry) = stream.next().await {
         let entry = entry.map_err(|s| status_error("log", s))?;
-        writeln!(out, "{}", describe_entry(&entry))?;
+        match format {
+            Format::Text => writeln!(out, "{}", describe_entry(&entry))?,
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(&mut out);
+                w.write_record(output::csv_record(ENTRY_COLUMNS, &entry_row(&entry)))?;
+                w.flush()?;
+            }
+            Format::Json => writeln!(out, "{}", serde_json::Value::Object(entry_row(&entry)))?,
+        }
         out.flush()?;
     }
     Ok(())
+}
+
+const ENTRY_COLUMNS: &[&str] = &["index", "at", "actor", "kind", "event"];
+
+/// An entry for programs: `event` is the decoded event without its kind
+/// (compact JSON text in CSV), `null` if the bytes do not decode.
+fn entry_row(e: &proto::LogEntry) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::json;
+    output::row([
+        ("index", json!(e.index)),
+        ("at", output::time(e.at_ms)),
+        ("actor", json!(e.actor)),
+        ("kind", json!(e.kind)),
+        ("event", event_fields(e).unwrap_or_default()),
+    ])
+}
+
+/// The entry's event fields, without its kind.
+fn event_fields(e: &proto::LogEntry) -> Option<serde_json::Value> {
+    let mut v = serde_json::to_value(event::decode(&e.entry).ok()?.event).ok()?;
+    if let Some(map) = v.as_object_mut() {
+        map.remove("kind");
+    }
+    Some(v)
 }
 
 /// Writes the first `size` entries to `path`, one per line.
@@ -239,15 +280,8 @@ fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// One line per entry: index, time, actor, kind, the event's fields.
 fn describe_entry(e: &proto::LogEntry) -> String {
-    let fields = event::decode(&e.entry)
-        .ok()
-        .and_then(|entry| serde_json::to_value(entry.event).ok())
-        .map(|mut v| {
-            if let Some(map) = v.as_object_mut() {
-                map.remove("kind");
-            }
-            v.to_string()
-        })
+    let fields = event_fields(e)
+        .map(|v| v.to_string())
         .unwrap_or_else(|| "(not a valid entry: run ddc audit verify)".to_owned());
     format!(
         "#{:<6} {}  {:<12} {:<20} {fields}",

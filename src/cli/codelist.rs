@@ -10,6 +10,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
+use serde_json::{json, Map, Value};
+
+use super::output::{self, row, FormatArg, Output};
 use super::{connect, status_error, ServerArg};
 use crate::proto;
 
@@ -19,7 +22,12 @@ pub(super) enum CodeListCommand {
     /// Publish a code list (a new version if it differs from the latest).
     Create(CreateArgs),
     /// List the latest version of every code list.
-    List(ServerArg),
+    List {
+        #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Show a code list's codes, labels and parents.
     Show {
         /// The list, e.g. `onderwijsniveau`.
@@ -27,6 +35,8 @@ pub(super) enum CodeListCommand {
         /// The version (default: the latest).
         #[arg(long)]
         version: Option<u32>,
+        #[command(flatten)]
+        format: FormatArg,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -119,7 +129,7 @@ fn kind_of(e: &csv::Error) -> String {
 pub(super) async fn run(command: CodeListCommand) -> anyhow::Result<()> {
     match command {
         CodeListCommand::Create(a) => create(a).await?,
-        CodeListCommand::List(server) => {
+        CodeListCommand::List { format, server } => {
             let mut clients = connect(&server).await?;
             let list = clients
                 .classifications
@@ -127,13 +137,12 @@ pub(super) async fn run(command: CodeListCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|s| status_error("cannot list code lists", s))?
                 .into_inner();
-            for l in list.code_lists {
-                println!("{}\t{} codes", title(&l), l.codes.len());
-            }
+            output::print(&list, format.format)?;
         }
         CodeListCommand::Show {
             name,
             version,
+            format,
             server,
         } => {
             let mut clients = connect(&server).await?;
@@ -147,7 +156,7 @@ pub(super) async fn run(command: CodeListCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|s| status_error("cannot show the code list", s))?
                 .into_inner();
-            print!("{}", describe(&list));
+            output::print(&list, format.format)?;
         }
     }
     Ok(())
@@ -211,6 +220,75 @@ fn title(l: &proto::CodeList) -> String {
             "{} v{} (within {parent} v{})",
             l.name, l.version, l.parent_version
         ),
+    }
+}
+
+/// A list's identity, for programs.
+fn list_row(l: &proto::CodeList) -> Map<String, Value> {
+    row([
+        ("name", json!(l.name)),
+        ("version", json!(l.version)),
+        ("parent", output::text_or_null(&l.parent)),
+        (
+            "parent_version",
+            if l.parent.is_empty() {
+                Value::Null
+            } else {
+                json!(l.parent_version)
+            },
+        ),
+        ("codes", json!(l.codes.len())),
+    ])
+}
+
+/// One row per code list (its latest version), `codes` the number of codes.
+impl Output for proto::ListCodeListsResponse {
+    fn text(&self) -> String {
+        self.code_lists
+            .iter()
+            .map(|l| format!("{}\t{} codes\n", title(l), l.codes.len()))
+            .collect()
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &["name", "version", "parent", "parent_version", "codes"]
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        self.code_lists.iter().map(list_row).collect()
+    }
+}
+
+/// CSV: one row per code, in the file format `ddc codelist create` reads.
+/// JSON: `{name, version, parent, parent_version, codes: [{code, label,
+/// label_en, parent}]}`.
+impl Output for proto::CodeList {
+    fn text(&self) -> String {
+        describe(self)
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &["code", "label", "label_en", "parent"]
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        self.codes
+            .iter()
+            .map(|c| {
+                row([
+                    ("code", json!(c.code)),
+                    ("label", json!(c.label)),
+                    ("label_en", output::text_or_null(&c.label_en)),
+                    ("parent", output::text_or_null(&c.parent)),
+                ])
+            })
+            .collect()
+    }
+
+    fn json(&self) -> Value {
+        let mut r = list_row(self);
+        r.insert("codes".into(), json!(self.rows()));
+        Value::Object(r)
     }
 }
 

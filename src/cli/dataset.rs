@@ -1,5 +1,8 @@
 //! `ddc dataset create|list|show|delete`.
 
+use serde_json::{json, Map, Value};
+
+use super::output::{self, row, FormatArg, Output};
 use super::{connect, status_error, ServerArg};
 use crate::proto::{self, column};
 
@@ -9,11 +12,18 @@ pub(super) enum DatasetCommand {
     /// Declare a new dataset.
     Create(CreateArgs),
     /// List the declared datasets.
-    List(ServerArg),
+    List {
+        #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
+        server: ServerArg,
+    },
     /// Show one dataset's schema.
     Show {
         /// The dataset, e.g. `duo.onderwijs_2024`.
         name: String,
+        #[command(flatten)]
+        format: FormatArg,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -158,7 +168,7 @@ pub(super) async fn run(command: DatasetCommand) -> anyhow::Result<()> {
                 .into_inner();
             println!("created {}", d.name);
         }
-        DatasetCommand::List(server) => {
+        DatasetCommand::List { format, server } => {
             let mut clients = connect(&server).await?;
             let list = clients
                 .ingest
@@ -166,17 +176,13 @@ pub(super) async fn run(command: DatasetCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|s| status_error("cannot list datasets", s))?
                 .into_inner();
-            for d in list.datasets {
-                let mode = d.schema.as_ref().map_or(0, |s| s.identifier_mode);
-                println!(
-                    "{}\tversion {}\t{}",
-                    d.name,
-                    d.version,
-                    identifier_mode_text(mode)
-                );
-            }
+            output::print(&Datasets(list.datasets), format.format)?;
         }
-        DatasetCommand::Show { name, server } => {
+        DatasetCommand::Show {
+            name,
+            format,
+            server,
+        } => {
             let mut clients = connect(&server).await?;
             let d = clients
                 .ingest
@@ -184,7 +190,7 @@ pub(super) async fn run(command: DatasetCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|s| status_error("cannot show the dataset", s))?
                 .into_inner();
-            print!("{}", describe(&d));
+            output::print(&d, format.format)?;
         }
         DatasetCommand::Delete { name, yes, server } => {
             anyhow::ensure!(
@@ -270,6 +276,123 @@ fn describe(d: &proto::Dataset) -> String {
         out.push_str(&format!("  {}: {kind}\n", c.name));
     }
     out
+}
+
+/// The datasets as listed.
+struct Datasets(Vec<proto::Dataset>);
+
+/// What the identifier column holds, for programs.
+fn identifier_mode_name(mode: i32) -> &'static str {
+    match proto::IdentifierMode::try_from(mode) {
+        Ok(proto::IdentifierMode::HolderPseudonym) => "holder_pseudonym",
+        _ => "identifier",
+    }
+}
+
+/// One row per dataset.
+impl Output for Datasets {
+    fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(|d| {
+                let mode = d.schema.as_ref().map_or(0, |s| s.identifier_mode);
+                format!(
+                    "{}\tversion {}\t{}\n",
+                    d.name,
+                    d.version,
+                    identifier_mode_text(mode)
+                )
+            })
+            .collect()
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &["name", "organisation", "version", "identifier_mode"]
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        self.0
+            .iter()
+            .map(|d| {
+                let mode = d.schema.as_ref().map_or(0, |s| s.identifier_mode);
+                row([
+                    ("name", json!(d.name)),
+                    ("organisation", json!(d.organisation)),
+                    ("version", json!(d.version)),
+                    ("identifier_mode", json!(identifier_mode_name(mode))),
+                ])
+            })
+            .collect()
+    }
+}
+
+/// A column for programs: `kind` is `categorical`, `integer` or
+/// `decimal`, with `categories`, `open`, `code_list` and
+/// `code_list_version`, or `scale`; `unit` is `person` or `household`.
+fn column_row(c: &proto::Column) -> Map<String, Value> {
+    let unit = match proto::Unit::try_from(c.unit) {
+        Ok(proto::Unit::Household) => "household",
+        _ => "person",
+    };
+    let mut r = row([("name", json!(c.name)), ("unit", json!(unit))]);
+    let kind = match &c.kind {
+        Some(column::Kind::Categorical(cat)) => {
+            r.insert("categories".into(), json!(cat.categories));
+            r.insert("open".into(), json!(cat.open));
+            r.insert("code_list".into(), output::text_or_null(&cat.code_list));
+            if !cat.code_list.is_empty() {
+                r.insert("code_list_version".into(), json!(cat.code_list_version));
+            }
+            "categorical"
+        }
+        Some(column::Kind::Integer(_)) => "integer",
+        Some(column::Kind::Decimal(d)) => {
+            r.insert("scale".into(), json!(d.scale));
+            "decimal"
+        }
+        None => "unknown",
+    };
+    r.insert("kind".into(), json!(kind));
+    r
+}
+
+/// CSV: one row per value column. JSON: `{name, organisation, version,
+/// identifier_column, identifier_mode, household_column, columns}`.
+impl Output for proto::Dataset {
+    fn text(&self) -> String {
+        describe(self)
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "name",
+            "kind",
+            "unit",
+            "categories",
+            "open",
+            "code_list",
+            "code_list_version",
+            "scale",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        let schema = self.schema.clone().unwrap_or_default();
+        schema.columns.iter().map(column_row).collect()
+    }
+
+    fn json(&self) -> Value {
+        let schema = self.schema.clone().unwrap_or_default();
+        json!({
+            "name": self.name,
+            "organisation": self.organisation,
+            "version": self.version,
+            "identifier_column": schema.identifier_column,
+            "identifier_mode": identifier_mode_name(schema.identifier_mode),
+            "household_column": output::text_or_null(&schema.household_column),
+            "columns": self.rows(),
+        })
+    }
 }
 
 #[cfg(test)]

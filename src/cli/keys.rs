@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use serde_json::{json, Map, Value};
+
+use super::output::{self, row, FormatArg, Output};
 use super::time::utc;
 use crate::keystore::{KeyStore, MasterKey, MasterKeySource};
 
@@ -45,6 +48,8 @@ pub(super) enum KeysCommand {
         /// it, DDC_MASTER_KEY, for development only.
         #[arg(long, env = "DDC_MASTER_KEY_FILE")]
         master_key_file: Option<PathBuf>,
+        #[command(flatten)]
+        format: FormatArg,
     },
     /// Print the linkage log's verifier key (public): publish it for
     /// auditors, who verify checkpoints with it.
@@ -101,6 +106,7 @@ pub(super) async fn run(command: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Status {
             server: Some(server),
+            format,
             ..
         } => {
             let mut clients = super::connect(&super::ServerArg::plain(server)).await?;
@@ -109,17 +115,19 @@ pub(super) async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 .key_status(crate::proto::KeyStatusRequest {})
                 .await
                 .map_err(|s| super::status_error("key status", s))?;
-            print!("{}", render_status(&status.into_inner()));
+            output::print(&status.into_inner(), format.format)?;
         }
         KeysCommand::Status {
             key_dir,
             master_key_file,
+            format,
             ..
         } => {
             let key_dir = key_dir.context("--key-dir or --server is needed")?;
             let source = master_key_source(master_key_file)?;
             let store = source.with(|m| KeyStore::open(&key_dir, m))?;
-            print_status(&store);
+            let status = crate::service::key_status_to_proto(&store.status());
+            output::print(&status, format.format)?;
         }
         KeysCommand::Verifier { keys, origin } => {
             let source = master_key_source(keys.master_key_file)?;
@@ -159,18 +167,66 @@ fn print_status(store: &KeyStore) {
     );
 }
 
+fn purpose_name(purpose: i32) -> &'static str {
+    use crate::proto::KeyPurpose;
+    match KeyPurpose::try_from(purpose) {
+        Ok(KeyPurpose::Hash) => "hash",
+        Ok(KeyPurpose::Storage) => "storage",
+        Ok(KeyPurpose::Signing) => "signing",
+        Ok(KeyPurpose::Audit) => "audit",
+        _ => "unknown",
+    }
+}
+
+/// One row per key version: `purpose`, `version`, `state` (`active`,
+/// `inactive`, `pending` or `destroyed`) and its times. Never a key.
+impl Output for crate::proto::KeyStatusResponse {
+    fn text(&self) -> String {
+        render_status(self)
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "purpose",
+            "version",
+            "state",
+            "created",
+            "activated",
+            "destroyed",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        self.keys
+            .iter()
+            .map(|k| {
+                let state = if k.active {
+                    "active"
+                } else if k.retired_ms != 0 {
+                    "destroyed"
+                } else if k.activated_ms == 0 {
+                    "pending"
+                } else {
+                    "inactive"
+                };
+                row([
+                    ("purpose", json!(purpose_name(k.purpose))),
+                    ("version", json!(k.version)),
+                    ("state", json!(state)),
+                    ("created", output::time(k.created_ms as i64)),
+                    ("activated", output::time(k.activated_ms as i64)),
+                    ("destroyed", output::time(k.retired_ms as i64)),
+                ])
+            })
+            .collect()
+    }
+}
+
 /// One line per key: purpose, version, state and times (UTC).
 fn render_status(status: &crate::proto::KeyStatusResponse) -> String {
-    use crate::proto::KeyPurpose;
     let mut out = String::new();
     for k in &status.keys {
-        let purpose = match KeyPurpose::try_from(k.purpose) {
-            Ok(KeyPurpose::Hash) => "hash",
-            Ok(KeyPurpose::Storage) => "storage",
-            Ok(KeyPurpose::Signing) => "signing",
-            Ok(KeyPurpose::Audit) => "audit",
-            _ => "unknown",
-        };
+        let purpose = purpose_name(k.purpose);
         let state = if k.active {
             "active".to_owned()
         } else if k.retired_ms != 0 {

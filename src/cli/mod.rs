@@ -11,6 +11,7 @@ mod failure;
 mod health;
 mod keys;
 mod linkage;
+mod output;
 mod pki;
 mod project;
 mod release;
@@ -28,7 +29,8 @@ pub use codelist::{parse_codes_csv, CodesFile};
 pub use config::expand_config;
 pub use dataset::parse_column_spec;
 pub use failure::{code_name, exit_code, report, EXIT_LOCAL, EXIT_REFUSED, EXIT_UNREACHABLE};
-pub use render::{render_linkage, render_shares, render_table, TableFormat};
+pub use output::Format;
+pub use render::{render_linkage, render_shares, render_table};
 pub use share::Share;
 pub use upload::describe_receipt;
 

@@ -1,5 +1,8 @@
 //! `ddc project …`: projects, their members, and holders' approvals.
 
+use serde_json::{json, Map, Value};
+
+use super::output::{self, row, FormatArg, Output};
 use super::time::utc;
 use super::{connect, status_error, ServerArg};
 use crate::proto;
@@ -73,6 +76,8 @@ pub(super) enum ProjectCommand {
     /// List the projects you may see.
     List {
         #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
         server: ServerArg,
     },
 }
@@ -133,7 +138,7 @@ pub(super) async fn run(command: ProjectCommand) -> anyhow::Result<()> {
             dataset,
             server,
         } => approval(name, dataset, &server, false).await?,
-        ProjectCommand::List { server } => {
+        ProjectCommand::List { format, server } => {
             let mut c = connect(&server).await?;
             let list = c
                 .projects
@@ -141,12 +146,7 @@ pub(super) async fn run(command: ProjectCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(refused)?
                 .into_inner();
-            if list.projects.is_empty() {
-                println!("no projects");
-            }
-            for p in &list.projects {
-                print!("{}", render_project(p));
-            }
+            output::print(&list, format.format)?;
         }
     }
     Ok(())
@@ -212,6 +212,89 @@ fn render_project(p: &proto::Project) -> String {
         out.push_str(&format!("  log entry #{}\n", log.index));
     }
     out
+}
+
+/// One row per project; `datasets` lists the datasets asked for and
+/// `approved` those approved (in JSON `datasets` holds objects `{dataset,
+/// holder, approved, approved_at, approved_by}` instead of names).
+impl Output for proto::ListProjectsResponse {
+    fn text(&self) -> String {
+        match self.projects.len() {
+            0 => "no projects\n".to_owned(),
+            _ => self.projects.iter().map(render_project).collect(),
+        }
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "name",
+            "state",
+            "purpose",
+            "members",
+            "datasets",
+            "approved",
+            "created",
+            "created_by",
+            "closed",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        self.projects
+            .iter()
+            .map(|p| project_row(p, false))
+            .collect()
+    }
+
+    fn json(&self) -> Value {
+        Value::Array(
+            self.projects
+                .iter()
+                .map(|p| Value::Object(project_row(p, true)))
+                .collect(),
+        )
+    }
+}
+
+fn project_row(p: &proto::Project, nested: bool) -> Map<String, Value> {
+    let names = |approved: bool| -> Vec<&str> {
+        p.datasets
+            .iter()
+            .filter(|d| !approved || d.approved)
+            .map(|d| d.dataset.as_str())
+            .collect()
+    };
+    let datasets = if nested {
+        p.datasets
+            .iter()
+            .map(|d| {
+                json!({
+                    "dataset": d.dataset,
+                    "holder": d.holder,
+                    "approved": d.approved,
+                    "approved_at": output::time(d.approved_ms),
+                    "approved_by": output::text_or_null(&d.approved_by),
+                })
+            })
+            .collect()
+    } else {
+        json!(names(false))
+    };
+    let mut r = row([
+        ("name", json!(p.name)),
+        (
+            "state",
+            json!(if p.closed_ms == 0 { "open" } else { "closed" }),
+        ),
+        ("purpose", json!(p.purpose)),
+        ("members", json!(p.members)),
+        ("datasets", datasets),
+        ("created", output::time(p.created_ms)),
+        ("created_by", json!(p.created_by)),
+        ("closed", output::time(p.closed_ms)),
+    ]);
+    r.insert("approved".into(), json!(names(true)));
+    r
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! `ddc release list|show`: the release history, read without creating a
 //! release.
 
+use serde_json::{json, Map, Value};
+
+use super::output::{self, row, FormatArg, Output};
 use super::time::utc;
 use super::{connect, status_error, ServerArg};
 use crate::proto;
@@ -17,12 +20,16 @@ pub(super) enum ReleaseCommand {
         #[arg(long)]
         dataset: Option<String>,
         #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
         server: ServerArg,
     },
     /// Show one release as recorded: request, policy, released cells.
     Show {
         /// The release's number.
         id: u64,
+        #[command(flatten)]
+        format: FormatArg,
         #[command(flatten)]
         server: ServerArg,
     },
@@ -34,6 +41,7 @@ pub(super) async fn run(command: ReleaseCommand) -> anyhow::Result<()> {
         ReleaseCommand::List {
             project,
             dataset,
+            format,
             server,
         } => {
             let mut clients = connect(&server).await?;
@@ -46,10 +54,9 @@ pub(super) async fn run(command: ReleaseCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|s| status_error("releases", s))?
                 .into_inner();
-            print!("{}", render_list(&list.releases));
-            Ok(())
+            output::print(&Releases(list.releases), format.format)
         }
-        ReleaseCommand::Show { id, server } => {
+        ReleaseCommand::Show { id, format, server } => {
             let mut clients = connect(&server).await?;
             let record = clients
                 .audit
@@ -57,8 +64,7 @@ pub(super) async fn run(command: ReleaseCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|s| status_error("release", s))?
                 .into_inner();
-            print!("{}", render_record(&record));
-            Ok(())
+            output::print(&record, format.format)
         }
     }
 }
@@ -167,6 +173,95 @@ fn render_record(r: &proto::ReleaseRecord) -> String {
         pretty(&r.policy_json),
         pretty(&r.cells_json)
     )
+}
+
+/// The release history as listed.
+struct Releases(Vec<proto::ReleaseSummary>);
+
+/// Parsed JSON, or the text itself if it is not JSON.
+fn parsed(json: &str) -> Value {
+    serde_json::from_str(json).unwrap_or_else(|_| Value::String(json.to_owned()))
+}
+
+fn summary_row(r: &proto::ReleaseSummary) -> Map<String, Value> {
+    row([
+        ("id", json!(r.id)),
+        ("at", output::time(r.at_ms)),
+        ("actor", json!(r.actor)),
+        ("project", json!(r.project)),
+        ("kind", json!(r.kind)),
+        ("datasets", json!(r.datasets)),
+        ("cells", json!(r.cells)),
+        ("withheld", json!(r.withheld)),
+        ("log_index", json!(r.log_index)),
+        ("asked", json!(describe_request(&r.request_json))),
+        ("request", parsed(&r.request_json)),
+    ])
+}
+
+const SUMMARY_COLUMNS: &[&str] = &[
+    "id",
+    "at",
+    "actor",
+    "project",
+    "kind",
+    "datasets",
+    "cells",
+    "withheld",
+    "log_index",
+    "asked",
+    "request",
+];
+
+/// One row per release; `request` is the request as recorded (JSON text
+/// in CSV, an object in JSON).
+impl Output for Releases {
+    fn text(&self) -> String {
+        render_list(&self.0)
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        SUMMARY_COLUMNS
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        self.0.iter().map(summary_row).collect()
+    }
+}
+
+/// CSV: the cells as recorded, one per row (`coordinates` the category
+/// index per dimension, empty for a total). JSON: `{summary, request,
+/// policy, cells}`.
+impl Output for proto::ReleaseRecord {
+    fn text(&self) -> String {
+        render_record(self)
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &["coordinates", "count", "value", "status"]
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        match parsed(&self.cells_json) {
+            Value::Array(cells) => cells
+                .into_iter()
+                .filter_map(|c| match c {
+                    Value::Object(o) => Some(o),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "summary": self.summary.as_ref().map(|s| Value::Object(summary_row(s))),
+            "request": parsed(&self.request_json),
+            "policy": parsed(&self.policy_json),
+            "cells": parsed(&self.cells_json),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -7,26 +7,16 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use super::output::Format;
 use super::share::Share;
 use crate::proto::{CellStatus, Figure, LinkageReport, MeasureKind, Table};
 
-/// How `ddc table` prints a table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum TableFormat {
-    /// Aligned text with a legend.
-    Text,
-    /// One line per cell; an empty coordinate is a total.
-    Csv,
-    /// One object per cell; a null coordinate is a total.
-    Json,
-}
-
 /// Renders a table in `format`.
-pub fn render_table(t: &Table, format: TableFormat) -> anyhow::Result<String> {
+pub fn render_table(t: &Table, format: Format) -> anyhow::Result<String> {
     Ok(match format {
-        TableFormat::Text => text(t),
-        TableFormat::Csv => csv(t)?,
-        TableFormat::Json => json(t)?,
+        Format::Text => text(t),
+        Format::Csv => csv(t)?,
+        Format::Json => json(t)?,
     })
 }
 
@@ -531,7 +521,7 @@ mod tests {
 
     #[test]
     fn csv_marks_totals_with_an_empty_coordinate_and_names_each_status() {
-        let out = render_table(&table(), TableFormat::Csv).unwrap();
+        let out = render_table(&table(), Format::Csv).unwrap();
         assert_eq!(
             out,
             "duo.x.niveau,duo.x.niveau_label,count,status\nhavo,havo,31,released\nvwo,vwo,,withheld_threshold\n,,,withheld_secondary\n"
@@ -544,12 +534,12 @@ mod tests {
         t.measure = MeasureKind::Mean as i32;
         t.variable = "cbs.i.inkomen".into();
         t.cells[0].value = Some(41_250.5);
-        let csv = render_table(&t, TableFormat::Csv).unwrap();
+        let csv = render_table(&t, Format::Csv).unwrap();
         assert_eq!(
             csv,
             "duo.x.niveau,duo.x.niveau_label,mean,count,status\nhavo,havo,41250.50,31,released\nvwo,vwo,,,withheld_threshold\n,,,,withheld_secondary\n"
         );
-        let text = render_table(&t, TableFormat::Text).unwrap();
+        let text = render_table(&t, Format::Text).unwrap();
         assert!(
             text.contains("41250.50") && !text.contains(" 31 "),
             "{text}"
@@ -575,7 +565,7 @@ mod tests {
 
     #[test]
     fn text_shows_marks_for_withheld_cells_and_explains_them() {
-        let out = render_table(&table(), TableFormat::Text).unwrap();
+        let out = render_table(&table(), Format::Text).unwrap();
         assert!(out.contains("havo") && out.contains("31"));
         assert!(out
             .lines()

@@ -2,7 +2,8 @@
 
 use super::chart::{write_chart, ChartStyle};
 use super::failure::Refused;
-use super::render::{render_shares, render_table, TableFormat};
+use super::output::{Format, FormatArg};
+use super::render::{render_shares, render_table};
 use super::share::Share;
 use super::{connect, ServerArg};
 use crate::proto::{Filter, MeasureKind, TableRequest};
@@ -28,9 +29,8 @@ pub(super) struct TableArgs {
     /// The project the release is recorded under.
     #[arg(long, env = "DDC_PROJECT", default_value = "default")]
     project: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Text)]
-    format: TableFormat,
+    #[command(flatten)]
+    format: FormatArg,
     /// Print percentages of the row or column totals, computed from the
     /// released cells and totals (text; and the chart).
     #[arg(long, value_enum)]
@@ -64,7 +64,7 @@ pub(crate) fn parse_filter(s: &str) -> Result<Filter, String> {
 
 pub(super) async fn run(a: TableArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        a.share.is_none() || a.format == TableFormat::Text,
+        a.share.is_none() || a.format.format == Format::Text,
         "--share prints text; the CSV and JSON formats carry the released figures to compute shares from"
     );
     if let Some(path) = &a.chart {
@@ -94,7 +94,7 @@ pub(super) async fn run(a: TableArgs) -> anyhow::Result<()> {
         .into_inner();
     match a.share {
         Some(share) => print!("{}", render_shares(&table, share)),
-        None => print!("{}", render_table(&table, a.format)?),
+        None => print!("{}", render_table(&table, a.format.format)?),
     }
     if let Some(path) = &a.chart {
         write_chart(&table, a.share, a.chart_style, path)?;

@@ -10,6 +10,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use serde_json::{json, Map, Value};
+
+use super::output::{self, row, FormatArg, Output};
 use super::{connect_streaming, status_error, ServerArg};
 use crate::client::{self, Clients};
 use crate::holder::{HolderRewrite, HoldersKey, RewriteError};
@@ -44,6 +47,9 @@ pub(super) struct UploadArgs {
     /// the server (never a value) to this CSV file.
     #[arg(long)]
     rejects: Option<PathBuf>,
+    /// How the receipt is printed (the progress goes to standard error).
+    #[command(flatten)]
+    format: FormatArg,
     /// The upload's id (default: a new random one). To find out whether an
     /// upload whose receipt never arrived was stored, run the same upload
     /// again with the id it printed: ddc answers with the original receipt
@@ -148,13 +154,65 @@ pub(super) async fn run(a: UploadArgs) -> anyhow::Result<()> {
     if let Some(path) = &a.rejects {
         write_rejects(path, &receipt.problems)?;
     }
-    print!("{}", describe_receipt(&receipt));
+    output::print(&receipt, a.format.format)?;
     anyhow::ensure!(
         !(receipt.checked && receipt.rows_rejected > 0),
         "{} row(s) would be rejected",
         receipt.rows_rejected
     );
     Ok(())
+}
+
+/// One row: the receipt's figures and its log entry (`problems` in JSON:
+/// the first rejected rows as `{row, column, reason}`; `--rejects` writes
+/// them all to a file).
+impl Output for UploadReceipt {
+    fn text(&self) -> String {
+        describe_receipt(self)
+    }
+
+    fn columns(&self) -> &'static [&'static str] {
+        &[
+            "dataset",
+            "version",
+            "upload_id",
+            "checked",
+            "replayed",
+            "rows_read",
+            "rows_stored",
+            "rows_rejected",
+            "log_index",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Map<String, Value>> {
+        vec![row([
+            ("dataset", json!(self.dataset)),
+            ("version", json!(self.version)),
+            ("upload_id", json!(self.upload_id)),
+            ("checked", json!(self.checked)),
+            ("replayed", json!(self.replayed)),
+            ("rows_read", json!(self.rows_read)),
+            ("rows_stored", json!(self.rows_stored)),
+            ("rows_rejected", json!(self.rows_rejected)),
+            ("log_index", json!(self.log.as_ref().map(|l| l.index))),
+        ])]
+    }
+
+    fn json(&self) -> Value {
+        let mut r = self.rows().remove(0);
+        let problems: Vec<Value> = self
+            .problems
+            .iter()
+            .map(|p| json!({"row": p.row, "column": output::text_or_null(&p.column), "reason": p.reason}))
+            .collect();
+        r.insert("problems".into(), Value::Array(problems));
+        r.insert(
+            "checkpoint".into(),
+            json!(self.log.as_ref().map(|l| l.checkpoint.as_str())),
+        );
+        Value::Object(r)
+    }
 }
 
 /// A refused or broken upload, with what to do next.

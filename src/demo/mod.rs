@@ -17,8 +17,8 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 use crate::cli::{
-    code_name, describe_receipt, render_linkage, render_table, write_chart, ChartStyle, Share,
-    TableFormat,
+    code_name, describe_receipt, render_linkage, render_table, write_chart, ChartStyle, Format,
+    Share,
 };
 use crate::client::{self, Clients};
 use crate::disclosure::DisclosurePolicy;
@@ -143,7 +143,7 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
         ..request_for_levels()
     };
     let table = c.release.tabulate(request.clone()).await?.into_inner();
-    print!("{}", indent(&render_table(&table, TableFormat::Text)?));
+    print!("{}", indent(&render_table(&table, Format::Text)?));
     println!("\n   Share in havo/vwo by decile, from the released cells:");
     println!("   {}", havo_vwo_shares(&table));
     write_chart(&table, Some(Share::Column), ChartStyle::Lines, &a.chart)?;
@@ -160,7 +160,7 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
         negate: false,
     });
     let table = c.release.tabulate(zeeland).await?.into_inner();
-    print!("{}", indent(&render_table(&table, TableFormat::Text)?));
+    print!("{}", indent(&render_table(&table, Format::Text)?));
 
     println!("\n9. Mean household income by level and province: a magnitude table, households as units\n");
     let income = TableRequest {
@@ -170,7 +170,7 @@ async fn walk_through(mut c: Clients, a: &DemoArgs) -> anyhow::Result<()> {
         ..request_for_levels()
     };
     let table = c.release.tabulate(income).await?.into_inner();
-    print!("{}", indent(&render_table(&table, TableFormat::Text)?));
+    print!("{}", indent(&render_table(&table, Format::Text)?));
 
     println!(
         "\n10. Differencing: all pupils by sector, then the same without the {} vavo pupils\n",
