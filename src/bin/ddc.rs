@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let cli = ddc::cli::Cli::parse_from(args);
     match ddc::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if ddc::cli::closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", ddc::cli::report(&e));
             ExitCode::from(ddc::cli::exit_code(&e))

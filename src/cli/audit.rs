@@ -187,9 +187,9 @@ async fn log(args: LogArgs) -> anyhow::Result<()> {
         match format {
             Format::Text => writeln!(out, "{}", describe_entry(&entry))?,
             Format::Csv => {
-                let mut w = csv::Writer::from_writer(&mut out);
+                let mut w = csv::Writer::from_writer(Vec::new());
                 w.write_record(output::csv_record(ENTRY_COLUMNS, &entry_row(&entry)))?;
-                w.flush()?;
+                out.write_all(&w.into_inner()?)?;
             }
             Format::Json => writeln!(out, "{}", serde_json::Value::Object(entry_row(&entry)))?,
         }

@@ -134,6 +134,16 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     EXIT_LOCAL
 }
 
+/// Whether `e` is standard output closed by its reader (`ddc audit log |
+/// head`): the reader has what it wanted, so the command ends quietly.
+pub fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// `e` and its causes, each said once: a cause whose text its error
 /// already includes is not repeated.
 pub fn report(e: &anyhow::Error) -> String {
@@ -176,6 +186,15 @@ pub fn code_name(code: Code) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reader_closing_the_pipe_ends_the_command_quietly() {
+        let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(closed_pipe(&anyhow::Error::new(closed).context("log")));
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(!closed_pipe(&anyhow::Error::new(denied)));
+        assert!(!closed_pipe(&anyhow::anyhow!("broken pipe")));
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("reading key.pem: Permission denied (os error 13)")]

@@ -28,7 +28,9 @@ pub use chart::{write_chart, ChartStyle};
 pub use codelist::{parse_codes_csv, CodesFile};
 pub use config::expand_config;
 pub use dataset::parse_column_spec;
-pub use failure::{code_name, exit_code, report, EXIT_LOCAL, EXIT_REFUSED, EXIT_UNREACHABLE};
+pub use failure::{
+    closed_pipe, code_name, exit_code, report, EXIT_LOCAL, EXIT_REFUSED, EXIT_UNREACHABLE,
+};
 pub use output::Format;
 pub use render::{render_linkage, render_shares, render_table};
 pub use share::Share;

@@ -56,9 +56,15 @@ pub(super) fn render(what: &impl Output, format: Format) -> anyhow::Result<Strin
 
 /// Prints `what` in `format` to standard output.
 pub(super) fn print(what: &impl Output, format: Format) -> anyhow::Result<()> {
+    write_out(&render(what, format)?)
+}
+
+/// Writes `text` to standard output; a closed pipe (`ddc … | head`) is an
+/// error [`crate::cli::closed_pipe`] recognises, not a panic.
+pub(super) fn write_out(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    out.write_all(render(what, format)?.as_bytes())?;
+    out.write_all(text.as_bytes())?;
     Ok(out.flush()?)
 }
 

@@ -2,7 +2,7 @@
 
 use super::chart::{write_chart, ChartStyle};
 use super::failure::Refused;
-use super::output::{Format, FormatArg};
+use super::output::{self, Format, FormatArg};
 use super::render::{render_shares, render_table};
 use super::share::Share;
 use super::{connect, ServerArg};
@@ -93,8 +93,8 @@ pub(super) async fn run(a: TableArgs) -> anyhow::Result<()> {
         .map_err(|e: anyhow::Error| e)?
         .into_inner();
     match a.share {
-        Some(share) => print!("{}", render_shares(&table, share)),
-        None => print!("{}", render_table(&table, a.format.format)?),
+        Some(share) => output::write_out(&render_shares(&table, share))?,
+        None => output::write_out(&render_table(&table, a.format.format)?)?,
     }
     if let Some(path) = &a.chart {
         write_chart(&table, a.share, a.chart_style, path)?;
