@@ -307,17 +307,29 @@ impl LocalServer {
     }
 
     /// Connects a client, waiting (up to five seconds) for the server to
-    /// open its store and start serving.
+    /// open its store and start serving: its health service answers only
+    /// then (the port accepts connections before).
     pub async fn connect(&self) -> Result<crate::client::Clients, tonic::transport::Error> {
-        let mut attempt = 0;
+        use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            match crate::client::connect(&self.url).await {
-                Err(_) if attempt < 100 && !self.handle.is_finished() => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let channel = tonic::transport::Endpoint::from_shared(self.url.clone())?
+                .connect()
+                .await;
+            let serving = match &channel {
+                Ok(channel) => {
+                    let mut health = HealthClient::new(channel.clone());
+                    let check = health.check(HealthCheckRequest::default());
+                    tokio::time::timeout_at(deadline, check)
+                        .await
+                        .is_ok_and(|r| r.is_ok())
                 }
-                result => return result,
+                Err(_) => false,
+            };
+            if serving || self.handle.is_finished() || tokio::time::Instant::now() >= deadline {
+                return channel.map(crate::client::Clients::new);
             }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 

@@ -129,8 +129,9 @@ pub(super) struct ServeArgs {
     /// attacker check takes; more is refused like --attacker-work.
     #[arg(long, env = "DDC_MAX_UNSAFE_CELLS", default_value_t = limits().attacker.max_unsafe_cells, help_heading = "Table limits")]
     max_unsafe_cells: usize,
-    /// Threads one table's final attacker check runs on, and by default the tables
-    /// checked at once. Default: the machine's available parallelism.
+    /// Threads one table is tabulated on and its final attacker check runs
+    /// on, and by default the tables checked at once. Default: the
+    /// machine's available parallelism.
     #[arg(long, env = "DDC_PARALLELISM", help_heading = "Table limits")]
     parallelism: Option<usize>,
     /// Tables one caller may have in the attacker check at once (tables

@@ -41,6 +41,9 @@ pub struct TableLimits {
     pub attacker_checks_total: usize,
     /// Limits on the request itself.
     pub request: RequestLimits,
+    /// Threads one tabulation scans its persons on (parts merged exactly,
+    /// see [`crate::tabulate::tabulate_partitioned`]). Default 1.
+    pub tabulate_threads: usize,
 }
 
 impl Default for TableLimits {
@@ -50,13 +53,14 @@ impl Default for TableLimits {
             attacker_checks_per_caller: 1,
             attacker_checks_total: 1,
             request: RequestLimits::default(),
+            tabulate_threads: 1,
         }
     }
 }
 
 impl TableLimits {
-    /// These limits with `threads` for the release gate and as many checks
-    /// at once in total.
+    /// These limits with `threads` for the release gate, as many checks at
+    /// once in total, and as many threads per tabulation.
     pub fn with_parallelism(self, threads: usize) -> Self {
         let threads = threads.max(1);
         TableLimits {
@@ -65,6 +69,7 @@ impl TableLimits {
                 ..self.attacker
             },
             attacker_checks_total: threads,
+            tabulate_threads: threads,
             ..self
         }
     }

@@ -18,7 +18,7 @@ use crate::disclosure::{
 };
 use crate::ledger::{datasets_key, print_of, LedgerCell, SetHash};
 use crate::store::{ReleaseCells, ReleaseRecord, StoreError};
-use crate::tabulate::{tabulate, Query, TableStats};
+use crate::tabulate::{tabulate_in, Query, TableStats};
 
 /// What a refused differencing request is told: the rule, nothing more.
 pub const POPULATION_REFUSAL: &str =
@@ -98,7 +98,7 @@ impl Engine {
             structural_zeros: r.structural_zeros,
         };
         let started = std::time::Instant::now();
-        let stats = tabulate(&query);
+        let stats = tabulate_in(&query, self.table_limits.tabulate_threads);
         let tabulated = started.elapsed();
         let (kind, variable) = match &spec.measure {
             MeasureSpec::Count => (TableKind::Count, ""),

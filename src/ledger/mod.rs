@@ -28,7 +28,8 @@ pub mod print;
 
 pub use index::{Ledger, LedgerCell, TooClose};
 pub use print::{
-    print_of, sides_digest, CellPrint, Draw, PrintKey, Screen, SetHash, Tag, UnitKind, PRINT_BYTES,
+    print_of, sides_digest, CellPrint, Draw, PrintKey, Screen, SetHash, Tag, UnitKind,
+    FRACTION_ONE, PRINT_BYTES,
 };
 
 use crate::link::PersonNo;

@@ -64,7 +64,7 @@ impl PrintKey {
         let bits = h.finish();
         Draw {
             negative: bits >> 63 == 1,
-            fraction: (bits & ((1 << 53) - 1)) as f64 / (1u64 << 53) as f64,
+            fraction: bits as u32,
         }
     }
 
@@ -105,9 +105,14 @@ pub enum UnitKind {
 pub struct Draw {
     /// Whether its value is perturbed downwards.
     pub negative: bool,
-    /// Where in the noise range, in `[0, 1)`.
-    pub fraction: f64,
+    /// Where in the noise range: `fraction / 2^32`, in `[0, 1)`. An
+    /// integer, so that sums of it are exact in any order (see
+    /// [`FRACTION_ONE`]).
+    pub fraction: u32,
 }
+
+/// The fixed-point one of [`Draw::fraction`]: 2^32.
+pub const FRACTION_ONE: f64 = 4_294_967_296.0;
 
 /// A person's keyed tag: as good as a pseudonym of the person number, so
 /// `Debug` prints nothing of it.

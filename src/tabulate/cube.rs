@@ -60,6 +60,14 @@ impl CountCube {
         self.counts[index] += by;
     }
 
+    /// Adds the counts of a cube of the same axes (other persons).
+    pub fn merge(&mut self, other: &CountCube) {
+        debug_assert_eq!(self.sizes, other.sizes);
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
+
     /// The coordinates of a flat index; `None` stands for a total.
     pub fn coordinates(&self, mut index: usize) -> Vec<Option<usize>> {
         let mut coords = vec![None; self.sizes.len()];

@@ -14,7 +14,7 @@
 
 use super::{Axis, Query, Variable};
 use crate::columns::ColumnData;
-use crate::ledger::{PrintKey, UnitKind};
+use crate::ledger::{PrintKey, UnitKind, FRACTION_ONE};
 use crate::schema::Unit;
 
 /// Largest unit contributions kept per cell (enough for (n,k)-dominance
@@ -37,7 +37,7 @@ pub struct MagnitudeSpec {
 }
 
 /// Per-cell sums and unit contributions (margins included).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MagnitudeStats {
     /// Sum of the variable over the cell's persons.
     pub sums: Vec<i128>,
@@ -52,10 +52,12 @@ pub struct MagnitudeStats {
     /// `Σ sign·value` over the cell's persons, each with the sign drawn by
     /// its unit (±1).
     pub signed: Vec<i128>,
-    /// `Σ sign·fraction·value`, the fraction in `[0, 1)` drawn by the unit.
-    /// A unit's value perturbed by `1 + sign·(min + (max − min)·fraction)`
-    /// sums to `sum + min·signed + (max − min)·fractional` over a cell.
-    pub fractional: Vec<f64>,
+    /// `Σ sign·fraction·value` in fixed point (the fraction in `[0, 1)`
+    /// drawn by the unit, times 2^32: exact, so partial sums merge in any
+    /// order). A unit's value perturbed by `1 + sign·(min + (max −
+    /// min)·fraction)` sums to `sum + min·signed + (max − min)·fractional`
+    /// over a cell; see [`MagnitudeStats::fractional`].
+    pub fractional_fixed: Vec<i128>,
     /// Smallest and largest unit value in the cell (`i64::MAX`/`MIN` when empty).
     pub min: Vec<i64>,
     /// See `min`.
@@ -75,9 +77,35 @@ impl MagnitudeStats {
                 vec![vec![0; distinct]; cells]
             },
             signed: vec![0; cells],
-            fractional: vec![0.0; cells],
+            fractional_fixed: vec![0; cells],
             min: vec![i64::MAX; cells],
             max: vec![i64::MIN; cells],
+        }
+    }
+
+    /// `Σ sign·fraction·value` of cell `i`.
+    pub fn fractional(&self, i: usize) -> f64 {
+        self.fractional_fixed[i] as f64 / FRACTION_ONE
+    }
+
+    /// Adds the statistics of disjoint units (another partition's).
+    pub(super) fn merge(&mut self, other: &MagnitudeStats) {
+        for i in 0..self.sums.len() {
+            self.sums[i] += other.sums[i];
+            self.units[i] += other.units[i];
+            self.abs_sums[i] += other.abs_sums[i];
+            self.signed[i] += other.signed[i];
+            self.fractional_fixed[i] += other.fractional_fixed[i];
+            self.min[i] = self.min[i].min(other.min[i]);
+            self.max[i] = self.max[i].max(other.max[i]);
+            self.top[i] = top_of_both(&self.top[i], &other.top[i]);
+            if let (Some(mine), Some(theirs)) =
+                (self.value_units.get_mut(i), other.value_units.get(i))
+            {
+                for (a, b) in mine.iter_mut().zip(theirs) {
+                    *a += b;
+                }
+            }
         }
     }
 
@@ -101,6 +129,20 @@ impl MagnitudeStats {
             }
         }
     }
+}
+
+/// The largest of two top lists of disjoint units, descending.
+fn top_of_both(
+    a: &[u128; TOP_CONTRIBUTIONS],
+    b: &[u128; TOP_CONTRIBUTIONS],
+) -> [u128; TOP_CONTRIBUTIONS] {
+    let mut both = [0; 2 * TOP_CONTRIBUTIONS];
+    both[..TOP_CONTRIBUTIONS].copy_from_slice(a);
+    both[TOP_CONTRIBUTIONS..].copy_from_slice(b);
+    both.sort_unstable_by(|x, y| y.cmp(x));
+    let mut out = [0; TOP_CONTRIBUTIONS];
+    out.copy_from_slice(&both[..TOP_CONTRIBUTIONS]);
+    out
 }
 
 /// Accumulates a magnitude query while persons are scanned.
@@ -155,12 +197,12 @@ impl<'a> MagnitudeAcc<'a> {
         } else {
             i128::from(value)
         };
-        let fractional = signed as f64 * draw.fraction;
+        let fractional = signed * i128::from(draw.fraction);
         let s = &mut self.stats;
         for &i in covering {
             s.sums[i] += i128::from(value);
             s.signed[i] += signed;
-            s.fractional[i] += fractional;
+            s.fractional_fixed[i] += fractional;
             s.min[i] = s.min[i].min(value);
             s.max[i] = s.max[i].max(value);
         }
@@ -179,6 +221,14 @@ impl<'a> MagnitudeAcc<'a> {
                 self.members.push((coords, households[row], value));
             }
         }
+    }
+
+    /// Adds another partition's persons (disjoint from this one's). Household
+    /// members are kept until [`MagnitudeAcc::finish`], so a household split
+    /// over partitions is still one unit.
+    pub(super) fn merge(&mut self, other: MagnitudeAcc<'a>) {
+        self.stats.merge(&other.stats);
+        self.members.extend(other.members);
     }
 
     /// Aggregates household members per cell, then returns the statistics.

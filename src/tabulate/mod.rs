@@ -16,6 +16,8 @@ pub use axis::{Axis, AxisError};
 pub use cube::CountCube;
 pub use magnitude::{MagnitudeSpec, MagnitudeStats, TOP_CONTRIBUTIONS};
 
+use std::ops::Range;
+
 use crate::columns::{ColumnData, DatasetData};
 use crate::ledger::{CellPrint, PrintKey};
 use cube::{covering_indices, strides};
@@ -96,7 +98,7 @@ pub struct Query<'a> {
 pub const MAX_DIMENSIONS: usize = 3;
 
 /// What a query found, cell by cell (margins included).
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct TableStats {
     /// Distinct persons per cell.
     pub cube: CountCube,
@@ -126,85 +128,202 @@ impl TableStats {
     }
 }
 
-/// Scans the persons present in all of the query's datasets that pass the
-/// filters and counts them (and their values) into every cell and margin.
+/// [`tabulate_in`] on one thread.
 pub fn tabulate(q: &Query<'_>) -> TableStats {
-    let codes = |v: &Variable| match q.datasets[v.dataset].column(v.column) {
-        ColumnData::Codes { codes, .. } => codes.as_slice(),
-        ColumnData::Numbers(_) => panic!("grouping and filter variables are categorical"),
-    };
-    let dims: Vec<(&[u32], &[u32])> = q
-        .group_by
-        .iter()
-        .map(|d| (codes(&d.variable), d.index_of_code.as_slice()))
-        .collect();
-    let filters: Vec<(&[u32], usize, &[bool])> = q
-        .filters
-        .iter()
-        .map(|f| (codes(&f.variable), f.variable.dataset, f.allowed.as_slice()))
-        .collect();
-    let mut cube = CountCube::with_axes(q.group_by.iter().map(|d| d.axis.clone()).collect());
-    let mut keys = vec![0u32; cube.len()];
-    let mut magnitude = q
-        .magnitude
-        .as_ref()
-        .map(|m| MagnitudeAcc::new(m, q, cube.axes()));
-    let strides = strides(cube.sizes());
-    let mut prints = PrintAcc::new(q.print_key, cube.len());
-    let Some(driver) = (0..q.datasets.len()).min_by_key(|&d| q.datasets[d].rows()) else {
-        let prints = prints.finish(q, &cube);
-        return TableStats {
-            cube,
-            keys,
-            magnitude: None,
-            prints,
-            structural_zeros: q.structural_zeros.clone(),
-        };
-    };
-    let mut rows = vec![0usize; q.datasets.len()];
-    let mut covering = Vec::with_capacity(1 << dims.len());
-    'persons: for (row, &person) in q.datasets[driver].persons().iter().enumerate() {
-        for (d, data) in q.datasets.iter().enumerate() {
-            rows[d] = if d == driver {
-                row
-            } else {
-                match data.row_of(person) {
-                    Some(r) => r,
-                    None => continue 'persons,
-                }
-            };
-        }
-        for &(codes, dataset, allowed) in &filters {
-            if !allowed[codes[rows[dataset]] as usize] {
-                continue 'persons;
-            }
-        }
-        let mut cell = [0usize; MAX_DIMENSIONS];
-        for (d, (codes, index_of_code)) in dims.iter().enumerate() {
-            match index_of_code[codes[rows[q.group_by[d].variable.dataset]] as usize] {
-                HIDDEN => continue 'persons,
-                i => cell[d] = i as usize,
-            }
-        }
-        let cell = &cell[..dims.len()];
-        covering_indices(cube.axes(), &strides, cell, &mut covering);
-        prints.add(person, &covering);
-        let record_key = q.record_keys[person as usize];
-        for &i in &covering {
-            cube.add(i, 1);
-            keys[i] = keys[i].wrapping_add(record_key);
-        }
-        if let Some(m) = magnitude.as_mut() {
-            m.add_person(person, cell, &covering, &rows);
-        }
+    tabulate_in(q, 1)
+}
+
+/// Scans the persons present in all of the query's datasets that pass the
+/// filters and counts them (and their values) into every cell and margin,
+/// the persons cut into `threads` parts scanned side by side.
+pub fn tabulate_in(q: &Query<'_>, threads: usize) -> TableStats {
+    let rows = driver(q).map_or(0, |d| q.datasets[d].rows());
+    tabulate_partitioned(q, &split(rows, threads))
+}
+
+/// Tabulates each part of the persons on its own thread (`parts`: ranges
+/// of rows of the smallest dataset, which is sorted by person, so each is
+/// a range of persons) and merges the partial aggregates. Every partial
+/// merges exactly (counts, wrapping key sums, fixed-point sums, top
+/// contributions of disjoint units, set hashes; household members are
+/// merged before they are grouped), so any cut gives the same table as
+/// one part.
+pub fn tabulate_partitioned(q: &Query<'_>, parts: &[Range<usize>]) -> TableStats {
+    let plan = Plan::of(q);
+    let threads = parts.len().max(1);
+    let mut partials = in_parallel(parts, |rows| plan.scan(q, rows)).into_iter();
+    let mut total = partials.next().unwrap_or_else(|| plan.scan(q, 0..0));
+    for p in partials {
+        total.merge(p);
     }
-    let magnitude = magnitude.map(|m| m.finish(&strides));
-    let prints = prints.finish(q, &cube);
+    let strides = strides(total.cube.sizes());
+    let magnitude = total.magnitude.map(|m| m.finish(&strides));
+    let prints = total.prints.finish(q, &total.cube, threads);
     TableStats {
-        cube,
-        keys,
+        cube: total.cube,
+        keys: total.keys,
         magnitude,
         prints,
         structural_zeros: q.structural_zeros.clone(),
+    }
+}
+
+/// The dataset whose persons a scan walks: the smallest (any person of
+/// the table is in all of them).
+fn driver(q: &Query<'_>) -> Option<usize> {
+    (0..q.datasets.len()).min_by_key(|&d| q.datasets[d].rows())
+}
+
+/// `0..n` cut into at most `parts` contiguous ranges of nearly equal size
+/// (one, possibly empty, when `parts` is 0 or 1).
+pub(crate) fn split(n: usize, parts: usize) -> Vec<Range<usize>> {
+    let parts = parts.clamp(1, n.max(1));
+    (0..parts)
+        .map(|i| n * i / parts..n * (i + 1) / parts)
+        .collect()
+}
+
+/// `f` over each range, each on its own scoped thread (the first on the
+/// caller's), results in the order of `ranges`.
+pub(crate) fn in_parallel<T: Send>(
+    ranges: &[Range<usize>],
+    f: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    match ranges {
+        [] => Vec::new(),
+        [only] => vec![f(only.clone())],
+        [first, rest @ ..] => std::thread::scope(|scope| {
+            let f = &f;
+            let others: Vec<_> = rest
+                .iter()
+                .map(|r| {
+                    let r = r.clone();
+                    scope.spawn(move || f(r))
+                })
+                .collect();
+            let mut out = vec![f(first.clone())];
+            out.extend(others.into_iter().map(|h| match h.join() {
+                Ok(t) => t,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }));
+            out
+        }),
+    }
+}
+
+/// What a scan reads, resolved once per query.
+struct Plan<'q> {
+    driver: Option<usize>,
+    /// Codes and table position of each grouping variable.
+    dims: Vec<(&'q [u32], &'q [u32])>,
+    /// Codes, dataset and allowed codes of each filter.
+    filters: Vec<(&'q [u32], usize, &'q [bool])>,
+}
+
+/// One part's partial aggregates.
+struct Partial<'q> {
+    cube: CountCube,
+    keys: Vec<u32>,
+    magnitude: Option<MagnitudeAcc<'q>>,
+    prints: PrintAcc<'q>,
+}
+
+impl<'q> Partial<'q> {
+    /// Adds another part's aggregates (of other persons).
+    fn merge(&mut self, other: Partial<'q>) {
+        self.cube.merge(&other.cube);
+        for (a, b) in self.keys.iter_mut().zip(&other.keys) {
+            *a = a.wrapping_add(*b);
+        }
+        if let (Some(mine), Some(theirs)) = (self.magnitude.as_mut(), other.magnitude) {
+            mine.merge(theirs);
+        }
+        self.prints.merge(&other.prints);
+    }
+}
+
+impl<'q> Plan<'q> {
+    fn of(q: &'q Query<'q>) -> Self {
+        let codes = |v: &Variable| match q.datasets[v.dataset].column(v.column) {
+            ColumnData::Codes { codes, .. } => codes.as_slice(),
+            ColumnData::Numbers(_) => panic!("grouping and filter variables are categorical"),
+        };
+        Plan {
+            driver: driver(q),
+            dims: q
+                .group_by
+                .iter()
+                .map(|d| (codes(&d.variable), d.index_of_code.as_slice()))
+                .collect(),
+            filters: q
+                .filters
+                .iter()
+                .map(|f| (codes(&f.variable), f.variable.dataset, f.allowed.as_slice()))
+                .collect(),
+        }
+    }
+
+    /// Counts the persons of the driver's rows `rows`.
+    fn scan(&self, q: &'q Query<'q>, rows: Range<usize>) -> Partial<'q> {
+        let mut cube = CountCube::with_axes(q.group_by.iter().map(|d| d.axis.clone()).collect());
+        let mut keys = vec![0u32; cube.len()];
+        let mut magnitude = q
+            .magnitude
+            .as_ref()
+            .map(|m| MagnitudeAcc::new(m, q, cube.axes()));
+        let strides = strides(cube.sizes());
+        let mut prints = PrintAcc::new(q.print_key, cube.len());
+        let Some(driver) = self.driver else {
+            return Partial {
+                cube,
+                keys,
+                magnitude,
+                prints,
+            };
+        };
+        let mut at = vec![0usize; q.datasets.len()];
+        let mut covering = Vec::with_capacity(1 << self.dims.len());
+        let persons = &q.datasets[driver].persons()[rows.clone()];
+        'persons: for (row, &person) in rows.zip(persons) {
+            for (d, data) in q.datasets.iter().enumerate() {
+                at[d] = if d == driver {
+                    row
+                } else {
+                    match data.row_of(person) {
+                        Some(r) => r,
+                        None => continue 'persons,
+                    }
+                };
+            }
+            for &(codes, dataset, allowed) in &self.filters {
+                if !allowed[codes[at[dataset]] as usize] {
+                    continue 'persons;
+                }
+            }
+            let mut cell = [0usize; MAX_DIMENSIONS];
+            for (d, (codes, index_of_code)) in self.dims.iter().enumerate() {
+                match index_of_code[codes[at[q.group_by[d].variable.dataset]] as usize] {
+                    HIDDEN => continue 'persons,
+                    i => cell[d] = i as usize,
+                }
+            }
+            let cell = &cell[..self.dims.len()];
+            covering_indices(cube.axes(), &strides, cell, &mut covering);
+            prints.add(person, &covering);
+            let record_key = q.record_keys[person as usize];
+            for &i in &covering {
+                cube.add(i, 1);
+                keys[i] = keys[i].wrapping_add(record_key);
+            }
+            if let Some(m) = magnitude.as_mut() {
+                m.add_person(person, cell, &covering, &at);
+            }
+        }
+        Partial {
+            cube,
+            keys,
+            magnitude,
+            prints,
+        }
     }
 }

@@ -8,8 +8,10 @@
 //! along a dimension grouped on another dataset's column). The cell's
 //! linked persons are the intersection of its sides.
 
+use std::ops::Range;
+
 use super::cube::{covering_indices, strides};
-use super::{Axis, CountCube, Query, HIDDEN};
+use super::{in_parallel, split, Axis, CountCube, Query, HIDDEN};
 use crate::columns::ColumnData;
 use crate::ledger::{sides_digest, CellPrint, PrintKey, Screen, SetHash, Tag};
 use crate::link::PersonNo;
@@ -38,8 +40,24 @@ impl<'a> PrintAcc<'a> {
         self.screens[covering[0]].add(tag);
     }
 
-    /// Every cell's print, with the sides of the query's datasets.
-    pub(super) fn finish(mut self, q: &Query<'_>, cube: &CountCube) -> Vec<CellPrint> {
+    /// Adds another partition's persons (disjoint from this one's).
+    pub(super) fn merge(&mut self, other: &PrintAcc<'_>) {
+        for (a, b) in self.persons.iter_mut().zip(&other.persons) {
+            a.merge(b);
+        }
+        for (a, b) in self.screens.iter_mut().zip(&other.screens) {
+            a.merge(b);
+        }
+    }
+
+    /// Every cell's print, with the sides of the query's datasets (each
+    /// scanned in `threads` parts).
+    pub(super) fn finish(
+        mut self,
+        q: &Query<'_>,
+        cube: &CountCube,
+        threads: usize,
+    ) -> Vec<CellPrint> {
         let leaves: Vec<usize> = (0..cube.len())
             .filter(|&i| self.persons[i].count > 0 && cube.is_interior(i))
             .collect();
@@ -51,7 +69,7 @@ impl<'a> PrintAcc<'a> {
             }
         }
         let sides: Vec<Side> = (0..q.datasets.len())
-            .map(|d| Side::scan(q, d, self.key))
+            .map(|d| Side::scan(q, d, self.key, threads))
             .collect();
         let mut scratch = Vec::with_capacity(sides.len());
         (0..cube.len())
@@ -79,50 +97,24 @@ struct Side {
 }
 
 impl Side {
-    fn scan(q: &Query<'_>, d: usize, key: &PrintKey) -> Side {
-        let data = q.datasets[d];
-        let codes = |column: usize| match data.column(column) {
-            ColumnData::Codes { codes, .. } => Some(codes.as_slice()),
-            ColumnData::Numbers(_) => None,
-        };
+    fn scan(q: &Query<'_>, d: usize, key: &PrintKey, threads: usize) -> Side {
         let dims: Vec<usize> = (0..q.group_by.len())
             .filter(|&k| q.group_by[k].variable.dataset == d)
             .collect();
         let axes: Vec<Axis> = dims.iter().map(|&k| q.group_by[k].axis.clone()).collect();
         let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
         let strides = strides(&sizes);
-        let mut hashes = vec![SetHash::default(); sizes.iter().map(|n| n + 1).product()];
-        let filters: Vec<(&[u32], &[bool])> = q
-            .filters
-            .iter()
-            .filter(|f| f.variable.dataset == d)
-            .filter_map(|f| Some((codes(f.variable.column)?, f.allowed.as_slice())))
-            .collect();
-        let grouped: Vec<(&[u32], &[u32])> = dims
-            .iter()
-            .filter_map(|&k| {
-                let g = &q.group_by[k];
-                Some((codes(g.variable.column)?, g.index_of_code.as_slice()))
-            })
-            .collect();
-        // Each row into its category cell only; the margins are summed
-        // from those afterwards (set hashes of disjoint sets add up).
-        let mut leaves = vec![SetHash::default(); hashes.len()];
-        'rows: for (row, &person) in data.persons().iter().enumerate() {
-            for (codes, allowed) in &filters {
-                if !allowed[codes[row] as usize] {
-                    continue 'rows;
-                }
+        let cells = sizes.iter().map(|n| n + 1).product();
+        let mut hashes = vec![SetHash::default(); cells];
+        // Each row into its category cell only, in parallel parts; the
+        // margins are summed from those afterwards (set hashes of disjoint
+        // sets add up).
+        let parts = split(q.datasets[d].rows(), threads);
+        let mut leaves = vec![SetHash::default(); cells];
+        for part in in_parallel(&parts, |rows| side_leaves(q, d, &dims, &strides, key, rows)) {
+            for (a, b) in leaves.iter_mut().zip(&part) {
+                a.merge(b);
             }
-            let mut index = 0;
-            for ((codes, index_of_code), stride) in grouped.iter().zip(&strides) {
-                match index_of_code[codes[row] as usize] {
-                    HIDDEN => continue 'rows,
-                    i => index += i as usize * stride,
-                }
-            }
-            let tag: Tag = key.tag(person);
-            leaves[index].add(tag);
         }
         let mut covering = Vec::with_capacity(1 << dims.len());
         let mut cell = vec![0usize; dims.len()];
@@ -156,6 +148,56 @@ impl Side {
             .sum::<usize>();
         self.hashes[index]
     }
+}
+
+/// Dataset `d`'s rows `rows` into the category cells of its own
+/// dimensions `dims` (strides `strides`).
+fn side_leaves(
+    q: &Query<'_>,
+    d: usize,
+    dims: &[usize],
+    strides: &[usize],
+    key: &PrintKey,
+    rows: Range<usize>,
+) -> Vec<SetHash> {
+    let data = q.datasets[d];
+    let codes = |column: usize| match data.column(column) {
+        ColumnData::Codes { codes, .. } => Some(codes.as_slice()),
+        ColumnData::Numbers(_) => None,
+    };
+    let filters: Vec<(&[u32], &[bool])> = q
+        .filters
+        .iter()
+        .filter(|f| f.variable.dataset == d)
+        .filter_map(|f| Some((codes(f.variable.column)?, f.allowed.as_slice())))
+        .collect();
+    let grouped: Vec<(&[u32], &[u32])> = dims
+        .iter()
+        .filter_map(|&k| {
+            let g = &q.group_by[k];
+            Some((codes(g.variable.column)?, g.index_of_code.as_slice()))
+        })
+        .collect();
+    let cells = dims.iter().map(|&k| q.group_by[k].axis.len() + 1).product();
+    let mut leaves = vec![SetHash::default(); cells];
+    let persons = &data.persons()[rows.clone()];
+    'rows: for (row, &person) in rows.zip(persons) {
+        for (codes, allowed) in &filters {
+            if !allowed[codes[row] as usize] {
+                continue 'rows;
+            }
+        }
+        let mut index = 0;
+        for ((codes, index_of_code), stride) in grouped.iter().zip(strides) {
+            match index_of_code[codes[row] as usize] {
+                HIDDEN => continue 'rows,
+                i => index += i as usize * stride,
+            }
+        }
+        let tag: Tag = key.tag(person);
+        leaves[index].add(tag);
+    }
+    leaves
 }
 
 #[cfg(test)]

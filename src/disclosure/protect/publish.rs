@@ -67,7 +67,7 @@ fn magnitude_noise(
     };
     let (lo, spread) = (p.magnitude_min, p.magnitude_max - p.magnitude_min);
     match p.magnitude_kind {
-        MagnitudeNoiseKind::PerUnit => lo * m.signed[i] as f64 + spread * m.fractional[i],
+        MagnitudeNoiseKind::PerUnit => lo * m.signed[i] as f64 + spread * m.fractional(i),
         MagnitudeNoiseKind::PerCell => MagnitudeNoise::with_range(lo, p.magnitude_max)
             .map_or(0.0, |n| n.noise(key, ctx.salt, m.top[i][0] as f64)),
     }
