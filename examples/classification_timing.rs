@@ -1,7 +1,8 @@
 //! The equal-opportunity table at population scale, with DUO's levels of
 //! every sector declared as plain categories and on code lists, through
 //! the real server: `cargo run --release --example classification_timing
-//! [PUPILS] [OTHER_CBS_PERSONS]` (default 2,000,000 and 5,500,000: about
+//! [PUPILS] [OTHER_CBS_PERSONS] [THREADS]` (default 2,000,000 and
+//! 5,500,000, and the machine's parallelism for each table: about
 //! 7.4 million CBS persons; the synthetic test-BSN range, 9xxxxxxxx, holds
 //! only about 9 million valid numbers, so 18 million persons need another
 //! generator). The server logs each table's tabulate and protect times
@@ -23,12 +24,14 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let arg = |i: usize, default: usize| std::env::args().nth(i).map_or(Ok(default), |a| a.parse());
     let (pupils, others) = (arg(1, 2_000_000)?, arg(2, 5_500_000)?);
+    let threads = arg(3, ddc::server::machine_parallelism())?;
     let (data_dir, key_dir) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let config = ServerConfig::new(
+    let mut config = ServerConfig::new(
         data_dir.path().into(),
         key_dir.path().into(),
         DisclosurePolicy::default(),
     );
+    config.table_limits = config.table_limits.with_parallelism(threads);
     let server = LocalServer::start(config).await?;
     let mut c = server.connect().await?;
     let started = Instant::now();
