@@ -157,7 +157,7 @@ fn ddc_serve_refuses_a_missing_or_wrong_master_key_and_a_tampered_key_store() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_2_store_is_migrated_to_version_7_keeping_its_data_links_and_log() {
+async fn a_version_2_store_is_migrated_to_version_8_keeping_its_data_links_and_log() {
     let (data_dir, key_dir) = server_with_persons().await.stop().await;
     // Turn the store back into what version 2 wrote: no code lists,
     // released populations (here persons 0, 1, …, 19) instead of cells, a
@@ -192,7 +192,8 @@ async fn a_version_2_store_is_migrated_to_version_7_keeping_its_data_links_and_l
          INSERT INTO key_checks SELECT version, check_value, since_ms
              FROM store_keys WHERE purpose = 'hash';
          DROP TABLE store_keys;
-         DROP TABLE code_lists; DROP TABLE secrets; DROP TABLE release_cells;
+         DROP TABLE code_lists; DROP TABLE secrets;
+         DROP TABLE release_cell_sets; DROP TABLE cell_sets;
          DROP TABLE audit_checkpoints; DROP TABLE audit_nodes; DROP TABLE audit_log;
          CREATE TABLE audit (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
              actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
@@ -221,7 +222,7 @@ async fn a_version_2_store_is_migrated_to_version_7_keeping_its_data_links_and_l
         1,
         "the dataset and its rows are kept"
     );
-    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 7);
+    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 8);
     assert_eq!(
         db_scalar(s.data_dir.path(), "SELECT count(*) FROM projects"),
         0,
@@ -256,7 +257,8 @@ async fn a_version_2_store_is_migrated_to_version_7_keeping_its_data_links_and_l
     let refused = s.table(table_request(&["cbs.p.g"], &[])).await.unwrap_err();
     assert_eq!(refused.message(), ddc::engine::POPULATION_REFUSAL);
     let dir = s.data_dir.path();
-    assert_eq!(db_scalar(dir, "SELECT count(*) FROM release_cells"), 1);
+    assert_eq!(db_scalar(dir, "SELECT count(*) FROM cell_sets"), 1);
+    assert_eq!(db_scalar(dir, "SELECT count(*) FROM release_cell_sets"), 1);
     assert_eq!(
         db_scalar(
             dir,
@@ -333,4 +335,28 @@ fn umask(mask: u32) -> u32 {
     // SAFETY: umask has no preconditions; it is process-wide, which is why
     // this test is the only one in its binary to call it.
     unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identical_repeat_of_a_release_stores_its_cells_once() {
+    let mut s = server_with_persons().await;
+    let request = table_request(&["cbs.p.g"], &[]);
+    let first = s.table(request.clone()).await.unwrap();
+    let again = s.table(request).await.unwrap();
+    assert_eq!(first.cells, again.cells);
+    let dir = s.data_dir.path();
+    assert_eq!(db_scalar(dir, "SELECT count(*) FROM releases"), 2);
+    assert_eq!(db_scalar(dir, "SELECT count(*) FROM release_cell_sets"), 2);
+    assert_eq!(db_scalar(dir, "SELECT count(*) FROM cell_sets"), 1);
+    // Both releases refer to the one set, which survives a restart.
+    let s = s.restart().await;
+    let dir = s.data_dir.path();
+    assert_eq!(
+        db_scalar(
+            dir,
+            "SELECT count(DISTINCT cell_set) FROM release_cell_sets"
+        ),
+        1
+    );
+    s.stop().await;
 }

@@ -1,8 +1,10 @@
-//! The release ledger's storage: each release's cell prints, and the
-//! deployment's print key.
+//! The release ledger's storage: each distinct set of cell prints once,
+//! each release's references to the sets it added, and the deployment's
+//! print key.
 
 use ring::rand::{SecureRandom, SystemRandom};
 use rusqlite::{params, OptionalExtension, Transaction};
+use sha2::{Digest, Sha256};
 
 use super::log::append;
 use super::write::ReleaseRecord;
@@ -41,6 +43,72 @@ CREATE TABLE release_cells (
 ";
 
 const PRINT_KEY: &str = "print_key";
+
+/// Version 8: a set of cell prints is stored once; an identical repeat of
+/// a release costs a reference.
+const SCHEMA_V8: &str = "
+-- Each distinct set of cell prints over one datasets key, once.
+CREATE TABLE cell_sets (
+    id       INTEGER PRIMARY KEY,
+    -- SHA-256 of the datasets key, a zero byte and the encoded cells.
+    digest   BLOB NOT NULL UNIQUE,
+    datasets TEXT NOT NULL,
+    cells    BLOB NOT NULL
+);
+-- The sets each release's cells are in.
+CREATE TABLE release_cell_sets (
+    release  INTEGER NOT NULL REFERENCES releases(id),
+    cell_set INTEGER NOT NULL REFERENCES cell_sets(id),
+    PRIMARY KEY (release, cell_set)
+) WITHOUT ROWID;
+";
+
+/// Moves every release's cells into shared sets (version 8).
+pub(super) fn migrate_to_v8(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(SCHEMA_V8)?;
+    let mut stmt = tx.prepare("SELECT release, datasets, cells FROM release_cells ORDER BY id")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(stmt);
+    for (release, datasets, cells) in rows {
+        refer(tx, release, &datasets, &cells)?;
+    }
+    tx.execute_batch("DROP TABLE release_cells")?;
+    Ok(())
+}
+
+/// Stores `cells` over `datasets` unless an identical set is stored, and
+/// records that `release` has them.
+fn refer(
+    tx: &Transaction<'_>,
+    release: i64,
+    datasets: &str,
+    cells: &[u8],
+) -> Result<(), StoreError> {
+    let digest = Sha256::new()
+        .chain_update(datasets.as_bytes())
+        .chain_update([0])
+        .chain_update(cells)
+        .finalize();
+    tx.execute(
+        "INSERT INTO cell_sets (digest, datasets, cells) VALUES (?1, ?2, ?3)
+         ON CONFLICT (digest) DO NOTHING",
+        params![&digest[..], datasets, cells],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO release_cell_sets (release, cell_set)
+         SELECT ?1, id FROM cell_sets WHERE digest = ?2",
+        params![release, &digest[..]],
+    )?;
+    Ok(())
+}
 
 /// Creates the version-4 tables and turns each population of version 3
 /// into the print of its grand total. Its sides were digested differently,
@@ -116,11 +184,12 @@ impl Store {
         Ok(PrintKey::from_bytes(bytes))
     }
 
-    /// Every admitted cell, in release order.
+    /// Every admitted cell (each distinct set of cells read once; the
+    /// ledger is the same in any order).
     pub fn load_ledger(&self) -> Result<Ledger, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT datasets, cells FROM release_cells ORDER BY id")?;
+            .prepare("SELECT datasets, cells FROM cell_sets ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
         })?;
@@ -163,10 +232,7 @@ impl Store {
             ],
         )?;
         for c in cells {
-            tx.execute(
-                "INSERT INTO release_cells (release, datasets, cells) VALUES (?1, ?2, ?3)",
-                params![id, c.datasets, encode_cells(c.cells)],
-            )?;
+            refer(&tx, id, c.datasets, &encode_cells(c.cells))?;
         }
         let receipt = append(&tx, signer, &entry)?;
         tx.commit()?;

@@ -44,7 +44,7 @@ pub use write::{ReleaseRecord, UploadWrite};
 pub const DB_FILE: &str = "ddc.sqlite";
 
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +123,7 @@ impl Store {
             0 => [SCHEMA, SCHEMA_V2, SCHEMA_V3].as_slice(),
             1 => [SCHEMA_V2, SCHEMA_V3].as_slice(),
             2 => [SCHEMA_V3].as_slice(),
-            3..=6 => [].as_slice(),
+            3..=7 => [].as_slice(),
             SCHEMA_VERSION => return Ok(()),
             found => return Err(StoreError::SchemaVersion { found }),
         };
@@ -140,7 +140,10 @@ impl Store {
         if version < 6 {
             log::migrate_to_v6(&tx)?;
         }
-        tx.execute_batch(projects::SCHEMA_V7)?;
+        if version < 7 {
+            tx.execute_batch(projects::SCHEMA_V7)?;
+        }
+        ledger::migrate_to_v8(&tx)?;
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         tx.commit()?;
         Ok(())
