@@ -231,9 +231,14 @@ fn a_legacy_audit_table_becomes_the_first_leaves_of_the_log() {
     {
         let mut store = Store::open(dir.path()).unwrap();
         let tx = store.conn.transaction().unwrap();
-        // Back to schema 5: the free-form table with two rows.
+        // Back to schema 5: the free-form table with two rows, and the
+        // release cells of version 4.
         tx.execute_batch(
             "DROP TABLE audit_checkpoints; DROP TABLE audit_nodes; DROP TABLE audit_log;
+             DROP TABLE release_cell_sets; DROP TABLE cell_sets;
+             CREATE TABLE release_cells (id INTEGER PRIMARY KEY,
+                 release INTEGER NOT NULL REFERENCES releases(id),
+                 datasets TEXT NOT NULL, cells BLOB NOT NULL);
              CREATE TABLE audit (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
                  actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
              INSERT INTO audit (at_ms, actor, action, detail) VALUES
