@@ -12,6 +12,7 @@
 //! value by its own factor without seeing the units (see
 //! [`MagnitudeStats::signed`]).
 
+use super::cube::covering_indices;
 use super::{Axis, Query, Variable};
 use crate::columns::ColumnData;
 use crate::ledger::{PrintKey, UnitKind, FRACTION_ONE};
@@ -153,8 +154,8 @@ pub(super) struct MagnitudeAcc<'a> {
     households: Option<&'a [u32]>,
     stats: MagnitudeStats,
     axes: Vec<Axis>,
-    /// Household unit: (interior cell coordinates, household, value) per person.
-    members: Vec<([u32; super::MAX_DIMENSIONS], u32, i64)>,
+    /// Household unit: one [`Member`] per person.
+    members: Vec<Member>,
 }
 
 impl<'a> MagnitudeAcc<'a> {
@@ -232,71 +233,162 @@ impl<'a> MagnitudeAcc<'a> {
     }
 
     /// Aggregates household members per cell, then returns the statistics.
+    ///
+    /// The members are put in household order once (a counting sort over
+    /// the dense household numbers); each household then adds one unit to
+    /// every cell that covers any of its members, its contribution the sum
+    /// of its members' values there.
     pub(super) fn finish(mut self, strides: &[usize]) -> MagnitudeStats {
         if self.members.is_empty() {
             return self.stats;
         }
-        // Every category has the same number of covering cells, in the
-        // same order of margins: take one margin at a time, so that the
-        // members are sorted once per margin rather than all together.
-        let margins: usize = self.axes.iter().map(|a| a.chain(0).len()).product();
-        let mut keyed: Vec<(usize, u32, i64)> = Vec::with_capacity(self.members.len());
-        for margin in 0..margins {
-            keyed.clear();
-            for (coords, household, value) in &self.members {
-                let index = margin_index(&self.axes, strides, coords, margin);
-                keyed.push((index, *household, *value));
+        let members = by_household(std::mem::take(&mut self.members));
+        let distinct = &self.spec.distinct_values;
+        let dims = self.axes.len();
+        let mut covering = Vec::new();
+        let mut cells: Vec<(usize, i64)> = Vec::new();
+        for household in members.chunk_by(|a, b| a.1 == b.1) {
+            if let [(coords, _, value)] = household {
+                covering_indices(&self.axes, strides, &positions(coords, dims)[..dims], &mut covering);
+                for &cell in &covering {
+                    self.stats
+                        .add_unit(cell, i128::from(*value), *value, distinct);
+                }
+                continue;
             }
-            keyed.sort_unstable_by_key(|&(cell, household, _)| (cell, household));
-            for group in keyed.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-                let (cell, _, value) = group[0];
-                let contribution: i128 = group.iter().map(|m| i128::from(m.2)).sum();
-                self.stats
-                    .add_unit(cell, contribution, value, &self.spec.distinct_values);
+            cells.clear();
+            for (coords, _, value) in household {
+                covering_indices(&self.axes, strides, &positions(coords, dims)[..dims], &mut covering);
+                cells.extend(covering.iter().map(|&cell| (cell, *value)));
+            }
+            cells.sort_unstable_by_key(|&(cell, _)| cell);
+            for group in cells.chunk_by(|a, b| a.0 == b.0) {
+                let contribution: i128 = group.iter().map(|&(_, v)| i128::from(v)).sum();
+                let value = household[0].2;
+                self.stats.add_unit(group[0].0, contribution, value, distinct);
             }
         }
         self.stats
     }
 }
 
-/// The flat index of covering cell number `margin` of the category at
-/// `coords`, in the order of `cube::covering_indices` (dimension 0's chain
-/// varies fastest).
-fn margin_index(
-    axes: &[Axis],
-    strides: &[usize],
-    coords: &[u32; super::MAX_DIMENSIONS],
-    mut margin: usize,
-) -> usize {
-    let mut index = 0;
-    for (d, axis) in axes.iter().enumerate() {
-        let chain = axis.chain(coords[d] as usize);
-        index += chain[margin % chain.len()] * strides[d];
-        margin /= chain.len();
+/// A household member: interior cell coordinates, household, value.
+type Member = ([u32; super::MAX_DIMENSIONS], u32, i64);
+
+/// The interior cell positions of a member's coordinates.
+fn positions(coords: &[u32; super::MAX_DIMENSIONS], dims: usize) -> [usize; super::MAX_DIMENSIONS] {
+    let mut cell = [0usize; super::MAX_DIMENSIONS];
+    for (c, &x) in cell.iter_mut().zip(&coords[..dims]) {
+        *c = x as usize;
     }
-    index
+    cell
+}
+
+/// `members` with each household's members together, households ascending.
+/// Household numbers are dense, so a counting sort does it in two passes
+/// when there are many members; a few members are sorted instead.
+fn by_household(members: Vec<Member>) -> Vec<Member> {
+    let bound = members.iter().map(|m| m.1 as usize + 1).max().unwrap_or(0);
+    if members.len() < bound / 8 {
+        let mut members = members;
+        members.sort_unstable_by_key(|m| m.1);
+        return members;
+    }
+    let mut next = vec![0u32; bound + 1];
+    for m in &members {
+        next[m.1 as usize + 1] += 1;
+    }
+    for h in 1..next.len() {
+        next[h] += next[h - 1];
+    }
+    let mut out = vec![([0; super::MAX_DIMENSIONS], 0, 0); members.len()];
+    for m in members {
+        let slot = &mut next[m.1 as usize];
+        out[*slot as usize] = m;
+        *slot += 1;
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::cube::{covering_indices, strides};
-    use super::{margin_index, Axis};
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// The statistics `finish` adds for household units, computed directly:
+    /// per covering cell, per household, the sum of its members' values.
+    fn direct(axes: &[Axis], members: &[Member], distinct: &[i64]) -> MagnitudeStats {
+        let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
+        let cells = sizes.iter().map(|n| n + 1).product();
+        let mut per_cell: BTreeMap<(usize, u32), (i128, i64)> = BTreeMap::new();
+        let mut covering = Vec::new();
+        for (coords, household, value) in members {
+            let cell: Vec<usize> = coords[..axes.len()].iter().map(|&c| c as usize).collect();
+            covering_indices(axes, &strides(&sizes), &cell, &mut covering);
+            for &c in &covering {
+                let e = per_cell.entry((c, *household)).or_insert((0, *value));
+                e.0 += i128::from(*value);
+            }
+        }
+        let mut stats = MagnitudeStats::zeros(cells, distinct.len());
+        for ((cell, _), (contribution, value)) in per_cell {
+            stats.add_unit(cell, contribution, value, distinct);
+        }
+        stats
+    }
+
+    fn finished(axes: &[Axis], members: &[Member], distinct: &[i64]) -> MagnitudeStats {
+        let spec = MagnitudeSpec {
+            variable: Variable {
+                dataset: 0,
+                column: 0,
+            },
+            unit: Unit::Household,
+            distinct_values: distinct.to_vec(),
+            salt: 0,
+        };
+        let key = PrintKey::from_bytes([7; 16]);
+        let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
+        let cells = sizes.iter().map(|n| n + 1).product();
+        let acc = MagnitudeAcc {
+            spec: &spec,
+            key: &key,
+            values: &[],
+            households: None,
+            stats: MagnitudeStats::zeros(cells, distinct.len()),
+            axes: axes.to_vec(),
+            members: members.to_vec(),
+        };
+        acc.finish(&strides(&sizes))
+    }
 
     #[test]
-    fn margins_are_numbered_as_the_covering_cells_are() {
+    fn households_are_one_unit_per_covering_cell_whichever_way_they_are_sorted() {
         // Categories 0, 1 under subtotal 3, category 2 under subtotal 4; × 2.
         let axes = [Axis::new(3, vec![3, 3, 4, 5, 5]).unwrap(), Axis::flat(2)];
-        let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
-        let strides = strides(&sizes);
-        let mut covering = Vec::new();
-        for (a, b) in [(0, 0), (1, 1), (2, 0)] {
-            covering_indices(&axes, &strides, &[a, b], &mut covering);
-            let mut coords = [0u32; super::super::MAX_DIMENSIONS];
-            (coords[0], coords[1]) = (a as u32, b as u32);
-            let by_margin: Vec<usize> = (0..covering.len())
-                .map(|m| margin_index(&axes, &strides, &coords, m))
+        let distinct = [10, 20, 30];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        // Few households among many members (counting sort), then members
+        // spread over many household numbers (comparison sort).
+        for households in [40, 100_000] {
+            let members: Vec<Member> = (0..400)
+                .map(|_| {
+                    let h = next(households) as u32;
+                    let value = [10, 20, 30, 1_000][(h % 4) as usize];
+                    ([next(3) as u32, next(2) as u32, 0], h, value)
+                })
                 .collect();
-            assert_eq!(by_margin, covering);
+            assert_eq!(
+                finished(&axes, &members, &distinct),
+                direct(&axes, &members, &distinct)
+            );
         }
     }
 }
