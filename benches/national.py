@@ -204,7 +204,10 @@ def table(ddc, env, url, spec):
 def run_ddc(args, work):
     ddc = str(Path(args.ddc).resolve())
     data, keys = str(work / "data"), str(work / "data.keys")
-    env = dict(os.environ, DDC_MASTER_KEY=secrets.token_hex(32), DDC_TIMEOUT="600")
+    # A master key from the environment keeps the data directory usable
+    # after the run (for profiling); otherwise a throwaway one.
+    master = os.environ.get("DDC_MASTER_KEY") or secrets.token_hex(32)
+    env = dict(os.environ, DDC_MASTER_KEY=master, DDC_TIMEOUT="600")
     env.pop("DDC_SERVER", None)
     ddc_cli(ddc, env, "keys", "init", "--key-dir", keys)
     server = Server(ddc, data, keys, env, args.threads)
@@ -475,8 +478,16 @@ def main():
     work = args.work or Path(tempfile.mkdtemp(prefix="ddc-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    w = generate(work, args.persons, args.students, seed=13)
-    log(f"generated {w['persons']:,} persons and {w['students']:,} students in {time.perf_counter() - started:.0f} s")
+    # The files of an earlier run in the same --work directory are reused
+    # when they were made for the same sizes (generation is deterministic).
+    made = work / "workload.json"
+    w = json.loads(made.read_text()) if made.exists() else {}
+    if (w.get("persons"), w.get("students")) != (args.persons, args.students):
+        w = generate(work, args.persons, args.students, seed=13)
+        made.write_text(json.dumps(w))
+        log(f"generated {w['persons']:,} persons and {w['students']:,} students in {time.perf_counter() - started:.0f} s")
+    for old in ("data", "data.keys"):
+        shutil.rmtree(work / old, ignore_errors=True)
     d = run_ddc(args, work)
     p = run_peers(args, work)
     m = machine()
