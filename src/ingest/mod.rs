@@ -7,6 +7,7 @@
 //! caller commits the result. No problem report ever carries a value.
 
 mod agreement;
+mod duplicates;
 mod identifier_like;
 pub(crate) mod lines;
 mod parse;

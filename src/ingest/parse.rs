@@ -1,4 +1,5 @@
-//! The row loop: header check, per-row validation, pseudonymisation, duplicates.
+//! The row loop: header check, per-row validation, pseudonymisation; the
+//! duplicates once all rows are in (see [`super::duplicates`]).
 //!
 //! [`UploadParser`] is fed the file in chunks as they arrive and keeps no
 //! thread while it waits: each `feed` handles the lines a chunk completes.
@@ -11,7 +12,6 @@ use super::lines::{Line, LineError, LineSplitter, Record};
 use super::values::ColumnBuilder;
 use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
 use crate::classification::Classifications;
-use crate::link::PseudonymMap;
 use crate::pseudonym::{HolderPseudonym, HouseholdId, Identifier, Pseudonym, Pseudonymiser};
 use crate::schema::{ColumnKind, DatasetDef, IdentifierMode};
 
@@ -93,7 +93,10 @@ impl UploadParser {
                 "the file is empty (no header line)",
             )])),
             Some(Err(e)) => Err(e),
-            Some(Ok(_)) => self.rows.finish(self.row - self.blank_run, self.on_invalid),
+            Some(Ok(_)) => {
+                let rows_read = self.row - self.blank_run;
+                (self.rows).finish(rows_read, self.on_invalid, self.def.identifier_column())
+            }
         }
     }
 
@@ -234,9 +237,6 @@ struct RowSink {
     households: Vec<Pseudonym>,
     /// Data row number of each accepted row.
     row_numbers: Vec<u64>,
-    seen: PseudonymMap<usize>,
-    /// Accepted rows later found to be duplicates (with [`InvalidRows::Skip`]).
-    dropped: Vec<bool>,
     problems: Vec<RowProblem>,
     rejected: u64,
     on_invalid: InvalidRows,
@@ -255,8 +255,6 @@ impl RowSink {
             pseudonyms: Vec::new(),
             households: Vec::new(),
             row_numbers: Vec::new(),
-            seen: PseudonymMap::default(),
-            dropped: Vec::new(),
             problems: Vec::new(),
             rejected: 0,
             on_invalid,
@@ -340,41 +338,55 @@ impl RowSink {
             self.rejected += 1;
             return;
         };
-        if let Some(&earlier) = self.seen.get(&pseudonym) {
-            self.duplicate(row, earlier, id_column);
-            return;
-        }
-        self.seen.insert(pseudonym, self.pseudonyms.len());
         self.pseudonyms.push(pseudonym);
         self.households.extend(household);
         self.row_numbers.push(row);
-        self.dropped.push(false);
         for (i, &pos) in layout.columns.iter().enumerate() {
             self.builders[i].push(&record[pos], self.parsed[i]);
         }
     }
 
-    /// A person seen before: both rows are suspect, so with
-    /// [`InvalidRows::Skip`] neither is stored.
-    fn duplicate(&mut self, row: u64, earlier: usize, id_column: &str) {
-        let first_row = self.row_numbers[earlier];
-        let reason = format!("the same person appears at row {first_row}");
-        self.problem(row, Some(id_column), reason);
-        self.rejected += 1;
-        if self.on_invalid == InvalidRows::Skip && !self.dropped[earlier] {
-            self.dropped[earlier] = true;
-            self.rejected += 1;
-            let reason = format!("the same person appears again at row {row}");
-            self.problem(first_row, Some(id_column), reason);
+    /// Rejects the rows of a person seen before: each later row always,
+    /// and with [`InvalidRows::Skip`] the first too (both are suspect).
+    /// Returns which accepted rows are dropped.
+    fn drop_duplicates(&mut self, id_column: &str) -> Vec<bool> {
+        let mut dropped = vec![false; self.pseudonyms.len()];
+        let mut found = Vec::new();
+        for group in super::duplicates::repeated(&self.pseudonyms) {
+            let first_row = self.row_numbers[group[0]];
+            for &later in &group[1..] {
+                dropped[later] = true;
+                let reason = format!("the same person appears at row {first_row}");
+                found.push((self.row_numbers[later], reason));
+            }
+            if self.on_invalid == InvalidRows::Skip {
+                dropped[group[0]] = true;
+                let again = self.row_numbers[group[1]];
+                let reason = format!("the same person appears again at row {again}");
+                found.push((first_row, reason));
+            }
         }
+        self.rejected += found.len() as u64;
+        // The listed problems stay the first ones by row.
+        found.sort_by_key(|f| f.0);
+        found.truncate(MAX_LISTED_PROBLEMS);
+        self.problems.extend(found.into_iter().map(|(row, reason)| RowProblem {
+            row,
+            column: Some(id_column.to_owned()),
+            reason,
+        }));
+        dropped
     }
 
     fn finish(
         mut self,
         rows_read: u64,
         on_invalid: InvalidRows,
+        id_column: &str,
     ) -> Result<ParsedUpload, UploadError> {
+        let dropped = self.drop_duplicates(id_column);
         self.problems.sort_by_key(|p| p.row);
+        self.problems.truncate(MAX_LISTED_PROBLEMS);
         if self.rejected > 0 && on_invalid == InvalidRows::Reject {
             return Err(UploadError::InvalidRows {
                 problems: self.problems,
@@ -382,7 +394,7 @@ impl RowSink {
             });
         }
         let keep: Vec<usize> = (0..self.pseudonyms.len())
-            .filter(|&i| !self.dropped[i])
+            .filter(|&i| !dropped[i])
             .collect();
         if keep.is_empty() {
             return Err(UploadError::NoRows);
@@ -458,6 +470,46 @@ mod tests {
             4 => String::new(),
             _ => format!("{},mavo\r", bsn(i)),
         }
+    }
+
+    #[test]
+    fn a_person_seen_twice_is_rejected_at_each_later_row_and_skipped_whole() {
+        let p = crate::pseudonym::Pseudonymiser::new(
+            &PseudonymKey::from_bytes([7; 32]),
+            KeyVersion(1),
+        );
+        let lists = Classifications::default();
+        // Person 0 at rows 1, 4 and 6; person 1 at rows 2 and 3; row 5
+        // invalid; person 3 once, at row 7.
+        let mut file = String::from("pgn,niveau\n");
+        for (i, person) in [0, 1, 1, 0, 2, 0, 3].into_iter().enumerate() {
+            let level = if i == 4 { "mavo" } else { "havo" };
+            file.push_str(&format!("{},{level}\n", bsn(person)));
+        }
+        let listed = |problems: &[RowProblem]| -> Vec<(u64, String)> {
+            problems.iter().map(|q| (q.row, q.reason.clone())).collect()
+        };
+        let at = |row: u64| format!("the same person appears at row {row}");
+        let again = |row: u64| format!("the same person appears again at row {row}");
+        let Err(UploadError::InvalidRows { problems, total }) =
+            parse_upload(file.as_bytes(), def(), &lists, &p, InvalidRows::Reject)
+        else {
+            panic!("duplicates reject the upload");
+        };
+        let mut reasons = listed(&problems);
+        assert_eq!(total, 4);
+        reasons.remove(2); // row 5's own problem
+        assert_eq!(reasons, [(3, at(2)), (4, at(1)), (6, at(1))]);
+
+        let parsed = parse_upload(file.as_bytes(), def(), &lists, &p, InvalidRows::Skip).unwrap();
+        assert_eq!((parsed.rows_read, parsed.rows_rejected), (7, 6));
+        assert_eq!(parsed.pseudonyms.len(), 1);
+        let mut reasons = listed(&parsed.problems);
+        reasons.remove(4);
+        assert_eq!(
+            reasons,
+            [(1, again(4)), (2, again(3)), (3, at(2)), (4, at(1)), (6, at(1))]
+        );
     }
 
     proptest! {

@@ -1,0 +1,106 @@
+//! Persons that appear more than once in an upload, found by sorting
+//! rather than with a hash map of every row: the rows' pseudonym prefixes
+//! are put in buckets by their top 16 bits (pseudonyms are uniformly
+//! distributed, so the buckets are small) and each bucket is sorted in
+//! cache. For 18 million rows that is 16 bytes a row for the duration of
+//! the pass, against about 45 for a map kept for the whole upload.
+
+use crate::pseudonym::Pseudonym;
+
+/// Bits of the prefix that choose a bucket.
+const BUCKET_BITS: u32 = 16;
+
+/// The row indices of each pseudonym that occurs more than once, each group
+/// ascending, the groups ordered by their first row.
+pub(super) fn repeated(pseudonyms: &[Pseudonym]) -> Vec<Vec<usize>> {
+    let prefix = |p: &Pseudonym| {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&p.as_bytes()[..8]);
+        u64::from_be_bytes(first)
+    };
+    let bucket = |k: u64| (k >> (64 - BUCKET_BITS)) as usize;
+    let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
+    for p in pseudonyms {
+        starts[bucket(prefix(p)) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut next = starts.clone();
+    let mut keyed = vec![(0u64, 0usize); pseudonyms.len()];
+    for (i, p) in pseudonyms.iter().enumerate() {
+        let k = prefix(p);
+        let slot = &mut next[bucket(k)];
+        keyed[*slot] = (k, i);
+        *slot += 1;
+    }
+    let mut groups = Vec::new();
+    for b in 0..1 << BUCKET_BITS {
+        let part = &mut keyed[starts[b]..starts[b + 1]];
+        part.sort_unstable();
+        for run in part.chunk_by(|x, y| x.0 == y.0).filter(|r| r.len() > 1) {
+            // Equal prefixes: group by the whole pseudonym.
+            let mut rows: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
+            rows.sort_by_key(|&i| (*pseudonyms[i].as_bytes(), i));
+            let same = |x: &usize, y: &usize| pseudonyms[*x] == pseudonyms[*y];
+            groups.extend(
+                rows.chunk_by(same)
+                    .filter(|g| g.len() > 1)
+                    .map(<[usize]>::to_vec),
+            );
+        }
+    }
+    groups.sort_unstable_by_key(|g| g[0]);
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn p(bytes: [u8; 16]) -> Pseudonym {
+        Pseudonym::from_bytes(bytes)
+    }
+
+    #[test]
+    fn every_repeated_pseudonym_is_one_group_in_row_order() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Random pseudonyms, some repeated; a pair that shares its first
+        // eight bytes but differs after them; one person three times.
+        let mut rows: Vec<Pseudonym> = (0..5_000)
+            .map(|_| {
+                let mut b = [0u8; 16];
+                b[..8].copy_from_slice(&next().to_le_bytes());
+                b[8..].copy_from_slice(&next().to_le_bytes());
+                p(b)
+            })
+            .collect();
+        for (from, to) in [(10, 4_000), (77, 78), (3, 2_999), (3, 4_999)] {
+            rows[to] = rows[from];
+        }
+        let mut twin = *rows[100].as_bytes();
+        twin[15] ^= 1;
+        rows[200] = p(twin);
+
+        let mut expected: BTreeMap<[u8; 16], Vec<usize>> = BTreeMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            expected.entry(*r.as_bytes()).or_default().push(i);
+        }
+        let mut expected: Vec<Vec<usize>> =
+            expected.into_values().filter(|g| g.len() > 1).collect();
+        expected.sort_by_key(|g| g[0]);
+        assert_eq!(
+            expected,
+            [vec![3, 2_999, 4_999], vec![10, 4_000], vec![77, 78]]
+        );
+        assert_eq!(repeated(&rows), expected);
+        assert!(repeated(&[]).is_empty());
+    }
+}
