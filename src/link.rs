@@ -127,46 +127,6 @@ impl PseudonymIndex {
     }
 }
 
-/// Pseudonym → person number, plus each person's record key.
-#[derive(Debug, Default)]
-pub struct PersonIndex {
-    numbers: PseudonymIndex,
-    /// Shared with running tabulations; copied on write by an upload.
-    record_keys: std::sync::Arc<Vec<u32>>,
-}
-
-impl PersonIndex {
-    /// Builds the index from pseudonyms and record keys, both in person order.
-    pub fn from_parts(pseudonyms: &[Pseudonym], record_keys: Vec<u32>) -> Self {
-        PersonIndex {
-            numbers: PseudonymIndex::from_ordered(pseudonyms),
-            record_keys: std::sync::Arc::new(record_keys),
-        }
-    }
-
-    /// Number of persons known.
-    pub fn persons(&self) -> usize {
-        self.record_keys.len()
-    }
-
-    /// Each person's record key, by person number.
-    pub fn record_keys(&self) -> std::sync::Arc<Vec<u32>> {
-        std::sync::Arc::clone(&self.record_keys)
-    }
-
-    /// Resolves pseudonyms (all distinct) to person numbers.
-    pub fn resolve(&self, pseudonyms: &[Pseudonym]) -> Result<Resolution, IndexFull> {
-        self.numbers.resolve(pseudonyms)
-    }
-
-    /// Adds the new persons of a committed resolution with their record keys.
-    pub fn apply(&mut self, new: &[(Pseudonym, PersonNo)], record_keys: &[u32]) {
-        debug_assert_eq!(new.len(), record_keys.len());
-        self.numbers.apply(new);
-        std::sync::Arc::make_mut(&mut self.record_keys).extend_from_slice(record_keys);
-    }
-}
-
 /// A dense person → row array for rows whose persons are `persons`.
 pub fn row_lookup(persons: &[PersonNo]) -> Vec<u32> {
     let len = persons.iter().max().map_or(0, |&m| m as usize + 1);
@@ -187,10 +147,10 @@ mod tests {
 
     #[test]
     fn unknown_pseudonyms_get_the_next_numbers_and_known_keep_theirs() {
-        let mut index = PersonIndex::default();
+        let mut index = PseudonymIndex::default();
         let r = index.resolve(&[p(1), p(2)]).unwrap();
         assert_eq!(r.numbers, [0, 1]);
-        index.apply(&r.new, &[7, 8]);
+        index.apply(&r.new);
         let r = index.resolve(&[p(2), p(3)]).unwrap();
         assert_eq!(r.numbers, [1, 2]);
         assert_eq!(r.new.len(), 1);

@@ -333,8 +333,8 @@ impl Engine {
         let (persons, households) = {
             let state = self.read();
             (
-                state.persons.persons() as u64,
-                state.households.len() as u64,
+                state.record_keys.len() as u64,
+                state.households as u64,
             )
         };
         let durable = &mut *durable;

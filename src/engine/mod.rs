@@ -15,6 +15,7 @@ mod ledger;
 mod levels;
 mod limits;
 mod projects;
+mod pseudonyms;
 mod release;
 mod request;
 mod structure;
@@ -47,7 +48,7 @@ use crate::disclosure::ckm::{PTable, PTableError, PTableParams};
 use crate::disclosure::{BudgetExceeded, DisclosureError, DisclosurePolicy, PolicyError};
 use crate::field_path::FieldPath;
 use crate::ingest::UploadError;
-use crate::link::{IndexFull, PersonIndex, PseudonymIndex};
+use crate::link::IndexFull;
 use crate::pseudonym::Pseudonymiser;
 use crate::schema::{DatasetDef, SchemaError};
 use crate::store::{Store, StoreError};
@@ -219,8 +220,12 @@ struct State {
     /// Every code list version; replaced whole when one is added.
     classifications: Arc<Classifications>,
     datasets: BTreeMap<String, Arc<Loaded>>,
-    persons: PersonIndex,
-    households: PseudonymIndex,
+    /// Each person's record key, by person number (so also how many
+    /// persons ddc knows). Shared with running tabulations; copied on
+    /// write by an upload.
+    record_keys: Arc<Vec<u32>>,
+    /// How many households ddc knows.
+    households: usize,
     /// Every project, by name; each replaced whole after a commit.
     projects: BTreeMap<String, Arc<crate::project::Project>>,
 }
@@ -231,6 +236,8 @@ pub struct Engine {
     store: Mutex<keys::Durable>,
     /// The key store; locked after the store.
     custody: Mutex<crate::keys::KeyCustody>,
+    /// The pseudonym indexes, for uploads; locked after the store.
+    pseudonyms: Mutex<pseudonyms::Pseudonyms>,
     state: RwLock<State>,
     pseudonymiser: Pseudonymiser,
     /// Keys the digests the log records of upload contents.
@@ -301,11 +308,11 @@ impl Engine {
         let mut state = State {
             classifications: Arc::new(snapshot.classifications),
             datasets: BTreeMap::new(),
-            persons: PersonIndex::from_parts(&persons, snapshot.record_keys),
-            households: PseudonymIndex::from_ordered(&households),
+            record_keys: Arc::new(snapshot.record_keys),
+            households: households.len(),
             projects,
         };
-        drop((persons, households));
+        let pseudonyms = pseudonyms::Pseudonyms::build(persons, households);
         for ds in snapshot.datasets {
             let name = ds.def.name().to_owned();
             let loaded = Loaded {
@@ -321,6 +328,7 @@ impl Engine {
         Ok(Engine {
             store: Mutex::new(keys::Durable { store, storage }),
             custody: Mutex::new(custody),
+            pseudonyms: Mutex::new(pseudonyms),
             state: RwLock::new(state),
             pseudonymiser,
             digester,
@@ -369,7 +377,7 @@ impl Engine {
 
     /// Every person's record key, by person number.
     fn record_keys(&self) -> Arc<Vec<u32>> {
-        self.read().persons.record_keys()
+        Arc::clone(&self.read().record_keys)
     }
 
     /// The disclosure policy applied to every release.
@@ -379,12 +387,12 @@ impl Engine {
 
     /// Number of persons ddc has seen (for the operator's start-up log only).
     pub fn persons(&self) -> usize {
-        self.read().persons.persons()
+        self.read().record_keys.len()
     }
 
     /// Number of households ddc has seen (for the operator's start-up log only).
     pub fn households(&self) -> usize {
-        self.read().households.len()
+        self.read().households
     }
 
     /// Declares a new, empty dataset; a classified column's code list
@@ -514,6 +522,11 @@ impl Engine {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The pseudonym indexes (after the store lock), built if need be.
+    fn lock_pseudonyms(&self) -> MutexGuard<'_, pseudonyms::Pseudonyms> {
+        self.pseudonyms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_store(&self) -> MutexGuard<'_, keys::Durable> {

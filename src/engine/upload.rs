@@ -373,26 +373,21 @@ impl Engine {
         }
         // Only writers change the state, and they hold the store lock: what
         // is read here stays valid until the swap below.
-        let (loaded, resolution, household_resolution) = {
-            let state = self.read();
-            let loaded = state.datasets.get(dataset).cloned().ok_or_else(|| {
-                EngineError::DatasetNotFound {
-                    field: header_dataset(),
-                }
-            })?;
-            if loaded.info.version > 0 && mode == UploadMode::Create {
-                return Err(EngineError::HasData(dataset.to_owned()));
+        let loaded = self.read().datasets.get(dataset).cloned().ok_or_else(|| {
+            EngineError::DatasetNotFound {
+                field: header_dataset(),
             }
-            let households = match &parsed.households {
-                Some(h) => Some(state.households.resolve(h)?),
-                None => None,
-            };
-            (
-                loaded,
-                state.persons.resolve(&parsed.pseudonyms)?,
-                households,
-            )
+        })?;
+        if loaded.info.version > 0 && mode == UploadMode::Create {
+            return Err(EngineError::HasData(dataset.to_owned()));
+        }
+        let mut pseudonyms = self.lock_pseudonyms();
+        let indexes = pseudonyms.get();
+        let household_resolution = match &parsed.households {
+            Some(h) => Some(indexes.households.resolve(h)?),
+            None => None,
         };
+        let resolution = indexes.persons.resolve(&parsed.pseudonyms)?;
         let mut order: Vec<usize> = (0..resolution.numbers.len()).collect();
         order.sort_unstable_by_key(|&i| resolution.numbers[i]);
         let persons: Vec<u32> = order.iter().map(|&i| resolution.numbers[i]).collect();
@@ -464,9 +459,12 @@ impl Engine {
             &entry,
         )?;
         outcome.log = Some(log);
+        indexes.persons.apply(&resolution.new);
+        indexes.households.apply(new_households);
+        drop(pseudonyms);
         let mut state = self.write();
-        state.persons.apply(&resolution.new, &record_keys);
-        state.households.apply(new_households);
+        Arc::make_mut(&mut state.record_keys).extend_from_slice(&record_keys);
+        state.households += new_households.len();
         let replaced = Loaded {
             id: loaded.id,
             info: DatasetInfo {
