@@ -146,6 +146,47 @@ pub(crate) fn covering_indices(
     }
 }
 
+/// The covering cells of every cell that is not a total along any
+/// dimension, computed once per query, so that a scan looks them up
+/// instead of computing them per person: `of(index)` is what
+/// [`covering_indices`] gives for the cell at flat index `index`.
+#[derive(Debug)]
+pub(crate) struct CoveringTable {
+    starts: Vec<usize>,
+    cells: Vec<usize>,
+}
+
+impl CoveringTable {
+    pub(crate) fn new(axes: &[Axis]) -> Self {
+        let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
+        let strides = strides(&sizes);
+        let total: usize = sizes.iter().map(|n| n + 1).product();
+        let mut starts = Vec::with_capacity(total + 1);
+        starts.push(0);
+        let (mut cells, mut out) = (Vec::new(), Vec::new());
+        let mut positions = vec![0usize; sizes.len()];
+        for index in 0..total {
+            let mut rest = index;
+            for (p, stride) in positions.iter_mut().zip(&strides) {
+                *p = rest / stride;
+                rest %= stride;
+            }
+            if positions.iter().zip(&sizes).all(|(p, n)| p < n) {
+                covering_indices(axes, &strides, &positions, &mut out);
+                cells.extend_from_slice(&out);
+            }
+            starts.push(cells.len());
+        }
+        CoveringTable { starts, cells }
+    }
+
+    /// The cells covering the cell at `index`, itself first (empty for a
+    /// cell that is a total along some dimension).
+    pub(crate) fn of(&self, index: usize) -> &[usize] {
+        &self.cells[self.starts[index]..self.starts[index + 1]]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +205,25 @@ mod tests {
         expected.sort();
         out.sort();
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn the_covering_table_holds_what_covering_indices_computes() {
+        let axis = Axis::new(3, vec![3, 3, 4, 5, 5]).unwrap();
+        let axes = vec![axis, Axis::flat(2), Axis::flat(1)];
+        let cube = CountCube::with_axes(axes.clone());
+        let table = CoveringTable::new(&axes);
+        let mut out = Vec::new();
+        for i in 0..cube.len() {
+            let coords = cube.coordinates(i);
+            match coords.iter().copied().collect::<Option<Vec<usize>>>() {
+                Some(positions) => {
+                    covering_indices(&axes, &strides(cube.sizes()), &positions, &mut out);
+                    assert_eq!(table.of(i), out, "cell {coords:?}");
+                }
+                None => assert!(table.of(i).is_empty()),
+            }
+        }
     }
 
     #[test]

@@ -12,8 +12,8 @@
 //! value by its own factor without seeing the units (see
 //! [`MagnitudeStats::signed`]).
 
-use super::cube::covering_indices;
-use super::{Axis, Query, Variable};
+use super::cube::CoveringTable;
+use super::{in_parallel, split, Axis, Query, Variable};
 use crate::columns::ColumnData;
 use crate::ledger::{PrintKey, UnitKind, FRACTION_ONE};
 use crate::schema::Unit;
@@ -153,7 +153,6 @@ pub(super) struct MagnitudeAcc<'a> {
     values: &'a [i64],
     households: Option<&'a [u32]>,
     stats: MagnitudeStats,
-    axes: Vec<Axis>,
     /// Household unit: one [`Member`] per person.
     members: Vec<Member>,
 }
@@ -172,16 +171,16 @@ impl<'a> MagnitudeAcc<'a> {
             values,
             households: data.households().filter(|_| spec.unit == Unit::Household),
             stats: MagnitudeStats::zeros(cells, spec.distinct_values.len()),
-            axes: axes.to_vec(),
             members: Vec::new(),
         }
     }
 
-    /// Adds `person` in interior cell `cell`, whose covering cells are `covering`.
+    /// Adds `person` in the cell at flat index `cell`, whose covering cells
+    /// are `covering`.
     pub(super) fn add_person(
         &mut self,
         person: crate::link::PersonNo,
-        cell: &[usize],
+        cell: usize,
         covering: &[usize],
         rows: &[usize],
     ) {
@@ -214,13 +213,11 @@ impl<'a> MagnitudeAcc<'a> {
                         .add_unit(i, i128::from(value), value, &self.spec.distinct_values);
                 }
             }
-            Some(households) => {
-                let mut coords = [0u32; super::MAX_DIMENSIONS];
-                for (c, &x) in coords.iter_mut().zip(cell) {
-                    *c = x as u32;
-                }
-                self.members.push((coords, households[row], value));
-            }
+            Some(households) => self.members.push(Member {
+                household: households[row],
+                cell: cell as u32,
+                value,
+            }),
         }
     }
 
@@ -237,73 +234,108 @@ impl<'a> MagnitudeAcc<'a> {
     /// The members are put in household order once (a counting sort over
     /// the dense household numbers); each household then adds one unit to
     /// every cell that covers any of its members, its contribution the sum
-    /// of its members' values there.
-    pub(super) fn finish(mut self, strides: &[usize]) -> MagnitudeStats {
+    /// of its members' values there. Households are disjoint units, so
+    /// `threads` parts of them are aggregated side by side and merged.
+    pub(super) fn finish(mut self, covering: &CoveringTable, threads: usize) -> MagnitudeStats {
         if self.members.is_empty() {
             return self.stats;
         }
         let members = by_household(std::mem::take(&mut self.members));
-        let distinct = &self.spec.distinct_values;
-        let dims = self.axes.len();
-        let mut covering = Vec::new();
-        let mut cells: Vec<(usize, i64)> = Vec::new();
-        for household in members.chunk_by(|a, b| a.1 == b.1) {
-            if let [(coords, _, value)] = household {
-                covering_indices(&self.axes, strides, &positions(coords, dims)[..dims], &mut covering);
-                for &cell in &covering {
-                    self.stats
-                        .add_unit(cell, i128::from(*value), *value, distinct);
-                }
-                continue;
-            }
-            cells.clear();
-            for (coords, _, value) in household {
-                covering_indices(&self.axes, strides, &positions(coords, dims)[..dims], &mut covering);
-                cells.extend(covering.iter().map(|&cell| (cell, *value)));
-            }
-            cells.sort_unstable_by_key(|&(cell, _)| cell);
-            for group in cells.chunk_by(|a, b| a.0 == b.0) {
-                let contribution: i128 = group.iter().map(|&(_, v)| i128::from(v)).sum();
-                let value = household[0].2;
-                self.stats.add_unit(group[0].0, contribution, value, distinct);
-            }
+        let (cells, distinct) = (self.stats.sums.len(), &self.spec.distinct_values);
+        let parts = household_parts(&members, threads);
+        for part in in_parallel(&parts, |range| {
+            let mut stats = MagnitudeStats::zeros(cells, distinct.len());
+            add_households(&mut stats, &members[range], covering, distinct);
+            stats
+        }) {
+            self.stats.merge(&part);
         }
         self.stats
     }
 }
 
-/// A household member: interior cell coordinates, household, value.
-type Member = ([u32; super::MAX_DIMENSIONS], u32, i64);
+/// A person of a household-level variable, kept until the scan ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Member {
+    household: u32,
+    /// The flat index of the person's cell.
+    cell: u32,
+    value: i64,
+}
 
-/// The interior cell positions of a member's coordinates.
-fn positions(coords: &[u32; super::MAX_DIMENSIONS], dims: usize) -> [usize; super::MAX_DIMENSIONS] {
-    let mut cell = [0usize; super::MAX_DIMENSIONS];
-    for (c, &x) in cell.iter_mut().zip(&coords[..dims]) {
-        *c = x as usize;
+/// One unit per household and covering cell, for `members` in household order.
+fn add_households(
+    stats: &mut MagnitudeStats,
+    members: &[Member],
+    covering: &CoveringTable,
+    distinct: &[i64],
+) {
+    let mut cells: Vec<(usize, i64)> = Vec::new();
+    for household in members.chunk_by(|a, b| a.household == b.household) {
+        if let [only] = household {
+            for &cell in covering.of(only.cell as usize) {
+                stats.add_unit(cell, i128::from(only.value), only.value, distinct);
+            }
+            continue;
+        }
+        cells.clear();
+        for m in household {
+            cells.extend(covering.of(m.cell as usize).iter().map(|&c| (c, m.value)));
+        }
+        cells.sort_unstable_by_key(|&(cell, _)| cell);
+        for group in cells.chunk_by(|a, b| a.0 == b.0) {
+            let contribution: i128 = group.iter().map(|&(_, v)| i128::from(v)).sum();
+            stats.add_unit(group[0].0, contribution, household[0].value, distinct);
+        }
     }
-    cell
+}
+
+/// `members` (in household order) cut into at most `parts` ranges that
+/// never split a household.
+fn household_parts(members: &[Member], parts: usize) -> Vec<std::ops::Range<usize>> {
+    let mut cuts: Vec<usize> = split(members.len(), parts)
+        .iter()
+        .map(|r| r.start)
+        .collect();
+    cuts.push(members.len());
+    for cut in &mut cuts[1..] {
+        while *cut < members.len()
+            && *cut > 0
+            && members[*cut].household == members[*cut - 1].household
+        {
+            *cut += 1;
+        }
+    }
+    cuts.windows(2)
+        .map(|w| w[0]..w[1].max(w[0]))
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 /// `members` with each household's members together, households ascending.
 /// Household numbers are dense, so a counting sort does it in two passes
 /// when there are many members; a few members are sorted instead.
 fn by_household(members: Vec<Member>) -> Vec<Member> {
-    let bound = members.iter().map(|m| m.1 as usize + 1).max().unwrap_or(0);
+    let bound = members
+        .iter()
+        .map(|m| m.household as usize + 1)
+        .max()
+        .unwrap_or(0);
     if members.len() < bound / 8 {
         let mut members = members;
-        members.sort_unstable_by_key(|m| m.1);
+        members.sort_unstable_by_key(|m| m.household);
         return members;
     }
     let mut next = vec![0u32; bound + 1];
     for m in &members {
-        next[m.1 as usize + 1] += 1;
+        next[m.household as usize + 1] += 1;
     }
     for h in 1..next.len() {
         next[h] += next[h - 1];
     }
-    let mut out = vec![([0; super::MAX_DIMENSIONS], 0, 0); members.len()];
+    let mut out = vec![Member::default(); members.len()];
     for m in members {
-        let slot = &mut next[m.1 as usize];
+        let slot = &mut next[m.household as usize];
         out[*slot as usize] = m;
         *slot += 1;
     }
@@ -312,33 +344,40 @@ fn by_household(members: Vec<Member>) -> Vec<Member> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::cube::{covering_indices, strides};
+    use super::super::cube::{covering_indices, strides, CountCube};
     use super::*;
     use std::collections::BTreeMap;
 
     /// The statistics `finish` adds for household units, computed directly:
     /// per covering cell, per household, the sum of its members' values.
-    fn direct(axes: &[Axis], members: &[Member], distinct: &[i64]) -> MagnitudeStats {
-        let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
-        let cells = sizes.iter().map(|n| n + 1).product();
+    fn direct(cube: &CountCube, members: &[Member], distinct: &[i64]) -> MagnitudeStats {
         let mut per_cell: BTreeMap<(usize, u32), (i128, i64)> = BTreeMap::new();
         let mut covering = Vec::new();
-        for (coords, household, value) in members {
-            let cell: Vec<usize> = coords[..axes.len()].iter().map(|&c| c as usize).collect();
-            covering_indices(axes, &strides(&sizes), &cell, &mut covering);
+        for m in members {
+            let cell: Vec<usize> = cube
+                .coordinates(m.cell as usize)
+                .into_iter()
+                .flatten()
+                .collect();
+            covering_indices(cube.axes(), &strides(cube.sizes()), &cell, &mut covering);
             for &c in &covering {
-                let e = per_cell.entry((c, *household)).or_insert((0, *value));
-                e.0 += i128::from(*value);
+                let e = per_cell.entry((c, m.household)).or_insert((0, m.value));
+                e.0 += i128::from(m.value);
             }
         }
-        let mut stats = MagnitudeStats::zeros(cells, distinct.len());
+        let mut stats = MagnitudeStats::zeros(cube.len(), distinct.len());
         for ((cell, _), (contribution, value)) in per_cell {
             stats.add_unit(cell, contribution, value, distinct);
         }
         stats
     }
 
-    fn finished(axes: &[Axis], members: &[Member], distinct: &[i64]) -> MagnitudeStats {
+    fn finished(
+        cube: &CountCube,
+        members: &[Member],
+        distinct: &[i64],
+        threads: usize,
+    ) -> MagnitudeStats {
         let spec = MagnitudeSpec {
             variable: Variable {
                 dataset: 0,
@@ -349,24 +388,22 @@ mod tests {
             salt: 0,
         };
         let key = PrintKey::from_bytes([7; 16]);
-        let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
-        let cells = sizes.iter().map(|n| n + 1).product();
         let acc = MagnitudeAcc {
             spec: &spec,
             key: &key,
             values: &[],
             households: None,
-            stats: MagnitudeStats::zeros(cells, distinct.len()),
-            axes: axes.to_vec(),
+            stats: MagnitudeStats::zeros(cube.len(), distinct.len()),
             members: members.to_vec(),
         };
-        acc.finish(&strides(&sizes))
+        acc.finish(&CoveringTable::new(cube.axes()), threads)
     }
 
     #[test]
-    fn households_are_one_unit_per_covering_cell_whichever_way_they_are_sorted() {
+    fn households_are_one_unit_per_covering_cell_however_sorted_and_split() {
         // Categories 0, 1 under subtotal 3, category 2 under subtotal 4; × 2.
-        let axes = [Axis::new(3, vec![3, 3, 4, 5, 5]).unwrap(), Axis::flat(2)];
+        let axes = vec![Axis::new(3, vec![3, 3, 4, 5, 5]).unwrap(), Axis::flat(2)];
+        let cube = CountCube::with_axes(axes);
         let distinct = [10, 20, 30];
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let mut next = move |n: u64| {
@@ -381,14 +418,41 @@ mod tests {
             let members: Vec<Member> = (0..400)
                 .map(|_| {
                     let h = next(households) as u32;
-                    let value = [10, 20, 30, 1_000][(h % 4) as usize];
-                    ([next(3) as u32, next(2) as u32, 0], h, value)
+                    let cell = [Some(next(3) as usize), Some(next(2) as usize)];
+                    Member {
+                        household: h,
+                        cell: cube.index(&cell) as u32,
+                        value: [10, 20, 30, 1_000][(h % 4) as usize],
+                    }
                 })
                 .collect();
-            assert_eq!(
-                finished(&axes, &members, &distinct),
-                direct(&axes, &members, &distinct)
-            );
+            let expected = direct(&cube, &members, &distinct);
+            for threads in [1, 2, 3, 7] {
+                assert_eq!(finished(&cube, &members, &distinct, threads), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn household_parts_never_split_a_household() {
+        let members: Vec<Member> = [0, 0, 0, 1, 2, 2, 2, 2, 3]
+            .into_iter()
+            .map(|household| Member {
+                household,
+                ..Member::default()
+            })
+            .collect();
+        for parts in 1..12 {
+            let ranges = household_parts(&members, parts);
+            assert_eq!(ranges.first().map(|r| r.start), Some(0));
+            assert_eq!(ranges.last().map(|r| r.end), Some(members.len()));
+            for w in ranges.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_ne!(
+                    members[w[1].start].household,
+                    members[w[1].start - 1].household
+                );
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ use std::ops::Range;
 
 use crate::columns::{ColumnData, DatasetData};
 use crate::ledger::{CellPrint, PrintKey};
-use cube::{covering_indices, strides};
+use cube::{strides, CoveringTable};
 use magnitude::MagnitudeAcc;
 use prints::PrintAcc;
 
@@ -156,8 +156,7 @@ pub fn tabulate_partitioned(q: &Query<'_>, parts: &[Range<usize>]) -> TableStats
     for p in partials {
         total.merge(p);
     }
-    let strides = strides(total.cube.sizes());
-    let magnitude = total.magnitude.map(|m| m.finish(&strides));
+    let magnitude = total.magnitude.map(|m| m.finish(&plan.covering, threads));
     let prints = total.prints.finish(q, &total.cube, threads);
     TableStats {
         cube: total.cube,
@@ -218,6 +217,10 @@ struct Plan<'q> {
     dims: Vec<(&'q [u32], &'q [u32])>,
     /// Codes, dataset and allowed codes of each filter.
     filters: Vec<(&'q [u32], usize, &'q [bool])>,
+    /// The flat-index step of each dimension.
+    strides: Vec<usize>,
+    /// Each cell's covering cells.
+    covering: CoveringTable,
 }
 
 /// One part's partial aggregates.
@@ -248,7 +251,11 @@ impl<'q> Plan<'q> {
             ColumnData::Codes { codes, .. } => codes.as_slice(),
             ColumnData::Numbers(_) => panic!("grouping and filter variables are categorical"),
         };
+        let axes: Vec<Axis> = q.group_by.iter().map(|d| d.axis.clone()).collect();
+        let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
         Plan {
+            strides: strides(&sizes),
+            covering: CoveringTable::new(&axes),
             driver: driver(q),
             dims: q
                 .group_by
@@ -271,7 +278,6 @@ impl<'q> Plan<'q> {
             .magnitude
             .as_ref()
             .map(|m| MagnitudeAcc::new(m, q, cube.axes()));
-        let strides = strides(cube.sizes());
         let mut prints = PrintAcc::new(q.print_key, cube.len());
         let Some(driver) = self.driver else {
             return Partial {
@@ -282,7 +288,6 @@ impl<'q> Plan<'q> {
             };
         };
         let mut at = vec![0usize; q.datasets.len()];
-        let mut covering = Vec::with_capacity(1 << self.dims.len());
         let persons = &q.datasets[driver].persons()[rows.clone()];
         'persons: for (row, &person) in rows.zip(persons) {
             for (d, data) in q.datasets.iter().enumerate() {
@@ -300,23 +305,22 @@ impl<'q> Plan<'q> {
                     continue 'persons;
                 }
             }
-            let mut cell = [0usize; MAX_DIMENSIONS];
+            let mut cell = 0;
             for (d, (codes, index_of_code)) in self.dims.iter().enumerate() {
                 match index_of_code[codes[at[q.group_by[d].variable.dataset]] as usize] {
                     HIDDEN => continue 'persons,
-                    i => cell[d] = i as usize,
+                    i => cell += i as usize * self.strides[d],
                 }
             }
-            let cell = &cell[..self.dims.len()];
-            covering_indices(cube.axes(), &strides, cell, &mut covering);
-            prints.add(person, &covering);
+            let covering = self.covering.of(cell);
+            prints.add(person, covering);
             let record_key = q.record_keys[person as usize];
-            for &i in &covering {
+            for &i in covering {
                 cube.add(i, 1);
                 keys[i] = keys[i].wrapping_add(record_key);
             }
             if let Some(m) = magnitude.as_mut() {
-                m.add_person(person, cell, &covering, &at);
+                m.add_person(person, cell, covering, &at);
             }
         }
         Partial {

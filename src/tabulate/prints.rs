@@ -68,6 +68,16 @@ impl<'a> PrintAcc<'a> {
                 self.screens[margin].merge(&screen);
             }
         }
+        // One dataset: its side of a cell is the cell's persons, no scan needed.
+        if q.datasets.len() == 1 {
+            return (0..cube.len())
+                .map(|i| CellPrint {
+                    persons: self.persons[i],
+                    sides: sides_digest(&mut [self.persons[i]]),
+                    screen: self.screens[i],
+                })
+                .collect();
+        }
         let sides: Vec<Side> = (0..q.datasets.len())
             .map(|d| Side::scan(q, d, self.key, threads))
             .collect();
@@ -283,6 +293,51 @@ mod tests {
                 "cell {c:?}"
             );
             assert_eq!(stats.prints[i].persons.count, stats.cube.count(i));
+        }
+    }
+
+    #[test]
+    fn a_one_dataset_tables_side_is_its_cells_persons() {
+        // Persons 20..100, x = p % 3 grouped, filtered to p % 2 == 0.
+        let persons: Vec<u32> = (20..100).collect();
+        let data = DatasetData::new(
+            persons.clone(),
+            None,
+            vec![codes(80, |r| persons[r] % 3), codes(80, |r| persons[r] % 2)],
+        );
+        let key = PrintKey::from_bytes([9; 16]);
+        let keys = vec![0u32; 100];
+        let q = Query {
+            datasets: vec![&data],
+            group_by: vec![Dimension::new(
+                Variable {
+                    dataset: 0,
+                    column: 0,
+                },
+                3,
+                &[0, 1, 2],
+            )],
+            filters: vec![CodeFilter {
+                variable: Variable {
+                    dataset: 0,
+                    column: 1,
+                },
+                allowed: vec![true, false, false],
+            }],
+            record_keys: &keys,
+            print_key: &key,
+            magnitude: None,
+            structural_zeros: Vec::new(),
+        };
+        let stats = tabulate(&q);
+        for i in 0..stats.cube.len() {
+            let x = stats.cube.coordinates(i)[0];
+            let members: Vec<u32> = (20..100)
+                .filter(|p| p % 2 == 0 && x.is_none_or(|x| p % 3 == x as u32))
+                .collect();
+            let mut side = SetHash::default();
+            members.iter().for_each(|&p| side.add(key.tag(p)));
+            assert_eq!(stats.prints[i], print_of(&key, &members, &mut [side]));
         }
     }
 }
