@@ -73,6 +73,9 @@ impl ColumnData {
 /// lookup so that linking is an array access.
 #[derive(Debug, Default)]
 pub struct DatasetData {
+    /// Unique to this value in the process (0 only for `Default`): what a
+    /// cache of results computed from the rows is keyed by.
+    generation: u64,
     persons: Vec<crate::link::PersonNo>,
     row_of: Vec<u32>,
     households: Option<Vec<u32>>,
@@ -89,13 +92,21 @@ impl DatasetData {
     ) -> Self {
         debug_assert!(persons.windows(2).all(|w| w[0] < w[1]));
         debug_assert!(columns.iter().all(|c| c.len() == persons.len()));
+        static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let row_of = crate::link::row_lookup(&persons);
         DatasetData {
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             persons,
             row_of,
             households,
             columns,
         }
+    }
+
+    /// This value's generation: different for every `DatasetData` built
+    /// (so for every upload of a dataset), 0 for an empty default.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The household of each row, if the dataset has households.

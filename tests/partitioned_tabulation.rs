@@ -10,7 +10,7 @@ use ddc::ledger::PrintKey;
 use ddc::schema::Unit;
 use ddc::tabulate::{
     tabulate, tabulate_in, tabulate_partitioned, Axis, CodeFilter, Dimension, MagnitudeSpec, Query,
-    Variable, HIDDEN,
+    SideCache, Variable, HIDDEN,
 };
 use proptest::prelude::*;
 
@@ -121,6 +121,7 @@ fn query<'a>(c: &'a Case, a: &'a DatasetData, b: &'a DatasetData, key: &'a Print
         print_key: key,
         magnitude,
         structural_zeros: Vec::new(),
+        sides: None,
     }
 }
 
@@ -157,5 +158,20 @@ proptest! {
         for threads in 2..=4 {
             prop_assert_eq!(&tabulate_in(&q, threads), &one, "{} threads", threads);
         }
+        // Sides kept from one table serve the next: the first fills the
+        // cache, the second finds both sides there.
+        let cache = SideCache::new(8);
+        let cached = Query { sides: Some(&cache), ..query(&c, &a, &b, &key) };
+        prop_assert_eq!(&tabulate_in(&cached, 2), &one);
+        prop_assert_eq!(cache.len(), 2);
+        prop_assert_eq!(&tabulate(&cached), &one);
+        prop_assert_eq!(cache.len(), 2);
+        // Another filter on B is another side of B; A's side is reused.
+        let mut other = query(&c, &a, &b, &key);
+        other.filters[0].allowed.iter_mut().for_each(|x| *x = !*x);
+        let fresh = tabulate(&other);
+        other.sides = Some(&cache);
+        prop_assert_eq!(&tabulate(&other), &fresh);
+        prop_assert_eq!(cache.len(), 3);
     }
 }

@@ -332,10 +332,7 @@ impl Engine {
         let to = StorageKey::new(to_key, to_version);
         let (persons, households) = {
             let state = self.read();
-            (
-                state.record_keys.len() as u64,
-                state.households as u64,
-            )
+            (state.record_keys.len() as u64, state.households as u64)
         };
         let durable = &mut *durable;
         let rotation = Rotation {

@@ -230,6 +230,9 @@ struct State {
     projects: BTreeMap<String, Arc<crate::project::Project>>,
 }
 
+/// Sides of tables' cells kept for later tables (a few kilobytes each).
+const SIDES_KEPT: usize = 64;
+
 /// The service core. See the [module docs](self).
 #[derive(Debug)]
 pub struct Engine {
@@ -238,6 +241,8 @@ pub struct Engine {
     custody: Mutex<crate::keys::KeyCustody>,
     /// The pseudonym indexes, for uploads; locked after the store.
     pseudonyms: Mutex<pseudonyms::Pseudonyms>,
+    /// Datasets' sides of recent tables' cells, reused by later tables.
+    sides: crate::tabulate::SideCache,
     state: RwLock<State>,
     pseudonymiser: Pseudonymiser,
     /// Keys the digests the log records of upload contents.
@@ -329,6 +334,7 @@ impl Engine {
             store: Mutex::new(keys::Durable { store, storage }),
             custody: Mutex::new(custody),
             pseudonyms: Mutex::new(pseudonyms),
+            sides: crate::tabulate::SideCache::new(SIDES_KEPT),
             state: RwLock::new(state),
             pseudonymiser,
             digester,
@@ -479,6 +485,8 @@ impl Engine {
         let receipt = store.delete_dataset(loaded.id, &projects, &entry(caller, now, event))?;
         let mut state = self.write();
         state.datasets.remove(name);
+        // Nothing computed from its rows stays either.
+        self.sides.forget(loaded.data.generation());
         for p in projects {
             state.projects.insert(p.name.clone(), Arc::new(p));
         }

@@ -96,6 +96,7 @@ impl Engine {
             print_key: &self.print_key,
             magnitude: r.magnitude.as_ref().map(|m| m.spec.clone()),
             structural_zeros: r.structural_zeros,
+            sides: Some(&self.sides),
         };
         let started = std::time::Instant::now();
         let stats = tabulate_in(&query, self.table_limits.tabulate_threads);

@@ -370,11 +370,12 @@ impl RowSink {
         // The listed problems stay the first ones by row.
         found.sort_by_key(|f| f.0);
         found.truncate(MAX_LISTED_PROBLEMS);
-        self.problems.extend(found.into_iter().map(|(row, reason)| RowProblem {
-            row,
-            column: Some(id_column.to_owned()),
-            reason,
-        }));
+        self.problems
+            .extend(found.into_iter().map(|(row, reason)| RowProblem {
+                row,
+                column: Some(id_column.to_owned()),
+                reason,
+            }));
         dropped
     }
 
@@ -474,10 +475,8 @@ mod tests {
 
     #[test]
     fn a_person_seen_twice_is_rejected_at_each_later_row_and_skipped_whole() {
-        let p = crate::pseudonym::Pseudonymiser::new(
-            &PseudonymKey::from_bytes([7; 32]),
-            KeyVersion(1),
-        );
+        let p =
+            crate::pseudonym::Pseudonymiser::new(&PseudonymKey::from_bytes([7; 32]), KeyVersion(1));
         let lists = Classifications::default();
         // Person 0 at rows 1, 4 and 6; person 1 at rows 2 and 3; row 5
         // invalid; person 3 once, at row 7.
@@ -508,7 +507,13 @@ mod tests {
         reasons.remove(4);
         assert_eq!(
             reasons,
-            [(1, again(4)), (2, again(3)), (3, at(2)), (4, at(1)), (6, at(1))]
+            [
+                (1, again(4)),
+                (2, again(3)),
+                (3, at(2)),
+                (4, at(1)),
+                (6, at(1))
+            ]
         );
     }
 

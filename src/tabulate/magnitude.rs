@@ -312,34 +312,38 @@ fn household_parts(members: &[Member], parts: usize) -> Vec<std::ops::Range<usiz
         .collect()
 }
 
-/// `members` with each household's members together, households ascending.
-/// Household numbers are dense, so a counting sort does it in two passes
-/// when there are many members; a few members are sorted instead.
-fn by_household(members: Vec<Member>) -> Vec<Member> {
-    let bound = members
-        .iter()
-        .map(|m| m.household as usize + 1)
-        .max()
-        .unwrap_or(0);
-    if members.len() < bound / 8 {
-        let mut members = members;
-        members.sort_unstable_by_key(|m| m.household);
+/// `members` with each household's members together, households ascending:
+/// a least-significant-digit radix sort on the household number, 11 bits
+/// a pass (a pass reads the members in order and writes them to 2,048
+/// sequential streams, which stays in cache where a counting sort over
+/// millions of households would not). A few members are sorted instead.
+fn by_household(mut members: Vec<Member>) -> Vec<Member> {
+    const BITS: u32 = 11;
+    if members.len() < 1 << 12 {
+        members.sort_by_key(|m| m.household);
         return members;
     }
-    let mut next = vec![0u32; bound + 1];
-    for m in &members {
-        next[m.household as usize + 1] += 1;
+    let highest = members.iter().map(|m| m.household).max().unwrap_or(0);
+    let passes = (u32::BITS - highest.leading_zeros()).div_ceil(BITS);
+    let mut other = vec![Member::default(); members.len()];
+    for pass in 0..passes {
+        let digit = |m: &Member| ((m.household >> (pass * BITS)) & ((1 << BITS) - 1)) as usize;
+        let mut next = [0usize; 1 << BITS];
+        for m in &members {
+            next[digit(m)] += 1;
+        }
+        let mut at = 0;
+        for slot in &mut next {
+            (*slot, at) = (at, at + *slot);
+        }
+        for m in &members {
+            let slot = &mut next[digit(m)];
+            other[*slot] = *m;
+            *slot += 1;
+        }
+        std::mem::swap(&mut members, &mut other);
     }
-    for h in 1..next.len() {
-        next[h] += next[h - 1];
-    }
-    let mut out = vec![Member::default(); members.len()];
-    for m in members {
-        let slot = &mut next[m.household as usize];
-        out[*slot as usize] = m;
-        *slot += 1;
-    }
-    out
+    members
 }
 
 #[cfg(test)]
@@ -412,10 +416,10 @@ mod tests {
             state ^= state << 17;
             state % n
         };
-        // Few households among many members (counting sort), then members
-        // spread over many household numbers (comparison sort).
-        for households in [40, 100_000] {
-            let members: Vec<Member> = (0..400)
+        // Few members (sorted), then enough for the radix sort, over few
+        // and over many household numbers (up to three passes).
+        for (count, households) in [(400, 40), (400, 100_000), (5_000, 300), (5_000, 5_000_000)] {
+            let members: Vec<Member> = (0..count)
                 .map(|_| {
                     let h = next(households) as u32;
                     let cell = [Some(next(3) as usize), Some(next(2) as usize)];
@@ -430,6 +434,34 @@ mod tests {
             for threads in [1, 2, 3, 7] {
                 assert_eq!(finished(&cube, &members, &distinct, threads), expected);
             }
+        }
+    }
+
+    #[test]
+    fn the_radix_sort_orders_members_by_household() {
+        let mut state = 88_172_645_463_325_252u64;
+        for (n, bound) in [
+            (10, 7),
+            (5_000, 1 << 11),
+            (5_000, 1 << 22),
+            (9_000, u32::MAX),
+        ] {
+            let members: Vec<Member> = (0..n)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    Member {
+                        household: (state % u64::from(bound)) as u32,
+                        cell: i,
+                        value: i64::from(i),
+                    }
+                })
+                .collect();
+            let mut expected = members.clone();
+            expected.sort_by_key(|m| (m.household, m.cell));
+            // Stable: members of a household keep their order.
+            assert_eq!(by_household(members), expected);
         }
     }
 

@@ -11,10 +11,12 @@ mod axis;
 mod cube;
 mod magnitude;
 mod prints;
+mod sides;
 
 pub use axis::{Axis, AxisError};
 pub use cube::CountCube;
 pub use magnitude::{MagnitudeSpec, MagnitudeStats, TOP_CONTRIBUTIONS};
+pub use sides::SideCache;
 
 use std::ops::Range;
 
@@ -92,6 +94,8 @@ pub struct Query<'a> {
     /// Cells (margins included) that the classifications rule out: no
     /// person can fall in them. Empty when there are none.
     pub structural_zeros: Vec<bool>,
+    /// Where datasets' sides of the cells are kept between tables, if anywhere.
+    pub sides: Option<&'a SideCache>,
 }
 
 /// Most grouping variables a query may have.

@@ -10,7 +10,10 @@
 
 use std::ops::Range;
 
+use std::sync::Arc;
+
 use super::cube::{covering_indices, strides};
+use super::sides::SideKey;
 use super::{in_parallel, split, Axis, CountCube, Query, HIDDEN};
 use crate::columns::ColumnData;
 use crate::ledger::{sides_digest, CellPrint, PrintKey, Screen, SetHash, Tag};
@@ -103,7 +106,7 @@ struct Side {
     dims: Vec<usize>,
     axes: Vec<Axis>,
     strides: Vec<usize>,
-    hashes: Vec<SetHash>,
+    hashes: Arc<Vec<SetHash>>,
 }
 
 impl Side {
@@ -114,6 +117,15 @@ impl Side {
         let axes: Vec<Axis> = dims.iter().map(|&k| q.group_by[k].axis.clone()).collect();
         let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
         let strides = strides(&sizes);
+        let cache_key = q.sides.map(|_| side_key(q, d, &dims));
+        if let Some(hashes) = q.sides.zip(cache_key.as_ref()).and_then(|(c, k)| c.get(k)) {
+            return Side {
+                dims,
+                axes,
+                strides,
+                hashes,
+            };
+        }
         let cells = sizes.iter().map(|n| n + 1).product();
         let mut hashes = vec![SetHash::default(); cells];
         // Each row into its category cell only, in parallel parts; the
@@ -139,6 +151,10 @@ impl Side {
                 hashes[i].merge(leaf);
             }
         }
+        let hashes = Arc::new(hashes);
+        if let (Some(cache), Some(key)) = (q.sides, cache_key) {
+            cache.put(key, Arc::clone(&hashes));
+        }
         Side {
             dims,
             axes,
@@ -157,6 +173,26 @@ impl Side {
             .map(|((&k, axis), stride)| coords[k].unwrap_or(axis.len()) * stride)
             .sum::<usize>();
         self.hashes[index]
+    }
+}
+
+/// What dataset `d`'s side over its dimensions `dims` is computed from.
+fn side_key(q: &Query<'_>, d: usize, dims: &[usize]) -> SideKey {
+    SideKey {
+        generation: q.datasets[d].generation(),
+        filters: q
+            .filters
+            .iter()
+            .filter(|f| f.variable.dataset == d)
+            .map(|f| (f.variable.column, f.allowed.clone()))
+            .collect(),
+        dims: dims
+            .iter()
+            .map(|&k| {
+                let g = &q.group_by[k];
+                (g.variable.column, g.index_of_code.clone(), g.axis.clone())
+            })
+            .collect(),
     }
 }
 
@@ -270,6 +306,7 @@ mod tests {
             print_key: &key,
             magnitude: None,
             structural_zeros: Vec::new(),
+            sides: None,
         };
         let stats = tabulate(&q);
         let in_a = |p: u32, x: Option<usize>| p < 60 && x.is_none_or(|x| p % 3 == x as u32);
@@ -328,6 +365,7 @@ mod tests {
             print_key: &key,
             magnitude: None,
             structural_zeros: Vec::new(),
+            sides: None,
         };
         let stats = tabulate(&q);
         for i in 0..stats.cube.len() {
