@@ -42,7 +42,8 @@ pub struct TableLimits {
     /// Limits on the request itself.
     pub request: RequestLimits,
     /// Threads one tabulation scans its persons on (parts merged exactly,
-    /// see [`crate::tabulate::tabulate_partitioned`]). Default 1.
+    /// see [`crate::tabulate::tabulate_partitioned`]), and one upload reads
+    /// its file's blocks on (see [`crate::ingest::UploadParser`]). Default 1.
     pub tabulate_threads: usize,
 }
 

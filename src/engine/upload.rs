@@ -222,7 +222,8 @@ impl Engine {
             &self.classifications(),
             request.on_invalid,
         )
-        .with_delimiter(request.delimiter);
+        .with_delimiter(request.delimiter)
+        .with_threads(self.table_limits.tabulate_threads);
         Ok(UploadStart::Open(Box::new(UploadSession {
             engine: Arc::clone(self),
             caller,

@@ -12,6 +12,7 @@ use crate::classification::{dependencies, Classifications};
 use crate::schema::DatasetDef;
 
 /// One dependency of the dataset, resolved.
+#[derive(Clone)]
 struct Agreement {
     /// Column index of the detailed column.
     child: usize,
@@ -24,6 +25,7 @@ struct Agreement {
 }
 
 /// Every dependency among a dataset's columns. See the [module docs](self).
+#[derive(Clone)]
 pub(super) struct Agreements(Vec<Agreement>);
 
 impl Agreements {

@@ -79,6 +79,11 @@ impl Default for Record {
 }
 
 impl Record {
+    /// The field separator.
+    pub(crate) fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
     /// A record of fields separated by `delimiter`.
     pub(crate) fn new(delimiter: u8) -> Self {
         Record {
@@ -195,6 +200,12 @@ impl LineSplitter {
             chunk = rest;
         }
         self.push_tail(chunk);
+    }
+
+    /// The unfinished line so far, taken out (`None`, and nothing taken,
+    /// while it is over [`MAX_LINE`]).
+    pub(crate) fn take_tail(&mut self) -> Option<Vec<u8>> {
+        (!self.overlong).then(|| std::mem::take(&mut self.tail))
     }
 
     /// Calls `each` for the last line if the stream does not end with a

@@ -51,7 +51,7 @@ impl std::fmt::Display for RowProblem {
 }
 
 /// The validated content of an upload, one entry per stored row.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct ParsedUpload {
     /// One pseudonym per row; all distinct.
     pub pseudonyms: Vec<Pseudonym>,

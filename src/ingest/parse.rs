@@ -3,6 +3,13 @@
 //!
 //! [`UploadParser`] is fed the file in chunks as they arrive and keeps no
 //! thread while it waits: each `feed` handles the lines a chunk completes.
+//! Given more than one thread, it gathers complete lines into blocks and
+//! reads each block in parts side by side, each part by a fork of the
+//! parser that starts at the part's row number, then appends the parts in
+//! order: a line break always ends a row (see [`super::lines`]), and every
+//! per-row check but the duplicates (found at the end) and the categories
+//! of open columns (which grow, so such files are read in one part) needs
+//! nothing of other rows.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,7 +49,15 @@ pub struct UploadParser {
     /// Blank lines not yet followed by a data line: blank lines at the end
     /// of a file are ignored, elsewhere they are invalid rows.
     blank_run: u64,
+    /// Threads that read a block's parts side by side.
+    threads: usize,
+    /// Bytes gathered for the next block (with more than one thread).
+    pending: Vec<u8>,
 }
+
+/// Bytes of complete lines read as one block, in parts, side by side
+/// (a few hundred in the unit tests, so that small files span blocks).
+const BLOCK: usize = if cfg!(test) { 300 } else { 4 << 20 };
 
 impl std::fmt::Debug for UploadParser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,7 +82,15 @@ impl UploadParser {
             rows,
             row: 0,
             blank_run: 0,
+            threads: 1,
+            pending: Vec::new(),
         }
+    }
+
+    /// This parser, reading blocks of the file on `threads` threads.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// This parser, reading fields separated by `delimiter` instead of `,`.
@@ -78,13 +101,139 @@ impl UploadParser {
 
     /// Reads the lines that `chunk` completes.
     pub fn feed(&mut self, chunk: &[u8], pseudonymiser: &Pseudonymiser) {
+        if self.in_blocks() {
+            if let Some(tail) = self.lines.take_tail() {
+                // What the splitter holds came before what is pending.
+                let pending = std::mem::replace(&mut self.pending, tail);
+                self.pending.extend_from_slice(&pending);
+                self.pending.extend_from_slice(chunk);
+                if self.pending.len() >= BLOCK {
+                    self.read_pending(pseudonymiser);
+                }
+                return;
+            }
+        }
+        self.feed_lines(chunk, pseudonymiser);
+    }
+
+    /// Whether the file is read in blocks: more than one thread, the
+    /// header read and valid, and no open column.
+    fn in_blocks(&self) -> bool {
+        self.threads > 1
+            && matches!(self.layout, Some(Ok(_)))
+            && self.rows.builders.iter().all(ColumnBuilder::forks)
+    }
+
+    /// Reads the lines that `bytes` completes, here.
+    fn feed_lines(&mut self, bytes: &[u8], pseudonymiser: &Pseudonymiser) {
         let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(chunk, |line| self.line(line, pseudonymiser));
+        lines.feed(bytes, |line| self.line(line, pseudonymiser));
         self.lines = lines;
+    }
+
+    /// Reads the complete lines pending as a block; what follows the last
+    /// line break stays pending. Without a line break (one line longer
+    /// than a block, so over the line limit) the splitter takes it.
+    fn read_pending(&mut self, pseudonymiser: &Pseudonymiser) {
+        let pending = std::mem::take(&mut self.pending);
+        match memchr::memrchr(b'\n', &pending) {
+            Some(cut) => {
+                self.read_block(&pending[..=cut], pseudonymiser);
+                self.pending = pending[cut + 1..].to_vec();
+            }
+            None => self.feed_lines(&pending, pseudonymiser),
+        }
+    }
+
+    /// Reads `block` (complete lines) in parts on the parser's threads.
+    fn read_block(&mut self, block: &[u8], pseudonymiser: &Pseudonymiser) {
+        let mut parts = Vec::with_capacity(self.threads);
+        let mut rest = block;
+        for i in (1..=self.threads).rev() {
+            let want = rest.len() / i;
+            let cut = match memchr::memchr(b'\n', &rest[want.min(rest.len())..]) {
+                Some(nl) => want + nl + 1,
+                None => rest.len(),
+            };
+            let (part, after) = rest.split_at(cut.min(rest.len()));
+            parts.push(part);
+            rest = after;
+        }
+        let mut first_row = self.row;
+        let mut forks = Vec::with_capacity(parts.len());
+        for part in &parts {
+            forks.push(self.fork(first_row));
+            first_row += memchr::memchr_iter(b'\n', part).count() as u64;
+        }
+        let read: Vec<UploadParser> = std::thread::scope(|scope| {
+            let running: Vec<_> = forks
+                .into_iter()
+                .zip(&parts)
+                .map(|(mut fork, part)| {
+                    scope.spawn(move || {
+                        fork.feed_lines(part, pseudonymiser);
+                        fork
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for fork in read {
+            self.absorb(fork);
+        }
+    }
+
+    /// A parser for the rows after row `row`, with this one's header.
+    fn fork(&self, row: u64) -> UploadParser {
+        UploadParser {
+            def: Arc::clone(&self.def),
+            on_invalid: self.on_invalid,
+            lines: LineSplitter::default(),
+            record: Record::new(self.record.delimiter()),
+            layout: match &self.layout {
+                Some(Ok(layout)) => Some(Ok(layout.clone())),
+                _ => None,
+            },
+            rows: self.rows.fork(),
+            row,
+            blank_run: 0,
+            threads: 1,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Appends what a fork read of the rows after this parser's.
+    fn absorb(&mut self, fork: UploadParser) {
+        let lines = fork.row - self.row;
+        if fork.blank_run < lines {
+            // The fork read a data line: the blank lines before it are rows.
+            for blank in self.row - self.blank_run + 1..=self.row {
+                self.rows.reject(blank, None, "empty line".into());
+            }
+            self.blank_run = fork.blank_run;
+        } else {
+            self.blank_run += fork.blank_run;
+        }
+        self.row = fork.row;
+        self.rows.absorb(fork.rows);
     }
 
     /// Reads the last line and returns the upload's content.
     pub fn finish(mut self, pseudonymiser: &Pseudonymiser) -> Result<ParsedUpload, UploadError> {
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            let cut = memchr::memrchr(b'\n', &pending).map_or(0, |nl| nl + 1);
+            if cut > 0 {
+                self.read_block(&pending[..cut], pseudonymiser);
+            }
+            self.feed_lines(&pending[cut..], pseudonymiser);
+        }
         let lines = std::mem::take(&mut self.lines);
         lines.finish(|line| self.line(line, pseudonymiser));
         match self.layout {
@@ -151,6 +300,7 @@ impl UploadParser {
 }
 
 /// Where each schema column sits in the file.
+#[derive(Clone)]
 struct Layout {
     identifier: usize,
     household: Option<usize>,
@@ -259,6 +409,39 @@ impl RowSink {
             rejected: 0,
             on_invalid,
             parsed: Vec::with_capacity(def.columns().len()),
+        }
+    }
+
+    /// An empty sink with this one's builders and agreements, for another
+    /// part of the file. Only called when every builder forks.
+    fn fork(&self) -> Self {
+        RowSink {
+            builders: self
+                .builders
+                .iter()
+                .filter_map(ColumnBuilder::fork)
+                .collect(),
+            agreements: self.agreements.clone(),
+            pseudonyms: Vec::new(),
+            households: Vec::new(),
+            row_numbers: Vec::new(),
+            problems: Vec::new(),
+            rejected: 0,
+            on_invalid: self.on_invalid,
+            parsed: Vec::with_capacity(self.builders.len()),
+        }
+    }
+
+    /// Appends a fork's rows, read from the rows after this sink's.
+    fn absorb(&mut self, fork: RowSink) {
+        let room = MAX_LISTED_PROBLEMS.saturating_sub(self.problems.len());
+        self.problems.extend(fork.problems.into_iter().take(room));
+        self.rejected += fork.rejected;
+        self.pseudonyms.extend(fork.pseudonyms);
+        self.households.extend(fork.households);
+        self.row_numbers.extend(fork.row_numbers);
+        for (mine, theirs) in self.builders.iter_mut().zip(fork.builders) {
+            mine.absorb(theirs);
         }
     }
 
@@ -464,8 +647,9 @@ mod tests {
 
     /// A data line of one of several kinds, for the `i`-th person.
     fn line(kind: u8, i: usize) -> String {
-        match kind % 6 {
+        match kind % 7 {
             0 | 1 => format!("{},havo", bsn(i)),
+            6 => format!("{},vwo", bsn(i / 4)), // a person of another line, perhaps
             2 => format!("{},\"vwo", bsn(i)),
             3 => format!("\"{}\",\"v\"x,", bsn(i)),
             4 => String::new(),
@@ -524,7 +708,7 @@ mod tests {
         /// line is read and either stored or rejected.
         #[test]
         fn rows_read_are_the_data_lines_whatever_the_chunking(
-            kinds in proptest::collection::vec(any::<u8>(), 1..40),
+            kinds in proptest::collection::vec(any::<u8>(), 1..100),
             cuts in proptest::collection::vec(1usize..50, 1..20),
         ) {
             let lines: Vec<String> = kinds.iter().enumerate().map(|(i, &k)| line(k, i)).collect();
@@ -536,17 +720,28 @@ mod tests {
             );
             let lists = Classifications::default();
             let whole = parse_upload(file.as_bytes(), def(), &lists, &pseudonymiser, InvalidRows::Skip);
-            let mut parser = UploadParser::new(def(), &lists, InvalidRows::Skip);
-            let mut rest = file.as_bytes();
-            for cut in cuts.iter().cycle() {
-                if rest.is_empty() {
-                    break;
+            let read = |threads: usize| {
+                let mut parser = UploadParser::new(def(), &lists, InvalidRows::Skip).with_threads(threads);
+                let mut rest = file.as_bytes();
+                for cut in cuts.iter().cycle() {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let (chunk, tail) = rest.split_at((*cut * 7).min(rest.len()));
+                    parser.feed(chunk, &pseudonymiser);
+                    rest = tail;
                 }
-                let (chunk, tail) = rest.split_at((*cut).min(rest.len()));
-                parser.feed(chunk, &pseudonymiser);
-                rest = tail;
+                parser.finish(&pseudonymiser)
+            };
+            // Read in blocks, in parts on several threads: the same content.
+            for threads in [2, 3] {
+                match (&whole, read(threads)) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, &b, "{} threads", threads),
+                    (Err(UploadError::NoRows), Err(UploadError::NoRows)) => {}
+                    (a, b) => prop_assert!(false, "{:?} vs {:?}", a.as_ref().err(), b.err()),
+                }
             }
-            let chunked = parser.finish(&pseudonymiser);
+            let chunked = read(1);
             match (whole, chunked) {
                 (Ok(a), Ok(b)) => {
                     prop_assert_eq!(a.rows_read, data_lines as u64);

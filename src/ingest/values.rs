@@ -1,6 +1,7 @@
 //! Parsing one column's values into codes or exact integers.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::identifier_like::is_identifier_like;
 use crate::classification::CodeList;
@@ -11,20 +12,46 @@ use crate::schema::{ColumnKind, MAX_DECLARED_CATEGORIES};
 /// Longest value of an open categorical column, in bytes.
 const MAX_OPEN_VALUE_LEN: usize = 200;
 
+/// A column's categories by their bytes. Looked up for every value of
+/// every row, so hashed with FNV-1a (a few multiplications for a short
+/// label) rather than SipHash: the labels are the data holder's own and
+/// few (declared, or capped at [`MAX_DECLARED_CATEGORIES`]).
+pub(super) type Lookup = HashMap<Vec<u8>, u32, BuildHasherDefault<Fnv1a>>;
+
+/// The 64-bit FNV-1a hash.
+pub(super) struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// Collects one column's values while rows are read.
 pub(super) enum ColumnBuilder {
     Closed {
-        lookup: HashMap<Vec<u8>, u32>,
+        lookup: Lookup,
         categories: Vec<String>,
         codes: Vec<u32>,
     },
     Open {
-        lookup: HashMap<Vec<u8>, u32>,
+        lookup: Lookup,
         codes: Vec<u32>,
     },
     /// A classified column: the codes of the list `list`.
     Listed {
-        lookup: HashMap<Vec<u8>, u32>,
+        lookup: Lookup,
         list: String,
         categories: Vec<String>,
         codes: Vec<u32>,
@@ -56,12 +83,12 @@ impl ColumnBuilder {
                 codes: Vec::new(),
             },
             ColumnKind::OpenCategorical => ColumnBuilder::Open {
-                lookup: HashMap::new(),
+                lookup: Lookup::default(),
                 codes: Vec::new(),
             },
             // Without its list (see `listed`), a classified column accepts nothing.
             ColumnKind::Classified { code_list } => ColumnBuilder::Listed {
-                lookup: HashMap::new(),
+                lookup: Lookup::default(),
                 list: code_list.name.clone(),
                 categories: Vec::new(),
                 codes: Vec::new(),
@@ -167,6 +194,60 @@ impl ColumnBuilder {
         }
     }
 
+    /// Whether [`fork`](Self::fork) gives a builder.
+    pub(super) fn forks(&self) -> bool {
+        !matches!(self, ColumnBuilder::Open { .. })
+    }
+
+    /// An empty builder with this one's categories, for reading another
+    /// part of the file; `None` for an open column, whose categories grow
+    /// as rows are read (and are capped over the whole file).
+    pub(super) fn fork(&self) -> Option<Self> {
+        Some(match self {
+            ColumnBuilder::Closed {
+                lookup, categories, ..
+            } => ColumnBuilder::Closed {
+                lookup: lookup.clone(),
+                categories: categories.clone(),
+                codes: Vec::new(),
+            },
+            ColumnBuilder::Open { .. } => return None,
+            ColumnBuilder::Listed {
+                lookup,
+                list,
+                categories,
+                ..
+            } => ColumnBuilder::Listed {
+                lookup: lookup.clone(),
+                list: list.clone(),
+                categories: categories.clone(),
+                codes: Vec::new(),
+            },
+            ColumnBuilder::Integer(_) => ColumnBuilder::Integer(Vec::new()),
+            ColumnBuilder::Decimal { scale, .. } => ColumnBuilder::Decimal {
+                scale: *scale,
+                values: Vec::new(),
+            },
+        })
+    }
+
+    /// Appends the values of a [`fork`](Self::fork) of this builder, read
+    /// from the rows after this one's.
+    pub(super) fn absorb(&mut self, other: ColumnBuilder) {
+        match (self, other) {
+            (ColumnBuilder::Closed { codes, .. }, ColumnBuilder::Closed { codes: more, .. })
+            | (ColumnBuilder::Listed { codes, .. }, ColumnBuilder::Listed { codes: more, .. }) => {
+                codes.extend(more)
+            }
+            (ColumnBuilder::Integer(v), ColumnBuilder::Integer(more))
+            | (
+                ColumnBuilder::Decimal { values: v, .. },
+                ColumnBuilder::Decimal { values: more, .. },
+            ) => v.extend(more),
+            _ => unreachable!("absorb is only called with a fork of the same builder"),
+        }
+    }
+
     /// Stores a value that [`check`](Self::check) accepted.
     pub(super) fn push(&mut self, field: &[u8], parsed: Parsed) {
         match (self, parsed) {
@@ -208,7 +289,7 @@ impl ColumnBuilder {
     }
 }
 
-fn sorted_open(lookup: HashMap<Vec<u8>, u32>, codes: Vec<u32>) -> ColumnData {
+fn sorted_open(lookup: Lookup, codes: Vec<u32>) -> ColumnData {
     let mut entries: Vec<(String, u32)> = lookup
         .into_iter()
         .map(|(k, c)| (String::from_utf8(k).expect("checked as UTF-8"), c))
