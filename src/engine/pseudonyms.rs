@@ -3,7 +3,10 @@
 //! from the state that tables read. They are built on a thread of their
 //! own when the engine opens: tables are served while the index of the
 //! country's pseudonyms is still being built, and the first upload waits
-//! for it.
+//! for it. An upload's new persons are likewise added after its commit
+//! (the commit is durable, and a restart rebuilds the indexes from the
+//! store), so its receipt does not wait for millions of insertions; the
+//! next upload waits for them.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -36,40 +39,50 @@ pub(super) struct Pseudonyms {
     ready: Indexes,
 }
 
-type Ordered = (Vec<Pseudonym>, Vec<Pseudonym>);
-
 impl Pseudonyms {
     /// Starts building the indexes of `persons` and `households` (each in
-    /// number order) on a thread of their own; builds them here if no
-    /// thread can be started.
+    /// number order) on a thread of their own.
     pub(super) fn build(persons: Vec<Pseudonym>, households: Vec<Pseudonym>) -> Self {
-        let input: Arc<Mutex<Option<Ordered>>> = Arc::new(Mutex::new(Some((persons, households))));
-        let take = |input: &Mutex<Option<Ordered>>| {
-            input
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-                .unwrap_or_default()
-        };
+        let mut built = Pseudonyms::default();
+        built.aside((persons, households), |(persons, households)| {
+            Indexes::of(&persons, &households)
+        });
+        built
+    }
+
+    /// Adds the new persons and households of a committed upload, on a
+    /// thread of their own.
+    pub(super) fn extend(
+        &mut self,
+        persons: Vec<(Pseudonym, u32)>,
+        households: Vec<(Pseudonym, u32)>,
+    ) {
+        let indexes = std::mem::take(self.get());
+        self.aside(
+            (indexes, persons, households),
+            |(mut indexes, persons, households)| {
+                indexes.persons.apply(&persons);
+                indexes.households.apply(&households);
+                indexes
+            },
+        );
+    }
+
+    /// Makes the indexes `work(input)` on a thread of their own; here if no
+    /// thread can be started.
+    fn aside<T: Send + 'static>(&mut self, input: T, work: fn(T) -> Indexes) {
+        let input = Arc::new(Mutex::new(Some(input)));
+        let take =
+            |input: &Mutex<Option<T>>| input.lock().unwrap_or_else(PoisonError::into_inner).take();
         let theirs = Arc::clone(&input);
         let spawned = std::thread::Builder::new()
             .name("ddc-index".into())
-            .spawn(move || {
-                let (persons, households) = take(&theirs);
-                Indexes::of(&persons, &households)
-            });
+            .spawn(move || take(&theirs).map(work).unwrap_or_default());
         match spawned {
-            Ok(handle) => Pseudonyms {
-                building: Some(handle),
-                ready: Indexes::default(),
-            },
+            Ok(handle) => self.building = Some(handle),
             Err(e) => {
                 tracing::warn!(error = %e, "no thread for the pseudonym index; building it now");
-                let (persons, households) = take(&input);
-                Pseudonyms {
-                    building: None,
-                    ready: Indexes::of(&persons, &households),
-                }
+                self.ready = take(&input).map(work).unwrap_or_default();
             }
         }
     }
@@ -100,5 +113,10 @@ mod tests {
         assert_eq!(indexes.households.len(), 1);
         // A second call finds them ready.
         assert_eq!(built.get().persons.len(), 3);
+        // New entries are added aside, and there when next asked for.
+        built.extend(vec![(p(4), 3)], vec![(p(8), 1)]);
+        let indexes = built.get();
+        assert_eq!(indexes.persons.resolve(&[p(4)]).unwrap().numbers, [3]);
+        assert_eq!(indexes.households.len(), 2);
     }
 }

@@ -382,13 +382,26 @@ impl Engine {
         if loaded.info.version > 0 && mode == UploadMode::Create {
             return Err(EngineError::HasData(dataset.to_owned()));
         }
+        // Each part of the parsed upload is dropped once it has been used:
+        // at national scale each is hundreds of megabytes.
+        let ParsedUpload {
+            pseudonyms: person_ids,
+            households: household_ids,
+            columns: parsed_columns,
+            rows_read,
+            rows_rejected,
+            problems,
+        } = parsed;
+        let started = Instant::now();
         let mut pseudonyms = self.lock_pseudonyms();
         let indexes = pseudonyms.get();
-        let household_resolution = match &parsed.households {
-            Some(h) => Some(indexes.households.resolve(h)?),
+        let household_resolution = match household_ids {
+            Some(h) => Some(indexes.households.resolve(&h)?),
             None => None,
         };
-        let resolution = indexes.persons.resolve(&parsed.pseudonyms)?;
+        // The parser leaves one row per person.
+        let resolution = indexes.persons.resolve_distinct(&person_ids)?;
+        drop(person_ids);
         let mut order: Vec<usize> = (0..resolution.numbers.len()).collect();
         order.sort_unstable_by_key(|&i| resolution.numbers[i]);
         let persons: Vec<u32> = order.iter().map(|&i| resolution.numbers[i]).collect();
@@ -398,7 +411,11 @@ impl Engine {
         let new_households = household_resolution
             .as_ref()
             .map_or(&[][..], |r| &r.new[..]);
-        let columns: Vec<_> = parsed.columns.iter().map(|c| c.permute(&order)).collect();
+        let columns: Vec<_> = parsed_columns
+            .into_iter()
+            .map(|c| c.permute(&order))
+            .collect();
+        drop(order);
         let record_keys = random_record_keys(resolution.new.len())?;
         let def = &loaded.info.def;
         let open_columns: Vec<usize> = (0..def.columns().len())
@@ -411,10 +428,10 @@ impl Engine {
             replayed: false,
             checked: false,
             version,
-            rows_read: parsed.rows_read,
+            rows_read,
             rows_stored: persons.len() as u64,
-            rows_rejected: parsed.rows_rejected,
-            problems: parsed.problems,
+            rows_rejected,
+            problems,
             log: None,
         };
         let entry = entry(
@@ -442,6 +459,7 @@ impl Engine {
         };
         let (sealed_persons, sealed_households) = (seal(&resolution.new), seal(new_households));
         let key_version = store.storage.version();
+        let prepared = started.elapsed();
         let log = store.commit_upload(
             &UploadWrite {
                 dataset_id: loaded.id,
@@ -459,13 +477,14 @@ impl Engine {
             },
             &entry,
         )?;
+        drop((sealed_persons, sealed_households));
+        let written = started.elapsed();
         outcome.log = Some(log);
-        indexes.persons.apply(&resolution.new);
-        indexes.households.apply(new_households);
+        let households_added = new_households.len();
+        let new_households = household_resolution.map(|r| r.new).unwrap_or_default();
+        pseudonyms.extend(resolution.new, new_households);
         drop(pseudonyms);
-        let mut state = self.write();
-        Arc::make_mut(&mut state.record_keys).extend_from_slice(&record_keys);
-        state.households += new_households.len();
+        // Built before the state is locked: tables read it meanwhile.
         let replaced = Loaded {
             id: loaded.id,
             info: DatasetInfo {
@@ -474,9 +493,20 @@ impl Engine {
             },
             data: Arc::new(DatasetData::new(persons, households, columns)),
         };
+        let mut state = self.write();
+        Arc::make_mut(&mut state.record_keys).extend_from_slice(&record_keys);
+        state.households += households_added;
         state
             .datasets
             .insert(dataset.to_owned(), Arc::new(replaced));
+        drop(state);
+        tracing::info!(
+            dataset,
+            resolve_and_seal_ms = prepared.as_millis() as u64,
+            write_ms = (written - prepared).as_millis() as u64,
+            index_and_swap_ms = (started.elapsed() - written).as_millis() as u64,
+            "upload stored"
+        );
         Ok(outcome)
     }
 }

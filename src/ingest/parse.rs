@@ -745,6 +745,9 @@ mod tests {
             match (whole, chunked) {
                 (Ok(a), Ok(b)) => {
                     prop_assert_eq!(a.rows_read, data_lines as u64);
+                    // One row per person: what the commit relies on.
+                    let distinct: std::collections::BTreeSet<_> = a.pseudonyms.iter().collect();
+                    prop_assert_eq!(distinct.len(), a.pseudonyms.len());
                     prop_assert_eq!(a.pseudonyms.len() as u64 + a.rows_rejected, a.rows_read);
                     prop_assert_eq!((a.rows_read, a.rows_rejected, a.problems), (b.rows_read, b.rows_rejected, b.problems));
                     prop_assert_eq!(a.pseudonyms, b.pseudonyms);
