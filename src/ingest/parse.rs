@@ -103,9 +103,12 @@ impl UploadParser {
     pub fn feed(&mut self, chunk: &[u8], pseudonymiser: &Pseudonymiser) {
         if self.in_blocks() {
             if let Some(tail) = self.lines.take_tail() {
-                // What the splitter holds came before what is pending.
-                let pending = std::mem::replace(&mut self.pending, tail);
-                self.pending.extend_from_slice(&pending);
+                // What the splitter holds (after the header, or a line it
+                // took whole) came before what is pending.
+                if !tail.is_empty() {
+                    let pending = std::mem::replace(&mut self.pending, tail);
+                    self.pending.extend_from_slice(&pending);
+                }
                 self.pending.extend_from_slice(chunk);
                 if self.pending.len() >= BLOCK {
                     self.read_pending(pseudonymiser);
@@ -151,11 +154,8 @@ impl UploadParser {
         let mut rest = block;
         for i in (1..=self.threads).rev() {
             let want = rest.len() / i;
-            let cut = match memchr::memchr(b'\n', &rest[want.min(rest.len())..]) {
-                Some(nl) => want + nl + 1,
-                None => rest.len(),
-            };
-            let (part, after) = rest.split_at(cut.min(rest.len()));
+            let cut = memchr::memchr(b'\n', &rest[want..]).map_or(rest.len(), |nl| want + nl + 1);
+            let (part, after) = rest.split_at(cut);
             parts.push(part);
             rest = after;
         }
@@ -227,12 +227,9 @@ impl UploadParser {
     /// Reads the last line and returns the upload's content.
     pub fn finish(mut self, pseudonymiser: &Pseudonymiser) -> Result<ParsedUpload, UploadError> {
         if !self.pending.is_empty() {
-            let pending = std::mem::take(&mut self.pending);
-            let cut = memchr::memrchr(b'\n', &pending).map_or(0, |nl| nl + 1);
-            if cut > 0 {
-                self.read_block(&pending[..cut], pseudonymiser);
-            }
-            self.feed_lines(&pending[cut..], pseudonymiser);
+            self.read_pending(pseudonymiser);
+            let last = std::mem::take(&mut self.pending);
+            self.feed_lines(&last, pseudonymiser);
         }
         let lines = std::mem::take(&mut self.lines);
         lines.finish(|line| self.line(line, pseudonymiser));

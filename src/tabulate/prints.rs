@@ -9,7 +9,6 @@
 //! linked persons are the intersection of its sides.
 
 use std::ops::Range;
-
 use std::sync::Arc;
 
 use super::cube::{covering_indices, strides};
@@ -117,8 +116,8 @@ impl Side {
         let axes: Vec<Axis> = dims.iter().map(|&k| q.group_by[k].axis.clone()).collect();
         let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
         let strides = strides(&sizes);
-        let cache_key = q.sides.map(|_| side_key(q, d, &dims));
-        if let Some(hashes) = q.sides.zip(cache_key.as_ref()).and_then(|(c, k)| c.get(k)) {
+        let cached = q.sides.map(|cache| (cache, side_key(q, d, &dims)));
+        if let Some(hashes) = cached.as_ref().and_then(|(cache, key)| cache.get(key)) {
             return Side {
                 dims,
                 axes,
@@ -152,7 +151,7 @@ impl Side {
             }
         }
         let hashes = Arc::new(hashes);
-        if let (Some(cache), Some(key)) = (q.sides, cache_key) {
+        if let Some((cache, key)) = cached {
             cache.put(key, Arc::clone(&hashes));
         }
         Side {
@@ -259,6 +258,26 @@ mod tests {
         }
     }
 
+    /// A count query without magnitude, structural zeros or side cache.
+    fn query<'a>(
+        datasets: Vec<&'a DatasetData>,
+        group_by: Vec<Dimension>,
+        filters: Vec<CodeFilter>,
+        record_keys: &'a [u32],
+        print_key: &'a PrintKey,
+    ) -> Query<'a> {
+        Query {
+            datasets,
+            group_by,
+            filters,
+            record_keys,
+            print_key,
+            magnitude: None,
+            structural_zeros: Vec::new(),
+            sides: None,
+        }
+    }
+
     #[test]
     fn every_cells_print_is_that_of_its_persons_and_sides() {
         // A holds persons 0..60 (x = p % 3), B holds 20..100 (y = p % 2,
@@ -275,9 +294,9 @@ mod tests {
         );
         let key = PrintKey::from_bytes([5; 16]);
         let keys = vec![0u32; 100];
-        let q = Query {
-            datasets: vec![&a, &b],
-            group_by: vec![
+        let q = query(
+            vec![&a, &b],
+            vec![
                 Dimension::new(
                     Variable {
                         dataset: 0,
@@ -295,19 +314,16 @@ mod tests {
                     &[0, 1],
                 ),
             ],
-            filters: vec![CodeFilter {
+            vec![CodeFilter {
                 variable: Variable {
                     dataset: 1,
                     column: 1,
                 },
                 allowed: vec![true, true, false],
             }],
-            record_keys: &keys,
-            print_key: &key,
-            magnitude: None,
-            structural_zeros: Vec::new(),
-            sides: None,
-        };
+            &keys,
+            &key,
+        );
         let stats = tabulate(&q);
         let in_a = |p: u32, x: Option<usize>| p < 60 && x.is_none_or(|x| p % 3 == x as u32);
         let in_b = |p: u32, y: Option<usize>| {
@@ -344,9 +360,9 @@ mod tests {
         );
         let key = PrintKey::from_bytes([9; 16]);
         let keys = vec![0u32; 100];
-        let q = Query {
-            datasets: vec![&data],
-            group_by: vec![Dimension::new(
+        let q = query(
+            vec![&data],
+            vec![Dimension::new(
                 Variable {
                     dataset: 0,
                     column: 0,
@@ -354,19 +370,16 @@ mod tests {
                 3,
                 &[0, 1, 2],
             )],
-            filters: vec![CodeFilter {
+            vec![CodeFilter {
                 variable: Variable {
                     dataset: 0,
                     column: 1,
                 },
                 allowed: vec![true, false, false],
             }],
-            record_keys: &keys,
-            print_key: &key,
-            magnitude: None,
-            structural_zeros: Vec::new(),
-            sides: None,
-        };
+            &keys,
+            &key,
+        );
         let stats = tabulate(&q);
         for i in 0..stats.cube.len() {
             let x = stats.cube.coordinates(i)[0];
