@@ -17,10 +17,21 @@
 //! over that component alone. Consistency of the facts is therefore checked
 //! only for the components that are solved.
 //!
-//! Every solve is charged to a [`WorkBudget`] before it starts (see
-//! [`budget`]); the functions without one run unbounded.
+//! Every solve, and every hypercube search, is charged to a [`WorkBudget`]
+//! before it starts (see [`budget`]); the functions without one run
+//! unbounded.
+//!
+//! The release gate ([`check_proven`]) takes tables the attacker cannot
+//! exclude (witnesses, left behind by every solve and every hypercube of
+//! the suppression), checks each against the final pattern itself, and
+//! solves only the protection sides no accepted witness reaches. A witness
+//! is a proof that does not depend on how it was found, so the gate stays
+//! independent of the search while a pattern found by hypercubes needs no
+//! solve at all.
 
 pub mod budget;
+mod evidence;
+mod hypercube;
 mod lp;
 mod secondary;
 mod witness;
@@ -31,7 +42,11 @@ mod fixtures;
 pub use budget::{OverBudget, WorkBudget};
 pub use secondary::{suppress_secondary, suppress_secondary_within};
 
+pub(crate) use evidence::Witness;
 pub(crate) use lp::Side;
+pub(crate) use secondary::{suppress_secondary_proven, Search};
+
+use evidence::Evidence;
 
 use crate::tabulate::Axis;
 
@@ -118,6 +133,9 @@ pub enum AttackerError {
         /// The protected cell.
         cell: usize,
     },
+    /// A solve panicked (a bug); the check fails closed.
+    #[error("an attacker solve panicked")]
+    Panicked,
     /// The check needs more work than its budget; stopped before the solve
     /// that would not fit.
     #[error(transparent)]
@@ -240,6 +258,121 @@ pub fn check_work(
         .map(|p| 2 * lp::AttackerLp::build(&table, withheld, p.cell).units())
         .fold(0u64, u64::saturating_add);
     Ok(units)
+}
+
+/// A lower bound of the work of any secondary suppression of `withheld`:
+/// one solve over each component of the pattern that holds a protection.
+///
+/// Each such component needs at least one solve before its first
+/// protection is settled, over a component at least as large (components
+/// only grow), and one solve over a union of components costs at least the
+/// sum of their solves (the unit is superadditive over disjoint problems).
+pub fn first_solve_work(
+    equations: &[Equation],
+    facts: &[CellFacts],
+    withheld: &[bool],
+    protections: &[Protection],
+) -> Result<u64, AttackerError> {
+    let table = Table::new(equations, facts)?;
+    table.check_pattern(withheld)?;
+    let mut counted = vec![false; facts.len()];
+    let mut units = 0u64;
+    for p in table.sorted_protections(protections)? {
+        if !withheld[p.cell] || counted[p.cell] {
+            continue;
+        }
+        let component = table.component(withheld, p.cell);
+        for &c in &component.cells {
+            counted[c] = true;
+        }
+        units = units.saturating_add(lp::AttackerLp::build(&table, withheld, p.cell).units());
+    }
+    Ok(units)
+}
+
+/// The release gate: every protection that `withheld` fails (empty =
+/// safe), in cell order.
+///
+/// A side of a protection is proven met when one of `witnesses` that holds
+/// on `withheld` (checked here, whoever found it) reaches the side's
+/// target; every side not proven so is solved, on `threads`. The solves
+/// are charged to `work` in full before any starts, so the answer does not
+/// depend on the number of threads.
+pub(crate) fn check_proven(
+    equations: &[Equation],
+    facts: &[CellFacts],
+    withheld: &[bool],
+    protections: &[Protection],
+    witnesses: &[Witness],
+    threads: usize,
+    work: &mut WorkBudget,
+) -> Result<Vec<(Protection, Interval)>, AttackerError> {
+    let table = Table::new(equations, facts)?;
+    let evidence = Evidence::verified(&table, withheld, witnesses)?;
+    let mut open = Vec::new();
+    for protection in table.sorted_protections(protections)? {
+        if !withheld[protection.cell] {
+            return Err(AttackerError::ProtectedCellReleased {
+                cell: protection.cell,
+            });
+        }
+        let shortfall = table.shortfall(&protection, evidence.range(protection.cell));
+        for side in [Side::Lower, Side::Upper] {
+            if shortfall.fails(side) {
+                open.push((protection, side));
+            }
+        }
+    }
+    let lps: Vec<lp::AttackerLp> = open
+        .iter()
+        .map(|(p, _)| lp::AttackerLp::build(&table, withheld, p.cell))
+        .collect();
+    work.charge(
+        lps.iter()
+            .map(lp::AttackerLp::units)
+            .fold(0, u64::saturating_add),
+    )?;
+    let chunk = open.len().div_ceil(threads.max(1)).max(1);
+    let bounds: Vec<Result<f64, AttackerError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = open
+            .chunks(chunk)
+            .zip(lps.chunks(chunk))
+            .map(|(jobs, lps)| {
+                scope.spawn(move || {
+                    jobs.iter()
+                        .zip(lps)
+                        .map(|((_, side), lp)| lp.solve(facts, *side))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(bounds) => bounds,
+                // A panicking solve is a bug; the gate fails closed.
+                Err(_) => vec![Err(AttackerError::Panicked)],
+            })
+            .collect()
+    });
+    let mut failures: Vec<(Protection, Interval)> = Vec::new();
+    for ((protection, side), bound) in open.iter().zip(bounds) {
+        let bound = bound?;
+        let mut interval = evidence.range(protection.cell);
+        match side {
+            Side::Lower => interval.lo = interval.lo.min(bound),
+            Side::Upper => interval.hi = interval.hi.max(bound),
+        }
+        if table.shortfall(protection, interval).fails(*side) {
+            match failures.last_mut() {
+                Some((p, i)) if p.cell == protection.cell => {
+                    i.hi = interval.hi;
+                }
+                _ => failures.push((*protection, interval)),
+            }
+        }
+    }
+    Ok(failures)
 }
 
 /// How far an attacker's interval falls short of a protection, per side.
@@ -433,6 +566,26 @@ impl<'a> Table<'a> {
         cells.sort_unstable();
         cells.dedup();
         cells
+    }
+
+    /// The equations that contain `cell`, ascending.
+    pub(crate) fn equations_of(&self, cell: usize) -> &[usize] {
+        &self.by_cell[cell]
+    }
+
+    /// One end of the attacker's interval for the withheld `cell`, with the
+    /// table that attains it when there is one; charged to `work` before
+    /// the solve starts.
+    pub(crate) fn solve_side(
+        &self,
+        withheld: &[bool],
+        cell: usize,
+        side: Side,
+        work: &mut WorkBudget,
+    ) -> Result<(f64, Option<Witness>), AttackerError> {
+        let lp = lp::AttackerLp::build(self, withheld, cell);
+        work.charge(lp.units())?;
+        lp.solve_with_witness(self.facts, side)
     }
 
     /// The equation with index `e`.

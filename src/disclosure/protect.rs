@@ -22,9 +22,9 @@ use crate::tabulate::TableStats;
 use publish::publish;
 use suppression::AttackerInput;
 
-/// Default of [`AttackerLimits::max_unsafe_cells`]: the attacker check solves
-/// at least four linear programs per unsafe cell.
-pub const DEFAULT_MAX_UNSAFE_CELLS: usize = 500;
+/// Default of [`AttackerLimits::max_unsafe_cells`]: a three-way table with
+/// this many is protected in about a second (`examples/attacker_timing`).
+pub const DEFAULT_MAX_UNSAFE_CELLS: usize = 5000;
 
 /// How much one table's attacker check may take, and on how many threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,9 +227,10 @@ impl Judged<'_> {
     /// Refuses, before any solve, a table whose check cannot fit `limits`:
     /// too many unsafe cells, or a lower bound of its work over the budget.
     ///
-    /// The bound: suppression checks every protection at least once and the
-    /// release gate once more, each over at least its primary component, so
-    /// a table refused here would be refused later too, only later.
+    /// The bound: suppression solves at least once over every primary
+    /// component that holds a protection (see
+    /// [`attacker::first_solve_work`](super::attacker::first_solve_work)),
+    /// so a table refused here would be refused later too, only later.
     pub fn check_limits(&self, limits: &AttackerLimits) -> Result<(), DisclosureError> {
         let cells = self.unsafe_cells();
         if cells == 0 {
@@ -250,7 +251,7 @@ impl Judged<'_> {
         .into_iter()
         .flatten()
         {
-            estimate = estimate.saturating_add(input.primary_work()?.saturating_mul(2));
+            estimate = estimate.saturating_add(input.primary_work()?);
         }
         WorkBudget::new(limits.work)
             .ensure_room(estimate)

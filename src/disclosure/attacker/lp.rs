@@ -8,6 +8,7 @@
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
 use super::budget::lp_units;
+use super::evidence::Witness;
 use super::{cells_of, AttackerError, CellFacts, Table};
 
 /// Largest magnitude a linear program is solved at. `microlp`'s feasibility
@@ -100,9 +101,19 @@ impl AttackerLp {
 
     /// The minimum or maximum of the target cell; infinite when unbounded.
     pub(crate) fn solve(&self, facts: &[CellFacts], side: Side) -> Result<f64, AttackerError> {
+        self.solve_with_witness(facts, side).map(|(bound, _)| bound)
+    }
+
+    /// [`AttackerLp::solve`], with the optimal table when there is one
+    /// (none when the bound is infinite or no equation constrains the cell).
+    pub(crate) fn solve_with_witness(
+        &self,
+        facts: &[CellFacts],
+        side: Side,
+    ) -> Result<(f64, Option<Witness>), AttackerError> {
         let cell = self.cells[self.target];
         if self.rows.is_empty() {
-            return Ok(a_priori(&facts[cell], side));
+            return Ok((a_priori(&facts[cell], side), None));
         }
         let mut problem = Problem::new(match side {
             Side::Lower => OptimizationDirection::Minimize,
@@ -131,8 +142,15 @@ impl AttackerLp {
                 .map_err(|_| microlp::Error::InternalError("interrupted".to_owned()))
         });
         match solved {
-            Ok(solution) => Ok(solution.var_value(vars[self.target]) * self.scale),
-            Err(microlp::Error::Unbounded) => Ok(unbounded(side)),
+            Ok(solution) => {
+                let values: Vec<f64> = vars
+                    .iter()
+                    .map(|&v| solution.var_value(v) * self.scale)
+                    .collect();
+                let witness = Witness::from_values(facts, &self.cells, &values);
+                Ok((values[self.target], Some(witness)))
+            }
+            Err(microlp::Error::Unbounded) => Ok((unbounded(side), None)),
             Err(microlp::Error::Infeasible) => Err(AttackerError::Inconsistent { cell }),
             Err(source) => Err(AttackerError::Solver { cell, source }),
         }

@@ -11,6 +11,7 @@
 use microlp::{ComparisonOp, OptimizationDirection, Problem, Variable};
 
 use super::budget::lp_units;
+use super::evidence::Witness as WitnessTable;
 use super::lp::{max_finite_abs, merge_terms, scale_for};
 use super::{cells_of, AttackerError, Side, Table, WorkBudget};
 
@@ -40,8 +41,9 @@ struct Witness<'t> {
 }
 
 /// Released cells (ascending) to withhold so that `cell` can be seen at
-/// `target`; `None` when no table at all puts it there. The solve is
-/// charged to `work` before it starts.
+/// `target`, and the table that shows it there once they are; `None` when
+/// no table at all puts it there. The solve is charged to `work` before it
+/// starts.
 pub(crate) fn witness_support(
     table: &Table<'_>,
     withheld: &[bool],
@@ -49,7 +51,7 @@ pub(crate) fn witness_support(
     cell: usize,
     target: f64,
     work: &mut WorkBudget,
-) -> Result<Option<Vec<usize>>, AttackerError> {
+) -> Result<Option<(Vec<usize>, WitnessTable)>, AttackerError> {
     let facts = table.facts();
     let numbers = facts.iter().flat_map(|f| [f.value, f.lower, f.upper]);
     let mut witness = Witness {
@@ -148,8 +150,13 @@ impl Witness<'_> {
         }
     }
 
-    /// Solves, and lists the released cells that the cheapest witness moves.
-    fn support(self, slots: &[Slot], cell: usize) -> Result<Option<Vec<usize>>, AttackerError> {
+    /// Solves, and lists the released cells that the cheapest witness
+    /// moves, with the witness (moves too small to count left out).
+    fn support(
+        self,
+        slots: &[Slot],
+        cell: usize,
+    ) -> Result<Option<(Vec<usize>, WitnessTable)>, AttackerError> {
         let solved = self.problem.solve().and_then(|outcome| {
             // No time or node limit is set, so the solve cannot be interrupted.
             outcome
@@ -161,17 +168,26 @@ impl Witness<'_> {
             Err(microlp::Error::Infeasible) => return Ok(None),
             Err(source) => return Err(AttackerError::Solver { cell, source }),
         };
-        let moved = slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| match *slot {
-                Slot::Moved { value, up, down } => {
-                    let change = (solution.var_value(up) + solution.var_value(down)) * self.scale;
-                    (change > 1e-7 * value.abs().max(1.0)).then_some(i)
+        let (mut moved, mut cells, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, slot) in slots.iter().enumerate() {
+            match *slot {
+                Slot::Free(var) => {
+                    cells.push(i);
+                    values.push(solution.var_value(var) * self.scale);
                 }
-                Slot::Free(_) => None,
-            });
-        Ok(Some(moved.collect()))
+                Slot::Moved { value, up, down } => {
+                    let (up, down) = (solution.var_value(up), solution.var_value(down));
+                    let change = (up + down) * self.scale;
+                    if change > 1e-7 * value.abs().max(1.0) {
+                        moved.push(i);
+                        cells.push(i);
+                        values.push(value + (up - down) * self.scale);
+                    }
+                }
+            }
+        }
+        let witness = WitnessTable::from_values(self.table.facts(), &cells, &values);
+        Ok(Some((moved, witness)))
     }
 }
 

@@ -4,15 +4,17 @@
 
 use super::{AttackerLimits, DisclosureError};
 use crate::disclosure::attacker::{
-    axis_equations, check, check_work, suppress_secondary_within, AttackerError, CellFacts,
-    Equation, Protection, WorkBudget,
+    axis_equations, check_proven, first_solve_work, suppress_secondary_proven, AttackerError,
+    CellFacts, Equation, Protection, Search, WorkBudget,
 };
 use crate::disclosure::primary::Judgement;
+use crate::tabulate::Axis;
 use crate::tabulate::TableStats;
 
 /// What the attacker check of a table works on.
 #[derive(Debug)]
 pub(super) struct AttackerInput {
+    axes: Vec<Axis>,
     equations: Vec<Equation>,
     facts: Vec<CellFacts>,
     /// The primary pattern.
@@ -47,6 +49,7 @@ impl AttackerInput {
             .map(|v| if *v == 0.0 { 1e12 } else { v.abs() + 1.0 })
             .collect();
         AttackerInput {
+            axes: stats.cube.axes().to_vec(),
             equations: axis_equations(stats.cube.axes()),
             facts,
             withheld: judgements.iter().map(|j| j.status.is_withheld()).collect(),
@@ -55,14 +58,25 @@ impl AttackerInput {
         }
     }
 
-    /// The work of checking every protection once on the primary pattern.
-    pub(super) fn primary_work(&self) -> Result<u64, DisclosureError> {
-        self.gate_work(&self.withheld)
+    /// How secondary cells are searched for in this table.
+    fn search(&self) -> Search<'_> {
+        Search::for_table(&self.axes, self.equations.len())
     }
 
-    /// The work of checking every protection once on `withheld`.
-    fn gate_work(&self, withheld: &[bool]) -> Result<u64, DisclosureError> {
-        check_work(&self.equations, &self.facts, withheld, &self.protections).map_err(from_attacker)
+    /// A lower bound of the work of suppressing on the primary pattern:
+    /// [`first_solve_work`] when every side is solved; none when boxes may
+    /// settle every side without a solve.
+    pub(super) fn primary_work(&self) -> Result<u64, DisclosureError> {
+        match self.search() {
+            Search::Exact => first_solve_work(
+                &self.equations,
+                &self.facts,
+                &self.withheld,
+                &self.protections,
+            )
+            .map_err(from_attacker),
+            Search::Boxes(_) => Ok(0),
+        }
     }
 
     /// Adds secondary suppressions until the attacker check passes, and
@@ -73,54 +87,34 @@ impl AttackerInput {
         work: &mut WorkBudget,
     ) -> Result<Vec<usize>, DisclosureError> {
         let mut withheld = self.withheld.clone();
-        let added = suppress_secondary_within(
+        let suppressed = suppress_secondary_proven(
             &self.equations,
             &self.facts,
             &mut withheld,
             &self.protections,
             &self.cost,
+            &self.search(),
             work,
         )
         .map_err(from_attacker)?;
         // The release gate: the whole attacker check once more, on the final
-        // pattern, independent of how the pattern was found. Its work is
-        // charged in full before it starts, so the threads need no shared
-        // budget and the answer does not depend on their number.
-        work.charge(self.gate_work(&withheld)?)
-            .map_err(|o| DisclosureError::OverBudget(o.into()))?;
-        if let Some(cell) = self.first_failure(&withheld, limits.threads)? {
-            return Err(DisclosureError::Unprotected { cell });
+        // pattern, independent of how the pattern was found. The
+        // suppression's tables count only where the gate finds that they
+        // hold on the final pattern; every side they do not prove is solved.
+        let failures = check_proven(
+            &self.equations,
+            &self.facts,
+            &withheld,
+            &self.protections,
+            &suppressed.witnesses,
+            limits.threads,
+            work,
+        )
+        .map_err(from_attacker)?;
+        if let Some((p, _)) = failures.first() {
+            return Err(DisclosureError::Unprotected { cell: p.cell });
         }
-        Ok(added)
-    }
-
-    /// The first protection the final pattern fails, checking on `threads`.
-    fn first_failure(
-        &self,
-        withheld: &[bool],
-        threads: usize,
-    ) -> Result<Option<usize>, DisclosureError> {
-        let chunk = self.protections.len().div_ceil(threads.max(1)).max(1);
-        let (equations, facts) = (&self.equations, &self.facts);
-        let results: Vec<_> = std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .protections
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || check(equations, facts, withheld, part)))
-                .collect();
-            handles.into_iter().map(|h| h.join()).collect()
-        });
-        let mut first = None;
-        for result in results {
-            // A panicking check thread is a bug; refuse the release.
-            let failures = result
-                .map_err(|_| DisclosureError::AttackerPanicked)?
-                .map_err(from_attacker)?;
-            if let Some((p, _)) = failures.first() {
-                first = Some(first.map_or(p.cell, |c: usize| c.min(p.cell)));
-            }
-        }
-        Ok(first)
+        Ok(suppressed.added)
     }
 }
 
@@ -128,6 +122,7 @@ impl AttackerInput {
 fn from_attacker(e: AttackerError) -> DisclosureError {
     match e {
         AttackerError::OverBudget(o) => DisclosureError::OverBudget(o.into()),
+        AttackerError::Panicked => DisclosureError::AttackerPanicked,
         other => DisclosureError::Attacker(other),
     }
 }
