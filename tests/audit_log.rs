@@ -771,3 +771,45 @@ async fn a_follower_gets_the_entries_committed_after_it_started() {
     drop(follow);
     s.stop().await;
 }
+
+/// Releases asked at once are committed in groups: each still gets its own
+/// number, its own log entry and a signed checkpoint that includes it, and
+/// the log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_releases_each_get_their_own_number_entry_and_checkpoint() {
+    const TABLES: usize = 24;
+    let mut s = busy_server().await;
+    let key = published_key(s.key_dir.path());
+    let asked: Vec<_> = (0..TABLES)
+        .map(|_| {
+            let mut release = s.clients.release.clone();
+            tokio::spawn(async move {
+                release
+                    .tabulate(table_request(&["cbs.p.decile"], &[]))
+                    .await
+                    .map(|t| t.into_inner())
+            })
+        })
+        .collect();
+    let mut released = Vec::new();
+    for table in asked {
+        let table = table.await.unwrap().expect("released");
+        let receipt = table.log.expect("a release receipt");
+        let checkpoint = open_checkpoint(&receipt.checkpoint, &key).unwrap();
+        assert!(checkpoint.size > receipt.index);
+        released.push((table.release, receipt.index));
+    }
+    let numbers: std::collections::BTreeSet<u64> = released.iter().map(|r| r.0).collect();
+    let indexes: std::collections::BTreeSet<u64> = released.iter().map(|r| r.1).collect();
+    assert_eq!((numbers.len(), indexes.len()), (TABLES, TABLES));
+    let all = entries(&mut s).await;
+    for (number, index) in &released {
+        match &all[*index as usize].1.event {
+            Event::TableReleased { release, .. } => assert_eq!(*release as u64, *number),
+            other => panic!("entry {index} is {}", other.kind()),
+        }
+    }
+    let out = verify(&s, &key, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    s.stop().await;
+}

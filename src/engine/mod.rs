@@ -253,6 +253,8 @@ pub struct Engine {
     ptable: Option<PTable>,
     /// Every distinct admitted cell (prints only); locked after the store.
     ledger: Mutex<crate::ledger::Ledger>,
+    /// Releases waiting for their group commit.
+    releases: ledger::ReleaseQueue,
     /// Keys the persons' tags in the ledger's cell prints.
     print_key: crate::ledger::PrintKey,
     /// What one table may cost.
@@ -342,6 +344,7 @@ impl Engine {
             policy,
             ptable,
             ledger: Mutex::new(ledger),
+            releases: ledger::ReleaseQueue::default(),
             print_key,
             table_limits: TableLimits::default(),
             attacker_slots: limits::AttackerSlots::new(&TableLimits::default()),

@@ -8,8 +8,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::request::{MeasureSpec, TableSpec};
-use super::{entry, Engine, EngineError};
-use crate::audit::event::{EntryError, Event};
+use super::{entry, millis, Engine, EngineError};
+use crate::audit::event::{Entry, EntryError, Event};
 use crate::audit::Receipt;
 use crate::auth::Caller;
 use crate::disclosure::{
@@ -17,7 +17,7 @@ use crate::disclosure::{
     Figure, Protected, TableContext, TableKind,
 };
 use crate::ledger::{datasets_key, print_of, LedgerCell, SetHash};
-use crate::store::{ReleaseCells, ReleaseRecord, StoreError};
+use crate::store::{PendingRelease, ReleaseCells, ReleaseRecord, StoreError};
 use crate::tabulate::{tabulate_in, Query, TableStats};
 
 /// What a refused differencing request is told: the rule, nothing more.
@@ -251,7 +251,8 @@ impl Engine {
     }
 
     /// Checks the table's cells against the ledger, then stores the release
-    /// (request, policy, released cells, cell prints) and its log entry.
+    /// (request, policy, released cells, cell prints) and its log entry in
+    /// the next group commit.
     fn record(
         &self,
         caller: &Caller,
@@ -260,12 +261,6 @@ impl Engine {
         cells: &ReleaseCells<'_>,
         now: SystemTime,
     ) -> Result<(i64, Receipt), EngineError> {
-        let mut guard = self.lock_ledger();
-        if !guard.admits(cells.datasets, cells.cells) {
-            let event = refused(spec, "cell_difference")?;
-            guard.store.append_entry(&entry(caller, now, event))?;
-            return Err(EngineError::Refused(POPULATION_REFUSAL));
-        }
         let mut statuses = std::collections::BTreeMap::<String, u64>::new();
         for c in &table.cells {
             *statuses.entry(status_name(c.status)?).or_default() += 1;
@@ -277,18 +272,35 @@ impl Engine {
             cells: json_text(&table.cells)?,
         };
         let (request, policy) = (json_value(spec)?, json_value(&table.policy)?);
-        let event = |release| Event::TableReleased {
-            release,
-            project: spec.project.clone(),
-            request,
-            policy,
-            datasets: table.datasets.clone(),
-            cells: table.cells.len() as u64,
-            statuses,
-            cells_digest: hex_sha256(&record.cells),
+        let (project, datasets) = (spec.project.clone(), table.datasets.clone());
+        let (count, digest) = (table.cells.len() as u64, hex_sha256(&record.cells));
+        let (at_ms, actor) = (millis(now), caller.subject().to_owned());
+        let entry = move |release| {
+            let event = Event::TableReleased {
+                release,
+                project,
+                request,
+                policy,
+                datasets,
+                cells: count,
+                statuses,
+                cells_digest: digest,
+            };
+            Entry::new(at_ms, actor, event)
         };
-        guard.commit(&record, std::slice::from_ref(cells), |release| {
-            entry(caller, now, event(release))
+        if !self.admit(cells.datasets, cells.cells) {
+            return Err(self.log_table_refusal(
+                caller,
+                spec,
+                "cell_difference",
+                EngineError::Refused(POPULATION_REFUSAL),
+                now,
+            ));
+        }
+        self.commit_release(PendingRelease {
+            record,
+            cells: vec![(cells.datasets.to_owned(), cells.cells.to_vec())],
+            entry: Box::new(entry),
         })
     }
 

@@ -6,7 +6,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use rusqlite::{params, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 
-use super::log::append;
+use super::log::{append, LogSigner};
 use super::write::ReleaseRecord;
 use super::{Store, StoreError};
 use crate::audit::event::Entry;
@@ -214,28 +214,92 @@ impl Store {
     ) -> Result<(i64, Receipt), StoreError> {
         let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
         let tx = self.conn.transaction()?;
-        let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM releases", [], |r| {
-            r.get(0)
-        })?;
-        let entry = entry(id);
-        tx.execute(
-            "INSERT INTO releases (id, project, at_ms, actor, request, policy, cells)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                id,
-                r.project,
-                entry.at_ms,
-                entry.actor,
-                r.request,
-                r.policy,
-                r.cells
-            ],
-        )?;
-        for c in cells {
-            refer(&tx, id, c.datasets, &encode_cells(c.cells))?;
-        }
-        let receipt = append(&tx, signer, &entry)?;
+        let stored = insert_release(&tx, signer, r, cells, entry)?;
         tx.commit()?;
-        Ok((id, receipt))
+        Ok(stored)
+    }
+
+    /// Stores `releases` in one transaction, in order, each as
+    /// [`Store::record_release`] would (its own number, log entry and
+    /// signed checkpoint): one durable commit for the group. Nothing of the
+    /// group is stored when one fails.
+    pub fn record_releases(
+        &mut self,
+        releases: Vec<PendingRelease>,
+    ) -> Result<Vec<(i64, Receipt)>, StoreError> {
+        let signer = self.signer.as_ref().ok_or(StoreError::LogClosed)?;
+        let tx = self.conn.transaction()?;
+        let mut stored = Vec::with_capacity(releases.len());
+        for release in releases {
+            let cells: Vec<ReleaseCells<'_>> = release
+                .cells
+                .iter()
+                .map(|(datasets, cells)| ReleaseCells { datasets, cells })
+                .collect();
+            stored.push(insert_release(
+                &tx,
+                signer,
+                &release.record,
+                &cells,
+                release.entry,
+            )?);
+        }
+        tx.commit()?;
+        Ok(stored)
     }
 }
+
+/// A release waiting to be stored with others (see
+/// [`Store::record_releases`]).
+pub struct PendingRelease {
+    /// What is released.
+    pub record: ReleaseRecord,
+    /// Each datasets key with every cell of the release over it.
+    pub cells: Vec<(String, Vec<LedgerCell>)>,
+    /// Makes the log entry from the release's number.
+    pub entry: Box<dyn FnOnce(i64) -> Entry + Send>,
+}
+
+impl std::fmt::Debug for PendingRelease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRelease")
+            .field("project", &self.record.project)
+            .field("cell_sets", &self.cells.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Inserts one release, its cell references and its log entry in `tx`.
+fn insert_release(
+    tx: &Transaction<'_>,
+    signer: &LogSigner,
+    r: &ReleaseRecord,
+    cells: &[ReleaseCells<'_>],
+    entry: impl FnOnce(i64) -> Entry,
+) -> Result<(i64, Receipt), StoreError> {
+    let id: i64 = tx.query_row("SELECT coalesce(max(id), 0) + 1 FROM releases", [], |r| {
+        r.get(0)
+    })?;
+    let entry = entry(id);
+    tx.execute(
+        "INSERT INTO releases (id, project, at_ms, actor, request, policy, cells)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            r.project,
+            entry.at_ms,
+            entry.actor,
+            r.request,
+            r.policy,
+            r.cells
+        ],
+    )?;
+    for c in cells {
+        refer(tx, id, c.datasets, &encode_cells(c.cells))?;
+    }
+    let receipt = append(tx, signer, &entry)?;
+    Ok((id, receipt))
+}
+
+#[cfg(test)]
+mod tests;

@@ -33,7 +33,7 @@ use rusqlite::Connection;
 
 pub use dir::LOCK_FILE;
 pub use keys::SealedVersions;
-pub use ledger::ReleaseCells;
+pub use ledger::{PendingRelease, ReleaseCells};
 pub use load::{Snapshot, StoredDataset};
 pub use log::{LogFilter, StoredEntry};
 pub use releases::StoredRelease;
@@ -78,6 +78,10 @@ pub enum StoreError {
     /// An entry was appended before the log's signing key was attached.
     #[error("the linkage log is not open for writing (no signing key attached)")]
     LogClosed,
+    /// The group commit that carried this write failed; nothing of the
+    /// group was stored.
+    #[error("the group commit of this write failed: {0}")]
+    GroupFailed(String),
     /// The data directory could not be created.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),

@@ -180,7 +180,7 @@ proptest! {
         if let Some((released, witness)) = found {
             prop_assert!(released.iter().all(|&c| !withheld[c]));
             if !released.is_empty() {
-                let before = Evidence::verified(&table, &withheld, &[witness.clone()]).unwrap();
+                let before = Evidence::verified(&table, &withheld, std::slice::from_ref(&witness)).unwrap();
                 prop_assert!(before.witnesses().is_empty());
             }
             let pattern = with(&withheld, &released);
