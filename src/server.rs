@@ -11,7 +11,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
 use crate::disclosure::DisclosurePolicy;
-use crate::engine::{AttackerHook, Engine, EngineError, RotationPause, TableLimits};
+use crate::engine::{AttackerHook, Engine, EngineError, RotationPause, TableLimits, TestHook};
 use crate::keys::{open_key_store, CreateKey, KeyCustody, KeyError, KeyOrigin};
 use crate::keystore::{KeyPurpose, MasterKeySource};
 use crate::proto::{
@@ -58,6 +58,10 @@ pub struct ServerConfig {
     /// Called before each attacker check starts, with its slot held: for
     /// tests that need an attacker check in progress. `None` in production.
     pub attacker_hook: Option<AttackerHook>,
+    /// Called when an upload is sealed, before it takes the store lock to
+    /// write: for tests that need an upload in its commit. `None` in
+    /// production.
+    pub sealed_hook: Option<TestHook>,
     /// Where a storage key rotation stops for good, so that a crash test
     /// can kill the server there. `None` in production.
     pub rotation_pause: RotationPause,
@@ -83,6 +87,7 @@ impl ServerConfig {
             upload_limits: UploadLimits::default(),
             table_limits: TableLimits::default().with_parallelism(machine_parallelism()),
             attacker_hook: None,
+            sealed_hook: None,
             rotation_pause: None,
             log_origin: crate::audit::DEFAULT_ORIGIN.to_owned(),
             transport: Transport::PlaintextDevelopment,
@@ -250,6 +255,7 @@ fn open_engine(config: &ServerConfig) -> Result<Engine, ServerError> {
     let engine = Engine::open(store, custody, config.policy, &config.log_origin)?
         .with_table_limits(config.table_limits)
         .with_attacker_hook(config.attacker_hook.clone())
+        .with_sealed_hook(config.sealed_hook.clone())
         .with_rotation_pause(config.rotation_pause.clone());
     if engine.rotation_pending() {
         let rotation = engine

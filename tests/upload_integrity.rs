@@ -543,3 +543,67 @@ async fn uploads_beyond_the_limits_are_refused_and_idle_ones_cancelled() {
     assert_eq!(s.upload(DS, &file(20, 3)).await.unwrap().rows_stored, 20);
     s.stop().await;
 }
+
+/// A table is released while an upload is in its commit: the upload takes
+/// the store lock, which a release needs for its record, only to write, not
+/// while it resolves and seals its persons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_is_released_while_an_upload_resolves_and_seals() {
+    let (sealed, upload_sealed) = std::sync::mpsc::channel::<()>();
+    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    let wait_for_go = std::sync::Mutex::new(wait_for_go);
+    let uploads = AtomicU32::new(0);
+    // Holds the second upload once it is sealed, until `go` is dropped.
+    let hook = ddc::engine::TestHook::new(move || {
+        if uploads.fetch_add(1, Ordering::SeqCst) == 1 {
+            let _ = sealed.send(());
+            let _ = wait_for_go.lock().unwrap().recv();
+        }
+    });
+    let mut s =
+        TestServer::start_configured(common::exact_policy(), |c| c.sealed_hook = Some(hook)).await;
+    s.create("duo.t", "bsn", &["x:cat:a,b"]).await;
+    let ids = bsns(60);
+    let csv = |ids: &[String]| -> String {
+        let rows: String = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| format!("{id},{}\n", if i % 2 == 0 { "a" } else { "b" }))
+            .collect();
+        format!("bsn,x\n{rows}")
+    };
+    s.upload("duo.t", &csv(&ids[..40])).await.unwrap();
+
+    let mut ingest = s.clients.ingest.clone();
+    let header = UploadHeader {
+        dataset: "duo.t".into(),
+        replace: true,
+        upload_id: client::new_upload_id(),
+        ..Default::default()
+    };
+    let body = std::io::Cursor::new(csv(&ids).into_bytes());
+    let upload =
+        tokio::spawn(async move { client::upload(&mut ingest, header, body, |_| {}).await });
+    tokio::task::spawn_blocking(move || upload_sealed.recv())
+        .await
+        .unwrap()
+        .expect("the replacing upload reaches its commit");
+
+    let during = tokio::time::timeout(
+        Duration::from_secs(60),
+        s.table(table_request(&["duo.t.x"], &[])),
+    )
+    .await
+    .expect("the table does not wait for the upload's commit")
+    .unwrap();
+    assert_eq!(
+        common::cell(&during, &[-1]).0,
+        Some(40),
+        "the version before"
+    );
+
+    drop(go);
+    upload.await.unwrap().expect("the upload commits");
+    let after = s.table(table_request(&["duo.t.x"], &[])).await.unwrap();
+    assert_eq!(common::cell(&after, &[-1]).0, Some(60));
+}

@@ -28,11 +28,13 @@ use crate::store::{Rewrite, SealedVersions, Store, StoreError};
 const UNSEALED_BYTES: usize = 32;
 
 /// The store with the storage key its pseudonyms are sealed under: one
-/// lock guards both, so a rotation swaps them together.
+/// lock guards both, so a rotation swaps them together. An upload seals
+/// with a clone of the key taken under the lock, and checks before it
+/// writes that the key is still the one in use.
 #[derive(Debug)]
 pub(super) struct Durable {
     pub(super) store: Store,
-    pub(super) storage: StorageKey,
+    pub(super) storage: std::sync::Arc<StorageKey>,
 }
 
 impl Deref for Durable {
@@ -359,7 +361,7 @@ impl Engine {
             &entry,
             &step,
         )?;
-        durable.storage = to;
+        durable.storage = std::sync::Arc::new(to);
         custody.activate(KeyPurpose::Storage, to_version, now_ms(now))?;
         step("activated");
         Ok(rotation)

@@ -255,15 +255,19 @@ impl AttackerSlots {
     }
 }
 
-/// Called with the table's attacker-check slot held, just before its attacker check
-/// starts: lets a test hold an attacker check in progress. Not for production use.
+/// A function the engine calls at a fixed point of a request, so that a
+/// test can hold the request there. Not for production use.
 #[derive(Clone)]
-pub struct AttackerHook(Arc<dyn Fn() + Send + Sync>);
+pub struct TestHook(Arc<dyn Fn() + Send + Sync>);
 
-impl AttackerHook {
+/// Called with the table's attacker-check slot held, just before its
+/// attacker check starts: lets a test hold an attacker check in progress.
+pub type AttackerHook = TestHook;
+
+impl TestHook {
     /// A hook that runs `f`.
     pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
-        AttackerHook(Arc::new(f))
+        TestHook(Arc::new(f))
     }
 
     pub(super) fn call(&self) {
@@ -271,9 +275,9 @@ impl AttackerHook {
     }
 }
 
-impl fmt::Debug for AttackerHook {
+impl fmt::Debug for TestHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AttackerHook")
+        f.write_str("TestHook")
     }
 }
 

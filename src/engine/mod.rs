@@ -28,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use audit::{ReleaseDetail, ReleaseSummary};
 pub use grouping::{Category, TableDimension};
 pub use keys::{Rotation, RotationPause};
-pub use limits::{AttackerHook, BusyScope, RequestLimits, TableLimits};
+pub use limits::{AttackerHook, BusyScope, RequestLimits, TableLimits, TestHook};
 pub use projects::{Changed, ProjectChange, ProjectDraft};
 pub use release::{
     project_or_default, LinkageFigures, ProtectedTable, TableCell, DEFAULT_PROJECT,
@@ -263,6 +263,9 @@ pub struct Engine {
     attacker_slots: limits::AttackerSlots,
     /// Called before each attacker check starts (tests only).
     attacker_hook: Option<AttackerHook>,
+    /// Called when an upload is sealed, before it takes the store lock to
+    /// write (tests only).
+    sealed_hook: Option<TestHook>,
     /// Where a rotation stops for a crash test (tests only).
     rotation_pause: keys::RotationPause,
 }
@@ -333,7 +336,10 @@ impl Engine {
             state.datasets.insert(name, Arc::new(loaded));
         }
         Ok(Engine {
-            store: Mutex::new(keys::Durable { store, storage }),
+            store: Mutex::new(keys::Durable {
+                store,
+                storage: Arc::new(storage),
+            }),
             custody: Mutex::new(custody),
             pseudonyms: Mutex::new(pseudonyms),
             sides: crate::tabulate::SideCache::new(SIDES_KEPT),
@@ -349,6 +355,7 @@ impl Engine {
             table_limits: TableLimits::default(),
             attacker_slots: limits::AttackerSlots::new(&TableLimits::default()),
             attacker_hook: None,
+            sealed_hook: None,
             rotation_pause: None,
         })
     }
@@ -375,6 +382,15 @@ impl Engine {
     pub fn with_attacker_hook(self, hook: Option<AttackerHook>) -> Self {
         Engine {
             attacker_hook: hook,
+            ..self
+        }
+    }
+
+    /// This engine calling `hook` when an upload's new pseudonyms are
+    /// sealed, before it takes the store lock to write (tests only).
+    pub fn with_sealed_hook(self, hook: Option<TestHook>) -> Self {
+        Engine {
+            sealed_hook: hook,
             ..self
         }
     }

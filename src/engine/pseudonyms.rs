@@ -1,6 +1,7 @@
 //! The pseudonym → number indexes of persons and households. Only uploads
-//! resolve pseudonyms (holding the store lock), so the indexes live apart
-//! from the state that tables read. They are built on a thread of their
+//! resolve pseudonyms, holding the lock of these indexes (which orders
+//! uploads; they take the store lock after it, to write), so the indexes
+//! live apart from the state that tables read. They are built on a thread of their
 //! own when the engine opens: tables are served while the index of the
 //! country's pseudonyms is still being built, and the first upload waits
 //! for it. An upload's new persons are likewise added after its commit

@@ -361,19 +361,14 @@ impl Engine {
         now: SystemTime,
     ) -> Result<UploadOutcome, EngineError> {
         let (dataset, mode) = (request.dataset.as_str(), request.mode);
-        let mut store = self.lock_store();
         // Two sessions with one id may race; the second finds the first's receipt.
-        if store
-            .committed_upload(request.upload_id.as_str())?
-            .is_some()
-        {
-            drop(store);
-            return self
-                .replay(caller, request, now)?
-                .ok_or_else(|| EngineError::UploadIdReused);
+        if let Some(outcome) = self.replay(caller, request, now)? {
+            return Ok(outcome);
         }
-        // Only writers change the state, and they hold the store lock: what
-        // is read here stays valid until the swap below.
+        // Uploads resolve, order and seal under the pseudonym lock, which
+        // orders them; the store lock, which every table needs to record
+        // its release, is taken only to check and write (see below).
+        let mut pseudonyms = self.lock_pseudonyms();
         let loaded = self.read().datasets.get(dataset).cloned().ok_or_else(|| {
             EngineError::DatasetNotFound {
                 field: header_dataset(),
@@ -382,8 +377,6 @@ impl Engine {
         if loaded.info.version > 0 && mode == UploadMode::Create {
             return Err(EngineError::HasData(dataset.to_owned()));
         }
-        // Each part of the parsed upload is dropped once it has been used:
-        // at national scale each is hundreds of megabytes.
         let ParsedUpload {
             pseudonyms: person_ids,
             households: household_ids,
@@ -393,7 +386,6 @@ impl Engine {
             problems,
         } = parsed;
         let started = Instant::now();
-        let mut pseudonyms = self.lock_pseudonyms();
         let indexes = pseudonyms.get();
         let household_resolution = match household_ids {
             Some(h) => Some(indexes.households.resolve(&h)?),
@@ -452,14 +444,43 @@ impl Engine {
         );
         let receipt = serde_json::to_string(&outcome)
             .map_err(|e| crate::store::StoreError::Corrupt(format!("upload receipt: {e}")))?;
-        let seal = |new: &[(crate::pseudonym::Pseudonym, u32)]| -> Vec<_> {
-            new.iter()
-                .map(|(p, n)| (store.storage.seal(p), *n))
-                .collect()
-        };
-        let (sealed_persons, sealed_households) = (seal(&resolution.new), seal(new_households));
-        let key_version = store.storage.version();
+        let storage = Arc::clone(&self.lock_store().storage);
+        let seal = |key: &crate::sealing::StorageKey,
+                    new: &[(crate::pseudonym::Pseudonym, u32)]|
+         -> Vec<_> { new.iter().map(|(p, n)| (key.seal(p), *n)).collect() };
+        let (mut sealed_persons, mut sealed_households) = (
+            seal(&storage, &resolution.new),
+            seal(&storage, new_households),
+        );
         let prepared = started.elapsed();
+        if let Some(hook) = &self.sealed_hook {
+            hook.call();
+        }
+        let mut store = self.lock_store();
+        // Only uploads change a dataset's rows, and they hold the pseudonym
+        // lock; a deletion (or a deletion and a new declaration) meanwhile
+        // fails the upload, and nothing is written.
+        let current = self.read().datasets.get(dataset).cloned();
+        if !current.is_some_and(|c| Arc::ptr_eq(&c, &loaded)) {
+            return Err(EngineError::DatasetNotFound {
+                field: header_dataset(),
+            });
+        }
+        if store
+            .committed_upload(request.upload_id.as_str())?
+            .is_some()
+        {
+            drop(store);
+            return self
+                .replay(caller, request, now)?
+                .ok_or_else(|| EngineError::UploadIdReused);
+        }
+        // A rotation meanwhile: seal again under the key now in use.
+        if store.storage.version() != storage.version() {
+            sealed_persons = seal(&store.storage, &resolution.new);
+            sealed_households = seal(&store.storage, new_households);
+        }
+        let key_version = store.storage.version();
         let log = store.commit_upload(
             &UploadWrite {
                 dataset_id: loaded.id,
