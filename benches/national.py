@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -237,10 +238,15 @@ def run_ddc(args, work):
             "--column", "diploma:cat:j,n", "--server", url)
     for name, dataset, file in [("duo", "duo.inschrijvingen", "duo.csv"),
                                 ("cbs", "cbs.personen", "cbs.csv")]:
+        # While CBS uploads, an analyst keeps asking a table of DUO.
+        analyst = TablesMeanwhile(ddc, env, url) if name == "cbs" else None
         started = time.perf_counter()
         out = ddc_cli(ddc, env, "upload", "--dataset", dataset, str(work / file),
                       "--format", "json", "--server", url)
         seconds = time.perf_counter() - started
+        if analyst:
+            r["tables_during_upload"] = analyst.stop()
+            log(f"tables during the CBS upload: {r['tables_during_upload']}")
         receipt = json.loads(out.stdout)
         peak, _ = server.memory()
         r[f"upload_{name}"] = {"seconds": seconds, "rows": receipt["rows_stored"], "peak_bytes": peak}
@@ -276,6 +282,34 @@ def run_ddc(args, work):
     log(f"rotation: {r['rotation']['seconds']:.1f} s")
     server.stop()
     return r
+
+
+class TablesMeanwhile:
+    """One analyst asking a small table of DUO, one after another, until stopped."""
+
+    SPEC = ["--by", "duo.inschrijvingen.provincie", "--where", "duo.inschrijvingen.sector=vo"]
+
+    def __init__(self, ddc, env, url):
+        self.latencies, self.errors = [], 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, args=(ddc, env, url))
+        self.thread.start()
+
+    def run(self, ddc, env, url):
+        while not self.done.is_set():
+            started = time.perf_counter()
+            out = ddc_cli(ddc, env, "table", *self.SPEC, "--format", "json", "--server", url, check=False)
+            self.latencies.append(time.perf_counter() - started)
+            self.errors += out.returncode != 0
+            self.done.wait(0.2)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        latencies = sorted(self.latencies)
+        return {"tables": len(latencies), "errors": self.errors,
+                "p50": latencies[len(latencies) // 2] if latencies else None,
+                "max": latencies[-1] if latencies else None}
 
 
 def concurrency(ddc, env, url, clients, seconds):
@@ -449,6 +483,7 @@ def report(args, m, w, d, p):
         f"Concurrency: {c['clients']} CLI clients asking small one-way tables for {c['seconds']} s: "
         f"{c['per_second']:.1f} tables/s, p50 {c['p50'] * 1000:.0f} ms, p99 {c['p99'] * 1000:.0f} ms, "
         f"{c['refused']} refused by disclosure control, {c['errors']} errors.", "",
+        *during_upload(d), 
         f"Tables: 3-way count {d['count3'].get('cells', '-')} cells, {d['count3'].get('withheld', '-')} withheld "
         f"{d['count3'].get('refused', '')}; 2-way mean {d['mean2'].get('cells', '-')} cells, "
         f"{d['mean2'].get('withheld', '-')} withheld {d['mean2'].get('refused', '')}. DuckDB: "
@@ -460,6 +495,15 @@ def report(args, m, w, d, p):
         f"DuckDB {p['versions']['duckdb']}, NumPy {p['versions']['numpy']}.", "",
     ]
     return "\n".join(lines)
+
+
+def during_upload(d):
+    u = d.get("tables_during_upload")
+    if not u or not u["tables"]:
+        return []
+    return [f"Tables during the CBS upload: one analyst asked a one-way DUO table every 0.2 s while "
+            f"CBS uploaded: {u['tables']} tables, p50 {u['p50'] * 1000:.0f} ms, slowest "
+            f"{u['max'] * 1000:.0f} ms, {u['errors']} errors.", ""]
 
 
 def main():

@@ -21,7 +21,7 @@
 //! before it starts (see [`budget`]); the functions without one run
 //! unbounded.
 //!
-//! The release gate ([`check_proven`]) takes tables the attacker cannot
+//! The release gate (`check_proven`) takes tables the attacker cannot
 //! exclude (witnesses, left behind by every solve and every hypercube of
 //! the suppression), checks each against the final pattern itself, and
 //! solves only the protection sides no accepted witness reaches. A witness
