@@ -15,7 +15,7 @@ use ddc::keys::{KeyCustody, KeyVersion};
 use ddc::keystore::{KeyPurpose, KeyStore, MasterKey, MasterKeySource};
 use ddc::schema::{ColumnDef, ColumnKind, DatasetDef};
 use ddc::sealing::StorageKey;
-use ddc::store::{Store, UploadWrite};
+use ddc::store::{row_chunks, Store, UploadWrite};
 
 fn main() -> anyhow::Result<()> {
     let persons: usize = std::env::args()
@@ -61,6 +61,8 @@ fn main() -> anyhow::Result<()> {
     storage.seal_in_place(&mut sealed);
     let new_persons: Vec<_> = sealed.into_iter().zip(0u32..).collect();
     let numbers: Vec<u32> = (0..persons as u32).collect();
+    let columns = [ColumnData::Numbers(vec![1; persons])];
+    store.stage_rows(id, 1, &row_chunks(&numbers, None, &columns))?;
     store.commit_upload(
         &UploadWrite {
             dataset_id: id,
@@ -69,9 +71,7 @@ fn main() -> anyhow::Result<()> {
             new_record_keys: &numbers,
             new_households: &[],
             key_version: KeyVersion(version.0),
-            persons: &numbers,
-            households: None,
-            columns: &[ColumnData::Numbers(vec![1; persons])],
+            columns: &columns,
             open_columns: &[],
             upload_id: "timing",
             receipt: "{}",

@@ -157,7 +157,7 @@ fn ddc_serve_refuses_a_missing_or_wrong_master_key_and_a_tampered_key_store() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_2_store_is_migrated_to_version_8_keeping_its_data_links_and_log() {
+async fn a_version_2_store_is_migrated_to_the_current_version_keeping_its_data_links_and_log() {
     let (data_dir, key_dir) = server_with_persons().await.stop().await;
     // Turn the store back into what version 2 wrote: no code lists,
     // released populations (here persons 0, 1, …, 19) instead of cells, a
@@ -209,6 +209,12 @@ async fn a_version_2_store_is_migrated_to_version_8_keeping_its_data_links_and_l
          INSERT INTO release_populations (release, datasets, size, digest, sides, persons)
              VALUES (1, 'cbs.p', 20, zeroblob(32), zeroblob(32),
                      X'0001010101010101010101010101010101010101');
+         CREATE TABLE column_chunks_v2 (dataset INTEGER NOT NULL REFERENCES datasets(id),
+             column_index INTEGER NOT NULL, chunk INTEGER NOT NULL, data BLOB NOT NULL,
+             UNIQUE (dataset, column_index, chunk));
+         INSERT INTO column_chunks_v2 SELECT dataset, column_index, chunk, data FROM column_chunks;
+         DROP TABLE column_chunks;
+         ALTER TABLE column_chunks_v2 RENAME TO column_chunks;
          PRAGMA user_version = 2;",
     )
     .unwrap();
@@ -222,7 +228,7 @@ async fn a_version_2_store_is_migrated_to_version_8_keeping_its_data_links_and_l
         1,
         "the dataset and its rows are kept"
     );
-    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 8);
+    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 9);
     assert_eq!(
         db_scalar(s.data_dir.path(), "SELECT count(*) FROM projects"),
         0,
@@ -359,4 +365,64 @@ async fn an_identical_repeat_of_a_release_stores_its_cells_once() {
         1
     );
     s.stop().await;
+}
+
+/// An upload stages its rows under the version they will become before one
+/// small transaction makes that version the dataset's. Rows a crash left
+/// staged are never read, and are deleted when the store opens; a replaced
+/// version's rows are deleted once the new one is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_staged_by_an_upload_that_never_committed_are_not_read_and_are_deleted() {
+    let mut s = server_with_persons().await;
+    let before = s.table(table_request(&["cbs.p.g"], &[])).await.unwrap();
+    let (data_dir, key_dir) = s.stop().await;
+    // What a crash after staging version 2 leaves: its chunks, and the
+    // dataset still at version 1.
+    let conn = rusqlite::Connection::open(data_dir.path().join(DB_FILE)).unwrap();
+    let staged = conn
+        .execute(
+            "INSERT INTO column_chunks (dataset, version, column_index, chunk, data)
+             SELECT dataset, 2, column_index, chunk, data FROM column_chunks",
+            [],
+        )
+        .unwrap();
+    assert!(staged > 0);
+    drop(conn);
+
+    let mut s = TestServer::start_in(data_dir, key_dir).await;
+    assert_eq!(s.version("cbs.p").await, 1);
+    let dir = s.data_dir.path();
+    assert_eq!(
+        db_scalar(dir, "SELECT count(*) FROM column_chunks WHERE version = 2"),
+        0,
+        "the staged rows are gone"
+    );
+    let again = s.table(table_request(&["cbs.p.g"], &[])).await.unwrap();
+    assert_eq!(again.cells, before.cells, "the same rows");
+
+    // A replace stages version 2, commits it and deletes version 1's rows.
+    let body: String = bsns(30).iter().map(|b| format!("{b},1,a\n")).collect();
+    let upload = ddc::proto::UploadHeader {
+        dataset: "cbs.p".into(),
+        replace: true,
+        upload_id: ddc::client::new_upload_id(),
+        ..Default::default()
+    };
+    let csv = format!("bsn,x,g\n{body}");
+    ddc::client::upload(
+        &mut s.clients.ingest,
+        upload,
+        std::io::Cursor::new(csv.into_bytes()),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.version("cbs.p").await, 2);
+    let dir = s.data_dir.path();
+    assert_eq!(
+        db_scalar(dir, "SELECT count(DISTINCT version) FROM column_chunks"),
+        1
+    );
+    assert_eq!(db_scalar(dir, "SELECT min(version) FROM column_chunks"), 2);
+    assert_eq!(common::db_rows(dir), 30);
 }

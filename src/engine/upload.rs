@@ -17,7 +17,11 @@ use crate::columns::DatasetData;
 use crate::field_path::FieldPath;
 use crate::ingest::{InvalidRows, ParsedUpload, RowProblem, UploadError, UploadParser};
 use crate::schema::ColumnKind;
-use crate::store::UploadWrite;
+use crate::store::{row_chunks, UploadWrite};
+
+/// Column chunks staged per transaction: 16 MB to 128 MB, a fraction of a
+/// second of writing, so that releases wait at most that long.
+const STAGED_CHUNKS: usize = 16;
 
 /// Whether an upload may overwrite data already in the dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -456,6 +460,15 @@ impl Engine {
         if let Some(hook) = &self.sealed_hook {
             hook.call();
         }
+        // The rows are staged a few chunks per transaction, each taking the
+        // store lock on its own, so releases commit in between.
+        self.lock_store().clear_staged(loaded.id, version)?;
+        let chunks = row_chunks(&persons, households.as_deref(), &columns);
+        for group in chunks.chunks(STAGED_CHUNKS) {
+            self.lock_store().stage_rows(loaded.id, version, group)?;
+        }
+        drop(chunks);
+        let staged = started.elapsed();
         let mut store = self.lock_store();
         // Only uploads change a dataset's rows, and they hold the pseudonym
         // lock; a deletion (or a deletion and a new declaration) meanwhile
@@ -489,8 +502,6 @@ impl Engine {
                 new_record_keys: &record_keys,
                 new_households: &sealed_households,
                 key_version,
-                persons: &persons,
-                households: households.as_deref(),
                 columns: &columns,
                 open_columns: &open_columns,
                 upload_id: request.upload_id.as_str(),
@@ -498,6 +509,7 @@ impl Engine {
             },
             &entry,
         )?;
+        drop(store);
         drop((sealed_persons, sealed_households));
         let written = started.elapsed();
         outcome.log = Some(log);
@@ -521,14 +533,37 @@ impl Engine {
             .datasets
             .insert(dataset.to_owned(), Arc::new(replaced));
         drop(state);
+        let swapped = started.elapsed();
+        self.delete_replaced_rows(loaded.id);
         tracing::info!(
             dataset,
             resolve_and_seal_ms = prepared.as_millis() as u64,
-            write_ms = (written - prepared).as_millis() as u64,
-            index_and_swap_ms = (started.elapsed() - written).as_millis() as u64,
+            stage_ms = (staged - prepared).as_millis() as u64,
+            commit_ms = (written - staged).as_millis() as u64,
+            index_and_swap_ms = (swapped - written).as_millis() as u64,
+            delete_replaced_ms = (started.elapsed() - swapped).as_millis() as u64,
             "upload stored"
         );
         Ok(outcome)
+    }
+
+    /// Deletes the rows of a dataset's earlier versions, a few chunks per
+    /// transaction. The upload is committed already: a failure here is
+    /// logged, and the store deletes what is left when it next opens.
+    fn delete_replaced_rows(&self, dataset_id: i64) {
+        loop {
+            match self
+                .lock_store()
+                .delete_stale_rows(dataset_id, STAGED_CHUNKS)
+            {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not delete a replaced version's rows yet");
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -171,7 +171,9 @@ impl Store {
         let mut persons = Vec::new();
         let mut households = Vec::new();
         let mut stmt = self.conn.prepare(
-            "SELECT column_index, data FROM column_chunks WHERE dataset = ?1 ORDER BY column_index, chunk",
+            "SELECT column_index, data FROM column_chunks
+             WHERE dataset = ?1 AND version = (SELECT version FROM datasets WHERE id = ?1)
+             ORDER BY column_index, chunk",
         )?;
         let mut rows = stmt.query([id])?;
         while let Some(row) = rows.next()? {

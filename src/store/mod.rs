@@ -38,13 +38,13 @@ pub use load::{Snapshot, StoredDataset};
 pub use log::{LogFilter, StoredEntry};
 pub use releases::StoredRelease;
 pub use rewrite::{Reseal, Rewrite, REWRITE_FILE};
-pub use write::{ReleaseRecord, UploadWrite};
+pub use write::{row_chunks, ReleaseRecord, RowChunk, UploadWrite};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "ddc.sqlite";
 
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +116,13 @@ impl Store {
             _lock: lock,
         };
         store.migrate()?;
+        let stale = store.delete_all_stale_rows()?;
+        if stale > 0 {
+            tracing::info!(
+                chunks = stale,
+                "deleted rows that an interrupted upload left"
+            );
+        }
         Ok(store)
     }
 
@@ -127,7 +134,7 @@ impl Store {
             0 => [SCHEMA, SCHEMA_V2, SCHEMA_V3].as_slice(),
             1 => [SCHEMA_V2, SCHEMA_V3].as_slice(),
             2 => [SCHEMA_V3].as_slice(),
-            3..=7 => [].as_slice(),
+            3..=8 => [].as_slice(),
             SCHEMA_VERSION => return Ok(()),
             found => return Err(StoreError::SchemaVersion { found }),
         };
@@ -147,7 +154,12 @@ impl Store {
         if version < 7 {
             tx.execute_batch(projects::SCHEMA_V7)?;
         }
-        ledger::migrate_to_v8(&tx)?;
+        if version < 8 {
+            ledger::migrate_to_v8(&tx)?;
+        }
+        if version < 9 {
+            tx.execute_batch(write::SCHEMA_V9)?;
+        }
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         tx.commit()?;
         Ok(())

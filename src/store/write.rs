@@ -1,7 +1,18 @@
 //! Transactions: declaring a dataset, committing an upload.
 //!
-//! Each public method here is one SQLite transaction that includes its log
-//! entry, so an action and its record commit or vanish together.
+//! Each public method here is one SQLite transaction. Those that act
+//! include their log entry, so an action and its record commit or vanish
+//! together.
+//!
+//! An upload's rows are staged first, in transactions of a few chunks
+//! each, under the dataset version they will become ([`Store::stage_rows`]);
+//! nothing reads a version before [`Store::commit_upload`] makes it the
+//! dataset's, in one small transaction with the new persons, the receipt
+//! and the log entry. The rows of the version before are deleted after it,
+//! a few chunks at a time ([`Store::delete_stale_rows`]), and whatever a
+//! crash left of either is deleted when the store opens. So the store lock,
+//! which releases need, is never held for the whole of a national upload's
+//! write.
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -30,7 +41,92 @@ pub struct ReleaseRecord {
     pub cells: String,
 }
 
-/// Everything an upload commit writes.
+/// Version 9: column chunks carry the dataset version they belong to, so
+/// that an upload's rows can be written before they become the dataset's.
+pub(super) const SCHEMA_V9: &str = "
+CREATE TABLE column_chunks_v9 (
+    dataset      INTEGER NOT NULL REFERENCES datasets(id),
+    version      INTEGER NOT NULL,
+    column_index INTEGER NOT NULL,
+    chunk        INTEGER NOT NULL,
+    data         BLOB NOT NULL,
+    UNIQUE (dataset, version, column_index, chunk)
+);
+INSERT INTO column_chunks_v9 (dataset, version, column_index, chunk, data)
+    SELECT c.dataset, d.version, c.column_index, c.chunk, c.data
+    FROM column_chunks c JOIN datasets d ON d.id = c.dataset;
+DROP TABLE column_chunks;
+ALTER TABLE column_chunks_v9 RENAME TO column_chunks;
+";
+
+/// One chunk of one column of an upload's rows.
+#[derive(Debug, Clone, Copy)]
+pub struct RowChunk<'a> {
+    column: i64,
+    chunk: i64,
+    values: ChunkValues<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ChunkValues<'a> {
+    Numbers32(&'a [u32]),
+    Numbers64(&'a [i64]),
+}
+
+impl RowChunk<'_> {
+    fn encode(&self) -> Vec<u8> {
+        match self.values {
+            ChunkValues::Numbers32(v) => encode_u32s(v),
+            ChunkValues::Numbers64(v) => encode_i64s(v),
+        }
+    }
+}
+
+/// The chunks of an upload's rows, in the order they are staged: person
+/// numbers, household numbers, then each column.
+pub fn row_chunks<'a>(
+    persons: &'a [PersonNo],
+    households: Option<&'a [u32]>,
+    columns: &'a [ColumnData],
+) -> Vec<RowChunk<'a>> {
+    let mut out = Vec::new();
+    let mut numbers = vec![(PERSON_COLUMN, persons)];
+    numbers.extend(households.map(|h| (HOUSEHOLD_COLUMN, h)));
+    for (column, values) in numbers {
+        for (n, part) in values.chunks(COLUMN_CHUNK).enumerate() {
+            out.push(RowChunk {
+                column,
+                chunk: n as i64,
+                values: ChunkValues::Numbers32(part),
+            });
+        }
+    }
+    for (i, column) in columns.iter().enumerate() {
+        match column {
+            ColumnData::Codes { codes, .. } => {
+                for (n, part) in codes.chunks(COLUMN_CHUNK).enumerate() {
+                    out.push(RowChunk {
+                        column: i as i64,
+                        chunk: n as i64,
+                        values: ChunkValues::Numbers32(part),
+                    });
+                }
+            }
+            ColumnData::Numbers(v) => {
+                for (n, part) in v.chunks(COLUMN_CHUNK).enumerate() {
+                    out.push(RowChunk {
+                        column: i as i64,
+                        chunk: n as i64,
+                        values: ChunkValues::Numbers64(part),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Everything an upload commit writes besides its staged rows.
 #[derive(Debug)]
 pub struct UploadWrite<'a> {
     /// Store id of the dataset.
@@ -47,11 +143,8 @@ pub struct UploadWrite<'a> {
     pub new_households: &'a [(Sealed, u32)],
     /// Storage key version the pseudonyms are sealed under.
     pub key_version: KeyVersion,
-    /// The person of each row, ascending.
-    pub persons: &'a [PersonNo],
-    /// The household of each row, if the dataset has households.
-    pub households: Option<&'a [u32]>,
-    /// Column values aligned with `persons`.
+    /// Column values of the rows (staged before; the open columns'
+    /// categories are written with the commit).
     pub columns: &'a [ColumnData],
     /// Which columns are open categoricals (their categories are stored).
     pub open_columns: &'a [usize],
@@ -78,7 +171,48 @@ impl Store {
         Ok(id)
     }
 
-    /// Replaces a dataset's rows with an upload's, adding new persons.
+    /// Deletes whatever was staged for `version` of a dataset (by an
+    /// attempt that did not commit), in one transaction.
+    pub fn clear_staged(&mut self, dataset_id: i64, version: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "DELETE FROM column_chunks WHERE dataset = ?1 AND version = ?2",
+            params![dataset_id, version as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Writes `chunks` of an upload's rows under `version` of a dataset, in
+    /// one transaction. Nothing reads them before [`Store::commit_upload`]
+    /// makes `version` the dataset's.
+    pub fn stage_rows(
+        &mut self,
+        dataset_id: i64,
+        version: u64,
+        chunks: &[RowChunk<'_>],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO column_chunks (dataset, version, column_index, chunk, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for c in chunks {
+                stmt.execute(params![
+                    dataset_id,
+                    version as i64,
+                    c.column,
+                    c.chunk,
+                    c.encode()
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Makes the staged rows of `w.version` the dataset's, adding the new
+    /// persons and households, the open columns' categories, the receipt
+    /// and the log entry, in one transaction.
     pub fn commit_upload(
         &mut self,
         w: &UploadWrite<'_>,
@@ -88,32 +222,6 @@ impl Store {
         let tx = self.conn.transaction()?;
         insert_persons(&tx, w)?;
         insert_households(&tx, w)?;
-        tx.execute(
-            "DELETE FROM column_chunks WHERE dataset = ?1",
-            [w.dataset_id],
-        )?;
-        let mut chunk = tx.prepare(
-            "INSERT INTO column_chunks (dataset, column_index, chunk, data) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        let mut numbers = vec![(PERSON_COLUMN, w.persons)];
-        numbers.extend(w.households.map(|h| (HOUSEHOLD_COLUMN, h)));
-        for (column, values) in numbers {
-            for (n, part) in values.chunks(COLUMN_CHUNK).enumerate() {
-                chunk.execute(params![w.dataset_id, column, n as i64, encode_u32s(part)])?;
-            }
-        }
-        for (i, column) in w.columns.iter().enumerate() {
-            let encoded: Vec<Vec<u8>> = match column {
-                ColumnData::Codes { codes, .. } => {
-                    codes.chunks(COLUMN_CHUNK).map(encode_u32s).collect()
-                }
-                ColumnData::Numbers(v) => v.chunks(COLUMN_CHUNK).map(encode_i64s).collect(),
-            };
-            for (n, data) in encoded.into_iter().enumerate() {
-                chunk.execute(params![w.dataset_id, i as i64, n as i64, data])?;
-            }
-        }
-        drop(chunk);
         replace_categories(&tx, w)?;
         tx.execute(
             "UPDATE datasets SET version = ?1 WHERE id = ?2",
@@ -126,6 +234,36 @@ impl Store {
         let receipt = append(&tx, signer, entry)?;
         tx.commit()?;
         Ok(receipt)
+    }
+
+    /// Deletes up to `limit` chunks of a dataset's rows of versions before
+    /// the current one (those it replaced), in one transaction; returns how
+    /// many it deleted (0 when none is left). Rows staged for a later
+    /// version are left to their upload.
+    pub fn delete_stale_rows(
+        &mut self,
+        dataset_id: i64,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let deleted = self.conn.execute(
+            "DELETE FROM column_chunks WHERE rowid IN (
+                 SELECT c.rowid FROM column_chunks c JOIN datasets d ON d.id = c.dataset
+                 WHERE c.dataset = ?1 AND c.version < d.version LIMIT ?2)",
+            params![dataset_id, limit as i64],
+        )?;
+        Ok(deleted)
+    }
+
+    /// Deletes every chunk of rows that belongs to no current version, of
+    /// any dataset (what a crash left), in one transaction.
+    pub(super) fn delete_all_stale_rows(&mut self) -> Result<usize, StoreError> {
+        let deleted = self.conn.execute(
+            "DELETE FROM column_chunks WHERE rowid IN (
+                 SELECT c.rowid FROM column_chunks c JOIN datasets d ON d.id = c.dataset
+                 WHERE c.version <> d.version)",
+            [],
+        )?;
+        Ok(deleted)
     }
 
     /// The dataset id and receipt of a committed upload id, if any.
