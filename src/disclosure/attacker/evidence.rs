@@ -184,14 +184,16 @@ mod tests {
         (equations, facts)
     }
 
+    /// The four interior cells withheld.
+    fn interior_withheld() -> Vec<bool> {
+        (0..9).map(|c| [0, 1, 3, 4].contains(&c)).collect()
+    }
+
     #[test]
     fn a_witness_that_keeps_every_margin_is_accepted_and_spans_its_cells() {
         let (equations, facts) = two_by_two();
         let table = Table::new(&equations, &facts).unwrap();
-        let mut withheld = vec![false; 9];
-        for c in [0, 1, 3, 4] {
-            withheld[c] = true;
-        }
+        let withheld = interior_withheld();
         // a - 3, b + 3, c + 3, d - 3 keeps every margin.
         let witness = Witness::from_values(&facts, &[0, 1, 3, 4], &[0.0, 43.0, 33.0, 47.0]);
         let evidence = Evidence::verified(&table, &withheld, &[witness]).unwrap();
@@ -206,19 +208,16 @@ mod tests {
     fn a_witness_is_refused_when_it_breaks_an_equation_a_bound_or_moves_a_released_cell() {
         let (equations, facts) = two_by_two();
         let table = Table::new(&equations, &facts).unwrap();
-        let mut withheld = vec![false; 9];
-        for c in [0, 1, 3, 4] {
-            withheld[c] = true;
-        }
+        let withheld = interior_withheld();
         let broken_margin = Witness::from_values(&facts, &[0, 1], &[0.0, 40.0]);
         let below_bound = Witness::from_values(&facts, &[0, 1, 3, 4], &[-1.0, 44.0, 34.0, 46.0]);
-        let mut only_a_b_c_d = withheld.clone();
-        only_a_b_c_d[4] = false;
+        let mut d_released = withheld.clone();
+        d_released[4] = false;
         let valid = Witness::from_values(&facts, &[0, 1, 3, 4], &[0.0, 43.0, 33.0, 47.0]);
         for (witness, pattern) in [
             (broken_margin, &withheld),
             (below_bound, &withheld),
-            (valid, &only_a_b_c_d),
+            (valid, &d_released),
         ] {
             let evidence = Evidence::verified(&table, pattern, &[witness]).unwrap();
             assert!(evidence.witnesses().is_empty());
@@ -230,10 +229,7 @@ mod tests {
     fn a_violation_within_the_solvers_tolerance_is_accepted_and_one_beyond_it_is_not() {
         let (equations, facts) = two_by_two();
         let table = Table::new(&equations, &facts).unwrap();
-        let mut withheld = vec![false; 9];
-        for c in [0, 1, 3, 4] {
-            withheld[c] = true;
-        }
+        let withheld = interior_withheld();
         let near = Witness::from_values(&facts, &[0, 1, 3, 4], &[0.0, 43.0 + 1e-8, 33.0, 47.0]);
         let far = Witness::from_values(&facts, &[0, 1, 3, 4], &[0.0, 43.0 + 1e-4, 33.0, 47.0]);
         let evidence = Evidence::verified(&table, &withheld, &[near, far]).unwrap();
