@@ -10,6 +10,10 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 
+/// HTTP/2 stream window the server advertises: two of an upload's 4 MB
+/// blocks. A connection's window is twice that.
+const STREAM_WINDOW: u32 = 8 << 20;
+
 use crate::disclosure::DisclosurePolicy;
 use crate::engine::{AttackerHook, Engine, EngineError, RotationPause, TableLimits, TestHook};
 use crate::keys::{open_key_store, CreateKey, KeyCustody, KeyError, KeyOrigin};
@@ -189,7 +193,13 @@ pub async fn run(
 
     tracing::info!(addr = ?listener.local_addr().ok(), "serving");
     crate::notify::ready();
-    let mut builder = Server::builder();
+    // HTTP/2's default windows (64 KB) let a client send only that much
+    // while the server parses a block of an upload: the transfer and the
+    // parse then take turns. These windows let about two blocks arrive
+    // meanwhile, per stream and per connection.
+    let mut builder = Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(2 * STREAM_WINDOW);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     } else {
