@@ -251,7 +251,9 @@ def run_ddc(args, work):
         peak, _ = server.memory()
         r[f"upload_{name}"] = {"seconds": seconds, "rows": receipt["rows_stored"], "peak_bytes": peak}
         log(f"upload {name}: {receipt['rows_stored']:,} rows in {seconds:.1f} s, peak {peak / 2**30:.2f} GiB")
-    r["loaded_rss_bytes"] = server.memory()[1]
+    # Right after the upload the new pseudonyms are still joining the index
+    # on a thread of their own; the steady figure is taken after the tables.
+    r["rss_after_upload_bytes"] = server.memory()[1]
     r["data_dir_bytes"] = dir_bytes(data)
     for name, spec in [("count3", COUNT3), ("mean2", MEAN2)]:
         before = release_bytes(data)
@@ -266,6 +268,7 @@ def run_ddc(args, work):
                    "first_release_bytes": first - before,
                    "repeat_release_bytes": (release_bytes(data) - first) / repeats}
         log(f"{name}: median {statistics.median(runs) * 1000:.0f} ms, {result}")
+    r["loaded_rss_bytes"] = server.memory()[1]
     r["concurrency"] = concurrency(ddc, env, url, args.clients, args.concurrency_seconds)
     log(f"concurrency: {r['concurrency']}")
     server.stop()
@@ -454,7 +457,9 @@ def report(args, m, w, d, p):
          verdict(p['duckdb_mean2']['median'] / d['mean2']['median'] >= 5)),
         ("server peak memory, first national upload", f"{d['upload_cbs']['peak_bytes'] / gib:.2f} GiB", "", "",
          "< 4 GiB", verdict(d['upload_cbs']['peak_bytes'] < 4 * gib)),
-        ("server memory, both datasets loaded", f"{d['loaded_rss_bytes'] / gib:.2f} GiB", "", "",
+        ("server memory, both datasets loaded (after the tables above)",
+         f"{d['loaded_rss_bytes'] / gib:.2f} GiB ({d['rss_after_upload_bytes'] / gib:.2f} GiB right after "
+         "the upload, while its pseudonyms join the index)", "", "",
          "< 2 GiB", verdict(d['loaded_rss_bytes'] < 2 * gib)),
         ("cold start to first table", f"{d['cold_start']['first_table_seconds']:.1f} s "
          f"(serving after {d['cold_start']['serving_seconds']:.1f} s)", "", "", "< 3 s",
