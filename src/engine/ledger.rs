@@ -95,7 +95,7 @@ impl Engine {
             }
         }
         drop(store);
-        tracing::debug!(
+        tracing::info!(
             releases = size,
             commit_us = started.elapsed().as_micros() as u64,
             "release group committed"

@@ -38,9 +38,10 @@
 //! A hypercube search (large tables, see `secondary`) is charged one unit
 //! per 64 corners it will examine, before it starts. Settled by hypercubes
 //! and checked by their witnesses, a three-way table of 1,936 cells with
-//! 448 unsafe cells takes 36 ms (`examples/attacker_timing.rs`); one of
-//! 17,986 cells with 4,748 unsafe cells takes 1.2 s. The linear programs
-//! alone took 15.8 s and 52 million units for the first.
+//! 448 unsafe cells takes 66,000 units and 38 ms
+//! (`examples/attacker_timing.rs`); one of 17,986 cells with 4,748 unsafe
+//! cells takes 2.3 million units and 0.84 s. The linear programs alone
+//! took 52 million units and 15.8 s for the first.
 
 /// Work a table's check may take unless configured otherwise: see the
 /// [module docs](self).
