@@ -12,9 +12,7 @@
 
 use std::time::Instant;
 
-use ddc::disclosure::{
-    protect_table, AttackerLimits, CellStatus, DisclosurePolicy, TableContext, TableKind,
-};
+use ddc::disclosure::{protect_table, AttackerLimits, CellStatus, DisclosurePolicy, TableContext};
 use ddc::tabulate::{CountCube, TableStats};
 use rand::{Rng, SeedableRng};
 
@@ -36,12 +34,7 @@ fn main() -> anyhow::Result<()> {
         perturbation: None,
         ..DisclosurePolicy::default()
     };
-    let ctx = TableContext {
-        kind: TableKind::Count,
-        holders: 1,
-        negative_values: false,
-        salt: 0,
-    };
+    let ctx = TableContext::count_of_one_holder();
     for target in targets {
         let stats = table(target);
         for threads in [1, 2] {

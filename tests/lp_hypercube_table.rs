@@ -12,9 +12,7 @@
 mod lp_support;
 
 use ddc::disclosure::attacker::{attacker_interval, cube_equations, CellFacts, Interval};
-use ddc::disclosure::{
-    protect_table, AttackerLimits, CellStatus, DisclosurePolicy, TableContext, TableKind,
-};
+use ddc::disclosure::{protect_table, AttackerLimits, CellStatus, DisclosurePolicy, TableContext};
 use ddc::tabulate::CountCube;
 use lp_support::stats::count_stats;
 use lp_support::tables::Lcg;
@@ -74,12 +72,7 @@ fn a_three_way_table_with_hundreds_of_unsafe_cells_is_protected_by_hypercubes() 
         perturbation: None,
         ..DisclosurePolicy::default()
     };
-    let ctx = TableContext {
-        kind: TableKind::Count,
-        holders: 1,
-        negative_values: false,
-        salt: 0,
-    };
+    let ctx = TableContext::count_of_one_holder();
     let protected = protect_table(&stats, &policy, &ctx, None, &AttackerLimits::default())
         .expect("fits the default limits");
     let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();

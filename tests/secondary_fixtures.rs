@@ -7,9 +7,7 @@
 mod lp_support;
 
 use ddc::disclosure::attacker::{check, cube_equations, CellFacts, Protection};
-use ddc::disclosure::{
-    protect_table, AttackerLimits, CellStatus, DisclosurePolicy, TableContext, TableKind,
-};
+use ddc::disclosure::{protect_table, AttackerLimits, CellStatus, DisclosurePolicy, TableContext};
 use ddc::tabulate::CountCube;
 use lp_support::independent::attacker_interval_independent;
 use lp_support::stats::count_stats;
@@ -122,12 +120,7 @@ fn two_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough() {
         "{failures:?}"
     );
 
-    let ctx = TableContext {
-        kind: TableKind::Count,
-        holders: 1,
-        negative_values: false,
-        salt: 0,
-    };
+    let ctx = TableContext::count_of_one_holder();
     let protected = protect_table(&s, &policy(), &ctx, None, &AttackerLimits::default()).unwrap();
     let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();
     assert_eq!(statuses[at(0, 0)], CellStatus::WithheldThreshold);
@@ -166,12 +159,7 @@ fn three_dimensional_naive_pattern_pins_a_cell_and_the_engine_withholds_enough()
         "the naive cube pins the small cell: {failures:?}"
     );
 
-    let ctx = TableContext {
-        kind: TableKind::Count,
-        holders: 1,
-        negative_values: false,
-        salt: 0,
-    };
+    let ctx = TableContext::count_of_one_holder();
     let protected = protect_table(&s, &policy(), &ctx, None, &AttackerLimits::default()).unwrap();
     let statuses: Vec<CellStatus> = protected.cells.iter().map(|c| c.status).collect();
     assert_eq!(statuses[primary[0]], CellStatus::WithheldThreshold);

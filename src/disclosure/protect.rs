@@ -92,6 +92,18 @@ pub struct TableContext {
     pub salt: u32,
 }
 
+impl TableContext {
+    /// A count table of one organisation's data.
+    pub fn count_of_one_holder() -> Self {
+        TableContext {
+            kind: TableKind::Count,
+            holders: 1,
+            negative_values: false,
+            salt: 0,
+        }
+    }
+}
+
 /// One cell as released: a value only when the status is `Released`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PublishedCell {
@@ -344,7 +356,7 @@ fn check_sum_margins(stats: &TableStats) -> Result<(), DisclosureError> {
 #[cfg(test)]
 mod tests {
     use super::super::attacker::{attacker_interval, axis_equations, cube_equations, CellFacts};
-    use super::{protect_table, AttackerLimits, TableContext, TableKind};
+    use super::{protect_table, AttackerLimits, TableContext};
     use crate::disclosure::{CellStatus, DisclosurePolicy};
     use crate::tabulate::{Axis, CountCube, TableStats};
 
@@ -396,12 +408,7 @@ mod tests {
             perturbation: None,
             ..DisclosurePolicy::default()
         };
-        let ctx = TableContext {
-            kind: TableKind::Count,
-            holders: 1,
-            negative_values: false,
-            salt: 0,
-        };
+        let ctx = TableContext::count_of_one_holder();
         let protected =
             protect_table(&stats, &policy, &ctx, None, &AttackerLimits::default()).unwrap();
         let withheld: Vec<bool> = protected

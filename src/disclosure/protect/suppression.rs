@@ -132,7 +132,7 @@ mod tests {
     use crate::disclosure::attacker::OverBudget;
     use crate::disclosure::{
         judge_table, protect_table, AttackerLimits, BudgetExceeded, CellStatus, DisclosureError,
-        DisclosurePolicy, TableContext, TableKind,
+        DisclosurePolicy, TableContext,
     };
     use crate::tabulate::{CountCube, TableStats};
 
@@ -159,12 +159,7 @@ mod tests {
     }
 
     fn ctx() -> TableContext {
-        TableContext {
-            kind: TableKind::Count,
-            holders: 1,
-            negative_values: false,
-            salt: 0,
-        }
+        TableContext::count_of_one_holder()
     }
 
     fn limits(work: u64, threads: usize) -> AttackerLimits {
