@@ -607,3 +607,48 @@ async fn a_table_is_released_while_an_upload_resolves_and_seals() {
     let after = s.table(table_request(&["duo.t.x"], &[])).await.unwrap();
     assert_eq!(common::cell(&after, &[-1]).0, Some(60));
 }
+
+/// A dataset deleted while an upload of it commits: the upload fails as
+/// NOT_FOUND, and nothing of it stays in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_dataset_is_deleted_meanwhile_fails_and_leaves_nothing() {
+    let (sealed, upload_sealed) = std::sync::mpsc::channel::<()>();
+    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    let wait_for_go = std::sync::Mutex::new(wait_for_go);
+    let hook = ddc::engine::TestHook::new(move || {
+        let _ = sealed.send(());
+        let _ = wait_for_go.lock().unwrap().recv();
+    });
+    let mut s =
+        TestServer::start_configured(common::exact_policy(), |c| c.sealed_hook = Some(hook)).await;
+    s.create("duo.weg", "bsn", &["x:cat:a,b"]).await;
+    let rows: String = bsns(30).iter().map(|id| format!("{id},a\n")).collect();
+    let mut ingest = s.clients.ingest.clone();
+    let header = UploadHeader {
+        dataset: "duo.weg".into(),
+        upload_id: client::new_upload_id(),
+        ..Default::default()
+    };
+    let body = std::io::Cursor::new(format!("bsn,x\n{rows}").into_bytes());
+    let upload =
+        tokio::spawn(async move { client::upload(&mut ingest, header, body, |_| {}).await });
+    tokio::task::spawn_blocking(move || upload_sealed.recv())
+        .await
+        .unwrap()
+        .expect("the upload reaches its commit");
+    s.clients
+        .ingest
+        .delete_dataset(ddc::proto::DeleteDatasetRequest {
+            name: "duo.weg".into(),
+        })
+        .await
+        .unwrap();
+    drop(go);
+    let status = upload.await.unwrap().expect_err("the dataset is gone");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(
+        db_scalar(s.data_dir.path(), "SELECT count(*) FROM column_chunks"),
+        0
+    );
+    assert_eq!(db_persons(s.data_dir.path()), 0);
+}

@@ -381,6 +381,8 @@ impl Engine {
         if loaded.info.version > 0 && mode == UploadMode::Create {
             return Err(EngineError::HasData(dataset.to_owned()));
         }
+        // Each part of the parsed upload is dropped once it has been used:
+        // at national scale each is hundreds of megabytes.
         let ParsedUpload {
             pseudonyms: person_ids,
             households: household_ids,
@@ -475,10 +477,9 @@ impl Engine {
         let receipt = serde_json::to_string(&outcome)
             .map_err(|e| crate::store::StoreError::Corrupt(format!("upload receipt: {e}")))?;
         let storage = Arc::clone(&self.lock_store().storage);
-        let seal = seal_numbered;
         let (mut sealed_persons, mut sealed_households) = (
-            seal(&storage, &resolution.new),
-            seal(&storage, new_households),
+            seal_numbered(&storage, &resolution.new),
+            seal_numbered(&storage, new_households),
         );
         let prepared = started.elapsed();
         if let Some(hook) = &self.sealed_hook {
@@ -486,23 +487,39 @@ impl Engine {
         }
         // The rows are staged a few chunks per transaction, each taking the
         // store lock on its own, so releases commit in between.
-        self.lock_store().clear_staged(loaded.id, version)?;
+        // Only uploads change a dataset's rows, and they hold the pseudonym
+        // lock; a deletion (or a deletion and a new declaration) meanwhile
+        // fails the upload, and what it staged is deleted.
+        let unchanged = || {
+            let current = self.read().datasets.get(dataset).cloned();
+            match current {
+                Some(c) if Arc::ptr_eq(&c, &loaded) => Ok(()),
+                _ => Err(EngineError::DatasetNotFound {
+                    field: header_dataset(),
+                }),
+            }
+        };
+        let mut staging = Staging {
+            engine: self,
+            dataset_id: loaded.id,
+            version,
+            committed: false,
+        };
+        {
+            let mut store = self.lock_store();
+            unchanged()?;
+            store.clear_staged(loaded.id, version)?;
+        }
         let chunks = row_chunks(&persons, households.as_deref(), &columns);
         for group in chunks.chunks(STAGED_CHUNKS) {
-            self.lock_store().stage_rows(loaded.id, version, group)?;
+            let mut store = self.lock_store();
+            unchanged()?;
+            store.stage_rows(loaded.id, version, group)?;
         }
         drop(chunks);
         let staged = started.elapsed();
         let mut store = self.lock_store();
-        // Only uploads change a dataset's rows, and they hold the pseudonym
-        // lock; a deletion (or a deletion and a new declaration) meanwhile
-        // fails the upload, and nothing is written.
-        let current = self.read().datasets.get(dataset).cloned();
-        if !current.is_some_and(|c| Arc::ptr_eq(&c, &loaded)) {
-            return Err(EngineError::DatasetNotFound {
-                field: header_dataset(),
-            });
-        }
+        unchanged()?;
         if store
             .committed_upload(request.upload_id.as_str())?
             .is_some()
@@ -514,8 +531,8 @@ impl Engine {
         }
         // A rotation meanwhile: seal again under the key now in use.
         if store.storage.version() != storage.version() {
-            sealed_persons = seal(&store.storage, &resolution.new);
-            sealed_households = seal(&store.storage, new_households);
+            sealed_persons = seal_numbered(&store.storage, &resolution.new);
+            sealed_households = seal_numbered(&store.storage, new_households);
         }
         let key_version = store.storage.version();
         let log = store.commit_upload(
@@ -533,8 +550,9 @@ impl Engine {
             },
             &entry,
         )?;
+        staging.committed = true;
         drop(store);
-        drop((sealed_persons, sealed_households));
+        drop((staging, sealed_persons, sealed_households));
         let written = started.elapsed();
         outcome.log = Some(log);
         let households_added = new_households.len();
@@ -587,6 +605,34 @@ impl Engine {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// The rows an upload staged for a dataset version: deleted when this is
+/// dropped before the version was committed (the upload failed), so that
+/// nothing of it stays behind.
+struct Staging<'e> {
+    engine: &'e Engine,
+    dataset_id: i64,
+    version: u64,
+    committed: bool,
+}
+
+impl Drop for Staging<'_> {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        let cleared = self
+            .engine
+            .lock_store()
+            .clear_staged(self.dataset_id, self.version);
+        if let Err(e) = cleared {
+            tracing::warn!(
+                error = %e,
+                "could not delete the rows of an upload that failed; the store deletes them when it next opens"
+            );
         }
     }
 }
@@ -722,7 +768,6 @@ impl Drop for UploadSession {
     }
 }
 
-/// Each new person's record key: drawn once, when first seen, and never changed.
 /// Seals numbered pseudonyms under `key`, many blocks per call (one block
 /// per call costs the cipher its key set-up each time: a fifth of a
 /// national upload's commit).
@@ -742,6 +787,7 @@ fn seal_numbered(
     out
 }
 
+/// Each new person's record key: drawn once, when first seen, and never changed.
 fn random_record_keys(n: usize) -> Result<Vec<u32>, EngineError> {
     let mut bytes = vec![0u8; n * 4];
     SystemRandom::new()
