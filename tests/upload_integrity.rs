@@ -652,3 +652,49 @@ async fn an_upload_whose_dataset_is_deleted_meanwhile_fails_and_leaves_nothing()
     );
     assert_eq!(db_persons(s.data_dir.path()), 0);
 }
+
+/// Two uploads open at once: the second, streamed while the first commits,
+/// links the persons they share to the first's (the pseudonym indexes are
+/// kept for it, or rebuilt from the store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_open_while_another_commits_links_the_persons_they_share() {
+    let (sealed, first_sealed) = std::sync::mpsc::channel::<()>();
+    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    let wait_for_go = std::sync::Mutex::new(wait_for_go);
+    let uploads = AtomicU32::new(0);
+    // Holds the first upload once it is sealed, until `go` is dropped.
+    let hook = ddc::engine::TestHook::new(move || {
+        if uploads.fetch_add(1, Ordering::SeqCst) == 0 {
+            let _ = sealed.send(());
+            let _ = wait_for_go.lock().unwrap().recv();
+        }
+    });
+    let mut s =
+        TestServer::start_configured(common::exact_policy(), |c| c.sealed_hook = Some(hook)).await;
+    s.create("duo.a", "bsn", &["x:cat:a"]).await;
+    s.create("duo.b", "bsn", &["x:cat:a"]).await;
+    let ids = bsns(45);
+    let spawn_upload = |dataset: &str, ids: &[String]| {
+        let mut ingest = s.clients.ingest.clone();
+        let header = UploadHeader {
+            dataset: dataset.into(),
+            upload_id: client::new_upload_id(),
+            ..Default::default()
+        };
+        let rows: String = ids.iter().map(|id| format!("{id},a\n")).collect();
+        let body = std::io::Cursor::new(format!("bsn,x\n{rows}").into_bytes());
+        tokio::spawn(async move { client::upload(&mut ingest, header, body, |_| {}).await })
+    };
+    let first = spawn_upload("duo.a", &ids[..30]);
+    tokio::task::spawn_blocking(move || first_sealed.recv())
+        .await
+        .unwrap()
+        .expect("the first upload reaches its commit");
+    let second = spawn_upload("duo.b", &ids[15..]);
+    // Let the second stream in and wait for the first's commit.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(go);
+    first.await.unwrap().expect("the first commits");
+    second.await.unwrap().expect("the second commits");
+    assert_eq!(db_persons(s.data_dir.path()), 45, "15 persons shared");
+}

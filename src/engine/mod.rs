@@ -255,6 +255,8 @@ pub struct Engine {
     ledger: Mutex<crate::ledger::Ledger>,
     /// Releases waiting for their group commit.
     releases: ledger::ReleaseQueue,
+    /// Upload sessions open (not checks), for the pseudonym indexes.
+    open_uploads: std::sync::atomic::AtomicUsize,
     /// Keys the persons' tags in the ledger's cell prints.
     print_key: crate::ledger::PrintKey,
     /// What one table may cost.
@@ -305,24 +307,18 @@ impl Engine {
             .into_iter()
             .map(|p| (p.name.clone(), Arc::new(p)))
             .collect();
-        // Unsealed in place; the collect reuses the allocation (same layout).
-        let unseal = |sealed: &mut Vec<crate::sealing::Sealed>| -> Vec<_> {
-            storage.unseal_in_place(sealed);
-            std::mem::take(sealed)
-                .into_iter()
-                .map(crate::pseudonym::Pseudonym::from_bytes)
-                .collect()
-        };
-        let persons = unseal(&mut snapshot.pseudonyms);
-        let households = unseal(&mut snapshot.households);
+        // Only uploads use the pseudonym indexes: they are built when one
+        // begins (see `pseudonyms`).
+        let households = std::mem::take(&mut snapshot.households).len();
+        drop(std::mem::take(&mut snapshot.pseudonyms));
         let mut state = State {
             classifications: Arc::new(snapshot.classifications),
             datasets: BTreeMap::new(),
             record_keys: Arc::new(snapshot.record_keys),
-            households: households.len(),
+            households,
             projects,
         };
-        let pseudonyms = pseudonyms::Pseudonyms::build(persons, households);
+        let pseudonyms = pseudonyms::Pseudonyms::default();
         for ds in snapshot.datasets {
             let name = ds.def.name().to_owned();
             let loaded = Loaded {
@@ -351,6 +347,7 @@ impl Engine {
             ptable,
             ledger: Mutex::new(ledger),
             releases: ledger::ReleaseQueue::default(),
+            open_uploads: std::sync::atomic::AtomicUsize::new(0),
             print_key,
             table_limits: TableLimits::default(),
             attacker_slots: limits::AttackerSlots::new(&TableLimits::default()),

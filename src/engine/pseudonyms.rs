@@ -1,19 +1,21 @@
 //! The pseudonym → number indexes of persons and households. Only uploads
 //! resolve pseudonyms, holding the lock of these indexes (which orders
 //! uploads; they take the store lock after it, to write), so the indexes
-//! live apart from the state that tables read. They are built on a thread of their
-//! own when the engine opens: tables are served while the index of the
-//! country's pseudonyms is still being built, and the first upload waits
-//! for it. An upload's new persons are likewise added after its commit
-//! (the commit is durable, and a restart rebuilds the indexes from the
-//! store), so its receipt does not wait for millions of insertions; the
-//! next upload waits for them.
+//! live apart from the state that tables read.
+//!
+//! Only uploads need them, and at national scale they are a gigabyte (26
+//! million entries), so they are there only while an upload is open: an
+//! upload that begins starts building them from a read of the store, on a
+//! thread of their own, while its file streams in; its commit waits for
+//! them. A commit adds its new persons to them (on a thread, after the
+//! commit) when another upload is open, and drops them when it is the last.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use crate::link::PseudonymIndex;
 use crate::pseudonym::Pseudonym;
+use crate::sealing::{Sealed, StorageKey};
 
 /// Both indexes.
 #[derive(Debug, Default)]
@@ -33,16 +35,17 @@ impl Indexes {
     }
 }
 
-/// The indexes, ready or being built.
+/// The indexes: absent, being built, or ready.
 #[derive(Debug, Default)]
 pub(super) struct Pseudonyms {
     building: Option<JoinHandle<Indexes>>,
-    ready: Indexes,
+    ready: Option<Indexes>,
 }
 
 impl Pseudonyms {
     /// Starts building the indexes of `persons` and `households` (each in
     /// number order) on a thread of their own.
+    #[cfg(test)]
     pub(super) fn build(persons: Vec<Pseudonym>, households: Vec<Pseudonym>) -> Self {
         let mut built = Pseudonyms::default();
         built.aside((persons, households), |(persons, households)| {
@@ -51,14 +54,49 @@ impl Pseudonyms {
         built
     }
 
+    /// Starts building the indexes of sealed `persons` and `households`
+    /// (each in number order), unsealed under `key`, on a thread of their
+    /// own.
+    pub(super) fn build_sealed(
+        persons: Vec<Sealed>,
+        households: Vec<Sealed>,
+        key: Arc<StorageKey>,
+    ) -> Self {
+        let mut built = Pseudonyms::default();
+        built.aside(
+            (persons, households, key),
+            |(mut persons, mut households, key)| {
+                key.unseal_in_place(&mut persons);
+                key.unseal_in_place(&mut households);
+                let open = |sealed: Vec<Sealed>| -> Vec<Pseudonym> {
+                    sealed.into_iter().map(Pseudonym::from_bytes).collect()
+                };
+                Indexes::of(&open(persons), &open(households))
+            },
+        );
+        built
+    }
+
+    /// Whether there are no indexes, built or being built.
+    pub(super) fn is_absent(&self) -> bool {
+        self.building.is_none() && self.ready.is_none()
+    }
+
+    /// Drops the indexes (a build in progress finishes unseen).
+    pub(super) fn release(&mut self) {
+        *self = Pseudonyms::default();
+    }
+
     /// Adds the new persons and households of a committed upload, on a
-    /// thread of their own.
+    /// thread of their own. Nothing to add to when the indexes are absent.
     pub(super) fn extend(
         &mut self,
         persons: Vec<(Pseudonym, u32)>,
         households: Vec<(Pseudonym, u32)>,
     ) {
-        let indexes = std::mem::take(self.get());
+        let Some(indexes) = self.get().map(std::mem::take) else {
+            return;
+        };
         self.aside(
             (indexes, persons, households),
             |(mut indexes, persons, households)| {
@@ -79,24 +117,26 @@ impl Pseudonyms {
         let spawned = std::thread::Builder::new()
             .name("ddc-index".into())
             .spawn(move || take(&theirs).map(work).unwrap_or_default());
+        self.ready = None;
         match spawned {
             Ok(handle) => self.building = Some(handle),
             Err(e) => {
                 tracing::warn!(error = %e, "no thread for the pseudonym index; building it now");
-                self.ready = take(&input).map(work).unwrap_or_default();
+                self.ready = Some(take(&input).map(work).unwrap_or_default());
             }
         }
     }
 
-    /// The indexes, waiting for them if they are still being built.
-    pub(super) fn get(&mut self) -> &mut Indexes {
+    /// The indexes, waiting for them if they are being built; `None` when
+    /// they are absent.
+    pub(super) fn get(&mut self) -> Option<&mut Indexes> {
         if let Some(handle) = self.building.take() {
-            self.ready = match handle.join() {
+            self.ready = Some(match handle.join() {
                 Ok(indexes) => indexes,
                 Err(panic) => std::panic::resume_unwind(panic),
-            };
+            });
         }
-        &mut self.ready
+        self.ready.as_mut()
     }
 }
 
@@ -108,16 +148,38 @@ mod tests {
     fn the_indexes_built_aside_number_pseudonyms_in_order() {
         let p = |b: u8| Pseudonym::from_bytes([b; 16]);
         let mut built = Pseudonyms::build(vec![p(1), p(2), p(3)], vec![p(9)]);
-        let indexes = built.get();
+        let indexes = built.get().unwrap();
         let r = indexes.persons.resolve(&[p(3), p(4), p(1)]).unwrap();
         assert_eq!(r.numbers, [2, 3, 0]);
         assert_eq!(indexes.households.len(), 1);
         // A second call finds them ready.
-        assert_eq!(built.get().persons.len(), 3);
+        assert_eq!(built.get().unwrap().persons.len(), 3);
         // New entries are added aside, and there when next asked for.
         built.extend(vec![(p(4), 3)], vec![(p(8), 1)]);
-        let indexes = built.get();
+        let indexes = built.get().unwrap();
         assert_eq!(indexes.persons.resolve(&[p(4)]).unwrap().numbers, [3]);
         assert_eq!(indexes.households.len(), 2);
+        // Released, they are absent, and there is nothing to extend.
+        built.release();
+        assert!(built.is_absent() && built.get().is_none());
+        built.extend(vec![(p(5), 4)], Vec::new());
+        assert!(built.is_absent());
+    }
+
+    #[test]
+    fn indexes_built_from_sealed_pseudonyms_hold_the_unsealed_ones() {
+        let key = StorageKey::new(
+            &crate::keys::PseudonymKey::from_bytes([4; 32]),
+            crate::keys::KeyVersion(1),
+        );
+        let p = |b: u8| Pseudonym::from_bytes([b; 16]);
+        let sealed: Vec<Sealed> = [p(1), p(2)].iter().map(|q| key.seal(q)).collect();
+        let mut built = Pseudonyms::build_sealed(sealed, vec![key.seal(&p(7))], Arc::new(key));
+        let indexes = built.get().unwrap();
+        assert_eq!(
+            indexes.persons.resolve(&[p(2), p(1)]).unwrap().numbers,
+            [1, 0]
+        );
+        assert_eq!(indexes.households.resolve(&[p(7)]).unwrap().numbers, [0]);
     }
 }

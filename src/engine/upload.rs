@@ -2,6 +2,7 @@
 //! is complete, and commits it in one transaction with its receipt; an
 //! upload id that already committed gets its original receipt back.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -187,6 +188,8 @@ pub struct UploadSession {
     started: Instant,
     /// Finished or abandoned: nothing left to log when dropped.
     closed: bool,
+    /// Counted in the engine's open uploads (not a check).
+    counted: bool,
 }
 
 impl Engine {
@@ -221,6 +224,14 @@ impl Engine {
             return Ok(UploadStart::Replayed(receipt));
         }
         let info = self.upload_target(&request.dataset, request.mode)?;
+        let counted = !request.check_only;
+        if counted {
+            self.open_uploads.fetch_add(1, Ordering::SeqCst);
+            if let Err(e) = self.prepare_indexes() {
+                self.open_uploads.fetch_sub(1, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
         let parser = UploadParser::new(
             Arc::clone(&info.def),
             &self.classifications(),
@@ -238,7 +249,35 @@ impl Engine {
             bytes: 0,
             started: Instant::now(),
             closed: false,
+            counted,
         })))
+    }
+
+    /// Starts building the pseudonym indexes from the store, on a thread
+    /// of their own, unless they are there or a commit holds them (that
+    /// commit keeps them, since this upload is open).
+    fn prepare_indexes(&self) -> Result<(), EngineError> {
+        let mut pseudonyms = match self.pseudonyms.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+        };
+        if pseudonyms.is_absent() {
+            *pseudonyms = self.indexes_from_store()?;
+        }
+        Ok(())
+    }
+
+    /// The pseudonym indexes of every stored person and household, built
+    /// on a thread of their own from a read of the store.
+    fn indexes_from_store(&self) -> Result<super::pseudonyms::Pseudonyms, EngineError> {
+        let store = self.lock_store();
+        let key = Arc::clone(&store.storage);
+        let (persons, households) = store.load_sealed_pseudonyms(key.version())?;
+        drop(store);
+        Ok(super::pseudonyms::Pseudonyms::build_sealed(
+            persons, households, key,
+        ))
     }
 
     /// The receipt of an upload id that committed before, logged as a replay.
@@ -392,7 +431,14 @@ impl Engine {
             problems,
         } = parsed;
         let started = Instant::now();
-        let indexes = pseudonyms.get();
+        if pseudonyms.is_absent() {
+            // This upload began while another's commit held the indexes,
+            // and that one released them.
+            *pseudonyms = self.indexes_from_store()?;
+        }
+        let indexes = pseudonyms
+            .get()
+            .expect("the indexes are there or being built");
         // Persons and households resolve independently: one thread each.
         let (resolution, household_resolution) = std::thread::scope(|scope| {
             let households = household_ids
@@ -557,7 +603,14 @@ impl Engine {
         outcome.log = Some(log);
         let households_added = new_households.len();
         let new_households = household_resolution.map(|r| r.new).unwrap_or_default();
-        pseudonyms.extend(resolution.new, new_households);
+        // The indexes stay while another upload is open; the last one's
+        // commit drops them (the next upload builds them from the store).
+        if self.open_uploads.load(Ordering::SeqCst) > 1 {
+            pseudonyms.extend(resolution.new, new_households);
+        } else {
+            pseudonyms.release();
+            drop((resolution.new, new_households));
+        }
         drop(pseudonyms);
         // Built before the state is locked: tables read it meanwhile.
         let replaced = Loaded {
@@ -747,6 +800,9 @@ impl UploadSession {
 /// expired and tonic dropped the handler) is logged as broken off.
 impl Drop for UploadSession {
     fn drop(&mut self) {
+        if self.counted {
+            self.engine.open_uploads.fetch_sub(1, Ordering::SeqCst);
+        }
         if self.closed {
             return;
         }

@@ -105,6 +105,16 @@ impl Store {
         })
     }
 
+    /// Every person's and every household's sealed pseudonym, in number
+    /// order, all sealed under `sealed_under`.
+    pub fn load_sealed_pseudonyms(
+        &self,
+        sealed_under: KeyVersion,
+    ) -> Result<(Vec<Sealed>, Vec<Sealed>), StoreError> {
+        let (persons, _) = self.load_persons(sealed_under)?;
+        Ok((persons, self.load_households(sealed_under)?))
+    }
+
     fn load_persons(
         &self,
         sealed_under: KeyVersion,
