@@ -459,7 +459,7 @@ def report(args, m, w, d, p):
          "< 4 GiB", verdict(d['upload_cbs']['peak_bytes'] < 4 * gib)),
         ("server memory, both datasets loaded (after the tables above)",
          f"{d['loaded_rss_bytes'] / gib:.2f} GiB ({d['rss_after_upload_bytes'] / gib:.2f} GiB right after "
-         "the upload, while its pseudonyms join the index)", "", "",
+         "the upload)", "", "",
          "< 2 GiB", verdict(d['loaded_rss_bytes'] < 2 * gib)),
         ("cold start to first table", f"{d['cold_start']['first_table_seconds']:.1f} s "
          f"(serving after {d['cold_start']['serving_seconds']:.1f} s)", "", "", "< 3 s",

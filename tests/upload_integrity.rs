@@ -549,17 +549,7 @@ async fn uploads_beyond_the_limits_are_refused_and_idle_ones_cancelled() {
 /// while it resolves and seals its persons.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_is_released_while_an_upload_resolves_and_seals() {
-    let (sealed, upload_sealed) = std::sync::mpsc::channel::<()>();
-    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
-    let wait_for_go = std::sync::Mutex::new(wait_for_go);
-    let uploads = AtomicU32::new(0);
-    // Holds the second upload once it is sealed, until `go` is dropped.
-    let hook = ddc::engine::TestHook::new(move || {
-        if uploads.fetch_add(1, Ordering::SeqCst) == 1 {
-            let _ = sealed.send(());
-            let _ = wait_for_go.lock().unwrap().recv();
-        }
-    });
+    let (hook, upload_sealed, go) = hold_upload(1);
     let mut s =
         TestServer::start_configured(common::exact_policy(), |c| c.sealed_hook = Some(hook)).await;
     s.create("duo.t", "bsn", &["x:cat:a,b"]).await;
@@ -612,13 +602,7 @@ async fn a_table_is_released_while_an_upload_resolves_and_seals() {
 /// NOT_FOUND, and nothing of it stays in the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_whose_dataset_is_deleted_meanwhile_fails_and_leaves_nothing() {
-    let (sealed, upload_sealed) = std::sync::mpsc::channel::<()>();
-    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
-    let wait_for_go = std::sync::Mutex::new(wait_for_go);
-    let hook = ddc::engine::TestHook::new(move || {
-        let _ = sealed.send(());
-        let _ = wait_for_go.lock().unwrap().recv();
-    });
+    let (hook, upload_sealed, go) = hold_upload(0);
     let mut s =
         TestServer::start_configured(common::exact_policy(), |c| c.sealed_hook = Some(hook)).await;
     s.create("duo.weg", "bsn", &["x:cat:a,b"]).await;
@@ -658,17 +642,7 @@ async fn an_upload_whose_dataset_is_deleted_meanwhile_fails_and_leaves_nothing()
 /// kept for it, or rebuilt from the store).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_open_while_another_commits_links_the_persons_they_share() {
-    let (sealed, first_sealed) = std::sync::mpsc::channel::<()>();
-    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
-    let wait_for_go = std::sync::Mutex::new(wait_for_go);
-    let uploads = AtomicU32::new(0);
-    // Holds the first upload once it is sealed, until `go` is dropped.
-    let hook = ddc::engine::TestHook::new(move || {
-        if uploads.fetch_add(1, Ordering::SeqCst) == 0 {
-            let _ = sealed.send(());
-            let _ = wait_for_go.lock().unwrap().recv();
-        }
-    });
+    let (hook, first_sealed, go) = hold_upload(0);
     let mut s =
         TestServer::start_configured(common::exact_policy(), |c| c.sealed_hook = Some(hook)).await;
     s.create("duo.a", "bsn", &["x:cat:a"]).await;
@@ -697,4 +671,26 @@ async fn an_upload_open_while_another_commits_links_the_persons_they_share() {
     first.await.unwrap().expect("the first commits");
     second.await.unwrap().expect("the second commits");
     assert_eq!(db_persons(s.data_dir.path()), 45, "15 persons shared");
+}
+
+/// A hook that holds the `nth` upload (from 0) once its persons are sealed,
+/// until the returned sender is dropped; the receiver hears when it holds.
+fn hold_upload(
+    nth: u32,
+) -> (
+    ddc::engine::TestHook,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    let (sealed, held) = std::sync::mpsc::channel::<()>();
+    let (go, wait_for_go) = std::sync::mpsc::channel::<()>();
+    let wait_for_go = std::sync::Mutex::new(wait_for_go);
+    let uploads = AtomicU32::new(0);
+    let hook = ddc::engine::TestHook::new(move || {
+        if uploads.fetch_add(1, Ordering::SeqCst) == nth {
+            let _ = sealed.send(());
+            let _ = wait_for_go.lock().unwrap().recv();
+        }
+    });
+    (hook, held, go)
 }

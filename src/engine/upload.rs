@@ -24,6 +24,10 @@ use crate::store::{row_chunks, UploadWrite};
 /// second of writing, so that releases wait at most that long.
 const STAGED_CHUNKS: usize = 16;
 
+/// Pause after each staged transaction, so that releases waiting for the
+/// store lock get it.
+const HANDOFF: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Whether an upload may overwrite data already in the dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UploadMode {
@@ -558,9 +562,14 @@ impl Engine {
         }
         let chunks = row_chunks(&persons, households.as_deref(), &columns);
         for group in chunks.chunks(STAGED_CHUNKS) {
-            let mut store = self.lock_store();
-            unchanged()?;
-            store.stage_rows(loaded.id, version, group)?;
+            {
+                let mut store = self.lock_store();
+                unchanged()?;
+                store.stage_rows(loaded.id, version, group)?;
+            }
+            // The lock is not fair: without a pause this loop takes it again
+            // before a waiting release is woken (a table waited 8 s so).
+            std::thread::sleep(HANDOFF);
         }
         drop(chunks);
         let staged = started.elapsed();
@@ -652,7 +661,7 @@ impl Engine {
                 .delete_stale_rows(dataset_id, STAGED_CHUNKS)
             {
                 Ok(0) => return,
-                Ok(_) => {}
+                Ok(_) => std::thread::sleep(HANDOFF),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not delete a replaced version's rows yet");
                     return;
