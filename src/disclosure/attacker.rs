@@ -303,7 +303,7 @@ pub(crate) fn check_proven(
     facts: &[CellFacts],
     withheld: &[bool],
     protections: &[Protection],
-    witnesses: &[Witness],
+    witnesses: Vec<Witness>,
     threads: usize,
     work: &mut WorkBudget,
 ) -> Result<Vec<(Protection, Interval)>, AttackerError> {

@@ -299,7 +299,7 @@ impl Engine {
             digester,
             log_verifier,
         } = keys::settle(&mut store, &mut custody, log_origin, SystemTime::now())?;
-        let mut snapshot = store.load(storage.version())?;
+        let snapshot = store.load(storage.version())?;
         let ledger = store.load_ledger()?;
         let print_key = store.print_key()?;
         let projects = store
@@ -307,15 +307,13 @@ impl Engine {
             .into_iter()
             .map(|p| (p.name.clone(), Arc::new(p)))
             .collect();
-        // Only uploads use the pseudonym indexes: they are built when one
-        // begins (see `pseudonyms`).
-        let households = std::mem::take(&mut snapshot.households).len();
-        drop(std::mem::take(&mut snapshot.pseudonyms));
+        // Only uploads use the pseudonyms and their indexes: they are read
+        // and built when one begins (see `pseudonyms`).
         let mut state = State {
             classifications: Arc::new(snapshot.classifications),
             datasets: BTreeMap::new(),
             record_keys: Arc::new(snapshot.record_keys),
-            households,
+            households: snapshot.households,
             projects,
         };
         let pseudonyms = pseudonyms::Pseudonyms::default();

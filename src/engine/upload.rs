@@ -456,7 +456,8 @@ impl Engine {
             });
             (persons, households)
         });
-        let (resolution, household_resolution) = (resolution?, household_resolution.transpose()?);
+        let (mut resolution, mut household_resolution) =
+            (resolution?, household_resolution.transpose()?);
         drop((person_ids, household_ids));
         // Rows in person order; a first upload's new persons are numbered
         // in upload order, so its rows are in order already.
@@ -468,16 +469,17 @@ impl Engine {
             order.sort_unstable_by_key(|&i| resolution.numbers[i]);
             order
         };
-        let arrange = |values: &[u32]| -> Vec<u32> {
+        let arrange = |values: &mut Vec<u32>| -> Vec<u32> {
             if in_order {
-                values.to_vec()
+                std::mem::take(values)
             } else {
                 order.iter().map(|&i| values[i]).collect()
             }
         };
-        let persons = arrange(&resolution.numbers);
-        let households: Option<Vec<u32>> =
-            household_resolution.as_ref().map(|r| arrange(&r.numbers));
+        let persons = arrange(&mut resolution.numbers);
+        let households: Option<Vec<u32>> = household_resolution
+            .as_mut()
+            .map(|r| arrange(&mut r.numbers));
         let new_households = household_resolution
             .as_ref()
             .map_or(&[][..], |r| &r.new[..]);

@@ -17,12 +17,10 @@ pub struct Snapshot {
     pub classifications: Classifications,
     /// Every declared dataset with its rows.
     pub datasets: Vec<StoredDataset>,
-    /// Every person's sealed pseudonym, in person order.
-    pub pseudonyms: Vec<Sealed>,
-    /// Record keys in person order.
+    /// Record keys in person order (one per person).
     pub record_keys: Vec<u32>,
-    /// Every household's sealed pseudonym, in household order.
-    pub households: Vec<Sealed>,
+    /// Households stored.
+    pub households: usize,
 }
 
 /// One dataset as stored.
@@ -46,8 +44,10 @@ impl Store {
     /// Loads the whole store, whose pseudonyms must all be sealed under
     /// storage key `sealed_under`.
     pub fn load(&self, sealed_under: KeyVersion) -> Result<Snapshot, StoreError> {
-        let (pseudonyms, record_keys) = self.load_persons(sealed_under)?;
-        let households_known = self.load_households(sealed_under)?;
+        // The pseudonyms themselves stay in the store: only uploads need
+        // them (see `load_sealed_pseudonyms`). Their chunks are checked.
+        let record_keys = self.load_record_keys(sealed_under)?;
+        let households_known = self.count_households(sealed_under)?;
         let classifications = self.load_code_lists()?;
         let mut datasets = Vec::new();
         let mut stmt = self
@@ -81,7 +81,7 @@ impl Store {
             if beyond(&persons, record_keys.len())
                 || households
                     .as_deref()
-                    .is_some_and(|h| beyond(h, households_known.len()))
+                    .is_some_and(|h| beyond(h, households_known))
             {
                 return Err(StoreError::Corrupt(format!(
                     "dataset {id} names a person or household the store does not hold"
@@ -99,7 +99,6 @@ impl Store {
         Ok(Snapshot {
             classifications,
             datasets,
-            pseudonyms,
             record_keys,
             households: households_known,
         })
@@ -111,49 +110,80 @@ impl Store {
         &self,
         sealed_under: KeyVersion,
     ) -> Result<(Vec<Sealed>, Vec<Sealed>), StoreError> {
-        let (persons, _) = self.load_persons(sealed_under)?;
-        Ok((persons, self.load_households(sealed_under)?))
+        let mut persons = Vec::new();
+        self.each_chunk(PERSONS, sealed_under, |row, count| {
+            let blob = row.get_ref(4)?.as_blob().map_err(corrupt)?;
+            sealed_blob(blob, count, &mut persons, "person")
+        })?;
+        let mut households = Vec::new();
+        self.each_chunk(HOUSEHOLDS, sealed_under, |row, count| {
+            let blob = row.get_ref(4)?.as_blob().map_err(corrupt)?;
+            sealed_blob(blob, count, &mut households, "household")
+        })?;
+        Ok((persons, households))
     }
 
-    fn load_persons(
-        &self,
-        sealed_under: KeyVersion,
-    ) -> Result<(Vec<Sealed>, Vec<u32>), StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT first_person, count, key_version, pseudonyms, record_keys
-             FROM person_chunks ORDER BY first_person",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut pseudonyms = Vec::new();
+    /// Every person's record key, in person order, the person chunks
+    /// checked without reading their pseudonyms.
+    fn load_record_keys(&self, sealed_under: KeyVersion) -> Result<Vec<u32>, StoreError> {
         let mut record_keys = Vec::new();
-        while let Some(row) = rows.next()? {
-            let blob = row.get_ref(3)?.as_blob().map_err(corrupt)?;
-            sealed_chunk(row, blob, sealed_under, &mut pseudonyms, "person")?;
+        let persons = self.each_chunk(PERSON_KEYS, sealed_under, |row, count| {
+            let before = record_keys.len();
             decode_u32s(
                 row.get_ref(4)?.as_blob().map_err(corrupt)?,
                 &mut record_keys,
             )?;
-            if record_keys.len() != pseudonyms.len() {
+            if record_keys.len() - before != count {
                 return Err(StoreError::Corrupt(
                     "record keys and pseudonyms differ".into(),
                 ));
             }
-        }
-        Ok((pseudonyms, record_keys))
+            Ok(())
+        })?;
+        debug_assert_eq!(persons, record_keys.len());
+        Ok(record_keys)
     }
 
-    fn load_households(&self, sealed_under: KeyVersion) -> Result<Vec<Sealed>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT first_household, count, key_version, pseudonyms
-             FROM household_chunks ORDER BY first_household",
-        )?;
+    /// How many households the store holds, their chunks checked.
+    fn count_households(&self, sealed_under: KeyVersion) -> Result<usize, StoreError> {
+        self.each_chunk(HOUSEHOLD_COUNTS, sealed_under, |_, _| Ok(()))
+    }
+
+    /// Calls `each(row, count)` for every chunk of `chunks` in number
+    /// order, after checking that the chunks are contiguous, sealed under
+    /// `sealed_under` and of the right length; returns how many entries
+    /// they hold.
+    fn each_chunk(
+        &self,
+        chunks: &Chunks,
+        sealed_under: KeyVersion,
+        mut each: impl FnMut(&rusqlite::Row<'_>, usize) -> Result<(), StoreError>,
+    ) -> Result<usize, StoreError> {
+        let mut stmt = self.conn.prepare(chunks.select)?;
         let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
+        let mut held = 0usize;
         while let Some(row) = rows.next()? {
-            let blob = row.get_ref(3)?.as_blob().map_err(corrupt)?;
-            sealed_chunk(row, blob, sealed_under, &mut out, "household")?;
+            let (first, count, version, bytes): (i64, i64, u32, i64) =
+                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+            let what = chunks.what;
+            if first != held as i64 {
+                return Err(StoreError::Corrupt(format!(
+                    "{what} chunks are not contiguous"
+                )));
+            }
+            if version != sealed_under.0 {
+                return Err(StoreError::Corrupt(format!(
+                    "a {what} chunk is sealed under storage key version {version}, not {}",
+                    sealed_under.0
+                )));
+            }
+            if count < 0 || bytes != count * PSEUDONYM_BYTES as i64 {
+                return Err(StoreError::Corrupt(format!("{what} chunk of wrong length")));
+            }
+            each(row, count as usize)?;
+            held += count as usize;
         }
-        Ok(out)
+        Ok(held)
     }
 
     #[allow(clippy::type_complexity)]
@@ -218,28 +248,14 @@ impl Store {
 
 /// Appends one chunk's sealed pseudonyms (columns: first, count,
 /// key_version) to `out`, which must end where the chunk starts.
-fn sealed_chunk(
-    row: &rusqlite::Row<'_>,
+/// Appends the `count` sealed pseudonyms of a chunk's `blob` to `out`.
+fn sealed_blob(
     blob: &[u8],
-    sealed_under: KeyVersion,
+    count: usize,
     out: &mut Vec<Sealed>,
     what: &str,
 ) -> Result<(), StoreError> {
-    let first: i64 = row.get(0)?;
-    let count: i64 = row.get(1)?;
-    let version: u32 = row.get(2)?;
-    if first != out.len() as i64 {
-        return Err(StoreError::Corrupt(format!(
-            "{what} chunks are not contiguous"
-        )));
-    }
-    if version != sealed_under.0 {
-        return Err(StoreError::Corrupt(format!(
-            "a {what} chunk is sealed under storage key version {version}, not {}",
-            sealed_under.0
-        )));
-    }
-    if blob.len() as i64 != count * PSEUDONYM_BYTES as i64 {
+    if blob.len() != count * PSEUDONYM_BYTES {
         return Err(StoreError::Corrupt(format!("{what} chunk of wrong length")));
     }
     out.extend(
@@ -248,6 +264,42 @@ fn sealed_chunk(
     );
     Ok(())
 }
+
+/// A table of pseudonym chunks, and how to read it: the query's first
+/// columns are first, count, key version and the pseudonyms' length in
+/// bytes (which SQLite reads without reading them).
+struct Chunks {
+    what: &'static str,
+    select: &'static str,
+}
+
+/// Person chunks, then their pseudonyms.
+const PERSONS: &Chunks = &Chunks {
+    what: "person",
+    select: "SELECT first_person, count, key_version, length(pseudonyms), pseudonyms
+             FROM person_chunks ORDER BY first_person",
+};
+
+/// Person chunks, then their record keys (not their pseudonyms).
+const PERSON_KEYS: &Chunks = &Chunks {
+    what: "person",
+    select: "SELECT first_person, count, key_version, length(pseudonyms), record_keys
+             FROM person_chunks ORDER BY first_person",
+};
+
+/// Household chunks, then their pseudonyms.
+const HOUSEHOLDS: &Chunks = &Chunks {
+    what: "household",
+    select: "SELECT first_household, count, key_version, length(pseudonyms), pseudonyms
+             FROM household_chunks ORDER BY first_household",
+};
+
+/// Household chunks alone.
+const HOUSEHOLD_COUNTS: &Chunks = &Chunks {
+    what: "household",
+    select: "SELECT first_household, count, key_version, length(pseudonyms)
+             FROM household_chunks ORDER BY first_household",
+};
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())

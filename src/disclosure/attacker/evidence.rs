@@ -85,12 +85,12 @@ impl Evidence {
     pub(crate) fn verified(
         table: &Table<'_>,
         withheld: &[bool],
-        witnesses: &[Witness],
+        witnesses: impl IntoIterator<Item = Witness>,
     ) -> Result<Self, AttackerError> {
         table.check_pattern(withheld)?;
         let mut evidence = Evidence::new(table);
         for witness in witnesses {
-            evidence.offer(table, withheld, witness.clone());
+            evidence.offer(table, withheld, witness);
         }
         Ok(evidence)
     }
@@ -196,7 +196,7 @@ mod tests {
         let withheld = interior_withheld();
         // a - 3, b + 3, c + 3, d - 3 keeps every margin.
         let witness = Witness::from_values(&facts, &[0, 1, 3, 4], &[0.0, 43.0, 33.0, 47.0]);
-        let evidence = Evidence::verified(&table, &withheld, &[witness]).unwrap();
+        let evidence = Evidence::verified(&table, &withheld, [witness]).unwrap();
         assert_eq!(evidence.witnesses().len(), 1);
         assert_eq!(evidence.range(0), Interval { lo: 0.0, hi: 3.0 });
         assert_eq!(evidence.range(4), Interval { lo: 47.0, hi: 50.0 });
@@ -219,7 +219,7 @@ mod tests {
             (below_bound, &withheld),
             (valid, &d_released),
         ] {
-            let evidence = Evidence::verified(&table, pattern, &[witness]).unwrap();
+            let evidence = Evidence::verified(&table, pattern, [witness]).unwrap();
             assert!(evidence.witnesses().is_empty());
             assert_eq!(evidence.range(0), Interval { lo: 3.0, hi: 3.0 });
         }
@@ -232,7 +232,7 @@ mod tests {
         let withheld = interior_withheld();
         let near = Witness::from_values(&facts, &[0, 1, 3, 4], &[0.0, 43.0 + 1e-8, 33.0, 47.0]);
         let far = Witness::from_values(&facts, &[0, 1, 3, 4], &[0.0, 43.0 + 1e-4, 33.0, 47.0]);
-        let evidence = Evidence::verified(&table, &withheld, &[near, far]).unwrap();
+        let evidence = Evidence::verified(&table, &withheld, [near, far]).unwrap();
         assert_eq!(evidence.witnesses().len(), 1);
     }
 }

@@ -106,7 +106,7 @@ impl AttackerInput {
             &self.facts,
             &withheld,
             &self.protections,
-            &suppressed.witnesses,
+            suppressed.witnesses,
             limits.threads,
             work,
         )

@@ -40,7 +40,7 @@ fn a_lone_cell_of_a_two_way_table_gets_the_cheapest_rectangle() {
         .collect();
     assert_eq!(released, rectangle);
     assert!(work.spent() > 0);
-    let evidence = Evidence::verified(&table, &with(&withheld, &released), &[witness]).unwrap();
+    let evidence = Evidence::verified(&table, &with(&withheld, &released), [witness]).unwrap();
     assert_eq!(evidence.range(0).lo, 1.0);
     // The opposite corner moves with the cell, the other two against it.
     assert_eq!(evidence.range(index(&SIZES, &[1, 1])).lo, 14.0);
@@ -94,7 +94,7 @@ fn a_box_through_subtotals_changes_them_with_their_leaf() {
             .unwrap()
             .expect("a box has room");
         let pattern = with(&with(&withheld, &[cell]), &released);
-        let evidence = Evidence::verified(&table, &pattern, &[witness]).unwrap();
+        let evidence = Evidence::verified(&table, &pattern, [witness]).unwrap();
         assert_eq!(evidence.witnesses().len(), 1, "cell {cell} to {goal}");
         let reached = evidence.range(cell);
         assert!(reached.lo <= goal && goal <= reached.hi);
@@ -180,11 +180,11 @@ proptest! {
         if let Some((released, witness)) = found {
             prop_assert!(released.iter().all(|&c| !withheld[c]));
             if !released.is_empty() {
-                let before = Evidence::verified(&table, &withheld, std::slice::from_ref(&witness)).unwrap();
+                let before = Evidence::verified(&table, &withheld, [witness.clone()]).unwrap();
                 prop_assert!(before.witnesses().is_empty());
             }
             let pattern = with(&withheld, &released);
-            let evidence = Evidence::verified(&table, &pattern, &[witness]).unwrap();
+            let evidence = Evidence::verified(&table, &pattern, [witness]).unwrap();
             prop_assert_eq!(evidence.witnesses().len(), 1);
             let reached = evidence.range(cell);
             prop_assert!(reached.lo <= goal && goal <= reached.hi);
