@@ -3,6 +3,8 @@
 //! Categorical values are dense codes into a category list whose order is the
 //! display order; numbers are exact 64-bit integers (decimals scaled).
 
+use std::sync::OnceLock;
+
 use crate::classification::Classifications;
 use crate::schema::ColumnKind;
 
@@ -79,7 +81,40 @@ pub struct DatasetData {
     persons: Vec<crate::link::PersonNo>,
     row_of: Vec<u32>,
     households: Option<Vec<u32>>,
+    /// One more than the largest household number (0 without households).
+    household_bound: u32,
     columns: Vec<ColumnData>,
+    /// Each column's [`ValueSummary`], computed when first asked for.
+    summaries: Vec<OnceLock<(usize, ValueSummary)>>,
+}
+
+/// What the disclosure rules need to know of a numeric column's values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueSummary {
+    /// Whether any value is negative.
+    pub negative: bool,
+    /// The distinct values, ascending, when there are at most the number
+    /// asked for; empty otherwise.
+    pub distinct: Vec<i64>,
+}
+
+impl ValueSummary {
+    /// The summary of `values`, listing them if at most `few` are distinct.
+    pub fn of(values: &[i64], few: usize) -> Self {
+        let mut distinct: Vec<i64> = Vec::new();
+        let mut negative = false;
+        for &v in values {
+            negative |= v < 0;
+            if distinct.len() <= few && !distinct.contains(&v) {
+                distinct.push(v);
+            }
+        }
+        if distinct.len() > few {
+            distinct.clear();
+        }
+        distinct.sort_unstable();
+        ValueSummary { negative, distinct }
+    }
 }
 
 impl DatasetData {
@@ -94,13 +129,40 @@ impl DatasetData {
         debug_assert!(columns.iter().all(|c| c.len() == persons.len()));
         static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let row_of = crate::link::row_lookup(&persons);
+        let household_bound = households
+            .as_ref()
+            .and_then(|h| h.iter().max())
+            .map_or(0, |&h| h + 1);
         DatasetData {
             generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             persons,
             row_of,
             households,
+            household_bound,
+            summaries: columns.iter().map(|_| OnceLock::new()).collect(),
             columns,
         }
+    }
+
+    /// One more than the largest household number of any row (0 without
+    /// households).
+    pub fn household_bound(&self) -> u32 {
+        self.household_bound
+    }
+
+    /// The summary of numeric column `index` for `few` distinct values
+    /// (kept for the first `few` asked; `None` for a categorical column).
+    pub fn value_summary(&self, index: usize, few: usize) -> Option<ValueSummary> {
+        let ColumnData::Numbers(values) = &self.columns[index] else {
+            return None;
+        };
+        let (kept_for, summary) =
+            self.summaries[index].get_or_init(|| (few, ValueSummary::of(values, few)));
+        Some(if *kept_for == few {
+            summary.clone()
+        } else {
+            ValueSummary::of(values, few)
+        })
     }
 
     /// This value's generation: different for every `DatasetData` built
@@ -130,6 +192,15 @@ impl DatasetData {
             Some(&r) if r != crate::link::NO_ROW => Some(r as usize),
             _ => None,
         }
+    }
+
+    /// The row holding `person`, or [`crate::link::NO_ROW`].
+    #[inline]
+    pub fn row_or_absent(&self, person: crate::link::PersonNo) -> u32 {
+        self.row_of
+            .get(person as usize)
+            .copied()
+            .unwrap_or(crate::link::NO_ROW)
     }
 
     /// The column at `index`.

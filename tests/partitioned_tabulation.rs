@@ -7,12 +7,15 @@
 
 use ddc::columns::{ColumnData, DatasetData};
 use ddc::ledger::PrintKey;
+use ddc::ledger::UnitKind;
 use ddc::schema::Unit;
 use ddc::tabulate::{
     tabulate, tabulate_in, tabulate_partitioned, Axis, CodeFilter, Dimension, MagnitudeSpec, Query,
     SideCache, Variable, HIDDEN,
 };
+use ddc::tabulate::{CountCube, MagnitudeStats, TableStats, TOP_CONTRIBUTIONS};
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
 struct Case {
@@ -33,7 +36,11 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    let persons = 400usize;
+    case_of(400)
+}
+
+/// A case over `persons` persons (households 0..130 among them).
+fn case_of(persons: usize) -> impl Strategy<Value = Case> {
     (
         proptest::collection::vec(any::<bool>(), persons),
         proptest::collection::vec(any::<bool>(), persons),
@@ -69,6 +76,115 @@ fn codes_of(persons: &[u32], f: impl Fn(u32) -> u32) -> ColumnData {
     ColumnData::Codes {
         categories: vec!["a".into(), "b".into(), "c".into()],
         codes: persons.iter().map(|&p| f(p)).collect(),
+    }
+}
+
+/// Dataset A (grouped column 0) and dataset B (grouped column 0, filtered
+/// column 1, value column 2) of a case.
+fn datasets(c: &Case) -> (DatasetData, DatasetData) {
+    let a = DatasetData::new(
+        c.a.clone(),
+        None,
+        vec![codes_of(&c.a, |p| c.codes[p as usize].0)],
+    );
+    // A household's value is the same for each of its members.
+    let value = |p: u32| match c.measure {
+        2 => c.values[c.households[p as usize] as usize],
+        _ => c.values[p as usize],
+    };
+    let b = DatasetData::new(
+        c.b.clone(),
+        Some(c.b.iter().map(|&p| c.households[p as usize]).collect()),
+        vec![
+            codes_of(&c.b, |p| c.codes[p as usize].1),
+            codes_of(&c.b, |p| c.codes[p as usize].2),
+            ColumnData::Numbers(c.b.iter().map(|&p| value(p)).collect()),
+        ],
+    );
+    (a, b)
+}
+
+/// What every cell, margins included, holds by the definitions, computed
+/// cell by cell from the persons: counts, cell keys, and for a magnitude
+/// table the sums, perturbation sums, extremes and each distinct unit's
+/// contribution (a household is one unit per cell, with the sum of its
+/// members' values there).
+fn direct(c: &Case, q: &Query<'_>, a: &DatasetData, b: &DatasetData) -> TableStats {
+    let cube = CountCube::with_axes(q.group_by.iter().map(|d| d.axis.clone()).collect());
+    let cells = cube.len();
+    let code = |data: &DatasetData, column: usize, row: usize| match data.column(column) {
+        ColumnData::Codes { codes, .. } => codes[row],
+        ColumnData::Numbers(_) => unreachable!(),
+    };
+    let (mut counts, mut keys) = (vec![0u64; cells], vec![0u32; cells]);
+    let mut m = MagnitudeStats {
+        sums: vec![0; cells],
+        units: vec![0; cells],
+        top: vec![[0; TOP_CONTRIBUTIONS]; cells],
+        abs_sums: vec![0; cells],
+        value_units: Vec::new(),
+        signed: vec![0; cells],
+        fractional_fixed: vec![0; cells],
+        min: vec![i64::MAX; cells],
+        max: vec![i64::MIN; cells],
+    };
+    let mut contributions: BTreeMap<(usize, u32), i128> = BTreeMap::new();
+    let spec = q.magnitude.as_ref();
+    for (ra, &p) in a.persons().iter().enumerate() {
+        let Some(rb) = b.row_of(p) else { continue };
+        if !q.filters[0].allowed[code(b, 1, rb) as usize] {
+            continue;
+        }
+        let pa = q.group_by[0].index_of_code[code(a, 0, ra) as usize];
+        let pb = q.group_by[1].index_of_code[code(b, 0, rb) as usize];
+        if pa == HIDDEN || pb == HIDDEN {
+            continue;
+        }
+        let leaf = cube.index(&[Some(pa as usize), Some(pb as usize)]);
+        for cell in cube.covering(leaf) {
+            counts[cell] += 1;
+            keys[cell] = keys[cell].wrapping_add(c.record_keys[p as usize]);
+            let Some(spec) = spec else { continue };
+            let ColumnData::Numbers(values) = b.column(2) else {
+                unreachable!()
+            };
+            let value = values[rb];
+            let (kind, unit) = match spec.unit {
+                Unit::Person => (UnitKind::Person, p),
+                Unit::Household => (UnitKind::Household, c.households[p as usize]),
+            };
+            let draw = q.print_key.draw(kind, unit, spec.salt);
+            let signed = if draw.negative {
+                -i128::from(value)
+            } else {
+                i128::from(value)
+            };
+            m.sums[cell] += i128::from(value);
+            m.signed[cell] += signed;
+            m.fractional_fixed[cell] += signed * i128::from(draw.fraction);
+            m.min[cell] = m.min[cell].min(value);
+            m.max[cell] = m.max[cell].max(value);
+            *contributions.entry((cell, unit)).or_default() += i128::from(value);
+        }
+    }
+    for ((cell, _), contribution) in contributions {
+        let abs = contribution.unsigned_abs();
+        m.units[cell] += 1;
+        m.abs_sums[cell] += abs;
+        let top = &mut m.top[cell];
+        top[TOP_CONTRIBUTIONS - 1] = top[TOP_CONTRIBUTIONS - 1].max(abs);
+        top.sort_unstable_by(|x, y| y.cmp(x));
+    }
+    let mut expected = CountCube::with_axes(cube.axes().to_vec());
+    for (i, &n) in counts.iter().enumerate() {
+        expected.add(i, n);
+    }
+    TableStats {
+        cube: expected,
+        keys,
+        magnitude: spec.map(|_| m),
+        prints: Vec::new(),
+        structural_zeros: Vec::new(),
     }
 }
 
@@ -130,21 +246,7 @@ proptest! {
 
     #[test]
     fn any_cut_of_the_persons_gives_the_same_statistics(c in case()) {
-        let a = DatasetData::new(c.a.clone(), None, vec![codes_of(&c.a, |p| c.codes[p as usize].0)]);
-        // A household's value is the same for each of its members.
-        let value = |p: u32| match c.measure {
-            2 => c.values[c.households[p as usize] as usize],
-            _ => c.values[p as usize],
-        };
-        let b = DatasetData::new(
-            c.b.clone(),
-            Some(c.b.iter().map(|&p| c.households[p as usize]).collect()),
-            vec![
-                codes_of(&c.b, |p| c.codes[p as usize].1),
-                codes_of(&c.b, |p| c.codes[p as usize].2),
-                ColumnData::Numbers(c.b.iter().map(|&p| value(p)).collect()),
-            ],
-        );
+        let (a, b) = datasets(&c);
         let key = PrintKey::from_bytes([9; 16]);
         let q = query(&c, &a, &b, &key);
         let one = tabulate(&q);
@@ -173,5 +275,18 @@ proptest! {
         other.sides = Some(&cache);
         prop_assert_eq!(&tabulate(&other), &fresh);
         prop_assert_eq!(cache.len(), 3);
+    }
+
+    /// Tabulation adds each person to its category cell only and merges
+    /// the margins from those; what it finds must be what each cell holds
+    /// by definition. Over more persons than a scan checks at a time.
+    #[test]
+    fn every_cell_and_margin_holds_what_its_persons_give(c in case_of(2_500)) {
+        let (a, b) = datasets(&c);
+        let key = PrintKey::from_bytes([9; 16]);
+        let q = query(&c, &a, &b, &key);
+        let mut found = tabulate_in(&q, 2);
+        found.prints.clear();
+        prop_assert_eq!(found, direct(&c, &q, &a, &b));
     }
 }

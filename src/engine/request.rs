@@ -325,32 +325,22 @@ impl Engine {
         };
         let l = &loaded[variable.dataset];
         let unit = l.info.def.columns()[variable.column].unit;
-        let ColumnData::Numbers(values) = l.data.column(variable.column) else {
+        let Some(values) = l
+            .data
+            .value_summary(variable.column, self.policy.few_values)
+        else {
             return Err(invalid(field, "not a numeric column"));
         };
-        let few = self.policy.few_values;
-        let mut distinct: Vec<i64> = Vec::new();
-        let mut negative_values = false;
-        for &v in values {
-            negative_values |= v < 0;
-            if distinct.len() <= few && !distinct.contains(&v) {
-                distinct.push(v);
-            }
-        }
-        if distinct.len() > few {
-            distinct.clear();
-        }
-        distinct.sort_unstable();
         let spec = MagnitudeSpec {
             variable,
             unit,
-            distinct_values: distinct,
+            distinct_values: values.distinct,
             salt: super::release::salt(name),
         };
         Ok(ResolvedMagnitude {
             spec,
             scale,
-            negative_values,
+            negative_values: values.negative,
         })
     }
 

@@ -13,7 +13,7 @@
 //! [`MagnitudeStats::signed`]).
 
 use super::cube::CoveringTable;
-use super::{in_parallel, split, Axis, Query, Variable};
+use super::{in_parallel, Axis, Query, Variable};
 use crate::columns::ColumnData;
 use crate::ledger::{PrintKey, UnitKind, FRACTION_ONE};
 use crate::schema::Unit;
@@ -92,22 +92,46 @@ impl MagnitudeStats {
     /// Adds the statistics of disjoint units (another partition's).
     pub(super) fn merge(&mut self, other: &MagnitudeStats) {
         for i in 0..self.sums.len() {
-            self.sums[i] += other.sums[i];
-            self.units[i] += other.units[i];
-            self.abs_sums[i] += other.abs_sums[i];
-            self.signed[i] += other.signed[i];
-            self.fractional_fixed[i] += other.fractional_fixed[i];
-            self.min[i] = self.min[i].min(other.min[i]);
-            self.max[i] = self.max[i].max(other.max[i]);
-            self.top[i] = top_of_both(&self.top[i], &other.top[i]);
-            if let (Some(mine), Some(theirs)) =
-                (self.value_units.get_mut(i), other.value_units.get(i))
-            {
-                for (a, b) in mine.iter_mut().zip(theirs) {
-                    *a += b;
-                }
+            self.merge_cell(i, other, i);
+        }
+    }
+
+    /// Adds `other`'s cell `j`, of units disjoint from those of cell `i`,
+    /// into cell `i`.
+    fn merge_cell(&mut self, i: usize, other: &MagnitudeStats, j: usize) {
+        self.sums[i] += other.sums[j];
+        self.units[i] += other.units[j];
+        self.abs_sums[i] += other.abs_sums[j];
+        self.signed[i] += other.signed[j];
+        self.fractional_fixed[i] += other.fractional_fixed[j];
+        self.min[i] = self.min[i].min(other.min[j]);
+        self.max[i] = self.max[i].max(other.max[j]);
+        self.top[i] = top_of_both(&self.top[i], &other.top[j]);
+        if let (Some(mine), Some(theirs)) = (self.value_units.get_mut(i), other.value_units.get(j))
+        {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
             }
         }
+    }
+
+    /// Every cell and margin from statistics gathered in the category
+    /// cells `leaves` only, whose units are disjoint (a unit in two category
+    /// cells is not in these statistics): each margin is the merge of the
+    /// category cells it covers.
+    fn spread(&self, covering: &CoveringTable, leaves: &[usize]) -> MagnitudeStats {
+        let mut out = MagnitudeStats::zeros(self.sums.len(), self.distinct());
+        for &leaf in leaves {
+            for &cell in covering.of(leaf) {
+                out.merge_cell(cell, self, leaf);
+            }
+        }
+        out
+    }
+
+    /// Distinct values counted per cell.
+    fn distinct(&self) -> usize {
+        self.value_units.first().map_or(0, Vec::len)
     }
 
     /// Whether every unit of cell `i` has the same value (and there is one).
@@ -146,42 +170,79 @@ fn top_of_both(
     out
 }
 
-/// Accumulates a magnitude query while persons are scanned.
+/// Accumulates a magnitude query while persons are scanned, into the
+/// category cells only: the margins are merged from them at the end.
 pub(super) struct MagnitudeAcc<'a> {
     spec: &'a MagnitudeSpec,
     key: &'a PrintKey,
     values: &'a [i64],
     households: Option<&'a [u32]>,
+    /// Per category cell: the persons' sums and, for a person-level
+    /// variable, their units.
     stats: MagnitudeStats,
-    /// Household unit: one [`Member`] per person.
-    members: Vec<Member>,
+    /// Household unit: one [`Member`] per person, in buckets by the high
+    /// bits of the household number (`household >> shift`), each a range
+    /// of households small enough to sort in cache. A merge appends the
+    /// other part's buckets: bucket `j` is every entry `k` with
+    /// `k % buckets == j`.
+    members: Vec<Vec<Member>>,
+    buckets: usize,
+    shift: u32,
+}
+
+/// Household buckets of [`MagnitudeAcc`]: at most this many.
+const BUCKET_BITS: u32 = 8;
+
+/// The shift that cuts household numbers below `bound` into at most
+/// 2^[`BUCKET_BITS`] buckets, and how many buckets that makes.
+fn buckets_below(bound: u32) -> (u32, usize) {
+    let bits = u32::BITS - bound.saturating_sub(1).leading_zeros();
+    let shift = bits.saturating_sub(BUCKET_BITS);
+    (shift, (bound.saturating_sub(1) >> shift) as usize + 1)
 }
 
 impl<'a> MagnitudeAcc<'a> {
-    pub(super) fn new(spec: &'a MagnitudeSpec, q: &Query<'a>, axes: &[Axis]) -> Self {
+    /// An empty accumulator for at most about `persons` persons (its
+    /// buckets are sized for them, so that they do not grow by copying).
+    pub(super) fn new(
+        spec: &'a MagnitudeSpec,
+        q: &Query<'a>,
+        axes: &[Axis],
+        persons: usize,
+    ) -> Self {
         let data = q.datasets[spec.variable.dataset];
         let values = match data.column(spec.variable.column) {
             ColumnData::Numbers(v) => v.as_slice(),
             ColumnData::Codes { .. } => panic!("a magnitude variable is numeric"),
         };
         let cells = axes.iter().map(|a| a.len() + 1).product();
+        let households = data.households().filter(|_| spec.unit == Unit::Household);
+        let (shift, buckets) = match households {
+            Some(_) => buckets_below(data.household_bound()),
+            None => (0, 0),
+        };
         MagnitudeAcc {
             spec,
             key: q.print_key,
             values,
-            households: data.households().filter(|_| spec.unit == Unit::Household),
+            households,
             stats: MagnitudeStats::zeros(cells, spec.distinct_values.len()),
-            members: Vec::new(),
+            // Persons fall into buckets about evenly; a quarter more keeps
+            // most buckets from growing.
+            members: (0..buckets)
+                .map(|_| Vec::with_capacity(persons / buckets.max(1) * 5 / 4))
+                .collect(),
+            buckets,
+            shift,
         }
     }
 
-    /// Adds `person` in the cell at flat index `cell`, whose covering cells
-    /// are `covering`.
+    /// Adds `person` in the category cell at flat index `leaf`; `rows` is
+    /// the person's row in each of the query's datasets.
     pub(super) fn add_person(
         &mut self,
         person: crate::link::PersonNo,
-        cell: usize,
-        covering: &[usize],
+        leaf: usize,
         rows: &[usize],
     ) {
         let row = rows[self.spec.variable.dataset];
@@ -197,27 +258,22 @@ impl<'a> MagnitudeAcc<'a> {
         } else {
             i128::from(value)
         };
-        let fractional = signed * i128::from(draw.fraction);
         let s = &mut self.stats;
-        for &i in covering {
-            s.sums[i] += i128::from(value);
-            s.signed[i] += signed;
-            s.fractional_fixed[i] += fractional;
-            s.min[i] = s.min[i].min(value);
-            s.max[i] = s.max[i].max(value);
-        }
+        s.sums[leaf] += i128::from(value);
+        s.signed[leaf] += signed;
+        s.fractional_fixed[leaf] += signed * i128::from(draw.fraction);
+        s.min[leaf] = s.min[leaf].min(value);
+        s.max[leaf] = s.max[leaf].max(value);
         match self.households {
-            None => {
-                for &i in covering {
-                    self.stats
-                        .add_unit(i, i128::from(value), value, &self.spec.distinct_values);
-                }
+            None => s.add_unit(leaf, i128::from(value), value, &self.spec.distinct_values),
+            Some(households) => {
+                let household = households[row];
+                self.members[(household >> self.shift) as usize].push(Member {
+                    household,
+                    cell: leaf as u32,
+                    value,
+                });
             }
-            Some(households) => self.members.push(Member {
-                household: households[row],
-                cell: cell as u32,
-                value,
-            }),
         }
     }
 
@@ -229,28 +285,53 @@ impl<'a> MagnitudeAcc<'a> {
         self.members.extend(other.members);
     }
 
-    /// Aggregates household members per cell, then returns the statistics.
+    /// Every cell's statistics, margins included; `leaves` are the category
+    /// cells that hold persons.
     ///
-    /// The members are put in household order once (a counting sort over
-    /// the dense household numbers); each household then adds one unit to
-    /// every cell that covers any of its members, its contribution the sum
-    /// of its members' values there. Households are disjoint units, so
-    /// `threads` parts of them are aggregated side by side and merged.
-    pub(super) fn finish(mut self, covering: &CoveringTable, threads: usize) -> MagnitudeStats {
-        if self.members.is_empty() {
-            return self.stats;
+    /// Each bucket's members are put in household order (a radix sort in
+    /// cache) and aggregated, the buckets shared among `threads` threads. A
+    /// household whose members are all in one category cell is one unit
+    /// there, its contribution their values' sum. One spread over several
+    /// category cells is a unit of its own in every cell that covers any of
+    /// its members, with the sum of its members' values there. Then each
+    /// margin merges the category cells it covers.
+    pub(super) fn finish(
+        mut self,
+        covering: &CoveringTable,
+        leaves: &[usize],
+        threads: usize,
+    ) -> MagnitudeStats {
+        if self.members.iter().all(Vec::is_empty) {
+            return self.stats.spread(covering, leaves);
         }
-        let members = by_household(std::mem::take(&mut self.members));
         let (cells, distinct) = (self.stats.sums.len(), &self.spec.distinct_values);
-        let parts = household_parts(&members, threads);
-        for part in in_parallel(&parts, |range| {
-            let mut stats = MagnitudeStats::zeros(cells, distinct.len());
-            add_households(&mut stats, &members[range], covering, distinct);
-            stats
-        }) {
-            self.stats.merge(&part);
+        let (members, buckets) = (&self.members, self.buckets);
+        let threads = threads.clamp(1, buckets);
+        let ranges: Vec<std::ops::Range<usize>> = (0..threads).map(|t| t..t + 1).collect();
+        let parts = in_parallel(&ranges, |t| {
+            let mut within = MagnitudeStats::zeros(cells, distinct.len());
+            let mut across = MagnitudeStats::zeros(cells, distinct.len());
+            for j in (t.start..buckets).step_by(threads) {
+                let bucket: Vec<&[Member]> = members
+                    .iter()
+                    .skip(j)
+                    .step_by(buckets)
+                    .map(Vec::as_slice)
+                    .collect();
+                let sorted = by_household(&bucket);
+                add_households(&mut within, &mut across, &sorted, covering, distinct);
+            }
+            (within, across)
+        });
+        self.members = Vec::new();
+        let mut across = MagnitudeStats::zeros(cells, distinct.len());
+        for (w, a) in &parts {
+            self.stats.merge(w);
+            across.merge(a);
         }
-        self.stats
+        let mut out = self.stats.spread(covering, leaves);
+        out.merge(&across);
+        out
     }
 }
 
@@ -263,19 +344,22 @@ struct Member {
     value: i64,
 }
 
-/// One unit per household and covering cell, for `members` in household order.
+/// One unit per household, for `members` in household order: into
+/// `within` at its category cell when all its members are in one, else
+/// into `across` at every cell that covers any of them.
 fn add_households(
-    stats: &mut MagnitudeStats,
+    within: &mut MagnitudeStats,
+    across: &mut MagnitudeStats,
     members: &[Member],
     covering: &CoveringTable,
     distinct: &[i64],
 ) {
     let mut cells: Vec<(usize, i64)> = Vec::new();
     for household in members.chunk_by(|a, b| a.household == b.household) {
-        if let [only] = household {
-            for &cell in covering.of(only.cell as usize) {
-                stats.add_unit(cell, i128::from(only.value), only.value, distinct);
-            }
+        let first = household[0];
+        if household.iter().all(|m| m.cell == first.cell) {
+            let contribution: i128 = household.iter().map(|m| i128::from(m.value)).sum();
+            within.add_unit(first.cell as usize, contribution, first.value, distinct);
             continue;
         }
         cells.clear();
@@ -285,65 +369,70 @@ fn add_households(
         cells.sort_unstable_by_key(|&(cell, _)| cell);
         for group in cells.chunk_by(|a, b| a.0 == b.0) {
             let contribution: i128 = group.iter().map(|&(_, v)| i128::from(v)).sum();
-            stats.add_unit(group[0].0, contribution, household[0].value, distinct);
+            across.add_unit(group[0].0, contribution, first.value, distinct);
         }
     }
 }
 
-/// `members` (in household order) cut into at most `parts` ranges that
-/// never split a household.
-fn household_parts(members: &[Member], parts: usize) -> Vec<std::ops::Range<usize>> {
-    let mut cuts: Vec<usize> = split(members.len(), parts)
-        .iter()
-        .map(|r| r.start)
-        .collect();
-    cuts.push(members.len());
-    for cut in &mut cuts[1..] {
-        while *cut < members.len()
-            && *cut > 0
-            && members[*cut].household == members[*cut - 1].household
-        {
-            *cut += 1;
-        }
+/// The members of `parts` with each household's members together,
+/// households ascending (stable): a least-significant-digit radix sort on
+/// the bits in which the household numbers differ, at most 12 a pass. A
+/// few members are sorted instead.
+fn by_household(parts: &[&[Member]]) -> Vec<Member> {
+    const MAX_BITS: u32 = 12;
+    let n: usize = parts.iter().map(|p| p.len()).sum();
+    if n < 1 << 12 {
+        let mut sorted = parts.concat();
+        sorted.sort_by_key(|m| m.household);
+        return sorted;
     }
-    cuts.windows(2)
-        .map(|w| w[0]..w[1].max(w[0]))
-        .filter(|r| !r.is_empty())
-        .collect()
-}
-
-/// `members` with each household's members together, households ascending:
-/// a least-significant-digit radix sort on the household number, 11 bits
-/// a pass (a pass reads the members in order and writes them to 2,048
-/// sequential streams, which stays in cache where a counting sort over
-/// millions of households would not). A few members are sorted instead.
-fn by_household(mut members: Vec<Member>) -> Vec<Member> {
-    const BITS: u32 = 11;
-    if members.len() < 1 << 12 {
-        members.sort_by_key(|m| m.household);
-        return members;
-    }
-    let highest = members.iter().map(|m| m.household).max().unwrap_or(0);
-    let passes = (u32::BITS - highest.leading_zeros()).div_ceil(BITS);
-    let mut other = vec![Member::default(); members.len()];
+    let all = || parts.iter().flat_map(|p| p.iter());
+    let (lowest, highest) = all().fold((u32::MAX, 0), |(lo, hi), m| {
+        (lo.min(m.household), hi.max(m.household))
+    });
+    // Numbers between two that agree above a bit agree there too.
+    let bits = (u32::BITS - (highest ^ lowest).leading_zeros()).max(1);
+    let passes = bits.div_ceil(MAX_BITS);
+    let width = bits.div_ceil(passes);
+    let mut from: Vec<Member> = Vec::new();
+    let mut to = vec![Member::default(); n];
     for pass in 0..passes {
-        let digit = |m: &Member| ((m.household >> (pass * BITS)) & ((1 << BITS) - 1)) as usize;
-        let mut next = [0usize; 1 << BITS];
-        for m in &members {
-            next[digit(m)] += 1;
+        let shift = pass * width;
+        if pass == 0 {
+            radix_pass(all(), &mut to, shift, width);
+        } else {
+            radix_pass(from.iter(), &mut to, shift, width);
         }
-        let mut at = 0;
-        for slot in &mut next {
-            (*slot, at) = (at, at + *slot);
+        if pass + 1 < passes && from.is_empty() {
+            from = vec![Member::default(); n];
         }
-        for m in &members {
-            let slot = &mut next[digit(m)];
-            other[*slot] = *m;
-            *slot += 1;
-        }
-        std::mem::swap(&mut members, &mut other);
+        std::mem::swap(&mut from, &mut to);
     }
-    members
+    from
+}
+
+/// One pass of [`by_household`]: `source` into `to` by the `width` bits
+/// of the household number from bit `shift`, stably.
+fn radix_pass<'m>(
+    source: impl Iterator<Item = &'m Member> + Clone,
+    to: &mut [Member],
+    shift: u32,
+    width: u32,
+) {
+    let digit = |m: &Member| ((m.household >> shift) & ((1 << width) - 1)) as usize;
+    let mut next = vec![0usize; 1 << width];
+    for m in source.clone() {
+        next[digit(m)] += 1;
+    }
+    let mut at = 0;
+    for slot in &mut next {
+        (*slot, at) = (at, at + *slot);
+    }
+    for m in source {
+        let slot = &mut next[digit(m)];
+        to[*slot] = *m;
+        *slot += 1;
+    }
 }
 
 #[cfg(test)]
@@ -392,15 +481,26 @@ mod tests {
             salt: 0,
         };
         let key = PrintKey::from_bytes([7; 16]);
+        let bound = members.iter().map(|m| m.household + 1).max().unwrap_or(0);
+        let (shift, count) = buckets_below(bound);
+        let mut buckets = vec![Vec::new(); count];
+        for m in members {
+            buckets[(m.household >> shift) as usize].push(*m);
+        }
+        let mut leaves: Vec<usize> = members.iter().map(|m| m.cell as usize).collect();
+        leaves.sort_unstable();
+        leaves.dedup();
         let acc = MagnitudeAcc {
             spec: &spec,
             key: &key,
             values: &[],
             households: None,
             stats: MagnitudeStats::zeros(cube.len(), distinct.len()),
-            members: members.to_vec(),
+            members: buckets,
+            buckets: count,
+            shift,
         };
-        acc.finish(&CoveringTable::new(cube.axes()), threads)
+        acc.finish(&CoveringTable::new(cube.axes()), &leaves, threads)
     }
 
     #[test]
@@ -417,7 +517,7 @@ mod tests {
             state % n
         };
         // Few members (sorted), then enough for the radix sort, over few
-        // and over many household numbers (up to three passes).
+        // and over many household numbers (up to two passes).
         for (count, households) in [(400, 40), (400, 100_000), (5_000, 300), (5_000, 5_000_000)] {
             let members: Vec<Member> = (0..count)
                 .map(|_| {
@@ -461,30 +561,7 @@ mod tests {
             let mut expected = members.clone();
             expected.sort_by_key(|m| (m.household, m.cell));
             // Stable: members of a household keep their order.
-            assert_eq!(by_household(members), expected);
-        }
-    }
-
-    #[test]
-    fn household_parts_never_split_a_household() {
-        let members: Vec<Member> = [0, 0, 0, 1, 2, 2, 2, 2, 3]
-            .into_iter()
-            .map(|household| Member {
-                household,
-                ..Member::default()
-            })
-            .collect();
-        for parts in 1..12 {
-            let ranges = household_parts(&members, parts);
-            assert_eq!(ranges.first().map(|r| r.start), Some(0));
-            assert_eq!(ranges.last().map(|r| r.end), Some(members.len()));
-            for w in ranges.windows(2) {
-                assert_eq!(w[0].end, w[1].start);
-                assert_ne!(
-                    members[w[1].start].household,
-                    members[w[1].start - 1].household
-                );
-            }
+            assert_eq!(by_household(&[&members]), expected);
         }
     }
 }

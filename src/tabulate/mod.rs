@@ -1,10 +1,11 @@
 //! Counting distinct persons (and summing a numeric variable) over linked
 //! datasets into a cube with all margins.
 //!
-//! Every margin is counted directly from the persons, not summed from the
-//! cells, so that the disclosure check can verify that each margin equals
-//! the sum of the cells it covers. Each cell also gets its cell key and, for
-//! magnitude tables, the contributions of its distinct units (persons or
+//! A scan adds each person to its category cell only; every margin is then
+//! the merge of the category cells it covers (persons are disjoint across
+//! category cells, and a household in several of them is kept apart, see
+//! [`magnitude`]). Each cell also gets its cell key and, for magnitude
+//! tables, the contributions of its distinct units (persons or
 //! households). This module does no I/O and knows nothing of disclosure rules.
 
 mod axis;
@@ -160,7 +161,10 @@ pub fn tabulate_partitioned(q: &Query<'_>, parts: &[Range<usize>]) -> TableStats
     for p in partials {
         total.merge(p);
     }
-    let magnitude = total.magnitude.map(|m| m.finish(&plan.covering, threads));
+    let leaves = total.spread(&plan.covering);
+    let magnitude = total
+        .magnitude
+        .map(|m| m.finish(&plan.covering, &leaves, threads));
     let prints = total.prints.finish(q, &total.cube, threads);
     TableStats {
         cube: total.cube,
@@ -217,15 +221,45 @@ pub(crate) fn in_parallel<T: Send>(
 /// What a scan reads, resolved once per query.
 struct Plan<'q> {
     driver: Option<usize>,
-    /// Codes and table position of each grouping variable.
-    dims: Vec<(&'q [u32], &'q [u32])>,
-    /// Codes, dataset and allowed codes of each filter.
-    filters: Vec<(&'q [u32], usize, &'q [bool])>,
-    /// The flat-index step of each dimension.
-    strides: Vec<usize>,
+    /// What is checked in each dataset, the driver's first.
+    steps: Vec<Step<'q>>,
     /// Each cell's covering cells.
     covering: CoveringTable,
 }
+
+/// What a scan checks in one dataset once a person's row there is known.
+struct Step<'q> {
+    dataset: usize,
+    /// Codes and allowed codes of each of the dataset's filters.
+    filters: Vec<(&'q [u32], &'q [bool])>,
+    /// Codes, table position of each code, and flat-index step of each of
+    /// the dimensions grouped on the dataset's columns.
+    dims: Vec<(&'q [u32], &'q [u32], usize)>,
+}
+
+impl Step<'_> {
+    /// Whether the person at `row` passes this dataset's filters and shows
+    /// in the table along its dimensions, and `cell` moved to its position
+    /// along them (meaningless when it does not pass). Without branches:
+    /// which persons pass is data, and a mispredicted branch per person
+    /// costs more than the checks.
+    #[inline]
+    fn check(&self, row: usize, mut cell: usize) -> (bool, usize) {
+        let mut ok = true;
+        for &(codes, allowed) in &self.filters {
+            ok &= allowed[codes[row] as usize];
+        }
+        for &(codes, index_of_code, stride) in &self.dims {
+            let i = index_of_code[codes[row] as usize];
+            ok &= i != HIDDEN;
+            cell = cell.wrapping_add((i as usize).wrapping_mul(stride));
+        }
+        (ok, cell)
+    }
+}
+
+/// Persons a scan checks together (see [`Plan::scan`]).
+const BLOCK: usize = 1024;
 
 /// One part's partial aggregates.
 struct Partial<'q> {
@@ -247,6 +281,22 @@ impl<'q> Partial<'q> {
         }
         self.prints.merge(&other.prints);
     }
+
+    /// Adds each category cell's count and key into the margins that cover
+    /// it, and returns the category cells that hold persons.
+    fn spread(&mut self, covering: &CoveringTable) -> Vec<usize> {
+        let leaves: Vec<usize> = (0..self.cube.len())
+            .filter(|&i| self.cube.count(i) > 0)
+            .collect();
+        for &leaf in &leaves {
+            let (count, key) = (self.cube.count(leaf), self.keys[leaf]);
+            for &margin in &covering.of(leaf)[1..] {
+                self.cube.add(margin, count);
+                self.keys[margin] = self.keys[margin].wrapping_add(key);
+            }
+        }
+        leaves
+    }
 }
 
 impl<'q> Plan<'q> {
@@ -257,31 +307,46 @@ impl<'q> Plan<'q> {
         };
         let axes: Vec<Axis> = q.group_by.iter().map(|d| d.axis.clone()).collect();
         let sizes: Vec<usize> = axes.iter().map(Axis::len).collect();
+        let strides = strides(&sizes);
+        let driver = driver(q);
+        let order = driver
+            .into_iter()
+            .chain((0..q.datasets.len()).filter(|&d| Some(d) != driver));
         Plan {
-            strides: strides(&sizes),
             covering: CoveringTable::new(&axes),
-            driver: driver(q),
-            dims: q
-                .group_by
-                .iter()
-                .map(|d| (codes(&d.variable), d.index_of_code.as_slice()))
-                .collect(),
-            filters: q
-                .filters
-                .iter()
-                .map(|f| (codes(&f.variable), f.variable.dataset, f.allowed.as_slice()))
+            driver,
+            steps: order
+                .map(|d| Step {
+                    dataset: d,
+                    filters: q
+                        .filters
+                        .iter()
+                        .filter(|f| f.variable.dataset == d)
+                        .map(|f| (codes(&f.variable), f.allowed.as_slice()))
+                        .collect(),
+                    dims: q
+                        .group_by
+                        .iter()
+                        .zip(&strides)
+                        .filter(|(g, _)| g.variable.dataset == d)
+                        .map(|(g, &stride)| {
+                            (codes(&g.variable), g.index_of_code.as_slice(), stride)
+                        })
+                        .collect(),
+                })
                 .collect(),
         }
     }
 
-    /// Counts the persons of the driver's rows `rows`.
+    /// Counts the persons of the driver's rows `rows` into their category
+    /// cells.
     fn scan(&self, q: &'q Query<'q>, rows: Range<usize>) -> Partial<'q> {
         let mut cube = CountCube::with_axes(q.group_by.iter().map(|d| d.axis.clone()).collect());
         let mut keys = vec![0u32; cube.len()];
         let mut magnitude = q
             .magnitude
             .as_ref()
-            .map(|m| MagnitudeAcc::new(m, q, cube.axes()));
+            .map(|m| MagnitudeAcc::new(m, q, cube.axes(), rows.len()));
         let mut prints = PrintAcc::new(q.print_key, cube.len());
         let Some(driver) = self.driver else {
             return Partial {
@@ -291,41 +356,57 @@ impl<'q> Plan<'q> {
                 prints,
             };
         };
+        // A block of the driver's persons at a time: those that pass each
+        // dataset's checks are kept, with their rows so far and their cell,
+        // for the next dataset; those left are counted.
+        let persons = q.datasets[driver].persons();
+        let mut rows_at = vec![[0u32; BLOCK]; self.steps.len()];
+        let mut cells = [0usize; BLOCK];
         let mut at = vec![0usize; q.datasets.len()];
-        let persons = &q.datasets[driver].persons()[rows.clone()];
-        'persons: for (row, &person) in rows.zip(persons) {
-            for (d, data) in q.datasets.iter().enumerate() {
-                at[d] = if d == driver {
-                    row
-                } else {
-                    match data.row_of(person) {
-                        Some(r) => r,
-                        None => continue 'persons,
+        let mut start = rows.start;
+        while start < rows.end {
+            let end = (start + BLOCK).min(rows.end);
+            let mut kept = 0;
+            for row in start..end {
+                let (ok, cell) = self.steps[0].check(row, 0);
+                rows_at[0][kept] = row as u32;
+                cells[kept] = cell;
+                kept += usize::from(ok);
+            }
+            for (s, step) in self.steps.iter().enumerate().skip(1) {
+                let data = q.datasets[step.dataset];
+                let (before, from_here) = rows_at.split_at_mut(s);
+                let mine = &mut from_here[0];
+                let mut next = 0;
+                for j in 0..kept {
+                    // The driver is the smallest dataset: this one has rows.
+                    let found = data.row_or_absent(persons[before[0][j] as usize]);
+                    let present = found != crate::link::NO_ROW;
+                    let row = if present { found as usize } else { 0 };
+                    let (ok, cell) = step.check(row, cells[j]);
+                    for earlier in before.iter_mut() {
+                        earlier[next] = earlier[j];
                     }
-                };
+                    mine[next] = row as u32;
+                    cells[next] = cell;
+                    next += usize::from(ok && present);
+                }
+                kept = next;
             }
-            for &(codes, dataset, allowed) in &self.filters {
-                if !allowed[codes[at[dataset]] as usize] {
-                    continue 'persons;
+            for j in 0..kept {
+                let person = persons[rows_at[0][j] as usize];
+                let cell = cells[j];
+                prints.add(person, cell);
+                cube.add(cell, 1);
+                keys[cell] = keys[cell].wrapping_add(q.record_keys[person as usize]);
+                if let Some(m) = magnitude.as_mut() {
+                    for (step, rows) in self.steps.iter().zip(&rows_at) {
+                        at[step.dataset] = rows[j] as usize;
+                    }
+                    m.add_person(person, cell, &at);
                 }
             }
-            let mut cell = 0;
-            for (d, (codes, index_of_code)) in self.dims.iter().enumerate() {
-                match index_of_code[codes[at[q.group_by[d].variable.dataset]] as usize] {
-                    HIDDEN => continue 'persons,
-                    i => cell += i as usize * self.strides[d],
-                }
-            }
-            let covering = self.covering.of(cell);
-            prints.add(person, covering);
-            let record_key = q.record_keys[person as usize];
-            for &i in covering {
-                cube.add(i, 1);
-                keys[i] = keys[i].wrapping_add(record_key);
-            }
-            if let Some(m) = magnitude.as_mut() {
-                m.add_person(person, cell, covering, &at);
-            }
+            start = end;
         }
         Partial {
             cube,

@@ -34,12 +34,12 @@ impl<'a> PrintAcc<'a> {
         }
     }
 
-    /// Adds one person to its category cell, `covering[0]` (the margins
-    /// are summed from the category cells in [`PrintAcc::finish`]).
-    pub(super) fn add(&mut self, person: PersonNo, covering: &[usize]) {
+    /// Adds one person to its category cell `leaf` (the margins are summed
+    /// from the category cells in [`PrintAcc::finish`]).
+    pub(super) fn add(&mut self, person: PersonNo, leaf: usize) {
         let tag = self.key.tag(person);
-        self.persons[covering[0]].add(tag);
-        self.screens[covering[0]].add(tag);
+        self.persons[leaf].add(tag);
+        self.screens[leaf].add(tag);
     }
 
     /// Adds another partition's persons (disjoint from this one's).
