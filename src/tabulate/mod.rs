@@ -3,10 +3,11 @@
 //!
 //! A scan adds each person to its category cell only; every margin is then
 //! the merge of the category cells it covers (persons are disjoint across
-//! category cells, and a household in several of them is kept apart, see
-//! [`magnitude`]). Each cell also gets its cell key and, for magnitude
-//! tables, the contributions of its distinct units (persons or
-//! households). This module does no I/O and knows nothing of disclosure rules.
+//! category cells, and a household in several of them is kept apart as a
+//! unit of every cell that covers any of its members). Each cell also gets
+//! its cell key and, for magnitude tables, the contributions of its
+//! distinct units (persons or households). This module does no I/O and
+//! knows nothing of disclosure rules.
 
 mod axis;
 mod cube;
