@@ -132,7 +132,7 @@ impl DatasetData {
         let household_bound = households
             .as_ref()
             .and_then(|h| h.iter().max())
-            .map_or(0, |&h| h + 1);
+            .map_or(0, |&h| h.saturating_add(1));
         DatasetData {
             generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             persons,
@@ -206,5 +206,40 @@ impl DatasetData {
     /// The column at `index`.
     pub fn column(&self, index: usize) -> &ColumnData {
         &self.columns[index]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_numeric_columns_summary_lists_few_values_and_any_negative_one() {
+        let codes = ColumnData::Codes {
+            categories: vec!["a".into()],
+            codes: vec![0; 4],
+        };
+        let data = DatasetData::new(
+            vec![1, 2, 5, 9],
+            Some(vec![3, 0, 3, 7]),
+            vec![codes, ColumnData::Numbers(vec![20, -5, 20, 7])],
+        );
+        assert_eq!(data.household_bound(), 8);
+        assert_eq!(data.value_summary(0, 3), None);
+        let listed = ValueSummary {
+            negative: true,
+            distinct: vec![-5, 7, 20],
+        };
+        assert_eq!(data.value_summary(1, 3), Some(listed.clone()));
+        // Kept for 3; asked for 2, computed again: too many to list.
+        let unlisted = ValueSummary {
+            negative: true,
+            distinct: Vec::new(),
+        };
+        assert_eq!(data.value_summary(1, 2), Some(unlisted));
+        assert_eq!(data.value_summary(1, 3), Some(listed));
+        assert_eq!(data.row_or_absent(5), 2);
+        assert_eq!(data.row_or_absent(4), crate::link::NO_ROW);
+        assert_eq!(data.row_or_absent(1_000), crate::link::NO_ROW);
     }
 }
