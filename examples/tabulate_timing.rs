@@ -16,7 +16,7 @@ use ddc::columns::{ColumnData, DatasetData};
 use ddc::ledger::PrintKey;
 use ddc::schema::Unit;
 use ddc::tabulate::{
-    tabulate_in, CodeFilter, Dimension, MagnitudeSpec, Query, SideCache, Variable,
+    tabulate_in, CodeFilter, Dimension, MagnitudeSpec, Query, Scratch, SideCache, Variable,
 };
 use rand::{Rng, SeedableRng};
 
@@ -106,6 +106,7 @@ fn main() -> anyhow::Result<()> {
         magnitude: None,
         structural_zeros: Vec::new(),
         sides: None,
+        scratch: None,
     };
     let mean2 = Query {
         datasets: vec![&duo, &cbs],
@@ -124,10 +125,12 @@ fn main() -> anyhow::Result<()> {
         }),
         structural_zeros: Vec::new(),
         sides: None,
+        scratch: None,
     };
     for (name, mut query) in [("3-way count", count3), ("2-way mean", mean2)] {
-        let cache = SideCache::new(8);
+        let (cache, scratch) = (SideCache::new(8), Scratch::new(128 << 20));
         query.sides = Some(&cache);
+        query.scratch = Some(&scratch);
         let time = || {
             let started = Instant::now();
             let stats = tabulate_in(&query, threads);

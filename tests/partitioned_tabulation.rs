@@ -13,7 +13,7 @@ use ddc::tabulate::{
     tabulate, tabulate_in, tabulate_partitioned, Axis, CodeFilter, Dimension, MagnitudeSpec, Query,
     SideCache, Variable, HIDDEN,
 };
-use ddc::tabulate::{CountCube, MagnitudeStats, TableStats, TOP_CONTRIBUTIONS};
+use ddc::tabulate::{CountCube, MagnitudeStats, Scratch, TableStats, TOP_CONTRIBUTIONS};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -238,6 +238,7 @@ fn query<'a>(c: &'a Case, a: &'a DatasetData, b: &'a DatasetData, key: &'a Print
         magnitude,
         structural_zeros: Vec::new(),
         sides: None,
+        scratch: None,
     }
 }
 
@@ -268,6 +269,11 @@ proptest! {
         prop_assert_eq!(cache.len(), 2);
         prop_assert_eq!(&tabulate(&cached), &one);
         prop_assert_eq!(cache.len(), 2);
+        // Member buffers kept from one table serve the next unchanged.
+        let scratch = Scratch::new(1 << 20);
+        let reusing = Query { scratch: Some(&scratch), ..query(&c, &a, &b, &key) };
+        prop_assert_eq!(&tabulate_in(&reusing, 2), &one);
+        prop_assert_eq!(&tabulate_in(&reusing, 3), &one);
         // Another filter on B is another side of B; A's side is reused.
         let mut other = query(&c, &a, &b, &key);
         other.filters[0].allowed.iter_mut().for_each(|x| *x = !*x);

@@ -233,6 +233,10 @@ struct State {
 /// Sides of tables' cells kept for later tables (a few kilobytes each).
 const SIDES_KEPT: usize = 64;
 
+/// Bytes of household-member buffers kept between tables: enough for a
+/// national mean (4 million members of 16 bytes, with room to spare).
+const SCRATCH_KEPT: usize = 128 << 20;
+
 /// The service core. See the [module docs](self).
 #[derive(Debug)]
 pub struct Engine {
@@ -243,6 +247,8 @@ pub struct Engine {
     pseudonyms: Mutex<pseudonyms::Pseudonyms>,
     /// Datasets' sides of recent tables' cells, reused by later tables.
     sides: crate::tabulate::SideCache,
+    /// Memory for household members, reused by later tables.
+    scratch: crate::tabulate::Scratch,
     state: RwLock<State>,
     pseudonymiser: Pseudonymiser,
     /// Keys the digests the log records of upload contents.
@@ -337,6 +343,7 @@ impl Engine {
             custody: Mutex::new(custody),
             pseudonyms: Mutex::new(pseudonyms),
             sides: crate::tabulate::SideCache::new(SIDES_KEPT),
+            scratch: crate::tabulate::Scratch::new(SCRATCH_KEPT),
             state: RwLock::new(state),
             pseudonymiser,
             digester,

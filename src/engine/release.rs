@@ -97,6 +97,7 @@ impl Engine {
             magnitude: r.magnitude.as_ref().map(|m| m.spec.clone()),
             structural_zeros: r.structural_zeros,
             sides: Some(&self.sides),
+            scratch: Some(&self.scratch),
         };
         let started = std::time::Instant::now();
         let stats = tabulate_in(&query, self.table_limits.tabulate_threads);

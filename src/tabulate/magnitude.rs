@@ -13,7 +13,7 @@
 //! [`MagnitudeStats::signed`]).
 
 use super::cube::CoveringTable;
-use super::{in_parallel, Axis, Query, Variable};
+use super::{in_parallel, Axis, Query, Scratch, Variable};
 use crate::columns::ColumnData;
 use crate::ledger::{PrintKey, UnitKind, FRACTION_ONE};
 use crate::schema::Unit;
@@ -188,6 +188,8 @@ pub(super) struct MagnitudeAcc<'a> {
     members: Vec<Vec<Member>>,
     buckets: usize,
     shift: u32,
+    /// Where the member buffers come from and go back to, if anywhere.
+    scratch: Option<&'a Scratch>,
 }
 
 /// Household buckets of [`MagnitudeAcc`]: at most this many.
@@ -229,11 +231,15 @@ impl<'a> MagnitudeAcc<'a> {
             stats: MagnitudeStats::zeros(cells, spec.distinct_values.len()),
             // Persons fall into buckets about evenly; a quarter more keeps
             // most buckets from growing.
-            members: (0..buckets)
-                .map(|_| Vec::with_capacity(persons / buckets.max(1) * 5 / 4))
-                .collect(),
+            members: match q.scratch {
+                Some(scratch) => scratch.take(buckets, persons / buckets.max(1) * 5 / 4),
+                None => (0..buckets)
+                    .map(|_| Vec::with_capacity(persons / buckets.max(1) * 5 / 4))
+                    .collect(),
+            },
             buckets,
             shift,
+            scratch: q.scratch,
         }
     }
 
@@ -302,6 +308,7 @@ impl<'a> MagnitudeAcc<'a> {
         threads: usize,
     ) -> MagnitudeStats {
         if self.members.iter().all(Vec::is_empty) {
+            self.give_back();
             return self.stats.spread(covering, leaves);
         }
         let (cells, distinct) = (self.stats.sums.len(), &self.spec.distinct_values);
@@ -323,7 +330,7 @@ impl<'a> MagnitudeAcc<'a> {
             }
             (within, across)
         });
-        self.members = Vec::new();
+        self.give_back();
         let mut across = MagnitudeStats::zeros(cells, distinct.len());
         for (w, a) in &parts {
             self.stats.merge(w);
@@ -335,9 +342,19 @@ impl<'a> MagnitudeAcc<'a> {
     }
 }
 
+impl MagnitudeAcc<'_> {
+    /// Hands the member buffers to the scratch, if there is one.
+    fn give_back(&mut self) {
+        let members = std::mem::take(&mut self.members);
+        if let Some(scratch) = self.scratch {
+            scratch.give(members);
+        }
+    }
+}
+
 /// A person of a household-level variable, kept until the scan ends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Member {
+pub(super) struct Member {
     household: u32,
     /// The flat index of the person's cell.
     cell: u32,
@@ -499,6 +516,7 @@ mod tests {
             members: buckets,
             buckets: count,
             shift,
+            scratch: None,
         };
         acc.finish(&CoveringTable::new(cube.axes()), &leaves, threads)
     }

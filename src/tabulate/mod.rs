@@ -13,11 +13,13 @@ mod axis;
 mod cube;
 mod magnitude;
 mod prints;
+mod scratch;
 mod sides;
 
 pub use axis::{Axis, AxisError};
 pub use cube::CountCube;
 pub use magnitude::{MagnitudeSpec, MagnitudeStats, TOP_CONTRIBUTIONS};
+pub use scratch::Scratch;
 pub use sides::SideCache;
 
 use std::ops::Range;
@@ -98,6 +100,8 @@ pub struct Query<'a> {
     pub structural_zeros: Vec<bool>,
     /// Where datasets' sides of the cells are kept between tables, if anywhere.
     pub sides: Option<&'a SideCache>,
+    /// Where memory for household members is kept between tables, if anywhere.
+    pub scratch: Option<&'a Scratch>,
 }
 
 /// Most grouping variables a query may have.

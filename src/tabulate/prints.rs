@@ -275,6 +275,7 @@ mod tests {
             magnitude: None,
             structural_zeros: Vec::new(),
             sides: None,
+            scratch: None,
         }
     }
 
