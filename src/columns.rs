@@ -188,9 +188,9 @@ impl DatasetData {
 
     /// The row holding `person`, if any.
     pub fn row_of(&self, person: crate::link::PersonNo) -> Option<usize> {
-        match self.row_of.get(person as usize) {
-            Some(&r) if r != crate::link::NO_ROW => Some(r as usize),
-            _ => None,
+        match self.row_or_absent(person) {
+            crate::link::NO_ROW => None,
+            r => Some(r as usize),
         }
     }
 

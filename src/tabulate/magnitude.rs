@@ -223,19 +223,18 @@ impl<'a> MagnitudeAcc<'a> {
             Some(_) => buckets_below(data.household_bound()),
             None => (0, 0),
         };
+        // Persons fall into buckets about evenly; a quarter more keeps most
+        // buckets from growing.
+        let capacity = persons / buckets.max(1) * 5 / 4;
         MagnitudeAcc {
             spec,
             key: q.print_key,
             values,
             households,
             stats: MagnitudeStats::zeros(cells, spec.distinct_values.len()),
-            // Persons fall into buckets about evenly; a quarter more keeps
-            // most buckets from growing.
             members: match q.scratch {
-                Some(scratch) => scratch.take(buckets, persons / buckets.max(1) * 5 / 4),
-                None => (0..buckets)
-                    .map(|_| Vec::with_capacity(persons / buckets.max(1) * 5 / 4))
-                    .collect(),
+                Some(scratch) => scratch.take(buckets, capacity),
+                None => (0..buckets).map(|_| Vec::with_capacity(capacity)).collect(),
             },
             buckets,
             shift,
@@ -340,9 +339,7 @@ impl<'a> MagnitudeAcc<'a> {
         out.merge(&across);
         out
     }
-}
 
-impl MagnitudeAcc<'_> {
     /// Hands the member buffers to the scratch, if there is one.
     fn give_back(&mut self) {
         let members = std::mem::take(&mut self.members);
