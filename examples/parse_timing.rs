@@ -33,14 +33,22 @@ fn main() -> anyhow::Result<()> {
     let def = Arc::new(def);
     // Open columns only: no code lists.
     let lists = Classifications::default();
-    let pseudonymiser = Pseudonymiser::new(&PseudonymKey::from_bytes([7; 32]), KeyVersion(1));
+    let pseudonymiser = Arc::new(Pseudonymiser::new(
+        &PseudonymKey::from_bytes([7; 32]),
+        KeyVersion(1),
+    ));
     for _ in 0..3 {
         let started = Instant::now();
-        let mut parser = UploadParser::new(Arc::clone(&def), &lists, InvalidRows::Skip);
+        let mut parser = UploadParser::new(
+            Arc::clone(&def),
+            &lists,
+            Arc::clone(&pseudonymiser),
+            InvalidRows::Skip,
+        );
         for chunk in csv.chunks(1 << 20) {
-            parser.feed(chunk, &pseudonymiser);
+            parser.feed(chunk);
         }
-        let parsed = parser.finish(&pseudonymiser)?;
+        let parsed = parser.finish()?;
         let elapsed = started.elapsed();
         println!(
             "{} rows ({} MB) in {:.0} ms: {:.0} ns/row",

@@ -23,6 +23,33 @@ async fn refusal(data_dir: &tempfile::TempDir, key_dir: &tempfile::TempDir) -> S
     err.to_string()
 }
 
+/// Rewrites the rows of [`server_with_persons`] (persons 0 to 19, `x` = 1,
+/// `g` = code 0) as stores before version 10 wrote them: fixed-width
+/// arrays, 4 bytes a `u32` and 8 an `i64`, without the `packing` column.
+fn unpack_to_fixed_width(conn: &rusqlite::Connection) {
+    let persons: Vec<u8> = (0u32..20).flat_map(u32::to_le_bytes).collect();
+    let x: Vec<u8> = [1i64; 20].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let g = vec![0u8; 20 * 4];
+    conn.execute_batch("ALTER TABLE column_chunks DROP COLUMN packing")
+        .unwrap();
+    for (column, data) in [(-1i64, persons), (0, x), (1, g)] {
+        let changed = conn
+            .execute(
+                "UPDATE column_chunks SET data = ?1 WHERE column_index = ?2 AND chunk = 0",
+                rusqlite::params![data, column],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+    let chunks = db_chunks(conn);
+    assert_eq!(chunks, 3, "persons, x and g, one chunk each");
+}
+
+fn db_chunks(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("SELECT count(*) FROM column_chunks", [], |r| r.get(0))
+        .unwrap()
+}
+
 async fn server_with_persons() -> TestServer {
     let mut s = TestServer::start().await;
     s.create("cbs.p", "bsn", &["x:int", "g:cat:a"]).await;
@@ -164,6 +191,7 @@ async fn a_version_2_store_is_migrated_to_the_current_version_keeping_its_data_l
     // check value per key version, and the whole HMAC unsealed as each
     // person's pseudonym (its first 16 bytes are the pseudonym).
     let conn = rusqlite::Connection::open(data_dir.path().join(DB_FILE)).unwrap();
+    unpack_to_fixed_width(&conn);
     let storage = common::storage_key(key_dir.path());
     let chunks: Vec<(i64, Vec<u8>)> = conn
         .prepare("SELECT first_person, pseudonyms FROM person_chunks")
@@ -228,7 +256,7 @@ async fn a_version_2_store_is_migrated_to_the_current_version_keeping_its_data_l
         1,
         "the dataset and its rows are kept"
     );
-    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 9);
+    assert_eq!(db_scalar(s.data_dir.path(), "PRAGMA user_version"), 10);
     assert_eq!(
         db_scalar(s.data_dir.path(), "SELECT count(*) FROM projects"),
         0,
@@ -367,6 +395,42 @@ async fn an_identical_repeat_of_a_release_stores_its_cells_once() {
     s.stop().await;
 }
 
+/// Stores written before version 10 hold fixed-width rows: they are read
+/// as they were, and new uploads are packed beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_written_before_packing_read_as_before() {
+    let mut s = server_with_persons().await;
+    let before = s.table(table_request(&["cbs.p.g"], &[])).await.unwrap();
+    let (data_dir, key_dir) = s.stop().await;
+    let conn = rusqlite::Connection::open(data_dir.path().join(DB_FILE)).unwrap();
+    unpack_to_fixed_width(&conn);
+    conn.execute_batch("PRAGMA user_version = 9").unwrap();
+    drop(conn);
+
+    let mut s = TestServer::start_in(data_dir, key_dir).await;
+    let again = s.table(table_request(&["cbs.p.g"], &[])).await.unwrap();
+    assert_eq!(again.cells, before.cells, "the same rows");
+    let dir = s.data_dir.path();
+    assert_eq!(db_scalar(dir, "PRAGMA user_version"), 10);
+    assert_eq!(
+        db_scalar(dir, "SELECT count(*) FROM column_chunks WHERE packing = 0"),
+        3
+    );
+    // A second dataset is packed; the first still reads.
+    s.create("duo.p", "bsn", &["y:int"]).await;
+    let body: String = bsns(20).iter().map(|b| format!("{b},2\n")).collect();
+    s.upload("duo.p", &format!("bsn,y\n{body}")).await.unwrap();
+    let dir = s.data_dir.path();
+    assert_eq!(
+        db_scalar(dir, "SELECT count(*) FROM column_chunks WHERE packing = 1"),
+        2
+    );
+    let mut s = s.restart().await;
+    let third = s.table(table_request(&["cbs.p.g"], &[])).await.unwrap();
+    assert_eq!(third.cells, before.cells);
+    s.stop().await;
+}
+
 /// An upload stages its rows under the version they will become before one
 /// small transaction makes that version the dataset's. Rows a crash left
 /// staged are never read, and are deleted when the store opens; a replaced
@@ -381,8 +445,8 @@ async fn rows_staged_by_an_upload_that_never_committed_are_not_read_and_are_dele
     let conn = rusqlite::Connection::open(data_dir.path().join(DB_FILE)).unwrap();
     let staged = conn
         .execute(
-            "INSERT INTO column_chunks (dataset, version, column_index, chunk, data)
-             SELECT dataset, 2, column_index, chunk, data FROM column_chunks",
+            "INSERT INTO column_chunks (dataset, version, column_index, chunk, packing, data)
+             SELECT dataset, 2, column_index, chunk, packing, data FROM column_chunks",
             [],
         )
         .unwrap();

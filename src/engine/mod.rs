@@ -250,7 +250,8 @@ pub struct Engine {
     /// Memory for household members, reused by later tables.
     scratch: crate::tabulate::Scratch,
     state: RwLock<State>,
-    pseudonymiser: Pseudonymiser,
+    /// Shared with the threads that read an upload's blocks.
+    pseudonymiser: Arc<Pseudonymiser>,
     /// Keys the digests the log records of upload contents.
     digester: crate::audit::digest::ContentDigester,
     /// The key the log's checkpoints verify under.
@@ -345,7 +346,7 @@ impl Engine {
             sides: crate::tabulate::SideCache::new(SIDES_KEPT),
             scratch: crate::tabulate::Scratch::new(SCRATCH_KEPT),
             state: RwLock::new(state),
-            pseudonymiser,
+            pseudonymiser: Arc::new(pseudonymiser),
             digester,
             log_verifier,
             policy,

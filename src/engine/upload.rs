@@ -239,6 +239,7 @@ impl Engine {
         let parser = UploadParser::new(
             Arc::clone(&info.def),
             &self.classifications(),
+            Arc::clone(&self.pseudonymiser),
             request.on_invalid,
         )
         .with_delimiter(request.delimiter)
@@ -730,7 +731,7 @@ impl UploadSession {
         self.digest.update(chunk);
         self.bytes += chunk.len() as u64;
         if let Some(parser) = &mut self.parser {
-            parser.feed(chunk, &self.engine.pseudonymiser);
+            parser.feed(chunk);
         }
     }
 
@@ -751,7 +752,7 @@ impl UploadSession {
             )));
         };
         let engine = &self.engine;
-        let parsed = match parser.finish(&engine.pseudonymiser) {
+        let parsed = match parser.finish() {
             Ok(parsed) => parsed,
             Err(e) => {
                 let e = EngineError::Upload(e);

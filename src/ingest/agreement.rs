@@ -123,7 +123,10 @@ mod tests {
                    900000016,nh,rdam\n\
                    900000028,nh,haarlem\n\
                    900000041,zh,rdam\n";
-        let p = Pseudonymiser::new(&PseudonymKey::from_bytes([7; 32]), KeyVersion(1));
+        let p = Arc::new(Pseudonymiser::new(
+            &PseudonymKey::from_bytes([7; 32]),
+            KeyVersion(1),
+        ));
         let parsed = parse_upload(csv.as_bytes(), def, &r, &p, InvalidRows::Skip).unwrap();
         assert_eq!(parsed.pseudonyms.len(), 3);
         let problems: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();

@@ -2,17 +2,19 @@
 //! duplicates once all rows are in (see [`super::duplicates`]).
 //!
 //! [`UploadParser`] is fed the file in chunks as they arrive and keeps no
-//! thread while it waits: each `feed` handles the lines a chunk completes.
-//! Given more than one thread, it gathers complete lines into blocks and
-//! reads each block in parts side by side, each part by a fork of the
-//! parser that starts at the part's row number, then appends the parts in
-//! order: a line break always ends a row (see [`super::lines`]), and every
-//! per-row check but the duplicates (found at the end) and the categories
-//! of open columns (which grow, so such files are read in one part) needs
-//! nothing of other rows.
+//! thread while it waits for the network: each `feed` handles the lines a
+//! chunk completes. Given more than one thread, it gathers complete lines
+//! into blocks and hands each block to a thread of its own, a fork of the
+//! parser that starts at the block's row number, while the next chunks
+//! arrive; at most that many blocks are read at once, and each is appended
+//! in file order once read. A line break always ends a row (see
+//! [`super::lines`]), and every per-row check but the duplicates (found at
+//! the end) and the categories of open columns (which grow, so such files
+//! are read here, in order) needs nothing of other rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use super::agreement::Agreements;
 use super::lines::{Line, LineError, LineSplitter, Record};
@@ -27,35 +29,45 @@ pub fn parse_upload(
     csv: &[u8],
     def: Arc<DatasetDef>,
     lists: &Classifications,
-    pseudonymiser: &Pseudonymiser,
+    pseudonymiser: &Arc<Pseudonymiser>,
     on_invalid: InvalidRows,
 ) -> Result<ParsedUpload, UploadError> {
-    let mut parser = UploadParser::new(def, lists, on_invalid);
-    parser.feed(csv, pseudonymiser);
-    parser.finish(pseudonymiser)
+    let mut parser = UploadParser::new(def, lists, Arc::clone(pseudonymiser), on_invalid);
+    parser.feed(csv);
+    parser.finish()
 }
 
 /// An upload being read, one chunk at a time. See the [module docs](super).
 pub struct UploadParser {
     def: Arc<DatasetDef>,
+    pseudonymiser: Arc<Pseudonymiser>,
     on_invalid: InvalidRows,
     lines: LineSplitter,
     record: Record,
     /// Set once the header line is read; a header problem is kept until `finish`.
     layout: Option<Result<Layout, UploadError>>,
     rows: RowSink,
-    /// Lines after the header so far.
+    /// Lines after the header so far, of the blocks appended.
     row: u64,
     /// Blank lines not yet followed by a data line: blank lines at the end
     /// of a file are ignored, elsewhere they are invalid rows.
     blank_run: u64,
-    /// Threads that read a block's parts side by side.
+    /// Blocks read at once, each on a thread of its own.
     threads: usize,
     /// Bytes gathered for the next block (with more than one thread).
     pending: Vec<u8>,
+    /// Blocks being read, in file order, with their line counts.
+    reading: VecDeque<(Reading, u64)>,
+    /// Buffers of blocks read, for the next ones: a fresh one would be
+    /// written into new pages, block after block.
+    spare: Vec<Vec<u8>>,
 }
 
-/// Bytes of complete lines read as one block, in parts, side by side
+/// A block being read on a thread of its own: the fork that reads it and,
+/// once read, the block's buffer.
+type Reading = JoinHandle<(UploadParser, Vec<u8>)>;
+
+/// Bytes of complete lines read as one block on a thread of its own
 /// (a few hundred in the unit tests, so that small files span blocks).
 const BLOCK: usize = if cfg!(test) { 300 } else { 4 << 20 };
 
@@ -70,11 +82,17 @@ impl std::fmt::Debug for UploadParser {
 
 impl UploadParser {
     /// A parser for an upload into `def`, whose classified columns'
-    /// code lists `lists` holds.
-    pub fn new(def: Arc<DatasetDef>, lists: &Classifications, on_invalid: InvalidRows) -> Self {
+    /// code lists `lists` holds, pseudonymising with `pseudonymiser`.
+    pub fn new(
+        def: Arc<DatasetDef>,
+        lists: &Classifications,
+        pseudonymiser: Arc<Pseudonymiser>,
+        on_invalid: InvalidRows,
+    ) -> Self {
         let rows = RowSink::new(&def, lists, on_invalid);
         UploadParser {
             def,
+            pseudonymiser,
             on_invalid,
             lines: LineSplitter::default(),
             record: Record::default(),
@@ -84,10 +102,12 @@ impl UploadParser {
             blank_run: 0,
             threads: 1,
             pending: Vec::new(),
+            reading: VecDeque::new(),
+            spare: Vec::new(),
         }
     }
 
-    /// This parser, reading blocks of the file on `threads` threads.
+    /// This parser, reading up to `threads` blocks of the file at once.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
         self
@@ -99,8 +119,9 @@ impl UploadParser {
         self
     }
 
-    /// Reads the lines that `chunk` completes.
-    pub fn feed(&mut self, chunk: &[u8], pseudonymiser: &Pseudonymiser) {
+    /// Reads the lines that `chunk` completes; returns once at most
+    /// `threads` blocks are still being read.
+    pub fn feed(&mut self, chunk: &[u8]) {
         if self.in_blocks() {
             if let Some(tail) = self.lines.take_tail() {
                 // What the splitter holds (after the header, or a line it
@@ -111,12 +132,13 @@ impl UploadParser {
                 }
                 self.pending.extend_from_slice(chunk);
                 if self.pending.len() >= BLOCK {
-                    self.read_pending(pseudonymiser);
+                    self.read_pending();
                 }
                 return;
             }
         }
-        self.feed_lines(chunk, pseudonymiser);
+        self.append_read();
+        self.feed_lines(chunk);
     }
 
     /// Whether the file is read in blocks: more than one thread, the
@@ -127,72 +149,96 @@ impl UploadParser {
             && self.rows.builders.iter().all(ColumnBuilder::forks)
     }
 
-    /// Reads the lines that `bytes` completes, here.
-    fn feed_lines(&mut self, bytes: &[u8], pseudonymiser: &Pseudonymiser) {
+    /// Reads the lines that `bytes` completes, here, after the blocks
+    /// appended so far.
+    fn feed_lines(&mut self, bytes: &[u8]) {
         let mut lines = std::mem::take(&mut self.lines);
-        lines.feed(bytes, |line| self.line(line, pseudonymiser));
+        lines.feed(bytes, |line| self.line(line));
         self.lines = lines;
     }
 
-    /// Reads the complete lines pending as a block; what follows the last
-    /// line break stays pending. Without a line break (one line longer
-    /// than a block, so over the line limit) the splitter takes it.
-    fn read_pending(&mut self, pseudonymiser: &Pseudonymiser) {
-        let pending = std::mem::take(&mut self.pending);
-        match memchr::memrchr(b'\n', &pending) {
+    /// Sends the complete lines pending off as a block; what follows the
+    /// last line break stays pending. Without a line break (one line
+    /// longer than a block, so over the line limit) the splitter takes it.
+    fn read_pending(&mut self) {
+        let mut block = std::mem::take(&mut self.pending);
+        match memchr::memrchr(b'\n', &block) {
             Some(cut) => {
-                self.read_block(&pending[..=cut], pseudonymiser);
-                self.pending = pending[cut + 1..].to_vec();
+                let mut next = self.spare.pop().unwrap_or_default();
+                next.clear();
+                // A block and the chunk after it, without growing.
+                next.reserve(2 * BLOCK);
+                next.extend_from_slice(&block[cut + 1..]);
+                self.pending = next;
+                block.truncate(cut + 1);
+                self.read_block(block);
             }
-            None => self.feed_lines(&pending, pseudonymiser),
+            None => {
+                self.append_read();
+                self.feed_lines(&block);
+            }
         }
     }
 
-    /// Reads `block` (complete lines) in parts on the parser's threads.
-    fn read_block(&mut self, block: &[u8], pseudonymiser: &Pseudonymiser) {
-        let mut parts = Vec::with_capacity(self.threads);
-        let mut rest = block;
-        for i in (1..=self.threads).rev() {
-            let want = rest.len() / i;
-            let cut = memchr::memchr(b'\n', &rest[want..]).map_or(rest.len(), |nl| want + nl + 1);
-            let (part, after) = rest.split_at(cut);
-            parts.push(part);
-            rest = after;
+    /// Reads `block` (complete lines) on a thread of its own, first
+    /// appending the oldest blocks until fewer than `threads` are read.
+    fn read_block(&mut self, block: Vec<u8>) {
+        while self.reading.len() >= self.threads {
+            self.append_oldest();
         }
-        let mut first_row = self.row;
-        let mut forks = Vec::with_capacity(parts.len());
-        for part in &parts {
-            forks.push(self.fork(first_row));
-            first_row += memchr::memchr_iter(b'\n', part).count() as u64;
+        let lines = memchr::memchr_iter(b'\n', &block).count() as u64;
+        let first_row = self.row + self.reading.iter().map(|r| r.1).sum::<u64>();
+        // Handed over through a slot, so that it is still here if no
+        // thread can be started.
+        let work = Arc::new(std::sync::Mutex::new(Some((self.fork(first_row), block))));
+        let take = |slot: &std::sync::Mutex<Option<(UploadParser, Vec<u8>)>>| {
+            slot.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .expect("a block is read once")
+        };
+        let theirs = Arc::clone(&work);
+        let spawned = std::thread::Builder::new()
+            .name("ddc-parse".into())
+            .spawn(move || {
+                let (mut fork, block) = take(&theirs);
+                fork.feed_lines(&block);
+                (fork, block)
+            });
+        match spawned {
+            Ok(handle) => self.reading.push_back((handle, lines)),
+            Err(_) => {
+                // No thread to be had: read it here, after the others.
+                let (mut fork, block) = take(&work);
+                fork.feed_lines(&block);
+                self.append_read();
+                self.absorb(fork);
+            }
         }
-        let read: Vec<UploadParser> = std::thread::scope(|scope| {
-            let running: Vec<_> = forks
-                .into_iter()
-                .zip(&parts)
-                .map(|(mut fork, part)| {
-                    scope.spawn(move || {
-                        fork.feed_lines(part, pseudonymiser);
-                        fork
-                    })
-                })
-                .collect();
-            running
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        for fork in read {
+    }
+
+    /// Appends the oldest block being read, waiting for it.
+    fn append_oldest(&mut self) {
+        if let Some((handle, _)) = self.reading.pop_front() {
+            let (fork, block) = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            self.spare.push(block);
             self.absorb(fork);
         }
     }
 
+    /// Appends every block being read, waiting for them.
+    fn append_read(&mut self) {
+        while !self.reading.is_empty() {
+            self.append_oldest();
+        }
+    }
     /// A parser for the rows after row `row`, with this one's header.
     fn fork(&self, row: u64) -> UploadParser {
         UploadParser {
             def: Arc::clone(&self.def),
+            pseudonymiser: Arc::clone(&self.pseudonymiser),
             on_invalid: self.on_invalid,
             lines: LineSplitter::default(),
             record: Record::new(self.record.delimiter()),
@@ -205,6 +251,8 @@ impl UploadParser {
             blank_run: 0,
             threads: 1,
             pending: Vec::new(),
+            reading: VecDeque::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -225,14 +273,15 @@ impl UploadParser {
     }
 
     /// Reads the last line and returns the upload's content.
-    pub fn finish(mut self, pseudonymiser: &Pseudonymiser) -> Result<ParsedUpload, UploadError> {
+    pub fn finish(mut self) -> Result<ParsedUpload, UploadError> {
         if !self.pending.is_empty() {
-            self.read_pending(pseudonymiser);
-            let last = std::mem::take(&mut self.pending);
-            self.feed_lines(&last, pseudonymiser);
+            self.read_pending();
         }
+        self.append_read();
+        let last = std::mem::take(&mut self.pending);
+        self.feed_lines(&last);
         let lines = std::mem::take(&mut self.lines);
-        lines.finish(|line| self.line(line, pseudonymiser));
+        lines.finish(|line| self.line(line));
         match self.layout {
             None => Err(UploadError::Header(vec![header_problem(
                 None,
@@ -246,7 +295,7 @@ impl UploadParser {
         }
     }
 
-    fn line(&mut self, line: Line<'_>, pseudonymiser: &Pseudonymiser) {
+    fn line(&mut self, line: Line<'_>) {
         let parsed = match line {
             Line::Text(text) if self.layout.is_none() => {
                 let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
@@ -275,9 +324,13 @@ impl UploadParser {
             return;
         };
         match parsed {
-            Ok(()) => self
-                .rows
-                .accept(self.row, &self.record, layout, &self.def, pseudonymiser),
+            Ok(()) => self.rows.accept(
+                self.row,
+                &self.record,
+                layout,
+                &self.def,
+                &self.pseudonymiser,
+            ),
             Err(e) => {
                 let column = e.field().and_then(|f| layout.column_at(f, &self.def));
                 self.rows.reject(self.row, column, e.reason());
@@ -656,8 +709,10 @@ mod tests {
 
     #[test]
     fn a_person_seen_twice_is_rejected_at_each_later_row_and_skipped_whole() {
-        let p =
-            crate::pseudonym::Pseudonymiser::new(&PseudonymKey::from_bytes([7; 32]), KeyVersion(1));
+        let p = Arc::new(crate::pseudonym::Pseudonymiser::new(
+            &PseudonymKey::from_bytes([7; 32]),
+            KeyVersion(1),
+        ));
         let lists = Classifications::default();
         // Person 0 at rows 1, 4 and 6; person 1 at rows 2 and 3; row 5
         // invalid; person 3 once, at row 7.
@@ -711,24 +766,24 @@ mod tests {
             let lines: Vec<String> = kinds.iter().enumerate().map(|(i, &k)| line(k, i)).collect();
             let file = format!("pgn,niveau\n{}\n", lines.join("\n"));
             let data_lines = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |p| p + 1);
-            let pseudonymiser = crate::pseudonym::Pseudonymiser::new(
+            let pseudonymiser = Arc::new(crate::pseudonym::Pseudonymiser::new(
                 &PseudonymKey::from_bytes([7; 32]),
                 KeyVersion(1),
-            );
+            ));
             let lists = Classifications::default();
             let whole = parse_upload(file.as_bytes(), def(), &lists, &pseudonymiser, InvalidRows::Skip);
             let read = |threads: usize| {
-                let mut parser = UploadParser::new(def(), &lists, InvalidRows::Skip).with_threads(threads);
+                let mut parser = UploadParser::new(def(), &lists, Arc::clone(&pseudonymiser), InvalidRows::Skip).with_threads(threads);
                 let mut rest = file.as_bytes();
                 for cut in cuts.iter().cycle() {
                     if rest.is_empty() {
                         break;
                     }
                     let (chunk, tail) = rest.split_at((*cut * 7).min(rest.len()));
-                    parser.feed(chunk, &pseudonymiser);
+                    parser.feed(chunk);
                     rest = tail;
                 }
-                parser.finish(&pseudonymiser)
+                parser.finish()
             };
             // Read in blocks, in parts on several threads: the same content.
             for threads in [2, 3] {

@@ -1,6 +1,6 @@
 //! Reading the whole store into memory at start-up.
 
-use super::codec::{decode_i64s, decode_u32s};
+use super::codec::{decode_u32s, unpack};
 use super::{Store, StoreError, HOUSEHOLD_COLUMN, PERSON_COLUMN};
 use crate::classification::Classifications;
 use crate::columns::ColumnData;
@@ -211,20 +211,21 @@ impl Store {
         let mut persons = Vec::new();
         let mut households = Vec::new();
         let mut stmt = self.conn.prepare(
-            "SELECT column_index, data FROM column_chunks
+            "SELECT column_index, packing, data FROM column_chunks
              WHERE dataset = ?1 AND version = (SELECT version FROM datasets WHERE id = ?1)
              ORDER BY column_index, chunk",
         )?;
         let mut rows = stmt.query([id])?;
         while let Some(row) = rows.next()? {
             let index: i64 = row.get(0)?;
-            let data = row.get_ref(1)?.as_blob().map_err(corrupt)?;
+            let packing: i64 = row.get(1)?;
+            let data = row.get_ref(2)?.as_blob().map_err(corrupt)?;
             let column = usize::try_from(index).ok().and_then(|i| columns.get_mut(i));
             match column {
-                _ if index == PERSON_COLUMN => decode_u32s(data, &mut persons)?,
-                _ if index == HOUSEHOLD_COLUMN => decode_u32s(data, &mut households)?,
-                Some(ColumnData::Codes { codes, .. }) => decode_u32s(data, codes)?,
-                Some(ColumnData::Numbers(values)) => decode_i64s(data, values)?,
+                _ if index == PERSON_COLUMN => unpack(packing, data, &mut persons)?,
+                _ if index == HOUSEHOLD_COLUMN => unpack(packing, data, &mut households)?,
+                Some(ColumnData::Codes { codes, .. }) => unpack(packing, data, codes)?,
+                Some(ColumnData::Numbers(values)) => unpack(packing, data, values)?,
                 None => {
                     return Err(StoreError::Corrupt(format!(
                         "dataset {id} has a chunk of column {index}"

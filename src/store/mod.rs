@@ -9,8 +9,9 @@
 //! `secure_delete` overwrites deleted content.
 //!
 //! Bulk data is stored in chunks, not rows: persons as append-only chunks of
-//! consecutive person numbers, a dataset's columns as fixed-width
-//! little-endian arrays of up to [`COLUMN_CHUNK`] values. Writing and loading
+//! consecutive person numbers, a dataset's columns as packed arrays of up
+//! to [`COLUMN_CHUNK`] values (each value in the few bytes its distance
+//! from the chunk's base takes; see `codec`). Writing and loading
 //! then run at disk speed (a row-per-record layout spends microseconds per
 //! row in B-tree inserts), which is what a population of 18 million needs.
 //! Lookups happen in memory, never in SQL.
@@ -44,7 +45,7 @@ pub use write::{row_chunks, ReleaseRecord, RowChunk, UploadWrite};
 pub const DB_FILE: &str = "ddc.sqlite";
 
 /// The schema version this code writes.
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +135,7 @@ impl Store {
             0 => [SCHEMA, SCHEMA_V2, SCHEMA_V3].as_slice(),
             1 => [SCHEMA_V2, SCHEMA_V3].as_slice(),
             2 => [SCHEMA_V3].as_slice(),
-            3..=8 => [].as_slice(),
+            3..=9 => [].as_slice(),
             SCHEMA_VERSION => return Ok(()),
             found => return Err(StoreError::SchemaVersion { found }),
         };
@@ -159,6 +160,9 @@ impl Store {
         }
         if version < 9 {
             tx.execute_batch(write::SCHEMA_V9)?;
+        }
+        if version < 10 {
+            tx.execute_batch(write::SCHEMA_V10)?;
         }
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         tx.commit()?;
@@ -237,7 +241,8 @@ CREATE TABLE household_chunks (
 );
 -- A dataset's current rows, one chunk of one column at a time: person
 -- numbers (column_index -1, u32 LE, ascending), household numbers
--- (column_index -2, u32 LE), categorical codes (u32 LE) and numbers (i64 LE).
+-- (column_index -2, u32 LE), categorical codes (u32 LE) and numbers (i64 LE);
+-- packed since version 10 (see codec.rs).
 CREATE TABLE column_chunks (
     dataset      INTEGER NOT NULL REFERENCES datasets(id),
     column_index INTEGER NOT NULL,

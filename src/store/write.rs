@@ -16,7 +16,7 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::codec::{encode_i64s, encode_u32s};
+use super::codec::{encode_u32s, pack, PACKED};
 use super::log::append;
 use super::{Store, StoreError, COLUMN_CHUNK, HOUSEHOLD_COLUMN, PERSON_CHUNK, PERSON_COLUMN};
 use crate::audit::event::Entry;
@@ -59,6 +59,12 @@ DROP TABLE column_chunks;
 ALTER TABLE column_chunks_v9 RENAME TO column_chunks;
 ";
 
+/// Version 10: column chunks are packed (see [`super::codec`]); those
+/// written before keep `packing` 0, fixed-width.
+pub(super) const SCHEMA_V10: &str = "
+ALTER TABLE column_chunks ADD COLUMN packing INTEGER NOT NULL DEFAULT 0;
+";
+
 /// One chunk of one column of an upload's rows.
 #[derive(Debug, Clone, Copy)]
 pub struct RowChunk<'a> {
@@ -76,8 +82,8 @@ enum ChunkValues<'a> {
 impl RowChunk<'_> {
     fn encode(&self) -> Vec<u8> {
         match self.values {
-            ChunkValues::Numbers32(v) => encode_u32s(v),
-            ChunkValues::Numbers64(v) => encode_i64s(v),
+            ChunkValues::Numbers32(v) => pack(v),
+            ChunkValues::Numbers64(v) => pack(v),
         }
     }
 }
@@ -193,8 +199,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO column_chunks (dataset, version, column_index, chunk, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO column_chunks (dataset, version, column_index, chunk, packing, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for c in chunks {
                 stmt.execute(params![
@@ -202,6 +208,7 @@ impl Store {
                     version as i64,
                     c.column,
                     c.chunk,
+                    PACKED,
                     c.encode()
                 ])?;
             }

@@ -334,10 +334,25 @@ pub fn db_persons(data_dir: &Path) -> i64 {
 
 /// Rows stored across all datasets (each row has one 4-byte person number).
 pub fn db_rows(data_dir: &Path) -> i64 {
-    db_scalar(
-        data_dir,
-        "SELECT coalesce(sum(length(data)), 0) / 4 FROM column_chunks WHERE column_index = -1",
+    let conn = rusqlite::Connection::open_with_flags(
+        data_dir.join(ddc::store::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
+    .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT packing, data FROM column_chunks WHERE column_index = -1")
+        .unwrap();
+    let chunks = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+        .unwrap();
+    // A packed chunk counts its values in bytes 1 to 4; a fixed-width one
+    // holds 4 bytes a person.
+    chunks
+        .map(|c| match c.unwrap() {
+            (0, data) => data.len() as i64 / 4,
+            (_, data) => i64::from(u32::from_le_bytes(data[1..5].try_into().unwrap())),
+        })
+        .sum()
 }
 
 /// A policy that releases exact values (no perturbation), for tests that
