@@ -75,6 +75,14 @@ pub struct Resolution {
     pub new: Vec<(Pseudonym, u32)>,
 }
 
+/// One part of [`PseudonymIndex::resolve_on`]: each pseudonym's number,
+/// its new ones counted from the index's size, and the numbers they get.
+struct Part {
+    numbers: Vec<u32>,
+    /// The number each new one gets, `u32::MAX` until it is given.
+    numbered: Vec<u32>,
+}
+
 /// The index is full (more than u32::MAX entries).
 #[derive(Debug, thiserror::Error)]
 #[error("the person or household index is full")]
@@ -142,6 +150,109 @@ impl PseudonymIndex {
         Ok(Resolution { numbers, new })
     }
 
+    /// [`Self::resolve`] (or, for `distinct` pseudonyms,
+    /// [`Self::resolve_distinct`]) on `threads` threads, with the same
+    /// result: the pseudonyms are split by a byte the map's hash does not
+    /// use, each thread resolves its part against the index and numbers
+    /// its new ones locally, and one pass in upload order then gives the
+    /// new ones their numbers in order of first sight.
+    pub fn resolve_on(
+        &self,
+        pseudonyms: &[Pseudonym],
+        distinct: bool,
+        threads: usize,
+    ) -> Result<Resolution, IndexFull> {
+        let parts = threads.clamp(1, 64);
+        if parts == 1 || (distinct && self.is_empty()) {
+            // Nothing to look up for new persons in an empty index.
+            return if distinct {
+                self.resolve_distinct(pseudonyms)
+            } else {
+                self.resolve(pseudonyms)
+            };
+        }
+        let known = u32::try_from(self.len()).map_err(|_| IndexFull)?;
+        let part_of = |p: &Pseudonym| usize::from(p.as_bytes()[8]) % parts;
+        let resolved: Vec<Result<Part, IndexFull>> = std::thread::scope(|scope| {
+            let running: Vec<_> = (0..parts)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let (rows, part_of) = (pseudonyms.len() / parts + 64, part_of);
+                        self.resolve_part(pseudonyms, distinct, (part_of, part, rows), known)
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        let mut parts_resolved = resolved.into_iter().collect::<Result<Vec<Part>, _>>()?;
+        // In upload order: a part's new pseudonym gets the next number the
+        // first time it appears.
+        let mut cursors = vec![0usize; parts];
+        let mut next = known;
+        let mut new = Vec::new();
+        let mut numbers = Vec::with_capacity(pseudonyms.len());
+        for p in pseudonyms {
+            let part = part_of(p);
+            let resolved = &mut parts_resolved[part];
+            let n = resolved.numbers[cursors[part]];
+            cursors[part] += 1;
+            numbers.push(if n < known {
+                n
+            } else {
+                let slot = &mut resolved.numbered[(n - known) as usize];
+                if *slot == u32::MAX {
+                    *slot = next;
+                    new.push((*p, next));
+                    next = next.checked_add(1).ok_or(IndexFull)?;
+                }
+                *slot
+            });
+        }
+        Ok(Resolution { numbers, new })
+    }
+
+    /// The pseudonyms of one part: their numbers, in upload order, with
+    /// each new one as `known` plus its place among the part's new ones
+    /// (found in a map of them, unless they are `distinct`); about `rows`
+    /// of them.
+    fn resolve_part(
+        &self,
+        pseudonyms: &[Pseudonym],
+        distinct: bool,
+        (part_of, part, rows): (impl Fn(&Pseudonym) -> usize, usize, usize),
+        known: u32,
+    ) -> Result<Part, IndexFull> {
+        let mut fresh: PseudonymMap<u32> = PseudonymMap::default();
+        let mut new = 0u32;
+        let mut numbers = Vec::with_capacity(rows);
+        for p in pseudonyms.iter().filter(|&p| part_of(p) == part) {
+            let n = match self.numbers.get(p) {
+                Some(&n) => n,
+                None if distinct => {
+                    new = new.checked_add(1).ok_or(IndexFull)?;
+                    known.checked_add(new - 1).ok_or(IndexFull)?
+                }
+                None => {
+                    let local = u32::try_from(fresh.len()).map_err(|_| IndexFull)?;
+                    let n = known.checked_add(local).ok_or(IndexFull)?;
+                    *fresh.entry(*p).or_insert(n)
+                }
+            };
+            numbers.push(n);
+        }
+        let new = if distinct { new as usize } else { fresh.len() };
+        Ok(Part {
+            numbers,
+            numbered: vec![u32::MAX; new],
+        })
+    }
+
     /// Adds the new entries of a committed resolution.
     pub fn apply(&mut self, new: &[(Pseudonym, u32)]) {
         self.numbers.extend(new.iter().copied());
@@ -187,6 +298,34 @@ mod tests {
             index.resolve_distinct(&upload).unwrap(),
         );
         assert_eq!((a.numbers, a.new), (b.numbers, b.new));
+    }
+
+    proptest::proptest! {
+        /// Resolved on several threads, pseudonyms get the numbers they
+        /// get on one, known or new, repeated or not.
+        #[test]
+        fn resolving_in_parts_numbers_as_in_one(
+            known in proptest::collection::vec(0u8..40, 0..30),
+            upload in proptest::collection::vec((0u8..60, 0u8..4), 0..200),
+            threads in 2usize..5,
+        ) {
+            let at = |(a, b): (u8, u8)| {
+                let mut bytes = [a; 16];
+                bytes[8] = b.wrapping_mul(a); // the byte that picks a part
+                Pseudonym::from_bytes(bytes)
+            };
+            let mut index = PseudonymIndex::default();
+            let known: Vec<Pseudonym> = known.iter().map(|&k| at((k, k))).collect();
+            index.apply(&index.resolve(&known).unwrap().new);
+            let upload: Vec<Pseudonym> = upload.into_iter().map(at).collect();
+            let (one, parts) = (index.resolve(&upload).unwrap(), index.resolve_on(&upload, false, threads).unwrap());
+            proptest::prop_assert_eq!((&one.numbers, &one.new), (&parts.numbers, &parts.new));
+            let mut distinct = upload.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let (one, parts) = (index.resolve_distinct(&distinct).unwrap(), index.resolve_on(&distinct, true, threads).unwrap());
+            proptest::prop_assert_eq!((one.numbers, one.new), (parts.numbers, parts.new));
+        }
     }
 
     #[test]

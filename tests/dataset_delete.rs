@@ -35,9 +35,35 @@ fn found_in(dir: &Path, needles: &[Vec<u8>]) -> usize {
     found.iter().filter(|f| **f).count()
 }
 
-fn needles() -> Vec<Vec<u8>> {
+/// The labels, and each column chunk of `dataset` as stored (packed, so
+/// not its values' own bytes) that no other dataset also holds: the person
+/// numbers of two datasets of the same persons are the same chunk.
+fn needles(dir: &Path, dataset: &str) -> Vec<Vec<u8>> {
+    let conn = rusqlite::Connection::open(dir.join(ddc::store::DB_FILE)).unwrap();
+    let chunks = |sql: &str| -> Vec<(i64, Vec<u8>)> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let rows = stmt.query_map([dataset], |r| Ok((r.get(0)?, r.get(1)?)));
+        rows.unwrap().map(Result::unwrap).collect()
+    };
+    let select = "SELECT c.column_index, c.data FROM column_chunks c
+                  JOIN datasets d ON d.id = c.dataset WHERE d.name";
+    let mine = chunks(&format!("{select} = ?1"));
+    let others: Vec<Vec<u8>> = chunks(&format!("{select} <> ?1"))
+        .into_iter()
+        .map(|c| c.1)
+        .collect();
+    let own: Vec<(i64, Vec<u8>)> = mine
+        .into_iter()
+        .filter(|c| !others.contains(&c.1))
+        .collect();
+    // At least the integer column `n` (index 2), whose values no other
+    // dataset has.
+    assert!(
+        own.iter().any(|c| c.0 == 2),
+        "the integer column is a needle"
+    );
     let mut n: Vec<Vec<u8>> = labels().into_iter().map(String::into_bytes).collect();
-    n.extend(numbers().iter().map(|v| v.to_le_bytes().to_vec()));
+    n.extend(own.into_iter().map(|c| c.1));
     n
 }
 
@@ -88,7 +114,7 @@ async fn deleting_a_dataset_leaves_no_byte_of_its_rows_and_keeps_the_releases() 
 
     // Positive control: the rows are on disk before the deletion.
     let mut s = s.restart().await;
-    let needles = needles();
+    let needles = needles(s.data_dir.path(), "cbs.weg");
     assert_eq!(found_in(s.data_dir.path(), &needles), needles.len());
 
     // The CLI asks for confirmation, then deletes.

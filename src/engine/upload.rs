@@ -444,13 +444,16 @@ impl Engine {
         let indexes = pseudonyms
             .get()
             .expect("the indexes are there or being built");
-        // Persons and households resolve independently: one thread each.
+        // Persons and households resolve independently, each on the
+        // engine's threads.
+        let threads = self.table_limits.tabulate_threads;
+        let known_households = &indexes.households;
         let (resolution, household_resolution) = std::thread::scope(|scope| {
             let households = household_ids
                 .as_deref()
-                .map(|h| scope.spawn(|| indexes.households.resolve(h)));
+                .map(|h| scope.spawn(move || known_households.resolve_on(h, false, threads)));
             // The parser leaves one row per person.
-            let persons = indexes.persons.resolve_distinct(&person_ids);
+            let persons = indexes.persons.resolve_on(&person_ids, true, threads);
             let households = households.map(|h| {
                 h.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -530,10 +533,14 @@ impl Engine {
         let receipt = serde_json::to_string(&outcome)
             .map_err(|e| crate::store::StoreError::Corrupt(format!("upload receipt: {e}")))?;
         let storage = Arc::clone(&self.lock_store().storage);
-        let (mut sealed_persons, mut sealed_households) = (
-            seal_numbered(&storage, &resolution.new),
-            seal_numbered(&storage, new_households),
-        );
+        let (mut sealed_persons, mut sealed_households) = std::thread::scope(|scope| {
+            let households = scope.spawn(|| seal_numbered(&storage, new_households));
+            let persons = seal_numbered(&storage, &resolution.new);
+            let households = households
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (persons, households)
+        });
         let prepared = started.elapsed();
         if let Some(hook) = &self.sealed_hook {
             hook.call();

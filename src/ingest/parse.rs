@@ -190,7 +190,10 @@ impl UploadParser {
         let first_row = self.row + self.reading.iter().map(|r| r.1).sum::<u64>();
         // Handed over through a slot, so that it is still here if no
         // thread can be started.
-        let work = Arc::new(std::sync::Mutex::new(Some((self.fork(first_row), block))));
+        let mut fork = self.fork(first_row);
+        let households = self.def.household_column().is_some();
+        fork.rows.reserve(lines as usize, households);
+        let work = Arc::new(std::sync::Mutex::new(Some((fork, block))));
         let take = |slot: &std::sync::Mutex<Option<(UploadParser, Vec<u8>)>>| {
             slot.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -479,6 +482,20 @@ impl RowSink {
             rejected: 0,
             on_invalid: self.on_invalid,
             parsed: Vec::with_capacity(self.builders.len()),
+        }
+    }
+
+    /// Room for `rows` more rows (with `households` if the dataset has
+    /// them), so that a fork reading a block does not grow its vectors
+    /// row by row.
+    fn reserve(&mut self, rows: usize, households: bool) {
+        self.pseudonyms.reserve(rows);
+        if households {
+            self.households.reserve(rows);
+        }
+        self.row_numbers.reserve(rows);
+        for b in &mut self.builders {
+            b.reserve(rows);
         }
     }
 

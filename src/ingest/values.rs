@@ -246,6 +246,16 @@ impl ColumnBuilder {
         })
     }
 
+    /// Room for `rows` more values.
+    pub(super) fn reserve(&mut self, rows: usize) {
+        match self {
+            ColumnBuilder::Closed { codes, .. }
+            | ColumnBuilder::Open { codes, .. }
+            | ColumnBuilder::Listed { codes, .. } => codes.reserve(rows),
+            ColumnBuilder::Integer(v) | ColumnBuilder::Decimal { values: v, .. } => v.reserve(rows),
+        }
+    }
+
     /// Appends the values of a [`fork`](Self::fork) of this builder, read
     /// from the rows after this one's.
     pub(super) fn absorb(&mut self, other: ColumnBuilder) {

@@ -16,6 +16,7 @@
 //! row in B-tree inserts), which is what a population of 18 million needs.
 //! Lookups happen in memory, never in SQL.
 
+mod checkpoint;
 mod code_lists;
 mod codec;
 mod dir;
@@ -94,6 +95,9 @@ pub enum StoreError {
 /// The open database, held exclusively.
 #[derive(Debug)]
 pub struct Store {
+    /// Copies the WAL into the database on a thread of its own (see
+    /// `checkpoint`); first, so that it stops before `conn` closes.
+    checkpointer: Option<checkpoint::Checkpointer>,
     conn: Connection,
     dir: PathBuf,
     /// Signs the log's checkpoints; attached once the key store is open.
@@ -111,12 +115,14 @@ impl Store {
         rewrite::remove_unfinished(data_dir)?;
         let conn = open_connection(&dir::prepare_db_file(data_dir)?)?;
         let mut store = Store {
+            checkpointer: None,
             conn,
             dir: data_dir.to_path_buf(),
             signer: None,
             _lock: lock,
         };
         store.migrate()?;
+        store.start_checkpointer()?;
         let stale = store.delete_all_stale_rows()?;
         if stale > 0 {
             tracing::info!(
@@ -125,6 +131,32 @@ impl Store {
             );
         }
         Ok(store)
+    }
+
+    /// Starts checkpointing the WAL beside the store's connection; if no
+    /// thread can be had, the connection checkpoints as SQLite does by
+    /// default, inside the commits.
+    fn start_checkpointer(&mut self) -> Result<(), StoreError> {
+        match checkpoint::Checkpointer::start(&self.dir.join(DB_FILE)) {
+            Ok(c) => self.checkpointer = Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "no background checkpoint; commits checkpoint");
+                self.conn
+                    .execute_batch("PRAGMA wal_autocheckpoint = 1000")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the whole WAL into the database and empties it, with the
+    /// background checkpoint stopped meanwhile.
+    fn truncate_wal(&mut self) -> Result<(), StoreError> {
+        self.checkpointer = None;
+        let truncated = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        self.start_checkpointer()?;
+        Ok(truncated?)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -193,7 +225,9 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA secure_delete = ON;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -262144;",
+         PRAGMA cache_size = -262144;
+         PRAGMA wal_autocheckpoint = 0;
+         PRAGMA journal_size_limit = 67108864;",
     )?;
     Ok(conn)
 }

@@ -181,7 +181,9 @@ impl Store {
     /// Replaces the live database file by `fresh` and reopens it.
     fn swap_in(&mut self, live: &Path, fresh: &Path) -> Result<(), StoreError> {
         // Closing the only connection checkpoints the WAL into the database
-        // and deletes it; the old WAL must never meet the new file.
+        // and deletes it; the old WAL must never meet the new file. The
+        // background checkpoint's connection is closed first.
+        self.checkpointer = None;
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
@@ -195,6 +197,7 @@ impl Store {
         let renamed = fs::rename(fresh, live);
         // Whether or not the rename happened, `live` is a whole database.
         self.conn = super::open_connection(live)?;
+        self.start_checkpointer()?;
         renamed?;
         fs::File::open(&self.dir)?.sync_all()?;
         Ok(())

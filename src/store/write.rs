@@ -380,8 +380,7 @@ impl Store {
         }
         let receipt = append(&tx, signer, entry)?;
         tx.commit()?;
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.truncate_wal()?;
         Ok(receipt)
     }
 }
