@@ -11,8 +11,9 @@ use crate::pseudonym::Pseudonym;
 const BUCKET_BITS: u32 = 16;
 
 /// The row indices of each pseudonym that occurs more than once, each group
-/// ascending, the groups ordered by their first row.
-pub(super) fn repeated(pseudonyms: &[Pseudonym]) -> Vec<Vec<usize>> {
+/// ascending, the groups ordered by their first row. The buckets are
+/// sorted on `threads` threads, a range of buckets each.
+pub(super) fn repeated(pseudonyms: &[Pseudonym], threads: usize) -> Vec<Vec<usize>> {
     let prefix = |p: &Pseudonym| {
         let mut first = [0u8; 8];
         first.copy_from_slice(&p.as_bytes()[..8]);
@@ -34,24 +35,64 @@ pub(super) fn repeated(pseudonyms: &[Pseudonym]) -> Vec<Vec<usize>> {
         keyed[*slot] = (k, i);
         *slot += 1;
     }
-    let mut groups = Vec::new();
-    for b in 0..1 << BUCKET_BITS {
-        let part = &mut keyed[starts[b]..starts[b + 1]];
-        part.sort_unstable();
-        for run in part.chunk_by(|x, y| x.0 == y.0).filter(|r| r.len() > 1) {
-            // Equal prefixes: group by the whole pseudonym.
-            let mut rows: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
-            rows.sort_by_key(|&i| (*pseudonyms[i].as_bytes(), i));
-            let same = |x: &usize, y: &usize| pseudonyms[*x] == pseudonyms[*y];
-            groups.extend(
-                rows.chunk_by(same)
-                    .filter(|g| g.len() > 1)
-                    .map(<[usize]>::to_vec),
-            );
-        }
+    // Ranges of buckets, one a thread, and the rows they hold.
+    let threads = threads.clamp(1, 64);
+    let buckets = 1usize << BUCKET_BITS;
+    let mut ranges = Vec::with_capacity(threads);
+    let mut rest = keyed.as_mut_slice();
+    for t in 0..threads {
+        let (from, to) = (buckets * t / threads, buckets * (t + 1) / threads);
+        let (mine, after) = rest.split_at_mut(starts[to] - starts[from]);
+        ranges.push((from..to, mine));
+        rest = after;
     }
+    let starts = &starts;
+    let mut groups: Vec<Vec<usize>> = std::thread::scope(|scope| {
+        let running: Vec<_> = ranges
+            .into_iter()
+            .map(|(range, rows)| {
+                scope.spawn(move || {
+                    let offset = starts[range.start];
+                    let mut groups = Vec::new();
+                    for b in range {
+                        let part = &mut rows[starts[b] - offset..starts[b + 1] - offset];
+                        sorted_groups(part, pseudonyms, &mut groups);
+                    }
+                    groups
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
     groups.sort_unstable_by_key(|g| g[0]);
     groups
+}
+
+/// Sorts one bucket of (prefix, row) and adds its repeated pseudonyms'
+/// rows to `groups`.
+fn sorted_groups(
+    part: &mut [(u64, usize)],
+    pseudonyms: &[Pseudonym],
+    groups: &mut Vec<Vec<usize>>,
+) {
+    part.sort_unstable();
+    for run in part.chunk_by(|x, y| x.0 == y.0).filter(|r| r.len() > 1) {
+        // Equal prefixes: group by the whole pseudonym.
+        let mut rows: Vec<usize> = run.iter().map(|&(_, i)| i).collect();
+        rows.sort_by_key(|&i| (*pseudonyms[i].as_bytes(), i));
+        let same = |x: &usize, y: &usize| pseudonyms[*x] == pseudonyms[*y];
+        groups.extend(
+            rows.chunk_by(same)
+                .filter(|g| g.len() > 1)
+                .map(<[usize]>::to_vec),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -100,7 +141,9 @@ mod tests {
             expected,
             [vec![3, 2_999, 4_999], vec![10, 4_000], vec![77, 78]]
         );
-        assert_eq!(repeated(&rows), expected);
-        assert!(repeated(&[]).is_empty());
+        for threads in [1, 2, 3] {
+            assert_eq!(repeated(&rows, threads), expected, "{threads} threads");
+            assert!(repeated(&[], threads).is_empty());
+        }
     }
 }

@@ -188,11 +188,11 @@ impl UploadParser {
         }
         let lines = memchr::memchr_iter(b'\n', &block).count() as u64;
         let first_row = self.row + self.reading.iter().map(|r| r.1).sum::<u64>();
-        // Handed over through a slot, so that it is still here if no
-        // thread can be started.
         let mut fork = self.fork(first_row);
         let households = self.def.household_column().is_some();
         fork.rows.reserve(lines as usize, households);
+        // Handed over through a slot, so that it is still here if no
+        // thread can be started.
         let work = Arc::new(std::sync::Mutex::new(Some((fork, block))));
         let take = |slot: &std::sync::Mutex<Option<(UploadParser, Vec<u8>)>>| {
             slot.lock()
@@ -237,6 +237,7 @@ impl UploadParser {
             self.append_oldest();
         }
     }
+
     /// A parser for the rows after row `row`, with this one's header.
     fn fork(&self, row: u64) -> UploadParser {
         UploadParser {
@@ -293,7 +294,8 @@ impl UploadParser {
             Some(Err(e)) => Err(e),
             Some(Ok(_)) => {
                 let rows_read = self.row - self.blank_run;
-                (self.rows).finish(rows_read, self.on_invalid, self.def.identifier_column())
+                let id_column = self.def.identifier_column();
+                (self.rows).finish(rows_read, self.on_invalid, id_column, self.threads)
             }
         }
     }
@@ -599,10 +601,10 @@ impl RowSink {
     /// Rejects the rows of a person seen before: each later row always,
     /// and with [`InvalidRows::Skip`] the first too (both are suspect).
     /// Returns which accepted rows are dropped.
-    fn drop_duplicates(&mut self, id_column: &str) -> Vec<bool> {
+    fn drop_duplicates(&mut self, id_column: &str, threads: usize) -> Vec<bool> {
         let mut dropped = vec![false; self.pseudonyms.len()];
         let mut found = Vec::new();
-        for group in super::duplicates::repeated(&self.pseudonyms) {
+        for group in super::duplicates::repeated(&self.pseudonyms, threads) {
             let first_row = self.row_numbers[group[0]];
             for &later in &group[1..] {
                 dropped[later] = true;
@@ -634,8 +636,9 @@ impl RowSink {
         rows_read: u64,
         on_invalid: InvalidRows,
         id_column: &str,
+        threads: usize,
     ) -> Result<ParsedUpload, UploadError> {
-        let dropped = self.drop_duplicates(id_column);
+        let dropped = self.drop_duplicates(id_column, threads);
         self.problems.sort_by_key(|p| p.row);
         self.problems.truncate(MAX_LISTED_PROBLEMS);
         if self.rejected > 0 && on_invalid == InvalidRows::Reject {
