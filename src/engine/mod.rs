@@ -389,8 +389,8 @@ impl Engine {
         }
     }
 
-    /// This engine calling `hook` when an upload's new pseudonyms are
-    /// sealed, before it takes the store lock to write (tests only).
+    /// This engine calling `hook` when an upload's persons are resolved,
+    /// before it takes the store lock to write (tests only).
     pub fn with_sealed_hook(self, hook: Option<TestHook>) -> Self {
         Engine {
             sealed_hook: hook,

@@ -448,20 +448,28 @@ impl Engine {
         // engine's threads.
         let threads = self.table_limits.tabulate_threads;
         let known_households = &indexes.households;
-        let (resolution, household_resolution) = std::thread::scope(|scope| {
+        // Meanwhile a record key is drawn for every person of the upload,
+        // to keep for those who are new.
+        let (resolution, household_resolution, record_keys) = std::thread::scope(|scope| {
             let households = household_ids
                 .as_deref()
                 .map(|h| scope.spawn(move || known_households.resolve_on(h, false, threads)));
+            let keys = scope.spawn(|| random_record_keys(person_ids.len()));
             // The parser leaves one row per person.
             let persons = indexes.persons.resolve_on(&person_ids, true, threads);
             let households = households.map(|h| {
                 h.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             });
-            (persons, households)
+            let keys = keys
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (persons, households, keys)
         });
         let (mut resolution, mut household_resolution) =
             (resolution?, household_resolution.transpose()?);
+        let mut record_keys = record_keys?;
+        record_keys.truncate(resolution.new.len());
         drop((person_ids, household_ids));
         // Rows in person order; a first upload's new persons are numbered
         // in upload order, so its rows are in order already.
@@ -496,7 +504,6 @@ impl Engine {
                 .collect()
         };
         drop(order);
-        let record_keys = random_record_keys(resolution.new.len())?;
         let def = &loaded.info.def;
         let open_columns: Vec<usize> = (0..def.columns().len())
             .filter(|&i| def.columns()[i].kind == ColumnKind::OpenCategorical)
@@ -533,14 +540,6 @@ impl Engine {
         let receipt = serde_json::to_string(&outcome)
             .map_err(|e| crate::store::StoreError::Corrupt(format!("upload receipt: {e}")))?;
         let storage = Arc::clone(&self.lock_store().storage);
-        let (mut sealed_persons, mut sealed_households) = std::thread::scope(|scope| {
-            let households = scope.spawn(|| seal_numbered(&storage, new_households));
-            let persons = seal_numbered(&storage, &resolution.new);
-            let households = households
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (persons, households)
-        });
         let prepared = started.elapsed();
         if let Some(hook) = &self.sealed_hook {
             hook.call();
@@ -571,16 +570,31 @@ impl Engine {
             store.clear_staged(loaded.id, version)?;
         }
         let chunks = row_chunks(&persons, households.as_deref(), &columns);
-        for group in chunks.chunks(STAGED_CHUNKS) {
-            {
-                let mut store = self.lock_store();
-                unchanged()?;
-                store.stage_rows(loaded.id, version, group)?;
-            }
-            // The lock is not fair: without a pause this loop takes it again
-            // before a waiting release is woken (a table waited 8 s so).
-            std::thread::sleep(HANDOFF);
-        }
+        // The new pseudonyms are sealed on a thread of their own while the
+        // rows are staged.
+        let (sealed, stage) = std::thread::scope(|scope| {
+            let sealing = scope.spawn(|| {
+                let persons = seal_numbered(&storage, &resolution.new);
+                (persons, seal_numbered(&storage, new_households))
+            });
+            let stage = chunks.chunks(STAGED_CHUNKS).try_for_each(|group| {
+                {
+                    let mut store = self.lock_store();
+                    unchanged()?;
+                    store.stage_rows(loaded.id, version, group)?;
+                }
+                // The lock is not fair: without a pause this loop takes it
+                // again before a waiting release is woken (a table waited 8 s so).
+                std::thread::sleep(HANDOFF);
+                Ok::<(), EngineError>(())
+            });
+            let sealed = sealing
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (sealed, stage)
+        });
+        stage?;
+        let (mut sealed_persons, mut sealed_households) = sealed;
         drop(chunks);
         let staged = started.elapsed();
         let mut store = self.lock_store();
@@ -651,8 +665,8 @@ impl Engine {
         self.delete_replaced_rows(loaded.id);
         tracing::info!(
             dataset,
-            resolve_and_seal_ms = prepared.as_millis() as u64,
-            stage_ms = (staged - prepared).as_millis() as u64,
+            resolve_ms = prepared.as_millis() as u64,
+            stage_and_seal_ms = (staged - prepared).as_millis() as u64,
             commit_ms = (written - staged).as_millis() as u64,
             index_and_swap_ms = (swapped - written).as_millis() as u64,
             delete_replaced_ms = (started.elapsed() - swapped).as_millis() as u64,
