@@ -477,9 +477,7 @@ impl Engine {
         let order: Vec<usize> = if in_order {
             Vec::new()
         } else {
-            let mut order: Vec<usize> = (0..resolution.numbers.len()).collect();
-            order.sort_unstable_by_key(|&i| resolution.numbers[i]);
-            order
+            person_order(&resolution.numbers)
         };
         let arrange = |values: &mut Vec<u32>| -> Vec<u32> {
             if in_order {
@@ -876,6 +874,23 @@ fn seal_numbered(
     out
 }
 
+/// The rows of distinct person numbers `numbers`, in person order: each
+/// row is put at its number in an array over the numbers, in one pass,
+/// where sorting 18 million rows by their numbers took seconds.
+fn person_order(numbers: &[u32]) -> Vec<usize> {
+    let len = numbers.iter().max().map_or(0, |&m| m as usize + 1);
+    let mut row_at = vec![u32::MAX; len];
+    for (row, &n) in (0u32..).zip(numbers) {
+        debug_assert_eq!(row_at[n as usize], u32::MAX, "one row per person");
+        row_at[n as usize] = row;
+    }
+    row_at
+        .into_iter()
+        .filter(|&r| r != u32::MAX)
+        .map(|r| r as usize)
+        .collect()
+}
+
 /// Each new person's record key: drawn once, when first seen, and never changed.
 fn random_record_keys(n: usize) -> Result<Vec<u32>, EngineError> {
     let mut bytes = vec![0u8; n * 4];
@@ -895,10 +910,20 @@ fn header_dataset() -> FieldPath {
 
 #[cfg(test)]
 mod tests {
-    use super::seal_numbered;
+    use super::{person_order, seal_numbered};
     use crate::keys::{KeyVersion, PseudonymKey};
     use crate::pseudonym::Pseudonym;
     use crate::sealing::StorageKey;
+
+    #[test]
+    fn rows_are_put_in_person_order_as_by_sorting() {
+        // Distinct numbers with gaps, in a scrambled order.
+        let numbers: Vec<u32> = (0..5_000u32).map(|i| (i * 7_919) % 10_007 * 3).collect();
+        let mut sorted: Vec<usize> = (0..numbers.len()).collect();
+        sorted.sort_by_key(|&i| numbers[i]);
+        assert_eq!(person_order(&numbers), sorted);
+        assert!(person_order(&[]).is_empty());
+    }
 
     #[test]
     fn numbered_pseudonyms_are_sealed_in_batches_as_one_at_a_time() {
