@@ -117,7 +117,13 @@ fn unpack_packed<T: TryFrom<i64> + Copy>(bytes: &[u8], out: &mut Vec<T>) -> Resu
     } else {
         count
     };
-    if width > 8 || (deltas && count == 0) || body.len() != width * encoded {
+    // A chunk holds at most COLUMN_CHUNK values: a damaged count must not
+    // ask for gigabytes (a width-0 chunk has no body to check it against).
+    if width > 8
+        || count > super::COLUMN_CHUNK
+        || (deltas && count == 0)
+        || body.len() != width * encoded
+    {
         return Err(corrupt("packed chunk of wrong length"));
     }
     out.reserve(count);
@@ -248,6 +254,10 @@ mod tests {
         let mut wide = packed.clone();
         wide[0] = 9;
         assert!(unpack(PACKED, &wide, &mut out).is_err());
+        // A constant chunk that claims more values than a chunk holds.
+        let mut huge = pack(&[5u32; 3]);
+        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(unpack(PACKED, &huge, &mut out).is_err());
     }
 
     proptest! {
