@@ -173,12 +173,13 @@ impl PseudonymIndex {
         }
         let known = u32::try_from(self.len()).map_err(|_| IndexFull)?;
         let part_of = |p: &Pseudonym| usize::from(p.as_bytes()[8]) % parts;
+        let rows = pseudonyms.len() / parts + 64;
         let resolved: Vec<Result<Part, IndexFull>> = std::thread::scope(|scope| {
             let running: Vec<_> = (0..parts)
                 .map(|part| {
+                    let in_part = move |p: &Pseudonym| part_of(p) == part;
                     scope.spawn(move || {
-                        let (rows, part_of) = (pseudonyms.len() / parts + 64, part_of);
-                        self.resolve_part(pseudonyms, distinct, (part_of, part, rows), known)
+                        self.resolve_part(pseudonyms, distinct, in_part, rows, known)
                     })
                 })
                 .collect();
@@ -217,26 +218,27 @@ impl PseudonymIndex {
         Ok(Resolution { numbers, new })
     }
 
-    /// The pseudonyms of one part: their numbers, in upload order, with
-    /// each new one as `known` plus its place among the part's new ones
-    /// (found in a map of them, unless they are `distinct`); about `rows`
-    /// of them.
+    /// The pseudonyms `in_part` (about `rows` of them): their numbers, in
+    /// upload order, with each new one as `known` plus its place among the
+    /// part's new ones (found in a map of them, unless they are `distinct`).
     fn resolve_part(
         &self,
         pseudonyms: &[Pseudonym],
         distinct: bool,
-        (part_of, part, rows): (impl Fn(&Pseudonym) -> usize, usize, usize),
+        in_part: impl Fn(&Pseudonym) -> bool,
+        rows: usize,
         known: u32,
     ) -> Result<Part, IndexFull> {
         let mut fresh: PseudonymMap<u32> = PseudonymMap::default();
         let mut new = 0u32;
         let mut numbers = Vec::with_capacity(rows);
-        for p in pseudonyms.iter().filter(|&p| part_of(p) == part) {
+        for p in pseudonyms.iter().filter(|&p| in_part(p)) {
             let n = match self.numbers.get(p) {
                 Some(&n) => n,
                 None if distinct => {
+                    let n = known.checked_add(new).ok_or(IndexFull)?;
                     new = new.checked_add(1).ok_or(IndexFull)?;
-                    known.checked_add(new - 1).ok_or(IndexFull)?
+                    n
                 }
                 None => {
                     let local = u32::try_from(fresh.len()).map_err(|_| IndexFull)?;

@@ -43,7 +43,9 @@ pub struct TableLimits {
     pub request: RequestLimits,
     /// Threads one tabulation scans its persons on (parts merged exactly,
     /// see [`crate::tabulate::tabulate_partitioned`]), and one upload reads
-    /// its file's blocks on (see [`crate::ingest::UploadParser`]). Default 1.
+    /// its file's blocks and resolves its persons on (see
+    /// [`crate::ingest::UploadParser`], [`crate::link::PseudonymIndex::resolve_on`]).
+    /// Default 1.
     pub tabulate_threads: usize,
 }
 
