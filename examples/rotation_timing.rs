@@ -62,7 +62,11 @@ fn main() -> anyhow::Result<()> {
     let new_persons: Vec<_> = sealed.into_iter().zip(0u32..).collect();
     let numbers: Vec<u32> = (0..persons as u32).collect();
     let columns = [ColumnData::Numbers(vec![1; persons])];
-    store.stage_rows(id, 1, &row_chunks(&numbers, None, &columns))?;
+    let chunks: Vec<_> = row_chunks(&numbers, None, &columns)
+        .iter()
+        .map(ddc::store::RowChunk::encode)
+        .collect();
+    store.stage_rows(id, 1, &chunks)?;
     store.commit_upload(
         &UploadWrite {
             dataset_id: id,

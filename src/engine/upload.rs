@@ -14,11 +14,12 @@ use super::{entry, DatasetInfo, Engine, EngineError, Loaded};
 use crate::audit::event::{Event, UploadFailure};
 use crate::audit::Receipt;
 use crate::auth::Caller;
+use crate::columns::ColumnData;
 use crate::columns::DatasetData;
 use crate::field_path::FieldPath;
 use crate::ingest::{InvalidRows, ParsedUpload, RowProblem, UploadError, UploadParser};
 use crate::schema::ColumnKind;
-use crate::store::{row_chunks, UploadWrite};
+use crate::store::{row_chunks, EncodedChunk, RowChunk, UploadWrite};
 
 /// Column chunks staged per transaction: 16 MB to 128 MB, a fraction of a
 /// second of writing, so that releases wait at most that long.
@@ -471,37 +472,18 @@ impl Engine {
         let mut record_keys = record_keys?;
         record_keys.truncate(resolution.new.len());
         drop((person_ids, household_ids));
-        // Rows in person order; a first upload's new persons are numbered
-        // in upload order, so its rows are in order already.
-        let in_order = resolution.numbers.windows(2).all(|w| w[0] < w[1]);
-        let order: Vec<usize> = if in_order {
-            Vec::new()
-        } else {
-            person_order(&resolution.numbers)
-        };
-        let arrange = |values: &mut Vec<u32>| -> Vec<u32> {
-            if in_order {
-                std::mem::take(values)
-            } else {
-                order.iter().map(|&i| values[i]).collect()
-            }
-        };
-        let persons = arrange(&mut resolution.numbers);
-        let households: Option<Vec<u32>> = household_resolution
-            .as_mut()
-            .map(|r| arrange(&mut r.numbers));
+        // Rows in person order, each column on one of the engine's threads.
+        let (persons, households, columns) = in_person_order(
+            std::mem::take(&mut resolution.numbers),
+            household_resolution
+                .as_mut()
+                .map(|r| std::mem::take(&mut r.numbers)),
+            parsed_columns,
+            threads,
+        );
         let new_households = household_resolution
             .as_ref()
             .map_or(&[][..], |r| &r.new[..]);
-        let columns: Vec<_> = if in_order {
-            parsed_columns
-        } else {
-            parsed_columns
-                .into_iter()
-                .map(|c| c.permute(&order))
-                .collect()
-        };
-        drop(order);
         let def = &loaded.info.def;
         let open_columns: Vec<usize> = (0..def.columns().len())
             .filter(|&i| def.columns()[i].kind == ColumnKind::OpenCategorical)
@@ -569,17 +551,30 @@ impl Engine {
         }
         let chunks = row_chunks(&persons, households.as_deref(), &columns);
         // The new pseudonyms are sealed on a thread of their own while the
-        // rows are staged.
+        // rows are staged, and each group of chunks is packed on another
+        // while the one before it is written.
         let (sealed, stage) = std::thread::scope(|scope| {
             let sealing = scope.spawn(|| {
                 let persons = seal_numbered(&storage, &resolution.new);
                 (persons, seal_numbered(&storage, new_households))
             });
-            let stage = chunks.chunks(STAGED_CHUNKS).try_for_each(|group| {
+            let (packed, groups) = std::sync::mpsc::sync_channel::<Vec<EncodedChunk>>(1);
+            scope.spawn(move || {
+                for group in chunks.chunks(STAGED_CHUNKS) {
+                    // Ends early when staging failed and stopped receiving.
+                    if packed
+                        .send(group.iter().map(RowChunk::encode).collect())
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+            let stage = groups.into_iter().try_for_each(|group| {
                 {
                     let mut store = self.lock_store();
                     unchanged()?;
-                    store.stage_rows(loaded.id, version, group)?;
+                    store.stage_rows(loaded.id, version, &group)?;
                 }
                 // The lock is not fair: without a pause this loop takes it
                 // again before a waiting release is woken (a table waited 8 s so).
@@ -593,7 +588,6 @@ impl Engine {
         });
         stage?;
         let (mut sealed_persons, mut sealed_households) = sealed;
-        drop(chunks);
         let staged = started.elapsed();
         let mut store = self.lock_store();
         unchanged()?;
@@ -874,21 +868,77 @@ fn seal_numbered(
     out
 }
 
-/// The rows of distinct person numbers `numbers`, in person order: each
-/// row is put at its number in an array over the numbers, in one pass,
-/// where sorting 18 million rows by their numbers took seconds.
-fn person_order(numbers: &[u32]) -> Vec<usize> {
+/// An upload's rows (persons with distinct numbers, their households and
+/// columns) put in person order, the columns spread over `threads`
+/// threads. A first upload's new persons are numbered in upload order, so
+/// its rows are in order already.
+fn in_person_order(
+    persons: Vec<u32>,
+    households: Option<Vec<u32>>,
+    columns: Vec<ColumnData>,
+    threads: usize,
+) -> (Vec<u32>, Option<Vec<u32>>, Vec<ColumnData>) {
+    if persons.windows(2).all(|w| w[0] < w[1]) {
+        return (persons, households, columns);
+    }
+    let (order, persons) = person_order(&persons);
+    let order = &order[..];
+    // Each thread drops a column once it has its permuted copy.
+    let threads = threads.clamp(1, columns.len().max(1));
+    let mut shares: Vec<Vec<(usize, ColumnData)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, column) in columns.into_iter().enumerate() {
+        shares[i % threads].push((i, column));
+    }
+    let (households, mut columns) = std::thread::scope(|scope| {
+        let running: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                scope.spawn(move || {
+                    share
+                        .into_iter()
+                        .map(|(i, column)| (i, column.permute(order)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let households = households.map(|h| order.iter().map(|&row| h[row]).collect::<Vec<u32>>());
+        let columns: Vec<(usize, ColumnData)> = running
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        (households, columns)
+    });
+    columns.sort_unstable_by_key(|&(i, _)| i);
+    (
+        persons,
+        households,
+        columns.into_iter().map(|(_, c)| c).collect(),
+    )
+}
+
+/// The rows of distinct person numbers `numbers` in person order, with
+/// the numbers in that order: each row is put at its number in an array
+/// over the numbers, in one pass, where sorting 18 million rows by their
+/// numbers took seconds.
+fn person_order(numbers: &[u32]) -> (Vec<usize>, Vec<u32>) {
     let len = numbers.iter().max().map_or(0, |&m| m as usize + 1);
     let mut row_at = vec![u32::MAX; len];
     for (row, &n) in (0u32..).zip(numbers) {
         debug_assert_eq!(row_at[n as usize], u32::MAX, "one row per person");
         row_at[n as usize] = row;
     }
-    row_at
-        .into_iter()
-        .filter(|&r| r != u32::MAX)
-        .map(|r| r as usize)
-        .collect()
+    let mut order = Vec::with_capacity(numbers.len());
+    let mut sorted = Vec::with_capacity(numbers.len());
+    for (n, row) in (0u32..).zip(row_at) {
+        if row != u32::MAX {
+            order.push(row as usize);
+            sorted.push(n);
+        }
+    }
+    (order, sorted)
 }
 
 /// Each new person's record key: drawn once, when first seen, and never changed.
@@ -921,8 +971,11 @@ mod tests {
         let numbers: Vec<u32> = (0..5_000u32).map(|i| (i * 7_919) % 10_007 * 3).collect();
         let mut sorted: Vec<usize> = (0..numbers.len()).collect();
         sorted.sort_by_key(|&i| numbers[i]);
-        assert_eq!(person_order(&numbers), sorted);
-        assert!(person_order(&[]).is_empty());
+        let (order, in_order) = person_order(&numbers);
+        assert_eq!(order, sorted);
+        let by_sorting: Vec<u32> = sorted.iter().map(|&i| numbers[i]).collect();
+        assert_eq!(in_order, by_sorting);
+        assert_eq!(person_order(&[]), (vec![], vec![]));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod duplicates;
 mod identifier_like;
 pub(crate) mod lines;
 mod parse;
+mod row_numbers;
 mod values;
 
 pub use lines::MAX_LINE;

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 
 use super::agreement::Agreements;
 use super::lines::{Line, LineError, LineSplitter, Record};
+use super::row_numbers::RowNumbers;
 use super::values::ColumnBuilder;
 use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
 use crate::classification::Classifications;
@@ -441,7 +442,7 @@ struct RowSink {
     pseudonyms: Vec<Pseudonym>,
     households: Vec<Pseudonym>,
     /// Data row number of each accepted row.
-    row_numbers: Vec<u64>,
+    row_numbers: RowNumbers,
     problems: Vec<RowProblem>,
     rejected: u64,
     on_invalid: InvalidRows,
@@ -459,7 +460,7 @@ impl RowSink {
             agreements: Agreements::new(def, lists),
             pseudonyms: Vec::new(),
             households: Vec::new(),
-            row_numbers: Vec::new(),
+            row_numbers: RowNumbers::default(),
             problems: Vec::new(),
             rejected: 0,
             on_invalid,
@@ -479,7 +480,7 @@ impl RowSink {
             agreements: self.agreements.clone(),
             pseudonyms: Vec::new(),
             households: Vec::new(),
-            row_numbers: Vec::new(),
+            row_numbers: RowNumbers::default(),
             problems: Vec::new(),
             rejected: 0,
             on_invalid: self.on_invalid,
@@ -495,7 +496,6 @@ impl RowSink {
         if households {
             self.households.reserve(rows);
         }
-        self.row_numbers.reserve(rows);
         for b in &mut self.builders {
             b.reserve(rows);
         }
@@ -508,7 +508,7 @@ impl RowSink {
         self.rejected += fork.rejected;
         self.pseudonyms.extend(fork.pseudonyms);
         self.households.extend(fork.households);
-        self.row_numbers.extend(fork.row_numbers);
+        self.row_numbers.append(fork.row_numbers);
         for (mine, theirs) in self.builders.iter_mut().zip(fork.builders) {
             mine.absorb(theirs);
         }
@@ -605,15 +605,15 @@ impl RowSink {
         let mut dropped = vec![false; self.pseudonyms.len()];
         let mut found = Vec::new();
         for group in super::duplicates::repeated(&self.pseudonyms, threads) {
-            let first_row = self.row_numbers[group[0]];
+            let first_row = self.row_numbers.get(group[0]);
             for &later in &group[1..] {
                 dropped[later] = true;
                 let reason = format!("the same person appears at row {first_row}");
-                found.push((self.row_numbers[later], reason));
+                found.push((self.row_numbers.get(later), reason));
             }
             if self.on_invalid == InvalidRows::Skip {
                 dropped[group[0]] = true;
-                let again = self.row_numbers[group[1]];
+                let again = self.row_numbers.get(group[1]);
                 let reason = format!("the same person appears again at row {again}");
                 found.push((first_row, reason));
             }

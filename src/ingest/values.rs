@@ -131,7 +131,21 @@ impl ColumnBuilder {
     }
 
     /// Checks a (trimmed) field; the reason never includes the value.
+    /// A declared category or listed code is found here, inlined into the
+    /// row's loop; anything else in [`Self::check_further`].
+    #[inline]
     pub(super) fn check(&self, field: &[u8]) -> Result<Parsed, String> {
+        if let ColumnBuilder::Closed { lookup, .. } | ColumnBuilder::Listed { lookup, .. } = self {
+            if let Some(&c) = lookup.get(field).filter(|_| !field.is_empty()) {
+                return Ok(Parsed::Code(c));
+            }
+        }
+        self.check_further(field)
+    }
+
+    /// [`Self::check`] for all but a known category or code.
+    #[inline(never)]
+    fn check_further(&self, field: &[u8]) -> Result<Parsed, String> {
         if field.is_empty() {
             return Err("value is missing".into());
         }

@@ -53,22 +53,37 @@ pub(super) fn pack<T: Copy + Into<i64>>(values: &[T]) -> Vec<u8> {
         _ if values.is_empty() => (0, 0),
         _ => (spread, min),
     };
-    let mut out = Vec::with_capacity(HEADER + width * values.len());
-    out.push(width as u8 | if deltas { DELTAS } else { 0 });
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&base.to_le_bytes());
-    let mut push = |d: u64| out.extend_from_slice(&d.to_le_bytes()[..width]);
+    // With deltas the first value is the base, and each other one a step.
+    let written = if deltas {
+        values.len() - 1
+    } else {
+        values.len()
+    };
+    let len = HEADER + width * written;
+    // Each value is written as 8 bytes, of which the next one's overwrites
+    // all but its `width`: a fixed-size store instead of a copy of `width`
+    // bytes. The slack after the last is cut off.
+    let mut out = vec![0u8; len + 8];
+    out[0] = width as u8 | if deltas { DELTAS } else { 0 };
+    out[1..5].copy_from_slice(&count.to_le_bytes());
+    out[5..HEADER].copy_from_slice(&base.to_le_bytes());
+    let mut at = HEADER;
+    let mut put = |d: u64| {
+        out[at..at + 8].copy_from_slice(&d.to_le_bytes());
+        at += width;
+    };
     if deltas {
         for pair in values.windows(2) {
             let (a, b): (i64, i64) = (pair[0].into(), pair[1].into());
-            push(b.wrapping_sub(a) as u64);
+            put(b.wrapping_sub(a) as u64);
         }
     } else if width > 0 {
         for &v in values {
             let v: i64 = v.into();
-            push(v.wrapping_sub(base) as u64);
+            put(v.wrapping_sub(base) as u64);
         }
     }
+    out.truncate(len);
     out
 }
 

@@ -40,7 +40,7 @@ pub use load::{Snapshot, StoredDataset};
 pub use log::{LogFilter, StoredEntry};
 pub use releases::StoredRelease;
 pub use rewrite::{Reseal, Rewrite, REWRITE_FILE};
-pub use write::{row_chunks, ReleaseRecord, RowChunk, UploadWrite};
+pub use write::{row_chunks, EncodedChunk, ReleaseRecord, RowChunk, UploadWrite};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "ddc.sqlite";

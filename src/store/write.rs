@@ -80,12 +80,27 @@ enum ChunkValues<'a> {
 }
 
 impl RowChunk<'_> {
-    fn encode(&self) -> Vec<u8> {
-        match self.values {
-            ChunkValues::Numbers32(v) => pack(v),
-            ChunkValues::Numbers64(v) => pack(v),
+    /// The chunk packed as it is stored, ready for [`Store::stage_rows`]:
+    /// packing takes no lock, so it can be done while other chunks are
+    /// written.
+    pub fn encode(&self) -> EncodedChunk {
+        EncodedChunk {
+            column: self.column,
+            chunk: self.chunk,
+            data: match self.values {
+                ChunkValues::Numbers32(v) => pack(v),
+                ChunkValues::Numbers64(v) => pack(v),
+            },
         }
     }
+}
+
+/// A [`RowChunk`], packed.
+#[derive(Debug)]
+pub struct EncodedChunk {
+    column: i64,
+    chunk: i64,
+    data: Vec<u8>,
 }
 
 /// The chunks of an upload's rows, in the order they are staged: person
@@ -194,7 +209,7 @@ impl Store {
         &mut self,
         dataset_id: i64,
         version: u64,
-        chunks: &[RowChunk<'_>],
+        chunks: &[EncodedChunk],
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
@@ -209,7 +224,7 @@ impl Store {
                     c.column,
                     c.chunk,
                     PACKED,
-                    c.encode()
+                    c.data
                 ])?;
             }
         }
