@@ -647,6 +647,24 @@ impl RowSink {
                 total: self.rejected,
             });
         }
+        // Every accepted row has a household exactly when the dataset has them.
+        let with_households = self.households.len() == self.pseudonyms.len();
+        if !dropped.contains(&true) {
+            // Nearly always: every accepted row is kept, as it is.
+            if self.pseudonyms.is_empty() {
+                return Err(UploadError::NoRows);
+            }
+            return Ok(ParsedUpload {
+                pseudonyms: self.pseudonyms,
+                households: with_households.then_some(self.households),
+                columns: (self.builders.into_iter())
+                    .map(|b| b.finish(None))
+                    .collect(),
+                rows_read,
+                rows_rejected: self.rejected,
+                problems: self.problems,
+            });
+        }
         let keep: Vec<usize> = (0..self.pseudonyms.len())
             .filter(|&i| !dropped[i])
             .collect();
@@ -654,10 +672,11 @@ impl RowSink {
             return Err(UploadError::NoRows);
         }
         let pseudonyms = keep.iter().map(|&i| self.pseudonyms[i]).collect();
-        // Every accepted row has a household exactly when the dataset has them.
-        let households = (self.households.len() == self.pseudonyms.len())
-            .then(|| keep.iter().map(|&i| self.households[i]).collect());
-        let columns = self.builders.into_iter().map(|b| b.finish(&keep)).collect();
+        let households =
+            with_households.then(|| keep.iter().map(|&i| self.households[i]).collect());
+        let columns = (self.builders.into_iter())
+            .map(|b| b.finish(Some(&keep)))
+            .collect();
         Ok(ParsedUpload {
             pseudonyms,
             households,

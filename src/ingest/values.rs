@@ -304,10 +304,10 @@ impl ColumnBuilder {
         }
     }
 
-    /// Finishes the column, keeping the rows at `keep`. Open categories are
-    /// sorted by string, so that stores stay as they were; tables show them
-    /// in natural order.
-    pub(super) fn finish(self, keep: &[usize]) -> ColumnData {
+    /// Finishes the column, keeping the rows at `keep` (all without it).
+    /// Open categories are sorted by string, so that stores stay as they
+    /// were; tables show them in natural order.
+    pub(super) fn finish(self, keep: Option<&[usize]>) -> ColumnData {
         let data = match self {
             ColumnBuilder::Closed {
                 categories, codes, ..
@@ -320,10 +320,9 @@ impl ColumnBuilder {
                 ColumnData::Numbers(v)
             }
         };
-        if keep.len() == data.len() {
-            data
-        } else {
-            data.permute(keep)
+        match keep {
+            Some(keep) if keep.len() < data.len() => data.permute(keep),
+            _ => data,
         }
     }
 }

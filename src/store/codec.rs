@@ -198,7 +198,11 @@ fn corrupt(what: &str) -> StoreError {
 
 /// Encodes `u32`s, 4 bytes each (the record keys of a person chunk).
 pub(super) fn encode_u32s(values: &[u32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    let mut bytes = Vec::with_capacity(4 * values.len());
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes
 }
 
 /// Appends the `u32`s encoded in `bytes` to `out`.

@@ -351,7 +351,11 @@ fn chunk_of(part: &[(Sealed, u32)], what: &str) -> Result<(u32, Vec<u8>), StoreE
             "new {what} are not numbered consecutively"
         )));
     }
-    Ok((first, part.iter().flat_map(|(p, _)| *p).collect()))
+    let mut bytes = Vec::with_capacity(part.len() * std::mem::size_of::<Sealed>());
+    for (p, _) in part {
+        bytes.extend_from_slice(p);
+    }
+    Ok((first, bytes))
 }
 
 fn replace_categories(tx: &Transaction<'_>, w: &UploadWrite<'_>) -> Result<(), StoreError> {
