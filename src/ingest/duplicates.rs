@@ -12,7 +12,7 @@ const BUCKET_BITS: u32 = 16;
 
 /// The row indices of each pseudonym that occurs more than once, each group
 /// ascending, the groups ordered by their first row. The buckets are
-/// sorted on `threads` threads, a range of buckets each.
+/// filled and sorted on `threads` threads, a range of buckets each.
 pub(super) fn repeated(pseudonyms: &[Pseudonym], threads: usize) -> Vec<Vec<usize>> {
     let prefix = |p: &Pseudonym| {
         let mut first = [0u8; 8];
@@ -20,43 +20,43 @@ pub(super) fn repeated(pseudonyms: &[Pseudonym], threads: usize) -> Vec<Vec<usiz
         u64::from_be_bytes(first)
     };
     let bucket = |k: u64| (k >> (64 - BUCKET_BITS)) as usize;
-    let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];
-    for p in pseudonyms {
-        starts[bucket(prefix(p)) + 1] += 1;
-    }
-    for b in 1..starts.len() {
-        starts[b] += starts[b - 1];
-    }
-    let mut next = starts.clone();
-    let mut keyed = vec![(0u64, 0usize); pseudonyms.len()];
-    for (i, p) in pseudonyms.iter().enumerate() {
-        let k = prefix(p);
-        let slot = &mut next[bucket(k)];
-        keyed[*slot] = (k, i);
-        *slot += 1;
-    }
-    // Ranges of buckets, one a thread, and the rows they hold.
+    // Each thread takes a range of buckets: it reads every row, keeps the
+    // ones in its range, and sorts their buckets, with nothing shared.
     let threads = threads.clamp(1, 64);
     let buckets = 1usize << BUCKET_BITS;
-    let mut ranges = Vec::with_capacity(threads);
-    let mut rest = keyed.as_mut_slice();
-    for t in 0..threads {
-        let (from, to) = (buckets * t / threads, buckets * (t + 1) / threads);
-        let (mine, after) = rest.split_at_mut(starts[to] - starts[from]);
-        ranges.push((from..to, mine));
-        rest = after;
-    }
-    let starts = &starts;
     let mut groups: Vec<Vec<usize>> = std::thread::scope(|scope| {
-        let running: Vec<_> = ranges
-            .into_iter()
-            .map(|(range, rows)| {
+        let running: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = buckets * t / threads..buckets * (t + 1) / threads;
                 scope.spawn(move || {
-                    let offset = starts[range.start];
+                    let mut starts = vec![0usize; range.len() + 1];
+                    for p in pseudonyms {
+                        let b = bucket(prefix(p));
+                        if range.contains(&b) {
+                            starts[b - range.start + 1] += 1;
+                        }
+                    }
+                    for b in 1..starts.len() {
+                        starts[b] += starts[b - 1];
+                    }
+                    let mut next = starts.clone();
+                    let mut keyed = vec![(0u64, 0usize); starts[range.len()]];
+                    for (i, p) in pseudonyms.iter().enumerate() {
+                        let k = prefix(p);
+                        let b = bucket(k);
+                        if range.contains(&b) {
+                            let slot = &mut next[b - range.start];
+                            keyed[*slot] = (k, i);
+                            *slot += 1;
+                        }
+                    }
                     let mut groups = Vec::new();
-                    for b in range {
-                        let part = &mut rows[starts[b] - offset..starts[b + 1] - offset];
-                        sorted_groups(part, pseudonyms, &mut groups);
+                    for b in 0..range.len() {
+                        sorted_groups(
+                            &mut keyed[starts[b]..starts[b + 1]],
+                            pseudonyms,
+                            &mut groups,
+                        );
                     }
                     groups
                 })

@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use super::agreement::Agreements;
 use super::lines::{Line, LineError, LineSplitter, Record};
 use super::row_numbers::RowNumbers;
-use super::values::ColumnBuilder;
+use super::values::{ColumnBuilder, Parsed};
 use super::{InvalidRows, ParsedUpload, RowProblem, UploadError, MAX_LISTED_PROBLEMS};
 use crate::classification::Classifications;
 use crate::pseudonym::{HolderPseudonym, HouseholdId, Identifier, Pseudonym, Pseudonymiser};
@@ -446,7 +446,7 @@ struct RowSink {
     problems: Vec<RowProblem>,
     rejected: u64,
     on_invalid: InvalidRows,
-    parsed: Vec<super::values::Parsed>,
+    parsed: Vec<Parsed>,
 }
 
 impl RowSink {
@@ -568,7 +568,12 @@ impl RowSink {
             });
         self.parsed.clear();
         for (i, &pos) in layout.columns.iter().enumerate() {
-            match self.builders[i].check(&record[pos]) {
+            let field = &record[pos];
+            if let Some(code) = self.builders[i].known_code(field) {
+                self.parsed.push(Parsed::Code(code));
+                continue;
+            }
+            match self.builders[i].check(field) {
                 Ok(p) => self.parsed.push(p),
                 Err(reason) => {
                     self.problem(row, Some(&def.columns()[i].name), reason);

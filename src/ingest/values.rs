@@ -130,22 +130,23 @@ impl ColumnBuilder {
         }
     }
 
-    /// Checks a (trimmed) field; the reason never includes the value.
-    /// A declared category or listed code is found here, inlined into the
-    /// row's loop; anything else in [`Self::check_further`].
+    /// The code of a (trimmed) field that is a declared category or listed
+    /// code, nearly every field: found inline, in the row's loop, and
+    /// returned in a register. Anything else goes to [`Self::check`].
     #[inline]
-    pub(super) fn check(&self, field: &[u8]) -> Result<Parsed, String> {
-        if let ColumnBuilder::Closed { lookup, .. } | ColumnBuilder::Listed { lookup, .. } = self {
-            if let Some(&c) = lookup.get(field).filter(|_| !field.is_empty()) {
-                return Ok(Parsed::Code(c));
+    pub(super) fn known_code(&self, field: &[u8]) -> Option<u32> {
+        match self {
+            ColumnBuilder::Closed { lookup, .. } | ColumnBuilder::Listed { lookup, .. }
+                if !field.is_empty() =>
+            {
+                lookup.get(field).copied()
             }
+            _ => None,
         }
-        self.check_further(field)
     }
 
-    /// [`Self::check`] for all but a known category or code.
-    #[inline(never)]
-    fn check_further(&self, field: &[u8]) -> Result<Parsed, String> {
+    /// Checks a (trimmed) field; the reason never includes the value.
+    pub(super) fn check(&self, field: &[u8]) -> Result<Parsed, String> {
         if field.is_empty() {
             return Err("value is missing".into());
         }
