@@ -60,13 +60,15 @@ impl ColumnData {
     }
 
     /// Keeps the rows at `order`, in that order.
-    pub fn permute(&self, order: &[usize]) -> ColumnData {
+    pub fn permute(&self, order: &[u32]) -> ColumnData {
         match self {
             ColumnData::Codes { categories, codes } => ColumnData::Codes {
                 categories: categories.clone(),
-                codes: order.iter().map(|&i| codes[i]).collect(),
+                codes: order.iter().map(|&i| codes[i as usize]).collect(),
             },
-            ColumnData::Numbers(v) => ColumnData::Numbers(order.iter().map(|&i| v[i]).collect()),
+            ColumnData::Numbers(v) => {
+                ColumnData::Numbers(order.iter().map(|&i| v[i as usize]).collect())
+            }
         }
     }
 }

@@ -905,7 +905,12 @@ fn in_person_order(
                 })
             })
             .collect();
-        let households = households.map(|h| order.iter().map(|&row| h[row]).collect::<Vec<u32>>());
+        let households = households.map(|h| {
+            order
+                .iter()
+                .map(|&row| h[row as usize])
+                .collect::<Vec<u32>>()
+        });
         let columns: Vec<(usize, ColumnData)> = running
             .into_iter()
             .flat_map(|h| {
@@ -928,12 +933,12 @@ fn in_person_order(
 /// already and follow the others; each other row is put at its number in
 /// an array over the numbers below `first_new`, in one pass, where sorting
 /// 18 million rows by their numbers took seconds.
-fn person_order(numbers: &[u32], first_new: u32) -> (Vec<usize>, Vec<u32>) {
+fn person_order(numbers: &[u32], first_new: u32) -> (Vec<u32>, Vec<u32>) {
     let below = numbers.iter().copied().filter(|&n| n < first_new).max();
     let mut row_at = vec![u32::MAX; below.map_or(0, |m| m as usize + 1)];
     let mut order = Vec::with_capacity(numbers.len());
     let mut sorted = Vec::with_capacity(numbers.len());
-    let mut new_rows = Vec::new();
+    let mut new_rows = Vec::with_capacity(numbers.len());
     for (row, &n) in (0u32..).zip(numbers) {
         if n < first_new {
             debug_assert_eq!(row_at[n as usize], u32::MAX, "one row per person");
@@ -944,13 +949,13 @@ fn person_order(numbers: &[u32], first_new: u32) -> (Vec<usize>, Vec<u32>) {
     }
     for (n, row) in (0u32..).zip(row_at) {
         if row != u32::MAX {
-            order.push(row as usize);
+            order.push(row);
             sorted.push(n);
         }
     }
     for row in new_rows {
         debug_assert!(sorted.last().is_none_or(|&n| n < numbers[row as usize]));
-        order.push(row as usize);
+        order.push(row);
         sorted.push(numbers[row as usize]);
     }
     (order, sorted)
@@ -988,9 +993,9 @@ mod tests {
         for (i, at) in (0..400u32).zip((7..).step_by(11)) {
             numbers.insert(at, 40_000 + 2 * i);
         }
-        let mut sorted: Vec<usize> = (0..numbers.len()).collect();
-        sorted.sort_by_key(|&i| numbers[i]);
-        let by_sorting: Vec<u32> = sorted.iter().map(|&i| numbers[i]).collect();
+        let mut sorted: Vec<u32> = (0..numbers.len() as u32).collect();
+        sorted.sort_by_key(|&i| numbers[i as usize]);
+        let by_sorting: Vec<u32> = sorted.iter().map(|&i| numbers[i as usize]).collect();
         for first_new in [40_000, u32::MAX] {
             assert_eq!(
                 person_order(&numbers, first_new),

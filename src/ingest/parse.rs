@@ -670,15 +670,17 @@ impl RowSink {
                 problems: self.problems,
             });
         }
-        let keep: Vec<usize> = (0..self.pseudonyms.len())
-            .filter(|&i| !dropped[i])
+        let keep: Vec<u32> = (0u32..)
+            .zip(&dropped)
+            .filter(|&(_, &dropped)| !dropped)
+            .map(|(i, _)| i)
             .collect();
         if keep.is_empty() {
             return Err(UploadError::NoRows);
         }
-        let pseudonyms = keep.iter().map(|&i| self.pseudonyms[i]).collect();
+        let pseudonyms = keep.iter().map(|&i| self.pseudonyms[i as usize]).collect();
         let households =
-            with_households.then(|| keep.iter().map(|&i| self.households[i]).collect());
+            with_households.then(|| keep.iter().map(|&i| self.households[i as usize]).collect());
         let columns = (self.builders.into_iter())
             .map(|b| b.finish(Some(&keep)))
             .collect();

@@ -308,7 +308,7 @@ impl ColumnBuilder {
     /// Finishes the column, keeping the rows at `keep` (all without it).
     /// Open categories are sorted by string, so that stores stay as they
     /// were; tables show them in natural order.
-    pub(super) fn finish(self, keep: Option<&[usize]>) -> ColumnData {
+    pub(super) fn finish(self, keep: Option<&[u32]>) -> ColumnData {
         let data = match self {
             ColumnBuilder::Closed {
                 categories, codes, ..
