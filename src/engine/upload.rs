@@ -552,6 +552,9 @@ impl Engine {
             unchanged()?;
             store.clear_staged(loaded.id, version)?;
         }
+        // No checkpoint copies the WAL while the rows are written: the
+        // disk syncs their WAL alone, and the copy follows the commit.
+        let hold = self.lock_store().hold_checkpoints();
         let chunks = row_chunks(&persons, households.as_deref(), &columns);
         // The new pseudonyms are sealed on a thread of their own while the
         // rows are staged, and each group of chunks is packed on another
@@ -625,7 +628,7 @@ impl Engine {
             &entry,
         )?;
         staging.committed = true;
-        drop(store);
+        drop((store, hold));
         drop((staging, sealed_persons, sealed_households));
         let written = started.elapsed();
         outcome.log = Some(log);

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+pub use checkpoint::CheckpointHold;
 pub use dir::LOCK_FILE;
 pub use keys::SealedVersions;
 pub use ledger::{PendingRelease, ReleaseCells};
@@ -98,6 +99,8 @@ pub struct Store {
     /// Copies the WAL into the database on a thread of its own (see
     /// `checkpoint`); first, so that it stops before `conn` closes.
     checkpointer: Option<checkpoint::Checkpointer>,
+    /// Holds on the checkpoints, kept across restarts of the checkpointer.
+    holds: checkpoint::Holds,
     conn: Connection,
     dir: PathBuf,
     /// Signs the log's checkpoints; attached once the key store is open.
@@ -116,6 +119,7 @@ impl Store {
         let conn = open_connection(&dir::prepare_db_file(data_dir)?)?;
         let mut store = Store {
             checkpointer: None,
+            holds: checkpoint::Holds::default(),
             conn,
             dir: data_dir.to_path_buf(),
             signer: None,
@@ -137,7 +141,7 @@ impl Store {
     /// thread can be had, the connection checkpoints as SQLite does by
     /// default, inside the commits.
     fn start_checkpointer(&mut self) -> Result<(), StoreError> {
-        match checkpoint::Checkpointer::start(&self.dir.join(DB_FILE)) {
+        match checkpoint::Checkpointer::start(&self.dir.join(DB_FILE), self.holds.clone()) {
             Ok(c) => self.checkpointer = Some(c),
             Err(e) => {
                 tracing::warn!(error = %e, "no background checkpoint; commits checkpoint");
@@ -146,6 +150,14 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Holds the background checkpoints until the hold is dropped: an
+    /// upload takes one while it writes its rows, so that the disk syncs
+    /// its WAL alone; they are copied after it commits. (Without a
+    /// background checkpoint, the commits checkpoint all the same.)
+    pub fn hold_checkpoints(&self) -> CheckpointHold {
+        self.holds.hold()
     }
 
     /// Copies the whole WAL into the database and empties it, with the
