@@ -76,10 +76,10 @@ impl Hasher for PseudonymHasher {
 
 /// Pseudonym → dense number (from 0, in order of first sight).
 ///
-/// One table of entries in buckets (compressed rows): a pseudonym's bucket
-/// is its [shard](shard_of) and the top bits of its first eight bytes, and
-/// the buckets are laid out shard after shard, about [`BUCKET_ENTRIES`]
-/// entries each. A lookup reads where its bucket starts and scans it; each
+/// One table of entries in buckets (compressed rows): a pseudonym's
+/// bucket is its shard (its ninth byte) and the top bits of its first
+/// eight bytes, and the buckets are laid out shard after shard, about
+/// [`BUCKET_ENTRIES`] entries each. A lookup reads where its bucket starts and scans it; each
 /// shard's entries lie together, in cache while an upload's group of that
 /// shard is resolved. Two allocations in all, 21 bytes an entry: freed
 /// whole when an upload drops the index, where hundreds of hash maps left
