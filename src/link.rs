@@ -95,8 +95,8 @@ pub struct PseudonymIndex {
     bits: u32,
 }
 
-/// Entries a bucket holds on average (at most twice that, by the choice of
-/// the buckets' number).
+/// Entries a bucket holds on average, at most: a shard's buckets are a
+/// power of two, so the average lies between half of this and this.
 pub const BUCKET_ENTRIES: usize = 4;
 
 /// The numbers for an upload's pseudonyms, with the ones not seen before.
@@ -170,8 +170,8 @@ impl PseudonymIndex {
         if len == 0 {
             return PseudonymIndex::default();
         }
-        // Buckets a shard: a power of two, so that a bucket holds
-        // BUCKET_ENTRIES entries on average, at most twice that.
+        // Buckets a shard: the power of two that puts BUCKET_ENTRIES
+        // entries in a bucket on average, or between half of that and that.
         let per_shard = len.div_ceil(SHARDS * BUCKET_ENTRIES);
         let bits = per_shard.next_power_of_two().trailing_zeros();
         let index = PseudonymIndex {

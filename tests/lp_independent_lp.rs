@@ -17,7 +17,10 @@ use proptest::test_runner::FileFailurePersistence;
 use tables::CountTable;
 
 /// Allowance for the interior-point solver, relative to `max(1, |x|)`.
-const REL_TOL: f64 = 1e-5;
+/// Its ends can be off by more than 1e-5: for a 2×2×2 table of counts
+/// (kept in `lp_independent_lp.regressions`) it put an end the engine
+/// finds at exactly 1 at 1.0000145.
+const REL_TOL: f64 = 1e-4;
 
 fn tolerance(x: f64) -> f64 {
     REL_TOL * x.abs().max(1.0)

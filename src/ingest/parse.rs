@@ -654,35 +654,27 @@ impl RowSink {
         }
         // Every accepted row has a household exactly when the dataset has them.
         let with_households = self.households.len() == self.pseudonyms.len();
-        if !dropped.contains(&true) {
-            // Nearly always: every accepted row is kept, as it is.
-            if self.pseudonyms.is_empty() {
-                return Err(UploadError::NoRows);
-            }
-            return Ok(ParsedUpload {
-                pseudonyms: self.pseudonyms,
-                households: with_households.then_some(self.households),
-                columns: (self.builders.into_iter())
-                    .map(|b| b.finish(None))
-                    .collect(),
-                rows_read,
-                rows_rejected: self.rejected,
-                problems: self.problems,
-            });
-        }
-        let keep: Vec<u32> = (0u32..)
-            .zip(&dropped)
-            .filter(|&(_, &dropped)| !dropped)
-            .map(|(i, _)| i)
-            .collect();
-        if keep.is_empty() {
+        // Nearly always every accepted row is kept, and kept as it is.
+        let keep: Option<Vec<u32>> = dropped.contains(&true).then(|| {
+            (0u32..)
+                .zip(&dropped)
+                .filter(|&(_, &dropped)| !dropped)
+                .map(|(i, _)| i)
+                .collect()
+        });
+        let (pseudonyms, households): (Vec<Pseudonym>, Option<Vec<Pseudonym>>) = match &keep {
+            None => (self.pseudonyms, with_households.then_some(self.households)),
+            Some(keep) => (
+                keep.iter().map(|&i| self.pseudonyms[i as usize]).collect(),
+                with_households
+                    .then(|| keep.iter().map(|&i| self.households[i as usize]).collect()),
+            ),
+        };
+        if pseudonyms.is_empty() {
             return Err(UploadError::NoRows);
         }
-        let pseudonyms = keep.iter().map(|&i| self.pseudonyms[i as usize]).collect();
-        let households =
-            with_households.then(|| keep.iter().map(|&i| self.households[i as usize]).collect());
         let columns = (self.builders.into_iter())
-            .map(|b| b.finish(Some(&keep)))
+            .map(|b| b.finish(keep.as_deref()))
             .collect();
         Ok(ParsedUpload {
             pseudonyms,
