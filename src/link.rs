@@ -497,21 +497,7 @@ mod tests {
 
     #[test]
     fn the_index_finds_what_it_was_given_and_nothing_else() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let random: Vec<Pseudonym> = (0..6_000)
-            .map(|_| {
-                let mut b = [0u8; 16];
-                b[..8].copy_from_slice(&next().to_le_bytes());
-                b[8..].copy_from_slice(&next().to_le_bytes());
-                Pseudonym::from_bytes(b)
-            })
-            .collect();
+        let random = Pseudonym::scattered(6_000, 0x2545_F491_4F6C_DD1D);
         // Built from the first 5,000 (several buckets a shard), then given
         // 1,000 more as a commit would.
         let mut index = PseudonymIndex::from_ordered(&random[..5_000]);

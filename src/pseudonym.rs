@@ -204,6 +204,27 @@ pub fn holder_pseudonym(holders_key: &KeyedHash, id: &Identifier) -> String {
 pub struct Pseudonym([u8; PSEUDONYM_BYTES]);
 
 impl Pseudonym {
+    /// `n` pseudonyms of random-looking bytes from `seed` (a xorshift
+    /// generator), for tests that need many.
+    #[cfg(test)]
+    pub(crate) fn scattered(n: usize, seed: u64) -> Vec<Pseudonym> {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()
+        };
+        (0..n)
+            .map(|_| {
+                let mut b = [0u8; PSEUDONYM_BYTES];
+                b[..8].copy_from_slice(&next());
+                b[8..].copy_from_slice(&next());
+                Pseudonym(b)
+            })
+            .collect()
+    }
+
     /// Wraps pseudonym bytes (unsealed by [`crate::sealing`]).
     pub fn from_bytes(bytes: [u8; PSEUDONYM_BYTES]) -> Self {
         Pseudonym(bytes)

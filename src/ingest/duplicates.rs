@@ -106,23 +106,9 @@ mod tests {
 
     #[test]
     fn every_repeated_pseudonym_is_one_group_in_row_order() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
         // Random pseudonyms, some repeated; a pair that shares its first
         // eight bytes but differs after them; one person three times.
-        let mut rows: Vec<Pseudonym> = (0..5_000)
-            .map(|_| {
-                let mut b = [0u8; 16];
-                b[..8].copy_from_slice(&next().to_le_bytes());
-                b[8..].copy_from_slice(&next().to_le_bytes());
-                p(b)
-            })
-            .collect();
+        let mut rows = Pseudonym::scattered(5_000, 0x9E37_79B9_7F4A_7C15);
         for (from, to) in [(10, 4_000), (77, 78), (3, 2_999), (3, 4_999)] {
             rows[to] = rows[from];
         }
