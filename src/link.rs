@@ -84,7 +84,7 @@ impl Hasher for PseudonymHasher {
 /// shard is resolved. Two allocations in all, 21 bytes an entry: freed
 /// whole when an upload drops the index, where hundreds of hash maps left
 /// their memory to the allocator.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PseudonymIndex {
     /// The entries, bucket after bucket.
     entries: Vec<(Pseudonym, u32)>,
@@ -93,6 +93,16 @@ pub struct PseudonymIndex {
     starts: Vec<u32>,
     /// Each shard has `1 << bits` buckets.
     bits: u32,
+}
+
+impl std::fmt::Debug for PseudonymIndex {
+    /// Its size only: the entries are pseudonyms, and tens of millions.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PseudonymIndex")
+            .field("entries", &self.len())
+            .field("bits", &self.bits)
+            .finish()
+    }
 }
 
 /// Entries a bucket holds on average, at most: a shard's buckets are a
@@ -308,30 +318,26 @@ impl PseudonymIndex {
         };
         let mut new = Vec::with_capacity(new_in_shard.iter().sum());
         let mut numbers = Vec::with_capacity(pseudonyms.len());
+        let mut give = |p: &Pseudonym| {
+            let n = next;
+            new.push((*p, n));
+            next = next.checked_add(1).ok_or(IndexFull)?;
+            Ok::<u32, IndexFull>(n)
+        };
         for p in pseudonyms {
             let s = shard_of(p);
             let n = local[cursors[s]];
             cursors[s] += 1;
             numbers.push(if n < known {
                 n
+            } else if distinct {
+                give(p)?
             } else {
-                let slot = if distinct {
-                    None
-                } else {
-                    Some(&mut numbered[s][(n - known) as usize])
-                };
-                match slot {
-                    Some(slot) if *slot != u32::MAX => *slot,
-                    slot => {
-                        let n = next;
-                        if let Some(slot) = slot {
-                            *slot = n;
-                        }
-                        new.push((*p, n));
-                        next = next.checked_add(1).ok_or(IndexFull)?;
-                        n
-                    }
+                let slot = &mut numbered[s][(n - known) as usize];
+                if *slot == u32::MAX {
+                    *slot = give(p)?;
                 }
+                *slot
             });
         }
         Ok(Resolution { numbers, new })
