@@ -6,11 +6,12 @@
 //! an array lookup on person numbers. This module does no I/O.
 //!
 //! At national scale the index holds tens of millions of entries, far
-//! more than a processor's caches, so a lookup in one map would miss the
-//! cache at every pseudonym. The index is therefore split into
-//! [`SHARDS`] maps by a byte of the pseudonym, and an upload's pseudonyms
-//! are grouped by shard before they are looked up: each shard's map then
-//! stays in cache while its group is resolved (a partitioned hash join).
+//! more than a processor's caches, so a lookup in one table would miss
+//! the cache at every pseudonym. The index's entries therefore lie in
+//! [`SHARDS`] shards by a byte of the pseudonym, and an upload's
+//! pseudonyms are grouped by shard before they are looked up: each
+//! shard's entries then stay in cache while its group is resolved (a
+//! partitioned hash join).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -115,9 +116,18 @@ pub const BUCKET_ENTRIES: usize = 4;
 pub struct Resolution {
     /// One number per pseudonym, in upload order.
     pub numbers: Vec<u32>,
-    /// Pseudonyms new to the index, with the numbers they would get
-    /// (consecutive, after the existing ones).
-    pub new: Vec<(Pseudonym, u32)>,
+    /// The number the first new pseudonym would get: the index's size.
+    pub first: u32,
+    /// Pseudonyms new to the index, in the order of the numbers they would
+    /// get: `first`, `first + 1`, …
+    pub new: Vec<Pseudonym>,
+}
+
+impl Resolution {
+    /// The new pseudonyms with the numbers they would get.
+    pub fn numbered(&self) -> impl Iterator<Item = (Pseudonym, u32)> + '_ {
+        self.new.iter().copied().zip(self.first..)
+    }
 }
 
 /// Items grouped by shard, each group in the items' order.
@@ -245,6 +255,7 @@ impl PseudonymIndex {
     /// with several members) gets one number. One pass on one thread: the
     /// reference for [`Self::resolve_on`].
     pub fn resolve(&self, pseudonyms: &[Pseudonym]) -> Result<Resolution, IndexFull> {
+        let first = u32::try_from(self.len()).map_err(|_| IndexFull)?;
         let mut fresh: PseudonymMap<u32> = PseudonymMap::default();
         let mut new = Vec::new();
         let mut numbers = Vec::with_capacity(pseudonyms.len());
@@ -254,13 +265,17 @@ impl PseudonymIndex {
                 None => {
                     let n = u32::try_from(self.len() + new.len()).map_err(|_| IndexFull)?;
                     fresh.insert(*p, n);
-                    new.push((*p, n));
+                    new.push(*p);
                     n
                 }
             };
             numbers.push(n);
         }
-        Ok(Resolution { numbers, new })
+        Ok(Resolution {
+            numbers,
+            first,
+            new,
+        })
     }
 
     /// [`Self::resolve`] for pseudonyms known to be distinct (an upload's
@@ -268,6 +283,7 @@ impl PseudonymIndex {
     /// ones is needed, which for a first national upload is 18 million
     /// entries and about 700 MB.
     pub fn resolve_distinct(&self, pseudonyms: &[Pseudonym]) -> Result<Resolution, IndexFull> {
+        let first = u32::try_from(self.len()).map_err(|_| IndexFull)?;
         let mut new = Vec::new();
         let mut numbers = Vec::with_capacity(pseudonyms.len());
         for p in pseudonyms {
@@ -275,40 +291,56 @@ impl PseudonymIndex {
                 Some(n) => n,
                 None => {
                     let n = u32::try_from(self.len() + new.len()).map_err(|_| IndexFull)?;
-                    new.push((*p, n));
+                    new.push(*p);
                     n
                 }
             };
             numbers.push(n);
         }
-        Ok(Resolution { numbers, new })
+        Ok(Resolution {
+            numbers,
+            first,
+            new,
+        })
     }
 
     /// [`Self::resolve`] (or, for `distinct` pseudonyms,
     /// [`Self::resolve_distinct`]) with the same result, shard by shard on
     /// `threads` threads: the pseudonyms are grouped by shard, each group
-    /// is resolved against its shard's map with its new ones numbered
+    /// is resolved against its shard's entries with its new ones numbered
     /// locally, and one pass in upload order then gives the new ones their
     /// numbers in order of first sight.
+    ///
+    /// Takes the pseudonyms, to keep the new ones in their place: at
+    /// national scale a fresh list of them would be hundreds of megabytes
+    /// of new pages, which are slow to fault in.
     pub fn resolve_on(
         &self,
-        pseudonyms: &[Pseudonym],
+        pseudonyms: Vec<Pseudonym>,
         distinct: bool,
         threads: usize,
     ) -> Result<Resolution, IndexFull> {
+        let first = u32::try_from(self.len()).map_err(|_| IndexFull)?;
         if distinct && self.is_empty() {
             // Nothing to look up: every person is new, in upload order.
-            return self.resolve_distinct(pseudonyms);
+            let numbers = (0..u32::try_from(pseudonyms.len()).map_err(|_| IndexFull)?).collect();
+            return Ok(Resolution {
+                numbers,
+                first,
+                new: pseudonyms,
+            });
         }
-        let known = u32::try_from(self.len()).map_err(|_| IndexFull)?;
-        let grouped = Grouped::of(pseudonyms, shard_of);
-        let (local, new_in_shard) = self.resolve_groups(&grouped, distinct, known, threads)?;
+        let mut ids = pseudonyms;
+        let grouped = Grouped::of(&ids, shard_of);
+        let (local, new_in_shard) = self.resolve_groups(&grouped, distinct, first, threads)?;
         let Grouped { items, starts } = grouped;
         drop(items);
         // In upload order: a shard's new pseudonym gets the next number the
-        // first time it appears (distinct ones appear once).
+        // first time it appears (distinct ones appear once), and moves to
+        // the front of `ids` (never past where it is read, as each
+        // pseudonym adds at most one new one).
         let mut cursors = starts[..SHARDS].to_vec();
-        let mut next = known;
+        let mut next = first;
         // The number each shard's new one gets, `u32::MAX` until it is
         // given; not needed for distinct ones, which are new where they are.
         let mut numbered: Vec<Vec<u32>> = if distinct {
@@ -316,31 +348,37 @@ impl PseudonymIndex {
         } else {
             new_in_shard.iter().map(|&n| vec![u32::MAX; n]).collect()
         };
-        let mut new = Vec::with_capacity(new_in_shard.iter().sum());
-        let mut numbers = Vec::with_capacity(pseudonyms.len());
-        let mut give = |p: &Pseudonym| {
-            let n = next;
-            new.push((*p, n));
-            next = next.checked_add(1).ok_or(IndexFull)?;
-            Ok::<u32, IndexFull>(n)
-        };
-        for p in pseudonyms {
-            let s = shard_of(p);
+        let mut numbers = Vec::with_capacity(ids.len());
+        for i in 0..ids.len() {
+            let p = ids[i];
+            let s = shard_of(&p);
             let n = local[cursors[s]];
             cursors[s] += 1;
-            numbers.push(if n < known {
-                n
-            } else if distinct {
-                give(p)?
-            } else {
-                let slot = &mut numbered[s][(n - known) as usize];
-                if *slot == u32::MAX {
-                    *slot = give(p)?;
+            if n < first {
+                numbers.push(n);
+                continue;
+            }
+            let slot = (!distinct).then(|| &mut numbered[s][(n - first) as usize]);
+            numbers.push(match slot {
+                Some(slot) if *slot != u32::MAX => *slot,
+                slot => {
+                    let given = next;
+                    next = next.checked_add(1).ok_or(IndexFull)?;
+                    ids[(given - first) as usize] = p;
+                    if let Some(slot) = slot {
+                        *slot = given;
+                    }
+                    given
                 }
-                *slot
             });
         }
-        Ok(Resolution { numbers, new })
+        ids.truncate((next - first) as usize);
+        ids.shrink_to_fit();
+        Ok(Resolution {
+            numbers,
+            first,
+            new: ids,
+        })
     }
 
     /// Resolves the groups of all shards, a range of shards per thread:
@@ -420,14 +458,17 @@ impl PseudonymIndex {
         Ok(if distinct { new as usize } else { fresh.len() })
     }
 
-    /// Adds the new entries of a committed resolution: the index is built
-    /// again, with them.
-    pub fn apply(&mut self, new: &[(Pseudonym, u32)]) {
+    /// Adds the new pseudonyms of a committed resolution, numbered from the
+    /// index's size on: the index is built again, with them.
+    pub fn apply(&mut self, new: &[Pseudonym]) {
         if new.is_empty() {
             return;
         }
         let old = std::mem::take(&mut self.entries);
-        let at = |i: usize| old.get(i).copied().unwrap_or_else(|| new[i - old.len()]);
+        let at = |i: usize| match old.get(i) {
+            Some(&entry) => entry,
+            None => (new[i - old.len()], i as u32),
+        };
         *self = Self::of_each(old.len() + new.len(), at);
     }
 }
@@ -491,13 +532,13 @@ mod tests {
             let known: Vec<Pseudonym> = known.iter().map(|&k| at((k, k))).collect();
             index.apply(&index.resolve(&known).unwrap().new);
             let upload: Vec<Pseudonym> = upload.into_iter().map(at).collect();
-            let (one, parts) = (index.resolve(&upload).unwrap(), index.resolve_on(&upload, false, threads).unwrap());
-            proptest::prop_assert_eq!((&one.numbers, &one.new), (&parts.numbers, &parts.new));
+            let (one, parts) = (index.resolve(&upload).unwrap(), index.resolve_on(upload.clone(), false, threads).unwrap());
+            proptest::prop_assert_eq!((&one.numbers, one.first, &one.new), (&parts.numbers, parts.first, &parts.new));
             let mut distinct = upload.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            let (one, parts) = (index.resolve_distinct(&distinct).unwrap(), index.resolve_on(&distinct, true, threads).unwrap());
-            proptest::prop_assert_eq!((one.numbers, one.new), (parts.numbers, parts.new));
+            let (one, parts) = (index.resolve_distinct(&distinct).unwrap(), index.resolve_on(distinct.clone(), true, threads).unwrap());
+            proptest::prop_assert_eq!((one.numbers, one.first, one.new), (parts.numbers, parts.first, parts.new));
         }
     }
 
@@ -508,8 +549,7 @@ mod tests {
         // 1,000 more as a commit would.
         let mut index = PseudonymIndex::from_ordered(&random[..5_000]);
         assert!(index.bits > 0);
-        let more: Vec<(Pseudonym, u32)> = random[5_000..].iter().copied().zip(5_000..).collect();
-        index.apply(&more);
+        index.apply(&random[5_000..]);
         assert_eq!(index.len(), 6_000);
         for (n, p) in (0u32..).zip(&random) {
             assert_eq!(index.get(p), Some(n));

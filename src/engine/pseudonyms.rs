@@ -89,11 +89,7 @@ impl Pseudonyms {
 
     /// Adds the new persons and households of a committed upload, on a
     /// thread of their own. Nothing to add to when the indexes are absent.
-    pub(super) fn extend(
-        &mut self,
-        persons: Vec<(Pseudonym, u32)>,
-        households: Vec<(Pseudonym, u32)>,
-    ) {
+    pub(super) fn extend(&mut self, persons: Vec<Pseudonym>, households: Vec<Pseudonym>) {
         let Some(indexes) = self.get().map(std::mem::take) else {
             return;
         };
@@ -155,14 +151,14 @@ mod tests {
         // A second call finds them ready.
         assert_eq!(built.get().unwrap().persons.len(), 3);
         // New entries are added aside, and there when next asked for.
-        built.extend(vec![(p(4), 3)], vec![(p(8), 1)]);
+        built.extend(vec![p(4)], vec![p(8)]);
         let indexes = built.get().unwrap();
         assert_eq!(indexes.persons.resolve(&[p(4)]).unwrap().numbers, [3]);
         assert_eq!(indexes.households.len(), 2);
         // Released, they are absent, and there is nothing to extend.
         built.release();
         assert!(built.is_absent() && built.get().is_none());
-        built.extend(vec![(p(5), 4)], Vec::new());
+        built.extend(vec![p(5)], Vec::new());
         assert!(built.is_absent());
     }
 

@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::columns::{ColumnData, DatasetData};
 use crate::field_path::FieldPath;
 use crate::ingest::{InvalidRows, ParsedUpload, RowProblem, UploadError, UploadParser};
+use crate::link::Resolution;
 use crate::schema::ColumnKind;
 use crate::store::{row_chunks, EncodedChunk, RowChunk, UploadWrite};
 
@@ -452,11 +453,11 @@ impl Engine {
         // to keep for those who are new.
         let (resolution, household_resolution, record_keys) = std::thread::scope(|scope| {
             let households = household_ids
-                .as_deref()
                 .map(|h| scope.spawn(move || known_households.resolve_on(h, false, threads)));
-            let keys = scope.spawn(|| random_record_keys(person_ids.len()));
+            let rows = person_ids.len();
+            let keys = scope.spawn(move || random_record_keys(rows));
             // The parser leaves one row per person.
-            let persons = indexes.persons.resolve_on(&person_ids, true, threads);
+            let persons = indexes.persons.resolve_on(person_ids, true, threads);
             let households = households.map(|h| {
                 h.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -470,22 +471,24 @@ impl Engine {
             (resolution?, household_resolution.transpose()?);
         let mut record_keys = record_keys?;
         record_keys.truncate(resolution.new.len());
-        drop((person_ids, household_ids));
+        let resolved = started.elapsed();
         // Rows in person order, each column on one of the engine's threads.
         // New persons are numbered from the index's size, in upload order.
-        let first_new = resolution.new.first().map_or(u32::MAX, |&(_, n)| n);
         let (persons, households, columns) = in_person_order(
             std::mem::take(&mut resolution.numbers),
-            first_new,
+            resolution.first,
             household_resolution
                 .as_mut()
                 .map(|r| std::mem::take(&mut r.numbers)),
             parsed_columns,
             threads,
         );
-        let new_households = household_resolution
-            .as_ref()
-            .map_or(&[][..], |r| &r.new[..]);
+        let no_households = Resolution {
+            numbers: Vec::new(),
+            first: 0,
+            new: Vec::new(),
+        };
+        let new_households = household_resolution.as_ref().unwrap_or(&no_households);
         let def = &loaded.info.def;
         let open_columns: Vec<usize> = (0..def.columns().len())
             .filter(|&i| def.columns()[i].kind == ColumnKind::OpenCategorical)
@@ -560,7 +563,7 @@ impl Engine {
         // while the one before it is written.
         let (sealed, stage) = std::thread::scope(|scope| {
             let sealing = scope.spawn(|| {
-                let persons = seal_numbered(&storage, &resolution.new);
+                let persons = seal_numbered(&storage, &resolution);
                 (persons, seal_numbered(&storage, new_households))
             });
             let (packed, groups) = std::sync::mpsc::sync_channel::<Vec<EncodedChunk>>(1);
@@ -607,7 +610,7 @@ impl Engine {
         }
         // A rotation meanwhile: seal again under the key now in use.
         if store.storage.version() != storage.version() {
-            sealed_persons = seal_numbered(&store.storage, &resolution.new);
+            sealed_persons = seal_numbered(&store.storage, &resolution);
             sealed_households = seal_numbered(&store.storage, new_households);
         }
         let key_version = store.storage.version();
@@ -631,7 +634,7 @@ impl Engine {
         drop((staging, sealed_persons, sealed_households));
         let written = started.elapsed();
         outcome.log = Some(log);
-        let households_added = new_households.len();
+        let households_added = new_households.new.len();
         let new_households = household_resolution.map(|r| r.new).unwrap_or_default();
         // The indexes stay while another upload is open; the last one's
         // commit drops them (the next upload builds them from the store).
@@ -662,7 +665,8 @@ impl Engine {
         self.delete_replaced_rows(loaded.id);
         tracing::info!(
             dataset,
-            resolve_ms = prepared.as_millis() as u64,
+            resolve_ms = resolved.as_millis() as u64,
+            order_ms = (prepared - resolved).as_millis() as u64,
             stage_and_seal_ms = (staged - prepared).as_millis() as u64,
             commit_ms = (written - staged).as_millis() as u64,
             index_and_swap_ms = (swapped - written).as_millis() as u64,
@@ -859,16 +863,17 @@ impl Drop for UploadSession {
 /// national upload's commit).
 fn seal_numbered(
     key: &crate::sealing::StorageKey,
-    new: &[(crate::pseudonym::Pseudonym, u32)],
+    resolution: &Resolution,
 ) -> Vec<(crate::sealing::Sealed, u32)> {
     const BATCH: usize = 4096;
-    let mut out = Vec::with_capacity(new.len());
+    let mut out = Vec::with_capacity(resolution.new.len());
     let mut blocks = Vec::with_capacity(BATCH);
-    for part in new.chunks(BATCH) {
+    let mut numbers = resolution.first..;
+    for part in resolution.new.chunks(BATCH) {
         blocks.clear();
-        blocks.extend(part.iter().map(|(p, _)| *p.as_bytes()));
+        blocks.extend(part.iter().map(|p| *p.as_bytes()));
         key.seal_in_place(&mut blocks);
-        out.extend(blocks.iter().zip(part).map(|(&b, &(_, n))| (b, n)));
+        out.extend(blocks.iter().copied().zip(&mut numbers));
     }
     out
 }
@@ -982,7 +987,7 @@ fn header_dataset() -> FieldPath {
 
 #[cfg(test)]
 mod tests {
-    use super::{person_order, seal_numbered};
+    use super::{person_order, seal_numbered, Resolution};
     use crate::keys::{KeyVersion, PseudonymKey};
     use crate::pseudonym::Pseudonym;
     use crate::sealing::StorageKey;
@@ -1010,14 +1015,19 @@ mod tests {
     #[test]
     fn numbered_pseudonyms_are_sealed_in_batches_as_one_at_a_time() {
         let key = StorageKey::new(&PseudonymKey::from_bytes([3; 32]), KeyVersion(1));
-        let new: Vec<(Pseudonym, u32)> = (0..10_000u32)
+        let new: Vec<Pseudonym> = (0..10_000u32)
             .map(|i| {
                 let mut b = [0u8; 16];
                 b[..4].copy_from_slice(&i.to_le_bytes());
-                (Pseudonym::from_bytes(b), 7 + i)
+                Pseudonym::from_bytes(b)
             })
             .collect();
-        let one_at_a_time: Vec<_> = new.iter().map(|(p, n)| (key.seal(p), *n)).collect();
-        assert_eq!(seal_numbered(&key, &new), one_at_a_time);
+        let one_at_a_time: Vec<_> = new.iter().zip(7..).map(|(p, n)| (key.seal(p), n)).collect();
+        let resolution = Resolution {
+            numbers: Vec::new(),
+            first: 7,
+            new,
+        };
+        assert_eq!(seal_numbered(&key, &resolution), one_at_a_time);
     }
 }

@@ -62,6 +62,8 @@ pub struct UploadParser {
     /// Buffers of blocks read, for the next ones: a fresh one would be
     /// written into new pages, block after block.
     spare: Vec<Vec<u8>>,
+    /// Emptied sinks of blocks appended, for the next ones' forks.
+    spare_rows: Vec<RowSink>,
 }
 
 /// A block being read on a thread of its own: the fork that reads it and,
@@ -105,6 +107,7 @@ impl UploadParser {
             pending: Vec::new(),
             reading: VecDeque::new(),
             spare: Vec::new(),
+            spare_rows: Vec::new(),
         }
     }
 
@@ -239,8 +242,10 @@ impl UploadParser {
         }
     }
 
-    /// A parser for the rows after row `row`, with this one's header.
-    fn fork(&self, row: u64) -> UploadParser {
+    /// A parser for the rows after row `row`, with this one's header (and
+    /// a spare sink, if there is one).
+    fn fork(&mut self, row: u64) -> UploadParser {
+        let rows = self.spare_rows.pop().unwrap_or_else(|| self.rows.fork());
         UploadParser {
             def: Arc::clone(&self.def),
             pseudonymiser: Arc::clone(&self.pseudonymiser),
@@ -251,18 +256,20 @@ impl UploadParser {
                 Some(Ok(layout)) => Some(Ok(layout.clone())),
                 _ => None,
             },
-            rows: self.rows.fork(),
+            rows,
             row,
             blank_run: 0,
             threads: 1,
             pending: Vec::new(),
             reading: VecDeque::new(),
             spare: Vec::new(),
+            spare_rows: Vec::new(),
         }
     }
 
-    /// Appends what a fork read of the rows after this parser's.
-    fn absorb(&mut self, fork: UploadParser) {
+    /// Appends what a fork read of the rows after this parser's, keeping
+    /// its emptied sink for the next fork.
+    fn absorb(&mut self, mut fork: UploadParser) {
         let lines = fork.row - self.row;
         if fork.blank_run < lines {
             // The fork read a data line: the blank lines before it are rows.
@@ -274,7 +281,8 @@ impl UploadParser {
             self.blank_run += fork.blank_run;
         }
         self.row = fork.row;
-        self.rows.absorb(fork.rows);
+        self.rows.absorb(&mut fork.rows);
+        self.spare_rows.push(fork.rows);
     }
 
     /// Reads the last line and returns the upload's content.
@@ -501,15 +509,20 @@ impl RowSink {
         }
     }
 
-    /// Appends a fork's rows, read from the rows after this sink's.
-    fn absorb(&mut self, fork: RowSink) {
+    /// Appends a fork's rows, read from the rows after this sink's, and
+    /// empties the fork: its vectors keep their room for another block,
+    /// where fresh ones would be written into new pages, block after block.
+    fn absorb(&mut self, fork: &mut RowSink) {
         let room = MAX_LISTED_PROBLEMS.saturating_sub(self.problems.len());
-        self.problems.extend(fork.problems.into_iter().take(room));
-        self.rejected += fork.rejected;
-        self.pseudonyms.extend(fork.pseudonyms);
-        self.households.extend(fork.households);
-        self.row_numbers.append(fork.row_numbers);
-        for (mine, theirs) in self.builders.iter_mut().zip(fork.builders) {
+        self.problems.extend(fork.problems.drain(..).take(room));
+        self.rejected += std::mem::take(&mut fork.rejected);
+        self.pseudonyms.extend_from_slice(&fork.pseudonyms);
+        fork.pseudonyms.clear();
+        self.households.extend_from_slice(&fork.households);
+        fork.households.clear();
+        self.row_numbers
+            .append(std::mem::take(&mut fork.row_numbers));
+        for (mine, theirs) in self.builders.iter_mut().zip(&mut fork.builders) {
             mine.absorb(theirs);
         }
     }

@@ -272,18 +272,23 @@ impl ColumnBuilder {
     }
 
     /// Appends the values of a [`fork`](Self::fork) of this builder, read
-    /// from the rows after this one's.
-    pub(super) fn absorb(&mut self, other: ColumnBuilder) {
+    /// from the rows after this one's, and empties the fork (keeping its
+    /// room, for another part).
+    pub(super) fn absorb(&mut self, other: &mut ColumnBuilder) {
         match (self, other) {
             (ColumnBuilder::Closed { codes, .. }, ColumnBuilder::Closed { codes: more, .. })
             | (ColumnBuilder::Listed { codes, .. }, ColumnBuilder::Listed { codes: more, .. }) => {
-                codes.extend(more)
+                codes.extend_from_slice(more);
+                more.clear();
             }
             (ColumnBuilder::Integer(v), ColumnBuilder::Integer(more))
             | (
                 ColumnBuilder::Decimal { values: v, .. },
                 ColumnBuilder::Decimal { values: more, .. },
-            ) => v.extend(more),
+            ) => {
+                v.extend_from_slice(more);
+                more.clear();
+            }
             _ => unreachable!("absorb is only called with a fork of the same builder"),
         }
     }
