@@ -123,13 +123,6 @@ pub struct Resolution {
     pub new: Vec<Pseudonym>,
 }
 
-impl Resolution {
-    /// The new pseudonyms with the numbers they would get.
-    pub fn numbered(&self) -> impl Iterator<Item = (Pseudonym, u32)> + '_ {
-        self.new.iter().copied().zip(self.first..)
-    }
-}
-
 /// Items grouped by shard, each group in the items' order.
 struct Grouped<T> {
     /// The items, shard after shard.
