@@ -112,6 +112,13 @@ async fn every_link_survives_two_rotations_and_the_noise_stays_the_same() {
     assert_eq!((first.from_version, first.to_version), (1, 2));
     assert_eq!((first.persons, first.households), (PERSONS as u64, 20));
     assert_eq!(storage_versions(&s), [2]);
+    // The rewritten file has the pages of a new store.
+    let conn = rusqlite::Connection::open(s.data_dir.path().join(ddc::store::DB_FILE)).unwrap();
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page_size, 65536);
+    drop(conn);
     // Records uploaded after the rotation link to those from before.
     upload_again(&mut s, "duo.q", true).await;
     assert_eq!(db_persons(s.data_dir.path()), PERSONS as i64);

@@ -228,18 +228,21 @@ impl Store {
     }
 }
 
+/// SQLite's page size for a new store file (see [`open_connection`]).
+const PAGE_SIZE: u32 = 65536;
+
 /// Opens a connection to the database file with ddc's settings.
 ///
 /// A new store gets 64 KiB pages (a store keeps the size it was made
-/// with): its bulk is chunks of megabytes, which then take a sixteenth of
+/// with, until a key rotation writes it afresh): its bulk is chunks of megabytes, which then take a sixteenth of
 /// the overflow pages, and each WAL frame covers whole pages of the file
 /// cache, where the default 4 KiB frames made the kernel zero every page
 /// that a frame's header began (a second of a national upload's commit).
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
+    conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))?;
     conn.execute_batch(
-        "PRAGMA page_size = 65536;
-         PRAGMA journal_mode = WAL;
+        "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA secure_delete = ON;
          PRAGMA foreign_keys = ON;

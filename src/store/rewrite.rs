@@ -86,6 +86,7 @@ impl Store {
     fn build(&self, live: &Path, fresh: &Path, rewrite: &Rewrite<'_>) -> Result<(), StoreError> {
         drop(crate::private_fs::open_private_file(fresh)?);
         let new = Connection::open(fresh)?;
+        new.execute_batch(&format!("PRAGMA page_size = {};", super::PAGE_SIZE))?;
         new.execute_batch(
             "PRAGMA journal_mode = OFF;
              PRAGMA synchronous = OFF;
