@@ -112,7 +112,7 @@ pub const BUCKET_ENTRIES: usize = 4;
 
 /// The numbers for an upload's pseudonyms, with the ones not seen before.
 /// Computed without changing the index.
-#[derive(Debug)]
+#[derive(Default)]
 pub struct Resolution {
     /// One number per pseudonym, in upload order.
     pub numbers: Vec<u32>,
@@ -121,6 +121,17 @@ pub struct Resolution {
     /// Pseudonyms new to the index, in the order of the numbers they would
     /// get: `first`, `first + 1`, …
     pub new: Vec<Pseudonym>,
+}
+
+impl std::fmt::Debug for Resolution {
+    /// Its sizes only, as for the index.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolution")
+            .field("numbers", &self.numbers.len())
+            .field("first", &self.first)
+            .field("new", &self.new.len())
+            .finish()
+    }
 }
 
 /// Items grouped by shard, each group in the items' order.

@@ -17,7 +17,6 @@ use crate::auth::Caller;
 use crate::columns::{ColumnData, DatasetData};
 use crate::field_path::FieldPath;
 use crate::ingest::{InvalidRows, ParsedUpload, RowProblem, UploadError, UploadParser};
-use crate::link::Resolution;
 use crate::schema::ColumnKind;
 use crate::store::{row_chunks, EncodedChunk, RowChunk, UploadWrite};
 
@@ -483,12 +482,9 @@ impl Engine {
             parsed_columns,
             threads,
         );
-        let no_households = Resolution {
-            numbers: Vec::new(),
-            first: 0,
-            new: Vec::new(),
-        };
-        let new_households = household_resolution.as_ref().unwrap_or(&no_households);
+        // Without households, none are new.
+        let household_resolution = household_resolution.unwrap_or_default();
+        let new_households = &household_resolution;
         let def = &loaded.info.def;
         let open_columns: Vec<usize> = (0..def.columns().len())
             .filter(|&i| def.columns()[i].kind == ColumnKind::OpenCategorical)
@@ -635,7 +631,7 @@ impl Engine {
         let written = started.elapsed();
         outcome.log = Some(log);
         let households_added = new_households.new.len();
-        let new_households = household_resolution.map(|r| r.new).unwrap_or_default();
+        let new_households = household_resolution.new;
         // The indexes stay while another upload is open; the last one's
         // commit drops them (the next upload builds them from the store).
         if self.open_uploads.load(Ordering::SeqCst) > 1 {
@@ -863,7 +859,7 @@ impl Drop for UploadSession {
 /// national upload's commit).
 fn seal_numbered(
     key: &crate::sealing::StorageKey,
-    resolution: &Resolution,
+    resolution: &crate::link::Resolution,
 ) -> Vec<(crate::sealing::Sealed, u32)> {
     const BATCH: usize = 4096;
     let mut out = Vec::with_capacity(resolution.new.len());
@@ -945,13 +941,10 @@ fn person_order(numbers: &[u32], first_new: u32) -> (Vec<u32>, Vec<u32>) {
     let mut row_at = vec![u32::MAX; below.map_or(0, |m| m as usize + 1)];
     let mut order = Vec::with_capacity(numbers.len());
     let mut sorted = Vec::with_capacity(numbers.len());
-    let mut new_rows = Vec::with_capacity(numbers.len());
     for (row, &n) in (0u32..).zip(numbers) {
         if n < first_new {
             debug_assert_eq!(row_at[n as usize], u32::MAX, "one row per person");
             row_at[n as usize] = row;
-        } else {
-            new_rows.push(row);
         }
     }
     for (n, row) in (0u32..).zip(row_at) {
@@ -960,10 +953,13 @@ fn person_order(numbers: &[u32], first_new: u32) -> (Vec<u32>, Vec<u32>) {
             sorted.push(n);
         }
     }
-    for row in new_rows {
-        debug_assert!(sorted.last().is_none_or(|&n| n < numbers[row as usize]));
-        order.push(row);
-        sorted.push(numbers[row as usize]);
+    // A second pass for the new ones, rather than a list of their rows.
+    for (row, &n) in (0u32..).zip(numbers) {
+        if n >= first_new {
+            debug_assert!(sorted.last().is_none_or(|&last| last < n));
+            order.push(row);
+            sorted.push(n);
+        }
     }
     (order, sorted)
 }
@@ -987,8 +983,9 @@ fn header_dataset() -> FieldPath {
 
 #[cfg(test)]
 mod tests {
-    use super::{person_order, seal_numbered, Resolution};
+    use super::{person_order, seal_numbered};
     use crate::keys::{KeyVersion, PseudonymKey};
+    use crate::link::Resolution;
     use crate::pseudonym::Pseudonym;
     use crate::sealing::StorageKey;
 
